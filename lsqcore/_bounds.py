@@ -1,0 +1,132 @@
+"""Geometry of box constraints ``lb <= x <= ub``.
+
+Helpers for the reflective trust-region method: the Coleman-Li scaling
+vector, the distance to the box along a direction, the intersection of a
+line with the trust region, strictly feasible projections, and the
+classification of active constraints reported in ``active_mask``.
+
+References
+----------
+T. F. Coleman, Y. Li, "An interior trust region approach for nonlinear
+minimization subject to bounds", SIAM J. Optim. 6(2), 1996.
+M. A. Branch, T. F. Coleman, Y. Li, "A subspace, interior, and conjugate
+gradient method for large-scale bound-constrained minimization problems",
+SIAM J. Sci. Comput. 21(1), 1999.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def coleman_li_scaling(x, g, lb, ub, v, dv):
+    """Coleman-Li vector ``v`` and its derivative sign ``dv``.
+
+    ``v_i`` is the distance to the bound the anti-gradient points at (1 if
+    that bound is infinite): the optimality conditions of the box problem
+    are then ``v * g = 0``, which is smooth enough for Newton's method.
+    """
+    for i in range(x.shape[0]):
+        if g[i] < 0.0 and math.isfinite(ub[i]):
+            v[i] = ub[i] - x[i]
+            dv[i] = -1.0
+        elif g[i] > 0.0 and math.isfinite(lb[i]):
+            v[i] = x[i] - lb[i]
+            dv[i] = 1.0
+        else:
+            v[i] = 1.0
+            dv[i] = 0.0
+
+
+@njit(cache=True)
+def step_to_bound(x, s, lb, ub, hits):
+    """Largest ``t >= 0`` with ``lb <= x + t s <= ub``; ``hits`` marks the blocking bounds."""
+    t_min = np.inf
+    for i in range(x.shape[0]):
+        if s[i] != 0.0:
+            t = max((lb[i] - x[i]) / s[i], (ub[i] - x[i]) / s[i])
+            if t < t_min:
+                t_min = t
+    for i in range(x.shape[0]):
+        hits[i] = 0.0
+        if s[i] != 0.0:
+            t = max((lb[i] - x[i]) / s[i], (ub[i] - x[i]) / s[i])
+            if t == t_min:
+                hits[i] = math.copysign(1.0, s[i])
+    return t_min
+
+
+@njit(cache=True)
+def intersect_trust_region(x, s, Delta):
+    """Roots ``t1 <= t2`` of ``||x + t s|| = Delta`` (``||x|| <= Delta``)."""
+    a = 0.0
+    b = 0.0
+    c = -Delta * Delta
+    for i in range(x.shape[0]):
+        a += s[i] * s[i]
+        b += x[i] * s[i]
+        c += x[i] * x[i]
+    if a == 0.0:
+        return 0.0, 0.0
+    d = math.sqrt(max(b * b - a * c, 0.0))
+    q = -(b + math.copysign(d, b))
+    t1 = q / a
+    t2 = c / q if q != 0.0 else -t1
+    if t1 < t2:
+        return t1, t2
+    return t2, t1
+
+
+@njit(cache=True)
+def in_bounds(x, lb, ub):
+    for i in range(x.shape[0]):
+        if x[i] < lb[i] or x[i] > ub[i]:
+            return False
+    return True
+
+
+@njit(cache=True)
+def make_strictly_feasible(x, lb, ub, rstep):
+    """Move ``x`` strictly inside the box, in place.
+
+    With ``rstep = 0`` a point on a bound moves to the next float inside;
+    otherwise by ``rstep * max(1, |bound|)``, falling back to the midpoint
+    of a box too narrow for that.
+    """
+    for i in range(x.shape[0]):
+        lo = lb[i]
+        hi = ub[i]
+        if rstep == 0.0:
+            if x[i] <= lo:
+                x[i] = np.nextafter(lo, hi)
+            elif x[i] >= hi:
+                x[i] = np.nextafter(hi, lo)
+        else:
+            if x[i] <= lo:
+                x[i] = lo + rstep * max(1.0, abs(lo))
+            elif x[i] >= hi:
+                x[i] = hi - rstep * max(1.0, abs(hi))
+            if not (lo < x[i] < hi):
+                x[i] = 0.5 * (lo + hi)
+
+
+@njit(cache=True)
+def active_constraints(x, lb, ub, rtol, active):
+    """``active[i]`` is -1 (lower), +1 (upper) or 0, within ``rtol`` relative distance."""
+    for i in range(x.shape[0]):
+        active[i] = 0
+        if rtol == 0.0:
+            if x[i] <= lb[i]:
+                active[i] = -1
+            elif x[i] >= ub[i]:
+                active[i] = 1
+            continue
+        lo_d = x[i] - lb[i]
+        up_d = ub[i] - x[i]
+        lo_t = rtol * max(1.0, abs(lb[i]))
+        up_t = rtol * max(1.0, abs(ub[i]))
+        if math.isfinite(lb[i]) and lo_d <= min(up_d, lo_t):
+            active[i] = -1
+        elif math.isfinite(ub[i]) and up_d <= min(lo_d, up_t):
+            active[i] = 1

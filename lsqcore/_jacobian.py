@@ -1,0 +1,145 @@
+"""Finite-difference and complex-step Jacobians.
+
+Forward (2-point) differences ``J e_j = (f(x + h_j e_j) - f(x)) / h_j`` have
+truncation error ``O(h)`` and rounding error ``O(eps |f| / h)``; the balance
+is at ``h ~ sqrt(eps) |x_j|``.  Central (3-point) differences
+``(f(x + h) - f(x - h)) / 2h`` are ``O(h^2)`` accurate, balanced at
+``h ~ eps^(1/3) |x_j|``.  Next to a bound a central pair may leave the box;
+then the one-sided second-order formula ``(-3 f(x) + 4 f(x + h) - f(x + 2h))
+/ 2h`` is used.  The complex step ``Im f(x + i h e_j) / h`` has no
+cancellation at all, so ``h`` may be tiny.
+
+The step is *relative to* ``|x_j|`` (as in MINPACK's ``lmdif``), not to
+``max(1, |x_j|)``: a parameter of size 1e-7 next to others of size 1e8
+(NIST Hahn1) then gets a step of ~1e-15, not ~1e-8, and its derivative
+stays accurate.  A parameter that is exactly zero gets the absolute step
+``rstep``.  The step actually taken is the representable
+``(x_j + h_j) - x_j``.
+
+The kernel never calls the residual: it writes the points to evaluate into
+a request buffer ``XQ`` and its driver writes the residuals into ``FQ``.
+"""
+import math
+
+import numpy as np
+
+from numba import njit
+
+from ._linalg import EPS
+
+SQRT_EPS = math.sqrt(EPS)
+CBRT_EPS = EPS ** (1.0 / 3.0)
+
+CENTRAL = 0.0
+ONE_SIDED = 1.0
+
+
+@njit(cache=True)
+def default_rstep(jac_kind):
+    """Default relative step: sqrt(eps) forward, eps^(1/3) central."""
+    if jac_kind == 2:
+        return CBRT_EPS
+    return SQRT_EPS
+
+
+@njit(cache=True)
+def fd_steps(x, lb, ub, rstep, three_point, h, scheme):
+    """Choose the step ``h_j`` (sign included) and the scheme of every column.
+
+    ``scheme[j]`` is ``CENTRAL`` or ``ONE_SIDED`` for 3-point differences;
+    2-point differences are always one-sided with ``h_j`` pointing into the box.
+    """
+    for j in range(x.shape[0]):
+        h0 = rstep[j] * abs(x[j])
+        if h0 == 0.0:
+            h0 = rstep[j]
+        lo_room = x[j] - lb[j]
+        up_room = ub[j] - x[j]
+        if not three_point:
+            scheme[j] = ONE_SIDED
+            if h0 <= up_room:
+                hj = h0
+            elif h0 <= lo_room:
+                hj = -h0
+            elif up_room >= lo_room:
+                hj = up_room
+            else:
+                hj = -lo_room
+        else:
+            if h0 <= up_room and h0 <= lo_room:
+                scheme[j] = CENTRAL
+                hj = h0
+            elif 2.0 * h0 <= up_room:
+                scheme[j] = ONE_SIDED
+                hj = h0
+            elif 2.0 * h0 <= lo_room:
+                scheme[j] = ONE_SIDED
+                hj = -h0
+            elif up_room >= lo_room:
+                scheme[j] = ONE_SIDED
+                hj = 0.5 * up_room
+            else:
+                scheme[j] = ONE_SIDED
+                hj = -0.5 * lo_room
+        # the step the arithmetic really takes
+        h[j] = (x[j] + hj) - x[j]
+
+
+@njit(cache=True)
+def fd_points(x, h, scheme, stage, XQ):
+    """Fill row ``j`` of ``XQ`` with the ``stage``-th (1 or 2) point for column ``j``."""
+    n = x.shape[0]
+    for j in range(n):
+        for k in range(n):
+            XQ[j, k] = x[k]
+        if stage == 1:
+            XQ[j, j] = x[j] + h[j]
+        elif scheme[j] == CENTRAL:
+            XQ[j, j] = x[j] - h[j]
+        else:
+            XQ[j, j] = x[j] + 2.0 * h[j]
+
+
+@njit(cache=True)
+def fd_assemble(f, FQ, h, scheme, three_point, stage, J):
+    """Turn the residuals at the requested points into Jacobian columns.
+
+    2-point: one stage.  3-point: stage 1 stores ``f(x + h)`` in ``J``,
+    stage 2 combines it with the second point.
+    """
+    m, n = J.shape
+    if not three_point:
+        for i in range(m):
+            for j in range(n):
+                J[i, j] = (FQ[j, i] - f[i]) / h[j]
+        return
+    if stage == 1:
+        for i in range(m):
+            for j in range(n):
+                J[i, j] = FQ[j, i]
+        return
+    for i in range(m):
+        for j in range(n):
+            if scheme[j] == CENTRAL:
+                J[i, j] = (J[i, j] - FQ[j, i]) / (2.0 * h[j])
+            else:
+                J[i, j] = (-3.0 * f[i] + 4.0 * J[i, j] - FQ[j, i]) / (2.0 * h[j])
+
+
+@njit(cache=True)
+def cs_steps(x, rstep, h):
+    """Complex-step increments ``h_j`` (tiny: there is no cancellation)."""
+    for j in range(x.shape[0]):
+        h[j] = 1e-20 * max(1.0, abs(x[j])) if rstep[j] == 0.0 else rstep[j] * max(1.0, abs(x[j]))
+
+
+def complex_step_jacobian(fun, x, h, J, args):
+    """Complex-step Jacobian of ``fun`` at ``x`` into ``J`` (used by every driver)."""
+    n = x.shape[0]
+    xc = x.astype(np.complex128)
+    for j in range(n):
+        xc[j] = x[j] + 1j * h[j]
+        fc = fun(xc, *args)
+        for i in range(J.shape[0]):
+            J[i, j] = fc[i].imag / h[j]
+        xc[j] = x[j]

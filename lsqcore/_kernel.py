@@ -1,0 +1,333 @@
+"""The ask/tell kernel: one state machine that runs every method.
+
+All three algorithms share the same outer loop:
+
+1. at the current point ``x`` get the Jacobian ``J`` (analytic, finite
+   differences or complex step), apply the robust-loss scaling and form
+   the gradient ``g = J^T f``;
+2. test first-order optimality (``gtol``) and the evaluation budget;
+3. factor the scaled Jacobian once (:mod:`lsqcore.methods.common`);
+4. repeat: compute a trial step for the current radius or step length,
+   evaluate ``f(x_new)``, and let the method accept or reject it, update
+   its radius and test ``ftol``/``xtol``; until a step is accepted
+   (back to 1) or the run terminates.
+
+The kernel never calls user code.  Whenever it needs a residual, a
+Jacobian or a loss value it stores a *request* in ``S[REQ]`` and returns;
+the driver (plain Python, compiled, batch, GPU) answers it by writing into
+the workspace and calls :func:`advance` again.  The kernel is therefore
+compiled once, cached on disk, and shared by every driver and every user
+model, which costs a user's new model only the compilation of its own small
+driver loop.  This is "reverse communication", the interface of MINPACK's
+and ARPACK's Fortran codes, here used to escape Numba's compile-time /
+call-overhead trade-off.
+
+Phases of the state machine are in ``S[PHASE]``; see the constants below.
+"""
+import math
+
+from numba import njit
+
+from . import _layout as L
+from ._layout import vec, mat
+from ._loss import (LINEAR, CALLABLE, evaluate_rho, callable_loss_input,
+                    finish_callable_loss, linear_cost, scale_for_loss)
+from ._jacobian import fd_steps, fd_points, fd_assemble, cs_steps
+from ._status import RUNNING, GTOL, MAX_NFEV, NONFINITE_JAC
+from .methods import trf, lm, gn
+
+PH_INIT, PH_INIT_RHO, PH_JAC, PH_FD1, PH_FD2, PH_JAC_DONE, PH_CHECK, PH_STEP, \
+    PH_TRIAL, PH_TRIAL_RHO, PH_EVAL, PH_DONE = range(12)
+
+ACCEPTED, REJECTED, INVALID = 1, 0, -1
+
+
+@njit(cache=True)
+def setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts):
+    """Load a problem into a laid-out workspace (see :func:`lsqcore._layout.init_layout`).
+
+    Parameters
+    ----------
+    x0, f0 : ndarray
+        Starting point and the residual there (already validated).
+    lb, ub : ndarray
+        Bounds (+-inf where absent).
+    x_scale : ndarray
+        Characteristic scales (ignored when ``iopts[4]`` asks for Jacobian scaling).
+    rstep : ndarray
+        Relative finite-difference steps.
+    fopts : ndarray
+        ``[ftol, xtol, gtol, f_scale]``.
+    iopts : ndarray
+        ``[method, jac, loss, max_nfev, jac_scale, notify]``.
+    """
+    m = S[L.M]
+    n = S[L.N]
+    W[L.FTOL] = fopts[0]
+    W[L.XTOL] = fopts[1]
+    W[L.GTOL] = fopts[2]
+    W[L.FSCALE] = fopts[3]
+    S[L.METHOD] = iopts[0]
+    S[L.JAC] = iopts[1]
+    S[L.LOSS] = iopts[2]
+    S[L.MAX_NFEV] = iopts[3]
+    S[L.JAC_SCALE] = iopts[4]
+    S[L.NOTIFY] = iopts[5]
+    S[L.NFEV] = 1
+    S[L.NJEV] = 0
+    S[L.NIT] = 0
+    S[L.FIRST] = 1
+    S[L.STATUS] = RUNNING
+    S[L.PHASE] = PH_INIT
+    S[L.REQ] = 0
+    S[L.TRACE_LEN] = 0
+    bounded = 0
+    for i in range(n):
+        if math.isfinite(lb[i]) or math.isfinite(ub[i]):
+            bounded = 1
+    S[L.BOUNDED] = bounded
+    xv = vec(W, S, L.O_XNEW, n)
+    lbv = vec(W, S, L.O_LB, n)
+    ubv = vec(W, S, L.O_UB, n)
+    scale = vec(W, S, L.O_SCALE, n)
+    scale_inv = vec(W, S, L.O_SCALEINV, n)
+    rs = vec(W, S, L.O_RSTEP, n)
+    for i in range(n):
+        xv[i] = x0[i]
+        lbv[i] = lb[i]
+        ubv[i] = ub[i]
+        scale[i] = x_scale[i]
+        scale_inv[i] = 1.0 / x_scale[i]
+        rs[i] = rstep[i]
+    fv = vec(W, S, L.O_FNEW, m)
+    for i in range(m):
+        fv[i] = f0[i]
+
+
+@njit(cache=True)
+def _request(S, req, phase):
+    S[L.REQ] = req
+    S[L.PHASE] = phase
+    return req
+
+
+@njit(cache=True)
+def _done(S):
+    S[L.PHASE] = PH_DONE
+    S[L.REQ] = L.REQ_DONE
+    return L.REQ_DONE
+
+
+@njit(cache=True)
+def _cost_of_new(W, S):
+    """Cost at ``f_new`` for a built-in loss; returns False if a request is needed."""
+    m = S[L.M]
+    f_new = vec(W, S, L.O_FNEW, m)
+    loss = S[L.LOSS]
+    if loss == LINEAR:
+        W[L.COST_NEW] = linear_cost(f_new)
+        return True
+    if loss == CALLABLE:
+        callable_loss_input(f_new, W[L.FSCALE], vec(W, S, L.O_Z, m))
+        return False
+    W[L.COST_NEW] = evaluate_rho(loss, f_new, W[L.FSCALE], mat(W, S, L.O_RHONEW, 3, m))
+    return True
+
+
+@njit(cache=True)
+def _accept(W, S):
+    """Make the trial point the current point."""
+    m = S[L.M]
+    n = S[L.N]
+    x = vec(W, S, L.O_X, n)
+    x_new = vec(W, S, L.O_XNEW, n)
+    f = vec(W, S, L.O_F, m)
+    f_new = vec(W, S, L.O_FNEW, m)
+    for i in range(n):
+        x[i] = x_new[i]
+    for i in range(m):
+        f[i] = f_new[i]
+    if S[L.LOSS] != LINEAR:
+        o = S[L.O_RHO]
+        on = S[L.O_RHONEW]
+        for i in range(3 * m):
+            W[o + i] = W[on + i]
+    W[L.COST] = W[L.COST_NEW]
+
+
+@njit(cache=True)
+def _all_finite(a):
+    for i in range(a.shape[0]):
+        if not math.isfinite(a[i]):
+            return False
+    return True
+
+
+@njit(cache=True)
+def _record(W, S, outcome):
+    """Append one trace record: the trial, its evaluation and the verdict."""
+    k = S[L.TRACE_LEN]
+    if k >= S[L.TRACE_CAP]:
+        return
+    n = S[L.N]
+    width = L.TRACE_FIELDS + n
+    o = S[L.O_TRACE] + k * width
+    W[o + 0] = S[L.NIT]
+    W[o + 1] = S[L.NFEV]
+    W[o + 2] = W[L.COST]
+    W[o + 3] = W[L.COST_NEW] if outcome != INVALID else math.nan
+    W[o + 4] = W[L.ACTRED]
+    W[o + 5] = W[L.PRERED]
+    W[o + 6] = W[L.RATIO]
+    W[o + 7] = W[L.STEP_NORM] if S[L.METHOD] != L.TRF or outcome != INVALID else W[L.STEP_H_NORM]
+    W[o + 8] = W[L.G_NORM]
+    W[o + 9] = W[L.DELTA] if S[L.METHOD] != L.GN else W[L.LS_T]
+    W[o + 10] = W[L.ALPHA]
+    W[o + 11] = outcome
+    x_new = vec(W, S, L.O_XNEW, n)
+    for i in range(n):
+        W[o + L.TRACE_FIELDS + i] = x_new[i]
+    S[L.TRACE_LEN] = k + 1
+
+
+@njit(cache=True)
+def advance(W, S):
+    """Run until the next request; return its code (``REQ_*`` in :mod:`lsqcore._layout`)."""
+    m = S[L.M]
+    n = S[L.N]
+    method = S[L.METHOD]
+    while True:
+        ph = S[L.PHASE]
+        if ph == PH_INIT:
+            if not _cost_of_new(W, S):
+                return _request(S, L.REQ_LOSS, PH_INIT_RHO)
+            _accept(W, S)
+            S[L.PHASE] = PH_JAC
+        elif ph == PH_INIT_RHO:
+            W[L.COST_NEW] = finish_callable_loss(mat(W, S, L.O_RHONEW, 3, m), W[L.FSCALE])
+            _accept(W, S)
+            S[L.PHASE] = PH_JAC
+        elif ph == PH_JAC:
+            jk = S[L.JAC]
+            x = vec(W, S, L.O_X, n)
+            if jk == L.JAC_CALLABLE:
+                return _request(S, L.REQ_J, PH_JAC_DONE)
+            if jk == L.JAC_CS:
+                cs_steps(x, vec(W, S, L.O_RSTEP, n), vec(W, S, L.O_H, n))
+                return _request(S, L.REQ_JCS, PH_JAC_DONE)
+            h = vec(W, S, L.O_H, n)
+            scheme = vec(W, S, L.O_FDC, n)
+            fd_steps(x, vec(W, S, L.O_LB, n), vec(W, S, L.O_UB, n),
+                     vec(W, S, L.O_RSTEP, n), jk == L.JAC_3POINT, h, scheme)
+            fd_points(x, h, scheme, 1, mat(W, S, L.O_XQ, n, n))
+            S[L.REQ_K] = n
+            return _request(S, L.REQ_FD, PH_FD1)
+        elif ph == PH_FD1:
+            three = S[L.JAC] == L.JAC_3POINT
+            x = vec(W, S, L.O_X, n)
+            h = vec(W, S, L.O_H, n)
+            scheme = vec(W, S, L.O_FDC, n)
+            fd_assemble(vec(W, S, L.O_F, m), mat(W, S, L.O_B, n, m), h, scheme,
+                        three, 1, mat(W, S, L.O_J, m, n))
+            if three:
+                fd_points(x, h, scheme, 2, mat(W, S, L.O_XQ, n, n))
+                S[L.REQ_K] = n
+                return _request(S, L.REQ_FD, PH_FD2)
+            S[L.PHASE] = PH_JAC_DONE
+        elif ph == PH_FD2:
+            fd_assemble(vec(W, S, L.O_F, m), mat(W, S, L.O_B, n, m),
+                        vec(W, S, L.O_H, n), vec(W, S, L.O_FDC, n), True, 2,
+                        mat(W, S, L.O_J, m, n))
+            S[L.PHASE] = PH_JAC_DONE
+        elif ph == PH_JAC_DONE:
+            S[L.NJEV] += 1
+            J = mat(W, S, L.O_J, m, n)
+            ok = True
+            for i in range(m):
+                for j in range(n):
+                    if not math.isfinite(J[i, j]):
+                        ok = False
+            if not ok:
+                S[L.STATUS] = NONFINITE_JAC
+                return _done(S)
+            f = vec(W, S, L.O_F, m)
+            if S[L.LOSS] != LINEAR:
+                scale_for_loss(J, f, mat(W, S, L.O_RHO, 3, m), vec(W, S, L.O_FS, m))
+            f_s = vec(W, S, L.O_FS, m)
+            g = vec(W, S, L.O_G, n)
+            for j in range(n):
+                g[j] = 0.0
+            for i in range(m):
+                fi = f_s[i]
+                for j in range(n):
+                    g[j] += J[i, j] * fi
+            if S[L.NOTIFY] and S[L.NIT] > 0:
+                return _request(S, L.REQ_ITER, PH_CHECK)
+            S[L.PHASE] = PH_CHECK
+        elif ph == PH_CHECK:
+            if method == L.TRF:
+                gt = trf.gtol_test(W, S)
+            elif method == L.LM:
+                gt = lm.gtol_test(W, S)
+            else:
+                gt = gn.gtol_test(W, S)
+            if S[L.STATUS] != RUNNING:
+                if gt and method != L.LM:
+                    S[L.STATUS] = GTOL
+                return _done(S)
+            if gt:
+                S[L.STATUS] = GTOL
+                return _done(S)
+            if S[L.NFEV] >= S[L.MAX_NFEV]:
+                S[L.STATUS] = MAX_NFEV
+                return _done(S)
+            if method == L.TRF:
+                trf.factorize(W, S)
+            elif method == L.LM:
+                lm.factorize(W, S)
+            else:
+                gn.factorize(W, S)
+            S[L.PHASE] = PH_STEP
+        elif ph == PH_STEP:
+            if S[L.NFEV] >= S[L.MAX_NFEV]:
+                S[L.STATUS] = MAX_NFEV
+                return _done(S)
+            if method == L.TRF:
+                trf.trial(W, S)
+            elif method == L.LM:
+                lm.trial(W, S)
+            else:
+                gn.trial(W, S)
+            S[L.FIRST] = 0
+            return _request(S, L.REQ_F, PH_TRIAL)
+        elif ph == PH_TRIAL:
+            S[L.NFEV] += 1
+            if _all_finite(vec(W, S, L.O_FNEW, m)):
+                if not _cost_of_new(W, S):
+                    return _request(S, L.REQ_LOSS, PH_TRIAL_RHO)
+            else:
+                W[L.COST_NEW] = math.inf
+            S[L.PHASE] = PH_EVAL
+        elif ph == PH_TRIAL_RHO:
+            W[L.COST_NEW] = finish_callable_loss(mat(W, S, L.O_RHONEW, 3, m), W[L.FSCALE])
+            S[L.PHASE] = PH_EVAL
+        elif ph == PH_EVAL:
+            valid = math.isfinite(W[L.COST_NEW])
+            if method == L.TRF:
+                accepted = trf.evaluate(W, S, valid)
+            elif method == L.LM:
+                accepted = lm.evaluate(W, S, valid)
+            else:
+                accepted = gn.evaluate(W, S, valid)
+            if S[L.TRACE_CAP] > 0:
+                _record(W, S, ACCEPTED if accepted else (REJECTED if valid else INVALID))
+            if accepted:
+                _accept(W, S)
+                S[L.NIT] += 1
+                S[L.PHASE] = PH_JAC
+            elif S[L.STATUS] != RUNNING:
+                return _done(S)
+            else:
+                S[L.PHASE] = PH_STEP
+        else:
+            return _done(S)

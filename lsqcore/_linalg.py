@@ -1,0 +1,421 @@
+"""Small dense linear algebra for the trust-region kernels.
+
+Every trust-region step in lsqcore is computed from one factorisation of
+the scaled Jacobian ``J_h`` (m x n), done in two stages:
+
+1. Householder QR, ``J_h = Q R``.  With ``H_j = I - tau_j v_j v_j^T`` each
+   reflector zeroes column ``j`` below the diagonal, so after ``k = min(m, n)``
+   reflectors the upper triangle holds ``R`` and the vectors ``v_j`` sit below
+   it.  Only ``R`` (n x n) and ``Q^T f`` are kept; the O(m n^2) work is done
+   once per Jacobian.
+2. One-sided (Hestenes) Jacobi SVD of the small ``R = U_r S V^T``.  Plane
+   rotations are applied to pairs of columns until all columns are mutually
+   orthogonal; the column norms are then the singular values.  Jacobi is
+   slow for big matrices but computes small singular values to high
+   *relative* accuracy, which matters for the ill-conditioned NIST problems.
+
+With ``J_h = (Q U_r) S V^T`` the trust-region subproblem
+
+    minimise ||J_h p + f||  subject to  ||p|| <= Delta
+
+has the solution ``p(alpha) = -V diag(s / (s^2 + alpha)) U^T f`` where
+``alpha >= 0`` is the Levenberg-Marquardt parameter: ``alpha = 0`` if the
+Gauss-Newton step fits inside the region, else the root of the secular
+equation ``phi(alpha) = ||p(alpha)|| - Delta = 0``.  We find it by Newton's
+method on ``1/||p||``, which is almost linear in alpha (More 1978, sec. 5;
+More and Sorensen 1983), with the safeguarding interval
+``[alpha_lower, alpha_upper]`` of Nocedal and Wright (2006, sec. 4.3).
+
+References
+----------
+J. J. More, "The Levenberg-Marquardt algorithm: implementation and theory",
+Numerical Analysis, Lecture Notes in Mathematics 630, 1978.
+J. Nocedal, S. J. Wright, "Numerical Optimization", 2nd ed., ch. 4, 2006.
+J. Demmel, K. Veselic, "Jacobi's method is more accurate than QR",
+SIAM J. Matrix Anal. Appl. 13(4), 1992.
+
+All functions work in place on caller-owned arrays and never allocate, so
+they serve the single, batch and GPU drivers alike.
+"""
+import math
+
+from numba import njit
+
+EPS = 2.220446049250313e-16
+
+
+@njit(cache=True)
+def householder_qr(A, tau, w):
+    """Factor ``A`` (rows x cols) in place as ``Q R`` by Householder reflections.
+
+    Parameters
+    ----------
+    A : ndarray, shape (rows, cols)
+        Overwritten: ``R`` in the upper triangle, reflector tails below it.
+    tau : ndarray, shape (>= min(rows, cols),)
+        Reflector coefficients (output).
+    w : ndarray, shape (>= cols,)
+        Work vector.
+    """
+    rows, cols = A.shape
+    k = min(rows, cols)
+    for j in range(k):
+        # scaled 2-norm of the tail A[j+1:, j], guarding against overflow
+        big = 0.0
+        for i in range(j + 1, rows):
+            a = abs(A[i, j])
+            if a > big:
+                big = a
+        tail = 0.0
+        if big > 0.0:
+            for i in range(j + 1, rows):
+                t = A[i, j] / big
+                tail += t * t
+            tail = big * math.sqrt(tail)
+        x0 = A[j, j]
+        if tail == 0.0:
+            tau[j] = 0.0
+            continue
+        beta = -math.copysign(math.hypot(x0, tail), x0)
+        tau[j] = (beta - x0) / beta
+        scal = 1.0 / (x0 - beta)
+        for i in range(j + 1, rows):
+            A[i, j] *= scal
+        A[j, j] = beta
+        # apply H_j to the trailing columns, row by row (cache friendly)
+        for c in range(j + 1, cols):
+            w[c] = A[j, c]
+        for i in range(j + 1, rows):
+            vi = A[i, j]
+            if vi != 0.0:
+                for c in range(j + 1, cols):
+                    w[c] += vi * A[i, c]
+        t = tau[j]
+        for c in range(j + 1, cols):
+            A[j, c] -= t * w[c]
+        for i in range(j + 1, rows):
+            vi = t * A[i, j]
+            if vi != 0.0:
+                for c in range(j + 1, cols):
+                    A[i, c] -= vi * w[c]
+
+
+@njit(cache=True)
+def apply_qt(A, tau, b):
+    """Overwrite ``b`` with ``Q^T b`` using the reflectors stored in ``A``."""
+    rows, cols = A.shape
+    k = min(rows, cols)
+    for j in range(k):
+        t = tau[j]
+        if t == 0.0:
+            continue
+        s = b[j]
+        for i in range(j + 1, rows):
+            s += A[i, j] * b[i]
+        s *= t
+        b[j] -= s
+        for i in range(j + 1, rows):
+            b[i] -= s * A[i, j]
+
+
+@njit(cache=True)
+def copy_r(A, R):
+    """Copy the upper triangle of the factored ``A`` into square ``R`` (zero-padded)."""
+    rows, cols = A.shape
+    n = R.shape[0]
+    for i in range(n):
+        for j in range(n):
+            R[i, j] = A[i, j] if (i <= j and i < rows) else 0.0
+
+
+@njit(cache=True)
+def jacobi_svd(U, s, V, uf, w):
+    """One-sided Jacobi SVD of the square matrix held in ``U``.
+
+    On entry ``U`` holds ``A`` (n x n) and ``uf`` holds a vector ``b``.  On exit
+    ``A = U diag(s) V^T`` with ``s`` sorted in decreasing order, ``U`` has
+    orthonormal columns where ``s > 0``, and ``uf`` holds ``U^T b``.
+
+    Parameters
+    ----------
+    U : ndarray, shape (n, n)
+    s : ndarray, shape (n,)
+    V : ndarray, shape (n, n)
+    uf : ndarray, shape (n,)
+    w : ndarray, shape (>= n,)
+        Work vector.
+    """
+    n = U.shape[0]
+    for i in range(n):
+        for j in range(n):
+            V[i, j] = 1.0 if i == j else 0.0
+    for sweep in range(80):
+        rotated = False
+        for p in range(n - 1):
+            for q in range(p + 1, n):
+                alpha = 0.0
+                beta = 0.0
+                gamma = 0.0
+                for i in range(n):
+                    up = U[i, p]
+                    uq = U[i, q]
+                    alpha += up * up
+                    beta += uq * uq
+                    gamma += up * uq
+                if gamma == 0.0 or abs(gamma) <= EPS * math.sqrt(alpha * beta):
+                    continue
+                rotated = True
+                zeta = (beta - alpha) / (2.0 * gamma)
+                az = abs(zeta)
+                if az > 1e150:
+                    t = 0.5 / zeta
+                else:
+                    t = math.copysign(1.0, zeta) / (az + math.sqrt(1.0 + zeta * zeta))
+                c = 1.0 / math.sqrt(1.0 + t * t)
+                sn = c * t
+                for i in range(n):
+                    up = U[i, p]
+                    uq = U[i, q]
+                    U[i, p] = c * up - sn * uq
+                    U[i, q] = sn * up + c * uq
+                    vp = V[i, p]
+                    vq = V[i, q]
+                    V[i, p] = c * vp - sn * vq
+                    V[i, q] = sn * vp + c * vq
+        if not rotated:
+            break
+    # singular values are the column norms; normalise U and project b
+    for j in range(n):
+        nrm = 0.0
+        for i in range(n):
+            nrm += U[i, j] * U[i, j]
+        nrm = math.sqrt(nrm)
+        s[j] = nrm
+        acc = 0.0
+        if nrm > 0.0:
+            for i in range(n):
+                U[i, j] /= nrm
+                acc += U[i, j] * uf[i]
+        w[j] = acc
+    for j in range(n):
+        uf[j] = w[j]
+    # selection sort by decreasing singular value (n is small)
+    for j in range(n):
+        best = j
+        for k in range(j + 1, n):
+            if s[k] > s[best]:
+                best = k
+        if best != j:
+            s[j], s[best] = s[best], s[j]
+            uf[j], uf[best] = uf[best], uf[j]
+            for i in range(n):
+                U[i, j], U[i, best] = U[i, best], U[i, j]
+                V[i, j], V[i, best] = V[i, best], V[i, j]
+
+
+@njit(cache=True)
+def solve_trust_region(s, V, uf, Delta, alpha, rtol, gn_factor, to_boundary,
+                       full_rank, p):
+    """Solve ``min ||J p + f||`` subject to ``||p|| <= Delta`` from an SVD of ``J``.
+
+    Parameters
+    ----------
+    s, V, uf : ndarray
+        Singular values (decreasing), right singular vectors, ``U^T f``.
+    Delta : float
+        Trust-region radius.
+    alpha : float
+        Starting guess for the Levenberg-Marquardt parameter (0: none).
+    rtol : float
+        Accept ``alpha`` once ``| ||p|| - Delta | < rtol * Delta``.
+    gn_factor : float
+        Take the Gauss-Newton step when ``||p_gn|| <= gn_factor * Delta``.
+    to_boundary : bool
+        Rescale a constrained step to lie exactly on the boundary.
+    full_rank : bool
+        Whether the Gauss-Newton step exists.
+    p : ndarray, shape (n,)
+        The step (output).
+
+    Returns
+    -------
+    alpha : float
+        The Levenberg-Marquardt parameter of the step (0 for Gauss-Newton).
+    """
+    n = s.shape[0]
+    if full_rank:
+        gn2 = 0.0
+        for i in range(n):
+            t = uf[i] / s[i]
+            gn2 += t * t
+        gn_norm = math.sqrt(gn2)
+        if gn_norm <= gn_factor * Delta:
+            _combine(s, V, uf, 0.0, p)
+            return 0.0
+    suf2 = 0.0
+    for i in range(n):
+        suf2 += (s[i] * uf[i]) ** 2
+    if suf2 == 0.0:
+        for i in range(n):
+            p[i] = 0.0
+        return alpha
+    alpha_upper = math.sqrt(suf2) / Delta
+    alpha_lower = 0.0
+    if full_rank:
+        phi, dphi = _phi(s, uf, 0.0, Delta)
+        alpha_lower = -phi / dphi
+    if alpha <= 0.0:
+        alpha = max(0.001 * alpha_upper, math.sqrt(alpha_lower * alpha_upper))
+    for it in range(10):
+        if alpha < alpha_lower or alpha > alpha_upper:
+            alpha = max(0.001 * alpha_upper, math.sqrt(alpha_lower * alpha_upper))
+        phi, dphi = _phi(s, uf, alpha, Delta)
+        if phi < 0.0:
+            alpha_upper = alpha
+        ratio = phi / dphi
+        alpha_lower = max(alpha_lower, alpha - ratio)
+        # Newton on 1/||p(alpha)|| (More 1978, eq. 5.5)
+        alpha -= (phi + Delta) * ratio / Delta
+        if abs(phi) < rtol * Delta:
+            break
+    _combine(s, V, uf, alpha, p)
+    if to_boundary:
+        nrm = 0.0
+        for i in range(n):
+            nrm += p[i] * p[i]
+        nrm = math.sqrt(nrm)
+        if nrm > 0.0:
+            for i in range(n):
+                p[i] *= Delta / nrm
+    return alpha
+
+
+@njit(cache=True)
+def _phi(s, uf, alpha, Delta):
+    """``phi = ||p(alpha)|| - Delta`` and its derivative in ``alpha``."""
+    pn2 = 0.0
+    d3 = 0.0
+    for i in range(s.shape[0]):
+        den = s[i] * s[i] + alpha
+        if den == 0.0:
+            continue
+        suf = s[i] * uf[i]
+        pn2 += (suf / den) ** 2
+        d3 += suf * suf / (den * den * den)
+    pn = math.sqrt(pn2)
+    if pn == 0.0:
+        return -Delta, -1.0
+    return pn - Delta, -d3 / pn
+
+
+@njit(cache=True)
+def _combine(s, V, uf, alpha, p):
+    """``p = -V diag(s / (s^2 + alpha)) uf`` (a zero singular value adds nothing)."""
+    n = s.shape[0]
+    for j in range(n):
+        p[j] = 0.0
+    for i in range(n):
+        den = s[i] * s[i] + alpha
+        if den == 0.0:
+            continue
+        c = s[i] * uf[i] / den
+        if c == 0.0:
+            continue
+        for j in range(n):
+            p[j] -= V[j, i] * c
+
+
+@njit(cache=True)
+def pinv_step(s, V, uf, cutoff, p):
+    """Minimum-norm Gauss-Newton step ``p = -V diag(1/s) uf`` over ``s > cutoff``."""
+    n = s.shape[0]
+    for j in range(n):
+        p[j] = 0.0
+    for i in range(n):
+        if s[i] <= cutoff:
+            continue
+        c = uf[i] / s[i]
+        for j in range(n):
+            p[j] -= V[j, i] * c
+
+
+@njit(cache=True)
+def norm_sv(s, V, p):
+    """``||S V^T p||^2``, i.e. ``||J p||^2`` for ``J = U S V^T``."""
+    n = s.shape[0]
+    acc = 0.0
+    for i in range(n):
+        y = 0.0
+        for j in range(n):
+            y += V[j, i] * p[j]
+        y *= s[i]
+        acc += y * y
+    return acc
+
+
+@njit(cache=True)
+def dot_sv(s, V, a, b):
+    """``(J a) . (J b)`` for ``J = U S V^T``."""
+    n = s.shape[0]
+    acc = 0.0
+    for i in range(n):
+        ya = 0.0
+        yb = 0.0
+        for j in range(n):
+            ya += V[j, i] * a[j]
+            yb += V[j, i] * b[j]
+        acc += s[i] * s[i] * ya * yb
+    return acc
+
+
+@njit(cache=True)
+def quadratic(s, V, g, p):
+    """The Gauss-Newton model ``q(p) = g.p + 0.5 ||J p||^2``."""
+    gp = 0.0
+    for j in range(p.shape[0]):
+        gp += g[j] * p[j]
+    return gp + 0.5 * norm_sv(s, V, p)
+
+
+@njit(cache=True)
+def minimize_quadratic_1d(a, b, lo, hi, c):
+    """Minimise ``a t^2 + b t + c`` over ``lo <= t <= hi``; return ``(t, value)``."""
+    t_best = lo
+    v_best = a * lo * lo + b * lo + c
+    v = a * hi * hi + b * hi + c
+    if v < v_best:
+        t_best = hi
+        v_best = v
+    if a != 0.0:
+        t = -0.5 * b / a
+        if lo < t < hi:
+            v = a * t * t + b * t + c
+            if v < v_best:
+                t_best = t
+                v_best = v
+    return t_best, v_best
+
+
+@njit(cache=True)
+def norm2(a):
+    """Euclidean norm without overflow for moderate lengths."""
+    big = 0.0
+    for i in range(a.shape[0]):
+        t = abs(a[i])
+        if t > big:
+            big = t
+    if big == 0.0 or not math.isfinite(big):
+        return big
+    acc = 0.0
+    for i in range(a.shape[0]):
+        t = a[i] / big
+        acc += t * t
+    return big * math.sqrt(acc)
+
+
+@njit(cache=True)
+def dot(a, b):
+    acc = 0.0
+    for i in range(a.shape[0]):
+        acc += a[i] * b[i]
+    return acc

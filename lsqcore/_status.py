@@ -1,0 +1,49 @@
+"""Termination status codes, their messages, and the shared termination test.
+
+The integers are scipy's (``scipy.optimize.least_squares``) so that code
+written against scipy keeps working; lsqcore adds two of its own (-3, -4).
+"""
+from numba import njit
+
+RUNNING = -99
+CALLBACK_STOP = -2
+IMPROPER_INPUT = -1
+MAX_NFEV = 0
+GTOL = 1
+FTOL = 2
+XTOL = 3
+FTOL_XTOL = 4
+NONFINITE_JAC = -3
+NONFINITE_F = -4
+
+MESSAGES = {
+    CALLBACK_STOP: "Stopped because `callback` raised StopIteration or returned True.",
+    IMPROPER_INPUT: "Improper input parameters.",
+    MAX_NFEV: "The maximum number of function evaluations is exceeded.",
+    GTOL: "`gtol` termination condition is satisfied.",
+    FTOL: "`ftol` termination condition is satisfied.",
+    XTOL: "`xtol` termination condition is satisfied.",
+    FTOL_XTOL: "Both `ftol` and `xtol` termination conditions are satisfied.",
+    NONFINITE_JAC: "The Jacobian is not finite at the current point; "
+                   "the last finite point is returned.",
+    NONFINITE_F: "The residuals are not finite at the initial point.",
+}
+
+
+@njit(cache=True)
+def check_termination(dF, F, dx_norm, x_norm, ratio, ftol, xtol):
+    """The ``ftol``/``xtol`` tests of the trust-region and line-search methods.
+
+    ``ftol`` holds when an accepted-quality step (``ratio > 0.25``) reduced the
+    cost by less than ``ftol * F``; ``xtol`` when the step is smaller than
+    ``xtol * (xtol + ||x||)``.  Returns a status, or ``RUNNING``.
+    """
+    ftol_ok = dF < ftol * F and ratio > 0.25
+    xtol_ok = dx_norm < xtol * (xtol + x_norm)
+    if ftol_ok and xtol_ok:
+        return FTOL_XTOL
+    if ftol_ok:
+        return FTOL
+    if xtol_ok:
+        return XTOL
+    return RUNNING

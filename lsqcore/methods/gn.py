@@ -1,0 +1,133 @@
+r"""Gauss-Newton with a backtracking line search.
+
+Linearising the residual, ``f(x + p) ~ f + J p``, and minimising
+``0.5 ||f + J p||^2`` gives the Gauss-Newton direction, the minimum-norm
+least-squares solution ``p = -J^+ f``.  It is computed from the SVD
+``J D = U S V^T`` (``D = diag(x_scale)``) as ``p = -D V S^+ U^T f``, where
+singular values below ``eps * m * s_max`` are treated as zero, so a
+rank-deficient Jacobian gives the shortest step in the scaled variables.
+
+Whenever ``g = J^T f != 0`` the direction descends:
+``g^T p = -||P f||^2 < 0`` with ``P`` the projector onto the range of ``J``.
+The step length ``t`` starts at 1 and is reduced until the Armijo
+condition ``F(x + t p) <= F(x) + c t g^T p`` (``c = 1e-4``) holds; each
+reduction minimises the quadratic that interpolates ``F(x)``, its slope
+``g^T p`` and ``F(x + t p)``, safeguarded to ``[0.1 t, 0.5 t]`` (Nocedal and
+Wright 2006, sec. 3.5).  A non-finite residual halves ``t``.  Near a
+zero-residual solution the full step is accepted and convergence is
+quadratic; for large residuals or strong nonlinearity the method can be
+slow or stall, which is what the trust-region methods are for.
+
+Termination uses the same ``ftol``/``xtol``/``gtol`` tests as TRF; robust
+losses enter through Triggs' rescaling of ``J`` and ``f`` (:mod:`lsqcore._loss`).
+
+References
+----------
+J. Nocedal, S. J. Wright, "Numerical Optimization", 2nd ed., ch. 3 and 10, 2006.
+A. Bjorck, "Numerical Methods for Least Squares Problems", SIAM, 1996, ch. 9.
+"""
+import math
+
+from numba import njit
+
+from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST, STATUS,
+                       O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
+                       O_SCALEINV, O_SV, O_VV, O_UF, O_W1, O_J, O_D,
+                       FTOL, XTOL, GTOL, COST, COST_NEW, ACTRED, PRERED, RATIO,
+                       STEP_NORM, STEP_H_NORM, G_NORM, LS_T, GP, DELTA, ALPHA)
+from .._linalg import pinv_step, norm_sv, norm2, dot, EPS
+from .._status import check_termination, RUNNING, XTOL as ST_XTOL
+from .common import factor_scaled_jacobian, update_jac_scale
+
+ARMIJO_C = 1e-4
+
+
+@njit(cache=True)
+def gtol_test(W, S):
+    """``||g||_inf < gtol``."""
+    n = S[N]
+    g = vec(W, S, O_G, n)
+    g_norm = 0.0
+    for i in range(n):
+        g_norm = max(g_norm, abs(g[i]))
+    W[G_NORM] = g_norm
+    return g_norm < W[GTOL]
+
+
+@njit(cache=True)
+def factorize(W, S):
+    m = S[M]
+    n = S[N]
+    scale = vec(W, S, O_SCALE, n)
+    scale_inv = vec(W, S, O_SCALEINV, n)
+    if S[JAC_SCALE]:
+        update_jac_scale(mat(W, S, O_J, m, n), scale, scale_inv, S[FIRST] == 1,
+                         vec(W, S, O_W1, n))
+    d = vec(W, S, O_D, n)
+    g = vec(W, S, O_G, n)
+    g_h = vec(W, S, O_GH, n)
+    for i in range(n):
+        d[i] = scale[i]
+        g_h[i] = scale[i] * g[i]
+    factor_scaled_jacobian(W, S, d, d, False)
+    s = vec(W, S, O_SV, n)
+    V = mat(W, S, O_VV, n, n)
+    p_h = vec(W, S, O_PH, n)
+    cutoff = EPS * m * s[0] if n > 0 else 0.0
+    pinv_step(s, V, vec(W, S, O_UF, n), cutoff, p_h)
+    W[GP] = dot(g_h, p_h)
+    W[LS_T] = 1.0
+    W[DELTA] = 0.0
+    W[ALPHA] = 0.0
+
+
+@njit(cache=True)
+def trial(W, S):
+    n = S[N]
+    t = W[LS_T]
+    p_h = vec(W, S, O_PH, n)
+    d = vec(W, S, O_D, n)
+    x = vec(W, S, O_X, n)
+    x_new = vec(W, S, O_XNEW, n)
+    step = vec(W, S, O_STEP, n)
+    step_h = vec(W, S, O_STEPH, n)
+    for i in range(n):
+        step_h[i] = t * p_h[i]
+        step[i] = d[i] * step_h[i]
+        x_new[i] = x[i] + step[i]
+    s = vec(W, S, O_SV, n)
+    V = mat(W, S, O_VV, n, n)
+    W[PRERED] = -(t * W[GP] + 0.5 * norm_sv(s, V, step_h))
+    W[STEP_H_NORM] = norm2(step_h)
+    W[STEP_NORM] = norm2(step)
+
+
+@njit(cache=True)
+def evaluate(W, S, valid):
+    n = S[N]
+    t = W[LS_T]
+    x_norm = norm2(vec(W, S, O_X, n))
+    if not valid:
+        W[ACTRED] = 0.0
+        W[RATIO] = 0.0
+        W[LS_T] = 0.5 * t
+        if W[STEP_NORM] < W[XTOL] * (W[XTOL] + x_norm):
+            S[STATUS] = ST_XTOL
+        return False
+    actual = W[COST] - W[COST_NEW]
+    W[ACTRED] = actual
+    predicted = W[PRERED]
+    ratio = actual / predicted if predicted > 0.0 else (1.0 if actual == 0.0 else 0.0)
+    W[RATIO] = ratio
+    slope = W[GP]                      # g^T p < 0
+    accepted = actual > 0.0 and actual >= -ARMIJO_C * t * slope
+    status = check_termination(actual, W[COST], W[STEP_NORM], x_norm, ratio,
+                               W[FTOL], W[XTOL])
+    if status != RUNNING:
+        S[STATUS] = status
+    if not accepted:
+        # minimiser of the quadratic through F(x), its slope and F(x + t p)
+        denom = 2.0 * (W[COST_NEW] - W[COST] - t * slope)
+        t_new = -slope * t * t / denom if denom > 0.0 else 0.5 * t
+        W[LS_T] = min(max(t_new, 0.1 * t), 0.5 * t)
+    return accepted

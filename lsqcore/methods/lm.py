@@ -1,0 +1,183 @@
+r"""Levenberg-Marquardt in More's trust-region form.
+
+Levenberg (1944) and Marquardt (1963) damp the Gauss-Newton equations,
+``(J^T J + lambda D^T D) p = -J^T f``.  More (1978) showed that the damping
+is best controlled *indirectly*: choose a radius ``Delta`` for the scaled
+step and take ``lambda`` as the Lagrange multiplier of
+
+.. math::
+
+    \min_p \tfrac12 ||J p + f||^2 \quad\text{subject to}\quad ||D p|| \le \Delta,
+
+i.e. ``lambda = 0`` if the Gauss-Newton step satisfies ``||D p|| <= 1.1
+Delta``, else the root of ``||D p(lambda)|| = Delta`` to 10 per cent
+(solved on the SVD of ``J D^{-1}``, :func:`lsqcore._linalg.solve_trust_region`).
+The scaling ``D`` is the running maximum of the Jacobian's column norms
+(``x_scale='jac'``, More's choice) or ``1 / x_scale``.
+
+With relative reductions ``actred = 1 - (||f_new|| / ||f||)^2`` and
+``prered = (||J p||^2 + 2 lambda ||D p||^2) / ||f||^2`` the ratio
+``rho = actred / prered`` drives the radius (More 1978, sec. 4):
+
+* ``rho <= 0.25``: ``Delta <- mu min(Delta, 10 ||D p||)`` with
+  ``mu = 0.5`` or, when the cost rose, the minimiser of a quadratic
+  interpolation of the cost along ``p``, clipped to [0.1, 0.5];
+  ``lambda <- lambda / mu``.
+* ``rho >= 0.75`` or ``lambda = 0``: ``Delta <- 2 ||D p||``, ``lambda <- lambda / 2``.
+
+A step is accepted if ``rho >= 1e-4``.  Termination (scipy's status codes):
+``ftol`` when ``|actred| <= ftol`` and ``prered <= ftol`` (and
+``rho <= 2``), ``xtol`` when ``Delta <= xtol ||D x||``, ``gtol`` when the
+largest cosine between ``f`` and a column of ``J`` is at most ``gtol``.
+A non-finite residual counts as a large increase of the cost (``mu = 0.1``).
+
+References
+----------
+J. J. More, "The Levenberg-Marquardt algorithm: implementation and theory",
+Numerical Analysis, Lecture Notes in Mathematics 630, 1978.
+K. Levenberg, Q. Appl. Math. 2, 1944.  D. W. Marquardt, SIAM J. Appl. Math. 11, 1963.
+"""
+import math
+
+from numba import njit
+
+from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST, FULL_RANK, STATUS,
+                       O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
+                       O_SCALEINV, O_SV, O_VV, O_UF, O_W1, O_J, O_D,
+                       FTOL, XTOL, GTOL, DELTA, ALPHA, COST, COST_NEW, ACTRED,
+                       PRERED, RATIO, STEP_NORM, STEP_H_NORM, G_NORM, X_NORM,
+                       DIRDER, PNORM)
+from .._linalg import solve_trust_region, quadratic, norm_sv, norm2, EPS
+from .._status import RUNNING, FTOL as ST_FTOL, XTOL as ST_XTOL, FTOL_XTOL
+from .common import factor_scaled_jacobian, update_jac_scale, column_norms
+
+
+@njit(cache=True)
+def gtol_test(W, S):
+    """Largest cosine between ``f`` and a column of ``J`` is at most ``gtol``."""
+    m = S[M]
+    n = S[N]
+    J = mat(W, S, O_J, m, n)
+    g = vec(W, S, O_G, n)
+    cn = vec(W, S, O_W1, n)
+    column_norms(J, cn)
+    fnorm = math.sqrt(2.0 * W[COST])
+    gnorm = 0.0
+    if fnorm > 0.0:
+        for j in range(n):
+            if cn[j] > 0.0:
+                gnorm = max(gnorm, abs(g[j] / cn[j]) / fnorm)
+    W[G_NORM] = 0.0
+    for j in range(n):
+        W[G_NORM] = max(W[G_NORM], abs(g[j]))
+    return gnorm <= W[GTOL]
+
+
+@njit(cache=True)
+def factorize(W, S):
+    m = S[M]
+    n = S[N]
+    x = vec(W, S, O_X, n)
+    scale = vec(W, S, O_SCALE, n)
+    scale_inv = vec(W, S, O_SCALEINV, n)
+    first = S[FIRST] == 1
+    if S[JAC_SCALE]:
+        update_jac_scale(mat(W, S, O_J, m, n), scale, scale_inv, first,
+                         vec(W, S, O_W1, n))
+    xnorm = 0.0
+    for i in range(n):
+        xnorm += (x[i] * scale_inv[i]) ** 2
+    W[X_NORM] = math.sqrt(xnorm)
+    if first:
+        W[DELTA] = 100.0 * W[X_NORM]
+        if W[DELTA] == 0.0 or not math.isfinite(W[DELTA]):
+            W[DELTA] = 100.0
+        W[ALPHA] = 0.0
+    g = vec(W, S, O_G, n)
+    g_h = vec(W, S, O_GH, n)
+    d = vec(W, S, O_D, n)
+    for i in range(n):
+        d[i] = scale[i]
+        g_h[i] = scale[i] * g[i]
+    factor_scaled_jacobian(W, S, d, d, False)
+
+
+@njit(cache=True)
+def trial(W, S):
+    n = S[N]
+    s = vec(W, S, O_SV, n)
+    V = mat(W, S, O_VV, n, n)
+    p_h = vec(W, S, O_PH, n)
+    scale = vec(W, S, O_SCALE, n)
+    x = vec(W, S, O_X, n)
+    x_new = vec(W, S, O_XNEW, n)
+    step = vec(W, S, O_STEP, n)
+    step_h = vec(W, S, O_STEPH, n)
+    W[ALPHA] = solve_trust_region(s, V, vec(W, S, O_UF, n), W[DELTA], W[ALPHA],
+                                  0.1, 1.1, False, S[FULL_RANK] == 1, p_h)
+    for i in range(n):
+        step_h[i] = p_h[i]
+        step[i] = scale[i] * p_h[i]
+        x_new[i] = x[i] + step[i]
+    pnorm = norm2(step_h)
+    W[PNORM] = pnorm
+    W[STEP_H_NORM] = pnorm
+    if S[FIRST] == 1:
+        W[DELTA] = min(W[DELTA], pnorm)
+    W[PRERED] = -quadratic(s, V, vec(W, S, O_GH, n), step_h)
+    fnorm2 = 2.0 * W[COST]
+    W[DIRDER] = -(norm_sv(s, V, step_h) + W[ALPHA] * pnorm * pnorm) / fnorm2 \
+        if fnorm2 > 0.0 else 0.0
+
+
+@njit(cache=True)
+def evaluate(W, S, valid):
+    n = S[N]
+    fnorm = math.sqrt(2.0 * W[COST])
+    pnorm = W[PNORM]
+    if valid:
+        fnorm_new = math.sqrt(2.0 * W[COST_NEW])
+        actred = 1.0 - (fnorm_new / fnorm) ** 2 if 0.1 * fnorm_new < fnorm else -1.0
+    else:
+        fnorm_new = math.inf
+        actred = -1.0
+    prered = W[PRERED] / W[COST] if W[COST] > 0.0 else 0.0
+    ratio = actred / prered if prered != 0.0 else 0.0
+    W[ACTRED] = W[COST] - W[COST_NEW] if valid else 0.0
+    W[RATIO] = ratio
+    dirder = W[DIRDER]
+    if ratio <= 0.25:
+        if actred >= 0.0:
+            mu = 0.5
+        else:
+            mu = 0.5 * dirder / (dirder + 0.5 * actred)
+        if 0.1 * fnorm_new >= fnorm or mu < 0.1 or not (mu == mu):
+            mu = 0.1
+        W[DELTA] = mu * min(W[DELTA], pnorm / 0.1)
+        W[ALPHA] /= mu
+    elif W[ALPHA] == 0.0 or ratio >= 0.75:
+        W[DELTA] = pnorm / 0.5
+        W[ALPHA] *= 0.5
+    accepted = valid and ratio >= 1e-4
+    W[STEP_NORM] = norm2(vec(W, S, O_STEP, n))
+    xnorm = W[X_NORM]
+    if accepted:
+        x_new = vec(W, S, O_XNEW, n)
+        scale_inv = vec(W, S, O_SCALEINV, n)
+        acc = 0.0
+        for i in range(n):
+            acc += (x_new[i] * scale_inv[i]) ** 2
+        xnorm = math.sqrt(acc)
+        W[X_NORM] = xnorm
+    ftol_ok = abs(actred) <= W[FTOL] and prered <= W[FTOL] and 0.5 * ratio <= 1.0
+    xtol_ok = W[DELTA] <= W[XTOL] * xnorm
+    # the tolerances can be below what the arithmetic resolves
+    ftol_ok = ftol_ok or (abs(actred) <= EPS and prered <= EPS and 0.5 * ratio <= 1.0)
+    xtol_ok = xtol_ok or W[DELTA] <= EPS * xnorm
+    if ftol_ok and xtol_ok:
+        S[STATUS] = FTOL_XTOL
+    elif ftol_ok:
+        S[STATUS] = ST_FTOL
+    elif xtol_ok:
+        S[STATUS] = ST_XTOL
+    return accepted

@@ -1,0 +1,273 @@
+r"""Trust-region reflective (TRF) method for bound-constrained least squares.
+
+Problem: minimise ``F(x) = 0.5 ||f(x)||^2`` (or a robust variant) subject
+to ``lb <= x <= ub``.  With ``g = J^T f`` the first-order conditions are
+``v * g = 0``, where ``v`` is the Coleman-Li vector (distance to the bound
+the anti-gradient points at, 1 if unbounded).  Newton's method on this
+system, written in the variables ``x = x_k + D p_h`` with
+``D = diag(v^(1/2) * x_scale)``, leads to the trust-region subproblem
+
+.. math::
+
+    \min_{||p_h|| \le \Delta}\; g_h^T p_h + \tfrac12 p_h^T (J_h^T J_h + C) p_h,
+    \quad J_h = J D,\; g_h = D g,\; C = \mathrm{diag}(g\, dv\, x\_scale),
+
+where ``C`` (from the derivative ``dv`` of ``v``) keeps the model correct
+near the bounds.  Writing ``C = diag(c)^2`` the model is an ordinary linear
+least-squares problem for the stacked matrix ``[J_h; diag(sqrt(c))]``,
+solved exactly through its SVD (:mod:`lsqcore._linalg`).
+
+A step that leaves the box is not projected.  Branch, Coleman and Li
+(1999) compare three candidates and keep the one with the lowest model
+value: (1) the step cut at the first bound it meets and then scaled back
+by ``theta = max(0.995, 1 - ||v g||_inf)`` to stay strictly inside;
+(2) that cut step followed by its *reflection* in the bound, minimised
+along the reflected direction inside the trust region and the box;
+(3) the scaled anti-gradient (Cauchy) step, minimised inside both.  The
+iterates therefore stay strictly feasible and fast local convergence is
+kept when bounds are active.
+
+The radius follows the classical rule (Nocedal and Wright, Alg. 4.1):
+with ``rho = actual / predicted`` reduction, ``Delta <- 0.25 ||p_h||`` if
+``rho < 0.25`` and ``Delta <- 2 Delta`` if ``rho > 0.75`` and the step
+reached the boundary; a step is accepted when the cost decreases.  A
+non-finite residual at the trial point is an invalid step: ``Delta`` shrinks
+to a quarter of the step and nothing else changes.  Without bounds ``v = 1``,
+``C = 0``, and the method is a plain trust-region Gauss-Newton.
+
+References
+----------
+M. A. Branch, T. F. Coleman, Y. Li, "A subspace, interior, and conjugate
+gradient method for large-scale bound-constrained minimization problems",
+SIAM J. Sci. Comput. 21(1), 1999.
+T. F. Coleman, Y. Li, "An interior trust region approach for nonlinear
+minimization subject to bounds", SIAM J. Optim. 6(2), 1996.
+J. Nocedal, S. J. Wright, "Numerical Optimization", 2nd ed., 2006.
+"""
+import math
+
+from numba import njit
+
+from .._layout import (vec, M, N, BOUNDED, JAC_SCALE, FIRST, FULL_RANK, STATUS,
+                       O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
+                       O_SCALEINV, O_V, O_DV, O_D, O_DIAGH, O_LB, O_UB, O_SV,
+                       O_VV, O_UF, O_RH, O_AG, O_W1, O_W2, O_J, mat,
+                       FTOL, XTOL, GTOL, DELTA, ALPHA, COST, COST_NEW, ACTRED,
+                       PRERED, RATIO, STEP_NORM, STEP_H_NORM, G_NORM, THETA)
+from .._linalg import (solve_trust_region, quadratic, norm_sv, dot_sv,
+                       minimize_quadratic_1d, norm2, dot)
+from .._bounds import (coleman_li_scaling, step_to_bound, intersect_trust_region,
+                       in_bounds, make_strictly_feasible)
+from .._status import check_termination, RUNNING
+from .common import factor_scaled_jacobian, update_jac_scale
+
+
+@njit(cache=True)
+def gtol_test(W, S):
+    """``||v * g||_inf < gtol`` (scaled first-order optimality)."""
+    n = S[N]
+    x = vec(W, S, O_X, n)
+    g = vec(W, S, O_G, n)
+    v = vec(W, S, O_V, n)
+    dv = vec(W, S, O_DV, n)
+    coleman_li_scaling(x, g, vec(W, S, O_LB, n), vec(W, S, O_UB, n), v, dv)
+    g_norm = 0.0
+    for i in range(n):
+        g_norm = max(g_norm, abs(g[i] * v[i]))
+    W[G_NORM] = g_norm
+    return g_norm < W[GTOL]
+
+
+@njit(cache=True)
+def factorize(W, S):
+    n = S[N]
+    m = S[M]
+    x = vec(W, S, O_X, n)
+    g = vec(W, S, O_G, n)
+    v = vec(W, S, O_V, n)
+    dv = vec(W, S, O_DV, n)
+    scale = vec(W, S, O_SCALE, n)
+    scale_inv = vec(W, S, O_SCALEINV, n)
+    d = vec(W, S, O_D, n)
+    diag_h = vec(W, S, O_DIAGH, n)
+    g_h = vec(W, S, O_GH, n)
+    first = S[FIRST] == 1
+    if S[JAC_SCALE]:
+        update_jac_scale(mat(W, S, O_J, m, n), scale, scale_inv, first,
+                         vec(W, S, O_W1, n))
+    if first:
+        # initial radius: ||x0 / x_scale|| in the Coleman-Li metric
+        acc = 0.0
+        for i in range(n):
+            vi = v[i] * scale_inv[i] if dv[i] != 0.0 else v[i]
+            t = x[i] * scale_inv[i] / math.sqrt(vi)
+            acc += t * t
+        W[DELTA] = math.sqrt(acc)
+        if W[DELTA] == 0.0 or not math.isfinite(W[DELTA]):
+            W[DELTA] = 1.0
+        W[ALPHA] = 0.0
+    augmented = False
+    for i in range(n):
+        d[i] = math.sqrt(v[i]) * scale[i]
+        diag_h[i] = g[i] * dv[i] * scale[i]
+        g_h[i] = d[i] * g[i]
+        if diag_h[i] != 0.0:
+            augmented = True
+    factor_scaled_jacobian(W, S, d, diag_h, augmented)
+    W[THETA] = max(0.995, 1.0 - W[G_NORM])
+
+
+@njit(cache=True)
+def trial(W, S):
+    n = S[N]
+    s = vec(W, S, O_SV, n)
+    V = mat(W, S, O_VV, n, n)
+    uf = vec(W, S, O_UF, n)
+    p_h = vec(W, S, O_PH, n)
+    d = vec(W, S, O_D, n)
+    g_h = vec(W, S, O_GH, n)
+    x = vec(W, S, O_X, n)
+    x_new = vec(W, S, O_XNEW, n)
+    step = vec(W, S, O_STEP, n)
+    step_h = vec(W, S, O_STEPH, n)
+    Delta = W[DELTA]
+    W[ALPHA] = solve_trust_region(s, V, uf, Delta, W[ALPHA], 0.01, 1.0, True,
+                                  S[FULL_RANK] == 1, p_h)
+    if S[BOUNDED]:
+        value = _select_step(W, S, x, p_h, d, g_h, s, V, Delta, step, step_h)
+    else:
+        for i in range(n):
+            step_h[i] = p_h[i]
+            step[i] = d[i] * p_h[i]
+        value = quadratic(s, V, g_h, step_h)
+    W[PRERED] = -value
+    for i in range(n):
+        x_new[i] = x[i] + step[i]
+    if S[BOUNDED]:
+        make_strictly_feasible(x_new, vec(W, S, O_LB, n), vec(W, S, O_UB, n), 0.0)
+    W[STEP_H_NORM] = norm2(step_h)
+
+
+@njit(cache=True)
+def _select_step(W, S, x, p_h, d, g_h, s, V, Delta, step, step_h):
+    """Best of the cut-back, reflected and Cauchy steps (Branch et al. 1999)."""
+    n = S[N]
+    lb = vec(W, S, O_LB, n)
+    ub = vec(W, S, O_UB, n)
+    theta = W[THETA]
+    p = vec(W, S, O_STEP, n)           # reuse `step` as the unscaled p for a moment
+    for i in range(n):
+        p[i] = d[i] * p_h[i]
+    tmp = vec(W, S, O_W1, 2 * n)
+    x_b = tmp[:n]                       # x on the bound
+    hits = tmp[n:2 * n]
+    for i in range(n):
+        x_b[i] = x[i] + p[i]
+    if in_bounds(x_b, lb, ub):
+        for i in range(n):
+            step_h[i] = p_h[i]
+        return quadratic(s, V, g_h, p_h)
+
+    p_stride = step_to_bound(x, p, lb, ub, hits)
+    # reflected direction
+    r_h = vec(W, S, O_RH, n)
+    r = vec(W, S, O_W2, 2 * n)[:n]
+    for i in range(n):
+        r_h[i] = -p_h[i] if hits[i] != 0.0 else p_h[i]
+        r[i] = d[i] * r_h[i]
+    for i in range(n):
+        p[i] *= p_stride
+        p_h[i] *= p_stride
+        x_b[i] = x[i] + p[i]
+    _, to_tr = intersect_trust_region(p_h, r_h, Delta)
+    hits2 = vec(W, S, O_W2, 2 * n)[n:2 * n]
+    to_bound = step_to_bound(x_b, r, lb, ub, hits2)
+    r_stride = min(to_bound, to_tr)
+    if r_stride > 0.0:
+        r_lo = (1.0 - theta) * p_stride / r_stride
+        r_hi = theta * to_bound if r_stride == to_bound else to_tr
+    else:
+        r_lo = 0.0
+        r_hi = -1.0
+    r_value = math.inf
+    if r_lo <= r_hi:
+        # q(p_h + t r_h) = a t^2 + b t + c
+        a = 0.5 * norm_sv(s, V, r_h)
+        b = dot(g_h, r_h) + dot_sv(s, V, p_h, r_h)
+        c = quadratic(s, V, g_h, p_h)
+        t, r_value = minimize_quadratic_1d(a, b, r_lo, r_hi, c)
+        for i in range(n):
+            r_h[i] = p_h[i] + t * r_h[i]
+    # cut-back step
+    for i in range(n):
+        p_h[i] *= theta
+    p_value = quadratic(s, V, g_h, p_h)
+    # Cauchy step along -g_h
+    ag_h = vec(W, S, O_AG, n)
+    ag = vec(W, S, O_W2, 2 * n)[:n]
+    for i in range(n):
+        ag_h[i] = -g_h[i]
+        ag[i] = d[i] * ag_h[i]
+    gnorm_h = norm2(ag_h)
+    to_tr = Delta / gnorm_h if gnorm_h > 0.0 else 0.0
+    to_bound = step_to_bound(x, ag, lb, ub, hits)
+    ag_stride = theta * to_bound if to_bound < to_tr else to_tr
+    a = 0.5 * norm_sv(s, V, ag_h)
+    b = dot(g_h, ag_h)
+    t, ag_value = minimize_quadratic_1d(a, b, 0.0, ag_stride, 0.0)
+    for i in range(n):
+        ag_h[i] *= t
+    if p_value < r_value and p_value < ag_value:
+        best = p_h
+        value = p_value
+    elif r_value < ag_value:
+        best = r_h
+        value = r_value
+    else:
+        best = ag_h
+        value = ag_value
+    for i in range(n):
+        step_h[i] = best[i]
+        step[i] = d[i] * best[i]
+    return value
+
+
+@njit(cache=True)
+def evaluate(W, S, valid):
+    """Ratio test, radius update and termination; returns True to accept."""
+    n = S[N]
+    if not valid:
+        W[DELTA] = 0.25 * W[STEP_H_NORM]
+        W[ACTRED] = 0.0
+        W[RATIO] = 0.0
+        return False
+    actual = W[COST] - W[COST_NEW]
+    predicted = W[PRERED]
+    W[ACTRED] = actual
+    if predicted > 0.0:
+        ratio = actual / predicted
+    elif predicted == 0.0 and actual == 0.0:
+        ratio = 1.0
+    else:
+        ratio = 0.0
+    W[RATIO] = ratio
+    Delta = W[DELTA]
+    step_h_norm = W[STEP_H_NORM]
+    if ratio < 0.25:
+        Delta_new = 0.25 * step_h_norm
+    elif ratio > 0.75 and step_h_norm > 0.95 * Delta:
+        Delta_new = 2.0 * Delta
+    else:
+        Delta_new = Delta
+    step_norm = norm2(vec(W, S, O_STEP, n))
+    W[STEP_NORM] = step_norm
+    status = check_termination(actual, W[COST], step_norm, norm2(vec(W, S, O_X, n)),
+                               ratio, W[FTOL], W[XTOL])
+    if status != RUNNING:
+        S[STATUS] = status
+    elif Delta_new > 0.0:
+        W[ALPHA] *= Delta / Delta_new
+        W[DELTA] = Delta_new
+    else:
+        W[DELTA] = Delta_new
+    return actual > 0.0
