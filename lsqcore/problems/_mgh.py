@@ -32,10 +32,13 @@ Minimisers
 ``cost_star`` is the paper's f* / 2, computed here to full precision at
 ``x_star``; where the paper gives the minimiser exactly (Rosenbrock, Beale,
 Wood, ...) ``x_star`` is that point, for Kowalik-Osborne, Meyer and
-Osborne 1 it is the NIST certified solution (NIST's MGH09, MGH10 and MGH17
-are the same problems), and otherwise it is a minimiser refined numerically
-(Levenberg-Marquardt to machine precision) whose cost agrees with the
-paper's f* to all the digits the paper gives.  Where the minimiser is not
+Osborne 1 it rounds to the NIST certified solution (NIST's MGH09, MGH10
+and MGH17 are the same problems), and otherwise it is a minimiser refined
+numerically (Levenberg-Marquardt in float64, then Newton's method on the
+gradient in 60-digit arithmetic, or Newton's method on the square system
+for the zero-residual problems) whose cost agrees with the paper's f* to
+all the digits the paper gives; ``sig_digits`` is 15 (14 for minimisers
+from float64 Newton).  Where the minimiser is not
 unique (Box 3-D, linear rank 1, Brown almost-linear, Penalty I, ...) ``x_star``
 is one representative.  Known non-global local minima (and limits at
 infinity) are listed in ``Problem.local_minima`` and in the notes.
@@ -194,11 +197,11 @@ def _specs():
         dict(no=10, name="meyer", fun=NM.mgh10_fun, jac=NM.mgh10_jac,
              args=(_a(45.0 + 5.0 * np.arange(1, 17)), _a(_MEYER_Y)),
              x0=[0.02, 4000.0, 250.0],
-             x_star=[5.6096364710e-03, 6.1813463463e+03, 3.4522363462e+02],
-             digits=11, f_paper=87.9458,
+             x_star=[0.005609636471028053, 6181.346346286372, 345.2236346241365],
+             digits=15, f_paper=87.9458,
              notes="m = 16, args = (t, y), t_i = 45 + 5 i; NIST MGH10 model, "
-                   "residual y - model (the paper has model - y); x_star is "
-                   "NIST's certified MGH10 solution"),
+                   "residual y - model (the paper has model - y); x_star "
+                   "rounds to NIST's certified MGH10 solution"),
         dict(no=11, name="gulf", fun=S.gulf_fun, jac=S.gulf_jac,
              args=_gulf_args(M_GULF), x0=[5.0, 2.5, 0.15],
              x_star=[50.0, 25.0, 1.5], digits=15, f_paper=0.0,
@@ -220,11 +223,11 @@ def _specs():
         dict(no=15, name="kowalik_osborne", fun=NM.mgh09_fun,
              jac=NM.mgh09_jac, args=(_a(_KOWALIK_U), _a(_KOWALIK_Y)),
              x0=[0.25, 0.39, 0.415, 0.39],
-             x_star=[1.9280693458e-01, 1.9128232873e-01, 1.2305650693e-01,
-                     1.3606233068e-01],
-             digits=11, f_paper=3.07505e-4, local_minima=(0.5 * 1.02734e-3,),
-             notes="m = 11, args = (u, y); NIST MGH09 model and certified "
-                   "solution; also f -> 1.02734e-3 at (+inf, -14.07..., "
+             x_star=[0.19280693457903786, 0.19128232873436696,
+                     0.12305650692632066, 0.13606233068379484],
+             digits=15, f_paper=3.07505e-4, local_minima=(0.5 * 1.02734e-3,),
+             notes="m = 11, args = (u, y); NIST MGH09 model, x_star rounds "
+                   "to NIST's certified solution; also f -> 1.02734e-3 at (+inf, -14.07..., "
                    "-inf, -inf)"),
         dict(no=16, name="brown_dennis", fun=S.brown_dennis_fun,
              jac=S.brown_dennis_jac,
@@ -236,11 +239,12 @@ def _specs():
         dict(no=17, name="osborne1", fun=NM.mgh17_fun, jac=NM.mgh17_jac,
              args=(_a(10.0 * np.arange(33)), _a(_OSBORNE1_Y)),
              x0=[0.5, 1.5, -1.0, 0.01, 0.02],
-             x_star=[3.7541005211e-01, 1.9358469127e+00, -1.4646871366e+00,
-                     1.2867534640e-02, 2.2122699662e-02],
-             digits=11, f_paper=5.46489e-5,
+             x_star=[0.37541005210695205, 1.9358469127123674,
+                     -1.464687136613423, 0.012867534640057288,
+                     0.02212269966167261],
+             digits=15, f_paper=5.46489e-5,
              notes="m = 33, args = (t, y), t_i = 10 (i - 1); NIST MGH17 "
-                   "model and certified solution"),
+                   "model; x_star rounds to NIST's certified solution"),
         dict(no=18, name="biggs_exp6", fun=S.biggs_exp6_fun,
              jac=S.biggs_exp6_jac, args=_biggs_args(M_BIGGS),
              x0=[1.0, 2.0, 1.0, 1.0, 1.0, 1.0],
@@ -409,7 +413,6 @@ def _scaled_starts(fun, args, x0):
     return tuple(starts)
 
 
-@functools.lru_cache(maxsize=None)
 def mgh(name):
     """Return the More-Garbow-Hillstrom problem ``name`` as a :class:`Problem`.
 
@@ -427,12 +430,15 @@ def mgh(name):
         result is cached; do not modify its arrays in place.
     """
     key = str(name).strip().lower().replace("-", "_").replace(" ", "_")
-    for s in _specs_cached():
-        if s["name"] == key:
-            break
-    else:
+    if key not in mgh_names():
         raise KeyError("unknown MGH problem %r; known: %s"
                        % (name, ", ".join(mgh_names())))
+    return _build(key)
+
+
+@functools.lru_cache(maxsize=None)
+def _build(key):
+    s = next(s for s in _specs_cached() if s["name"] == key)
     args = tuple(s["args"])
     x0 = _a(s["x0"])
     n = x0.shape[0]

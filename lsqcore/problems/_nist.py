@@ -66,7 +66,6 @@ def _arr(values):
     return np.ascontiguousarray(np.asarray(values, dtype=np.float64))
 
 
-@functools.lru_cache(maxsize=None)
 def nist(name):
     """Return the NIST StRD problem ``name`` as a :class:`Problem`.
 
@@ -88,6 +87,11 @@ def nist(name):
     if key is None:
         raise KeyError("unknown NIST StRD problem %r; known: %s"
                        % (name, ", ".join(NIST_ORDER)))
+    return _load(key)
+
+
+@functools.lru_cache(maxsize=None)
+def _load(key):
     with open(os.path.join(_DATA_DIR, key + ".json")) as fh:
         d = json.load(fh)
     fun, jac = FAMILIES[PROBLEM_FAMILY[key]]
