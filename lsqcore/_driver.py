@@ -127,10 +127,10 @@ class _ComplexFun:
         return f
 
 
-_cs_compiled = njit(complex_step_jacobian)
+_cs_compiled = njit(error_model="numpy")(complex_step_jacobian)
 
 
-@njit
+@njit(error_model="numpy")
 def run_compiled(fun, jac, loss, W, S, args):
     """The compiled twin of :func:`run_python` (``jac``/``loss`` may be None).
 

@@ -42,7 +42,7 @@ PH_INIT, PH_INIT_RHO, PH_JAC, PH_FD1, PH_FD2, PH_JAC_DONE, PH_CHECK, PH_STEP, \
 ACCEPTED, REJECTED, INVALID = 1, 0, -1
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts):
     """Load a problem into a laid-out workspace (see :func:`lsqcore._layout.init_layout`).
 
@@ -104,21 +104,21 @@ def setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts):
         fv[i] = f0[i]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _request(S, req, phase):
     S[L.REQ] = req
     S[L.PHASE] = phase
     return req
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _done(S):
     S[L.PHASE] = PH_DONE
     S[L.REQ] = L.REQ_DONE
     return L.REQ_DONE
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _cost_of_new(W, S):
     """Cost at ``f_new`` for a built-in loss; returns False if a request is needed."""
     m = S[L.M]
@@ -134,7 +134,7 @@ def _cost_of_new(W, S):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _accept(W, S):
     """Make the trial point the current point."""
     m = S[L.M]
@@ -155,7 +155,7 @@ def _accept(W, S):
     W[L.COST] = W[L.COST_NEW]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _all_finite(a):
     for i in range(a.shape[0]):
         if not math.isfinite(a[i]):
@@ -163,7 +163,7 @@ def _all_finite(a):
     return True
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _record(W, S, outcome):
     """Append one trace record: the trial, its evaluation and the verdict."""
     k = S[L.TRACE_LEN]
@@ -190,7 +190,7 @@ def _record(W, S, outcome):
     S[L.TRACE_LEN] = k + 1
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def advance(W, S):
     """Run until the next request; return its code (``REQ_*`` in :mod:`lsqcore._layout`)."""
     m = S[L.M]
@@ -287,6 +287,8 @@ def advance(W, S):
                 lm.factorize(W, S)
             else:
                 gn.factorize(W, S)
+            if S[L.STATUS] != RUNNING:
+                return _done(S)
             S[L.PHASE] = PH_STEP
         elif ph == PH_STEP:
             if S[L.NFEV] >= S[L.MAX_NFEV]:

@@ -46,7 +46,7 @@ REQ_DONE = 7
 TRACE_FIELDS = 12
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def workspace_shape(m, n, robust, callable_loss, trace_cap):
     """Sizes ``(len(W), len(S))`` for a problem of ``m`` residuals, ``n`` unknowns."""
     nvec = 26 * n
@@ -57,7 +57,7 @@ def workspace_shape(m, n, robust, callable_loss, trace_cap):
     return N_SCALARS + nvec + mvec + rho + mats + trace, S_SIZE
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def init_layout(S, m, n, robust, callable_loss, trace_cap):
     """Write sizes and array offsets into ``S``."""
     S[M] = m
@@ -113,13 +113,13 @@ def init_layout(S, m, n, robust, callable_loss, trace_cap):
     S[TRACE_LEN] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def vec(W, S, slot, length):
     o = S[slot]
     return W[o:o + length]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def mat(W, S, slot, rows, cols):
     o = S[slot]
     return W[o:o + rows * cols].reshape((rows, cols))

@@ -44,7 +44,7 @@ from numba import njit
 EPS = 2.220446049250313e-16
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def householder_qr(A, tau, w):
     """Factor ``A`` (rows x cols) in place as ``Q R`` by Householder reflections.
 
@@ -100,7 +100,7 @@ def householder_qr(A, tau, w):
                     A[i, c] -= vi * w[c]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def apply_qt(A, tau, b):
     """Overwrite ``b`` with ``Q^T b`` using the reflectors stored in ``A``."""
     rows, cols = A.shape
@@ -118,7 +118,7 @@ def apply_qt(A, tau, b):
             b[i] -= s * A[i, j]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def copy_r(A, R):
     """Copy the upper triangle of the factored ``A`` into square ``R`` (zero-padded)."""
     rows, cols = A.shape
@@ -128,7 +128,7 @@ def copy_r(A, R):
             R[i, j] = A[i, j] if (i <= j and i < rows) else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def jacobi_svd(U, s, V, uf, w):
     """One-sided Jacobi SVD of the square matrix held in ``U``.
 
@@ -213,10 +213,15 @@ def jacobi_svd(U, s, V, uf, w):
                 V[i, j], V[i, best] = V[i, best], V[i, j]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def solve_trust_region(s, V, uf, Delta, alpha, rtol, gn_factor, to_boundary,
-                       full_rank, p):
+                       cutoff, p):
     """Solve ``min ||J p + f||`` subject to ``||p|| <= Delta`` from an SVD of ``J``.
+
+    If ``J`` is rank deficient (smallest singular value at or below
+    ``cutoff``) the Gauss-Newton step is the minimum-norm least-squares step
+    over the nonzero singular values; it is taken when it fits in the
+    region, otherwise ``alpha > 0`` regularises every direction.
 
     Parameters
     ----------
@@ -232,8 +237,8 @@ def solve_trust_region(s, V, uf, Delta, alpha, rtol, gn_factor, to_boundary,
         Take the Gauss-Newton step when ``||p_gn|| <= gn_factor * Delta``.
     to_boundary : bool
         Rescale a constrained step to lie exactly on the boundary.
-    full_rank : bool
-        Whether the Gauss-Newton step exists.
+    cutoff : float
+        Rank threshold on the singular values.
     p : ndarray, shape (n,)
         The step (output).
 
@@ -243,41 +248,39 @@ def solve_trust_region(s, V, uf, Delta, alpha, rtol, gn_factor, to_boundary,
         The Levenberg-Marquardt parameter of the step (0 for Gauss-Newton).
     """
     n = s.shape[0]
-    if full_rank:
-        gn2 = 0.0
-        for i in range(n):
-            t = uf[i] / s[i]
-            gn2 += t * t
-        gn_norm = math.sqrt(gn2)
-        if gn_norm <= gn_factor * Delta:
-            _combine(s, V, uf, 0.0, p)
-            return 0.0
+    full_rank = n > 0 and s[n - 1] > cutoff
+    gn2 = 0.0
+    for i in range(n):
+        if s[i] > 0.0:
+            gn2 += (uf[i] / s[i]) ** 2
+    gn_norm = math.sqrt(gn2)
+    if gn_norm <= gn_factor * Delta:
+        pinv_step(s, V, uf, 0.0, p)
+        return 0.0
     suf2 = 0.0
     for i in range(n):
         suf2 += (s[i] * uf[i]) ** 2
-    if suf2 == 0.0:
-        for i in range(n):
-            p[i] = 0.0
-        return alpha
     alpha_upper = math.sqrt(suf2) / Delta
     alpha_lower = 0.0
     if full_rank:
         phi, dphi = _phi(s, uf, 0.0, Delta)
         alpha_lower = -phi / dphi
-    if alpha <= 0.0:
+    if not (alpha > 0.0 and math.isfinite(alpha)):
         alpha = max(0.001 * alpha_upper, math.sqrt(alpha_lower * alpha_upper))
     for it in range(10):
         if alpha < alpha_lower or alpha > alpha_upper:
             alpha = max(0.001 * alpha_upper, math.sqrt(alpha_lower * alpha_upper))
         phi, dphi = _phi(s, uf, alpha, Delta)
+        if abs(phi) < rtol * Delta:
+            break
         if phi < 0.0:
             alpha_upper = alpha
         ratio = phi / dphi
         alpha_lower = max(alpha_lower, alpha - ratio)
-        # Newton on 1/||p(alpha)|| (More 1978, eq. 5.5)
+        # Newton on 1/||p(alpha)|| (More 1978, eq. 5.5), kept in the bracket
         alpha -= (phi + Delta) * ratio / Delta
-        if abs(phi) < rtol * Delta:
-            break
+        if alpha < alpha_lower or alpha > alpha_upper:
+            alpha = max(0.001 * alpha_upper, math.sqrt(alpha_lower * alpha_upper))
     _combine(s, V, uf, alpha, p)
     if to_boundary:
         nrm = 0.0
@@ -290,7 +293,7 @@ def solve_trust_region(s, V, uf, Delta, alpha, rtol, gn_factor, to_boundary,
     return alpha
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _phi(s, uf, alpha, Delta):
     """``phi = ||p(alpha)|| - Delta`` and its derivative in ``alpha``."""
     pn2 = 0.0
@@ -308,7 +311,7 @@ def _phi(s, uf, alpha, Delta):
     return pn - Delta, -d3 / pn
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _combine(s, V, uf, alpha, p):
     """``p = -V diag(s / (s^2 + alpha)) uf`` (a zero singular value adds nothing)."""
     n = s.shape[0]
@@ -325,7 +328,7 @@ def _combine(s, V, uf, alpha, p):
             p[j] -= V[j, i] * c
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def pinv_step(s, V, uf, cutoff, p):
     """Minimum-norm Gauss-Newton step ``p = -V diag(1/s) uf`` over ``s > cutoff``."""
     n = s.shape[0]
@@ -339,7 +342,7 @@ def pinv_step(s, V, uf, cutoff, p):
             p[j] -= V[j, i] * c
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def norm_sv(s, V, p):
     """``||S V^T p||^2``, i.e. ``||J p||^2`` for ``J = U S V^T``."""
     n = s.shape[0]
@@ -353,7 +356,7 @@ def norm_sv(s, V, p):
     return acc
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def dot_sv(s, V, a, b):
     """``(J a) . (J b)`` for ``J = U S V^T``."""
     n = s.shape[0]
@@ -368,7 +371,7 @@ def dot_sv(s, V, a, b):
     return acc
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def quadratic(s, V, g, p):
     """The Gauss-Newton model ``q(p) = g.p + 0.5 ||J p||^2``."""
     gp = 0.0
@@ -377,7 +380,7 @@ def quadratic(s, V, g, p):
     return gp + 0.5 * norm_sv(s, V, p)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def minimize_quadratic_1d(a, b, lo, hi, c):
     """Minimise ``a t^2 + b t + c`` over ``lo <= t <= hi``; return ``(t, value)``."""
     t_best = lo
@@ -396,7 +399,7 @@ def minimize_quadratic_1d(a, b, lo, hi, c):
     return t_best, v_best
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def norm2(a):
     """Euclidean norm without overflow for moderate lengths."""
     big = 0.0
@@ -413,7 +416,7 @@ def norm2(a):
     return big * math.sqrt(acc)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def dot(a, b):
     acc = 0.0
     for i in range(a.shape[0]):

@@ -14,7 +14,7 @@ FTOL = 2
 XTOL = 3
 FTOL_XTOL = 4
 NONFINITE_JAC = -3
-NONFINITE_F = -4
+LINE_SEARCH_FAIL = -4
 
 MESSAGES = {
     CALLBACK_STOP: "Stopped because `callback` raised StopIteration or returned True.",
@@ -26,11 +26,12 @@ MESSAGES = {
     FTOL_XTOL: "Both `ftol` and `xtol` termination conditions are satisfied.",
     NONFINITE_JAC: "The Jacobian is not finite at the current point; "
                    "the last finite point is returned.",
-    NONFINITE_F: "The residuals are not finite at the initial point.",
+    LINE_SEARCH_FAIL: "The line search found no decrease along the Gauss-Newton "
+                      "direction; the last point is returned (try 'lm' or 'trf').",
 }
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def check_termination(dF, F, dx_norm, x_norm, ratio, ftol, xtol):
     """The ``ftol``/``xtol`` tests of the trust-region and line-search methods.
 

@@ -8,7 +8,7 @@ from .._layout import (vec, mat, M, N, O_J, O_B, O_R, O_RA, O_TAU, O_W1, O_W2,
 from .._linalg import householder_qr, apply_qt, copy_r, jacobi_svd, EPS
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def factor_scaled_jacobian(W, S, d, diag, augmented):
     """SVD of ``J_h = J diag(d)``, optionally stacked on ``diag(sqrt(diag))``.
 
@@ -55,11 +55,16 @@ def factor_scaled_jacobian(W, S, d, diag, augmented):
     s = vec(W, S, O_SV, n)
     V = mat(W, S, O_VV, n, n)
     jacobi_svd(R, s, V, uf, w1)
-    full = m >= n and n > 0 and s[n - 1] > EPS * m * s[0]
-    S[FULL_RANK] = 1 if full else 0
+    S[FULL_RANK] = 1 if s[n - 1] > rank_cutoff(S, s) else 0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
+def rank_cutoff(S, s):
+    """Singular values at or below ``eps * max(m, n) * s_max`` count as zero."""
+    return EPS * max(S[M], S[N]) * s[0]
+
+
+@njit(cache=True, error_model="numpy")
 def column_norms(J, out):
     m, n = J.shape
     for j in range(n):
@@ -71,7 +76,7 @@ def column_norms(J, out):
         out[j] = math.sqrt(out[j])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def update_jac_scale(J, scale, scale_inv, first, tmp):
     """``x_scale='jac'``: ``scale_inv = max(scale_inv, ||J e_j||)``, ``scale = 1/scale_inv``.
 

@@ -18,7 +18,11 @@ zero-residual solution the full step is accepted and convergence is
 quadratic; for large residuals or strong nonlinearity the method can be
 slow or stall, which is what the trust-region methods are for.
 
-Termination uses the same ``ftol``/``xtol``/``gtol`` tests as TRF; robust
+Termination: ``gtol`` as TRF; ``ftol``/``xtol`` as TRF on a full step, and
+before any trial when the full Gauss-Newton step itself is below ``xtol``
+or predicts a decrease below ``ftol * F``.  A step fraction below 1e-12
+without decrease is a line-search failure (status -4), never a
+convergence.  Robust
 losses enter through Triggs' rescaling of ``J`` and ``f`` (:mod:`lsqcore._loss`).
 
 References
@@ -36,13 +40,14 @@ from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST, STATUS,
                        FTOL, XTOL, GTOL, COST, COST_NEW, ACTRED, PRERED, RATIO,
                        STEP_NORM, STEP_H_NORM, G_NORM, LS_T, GP, DELTA, ALPHA)
 from .._linalg import pinv_step, norm_sv, norm2, dot, EPS
-from .._status import check_termination, RUNNING, XTOL as ST_XTOL
-from .common import factor_scaled_jacobian, update_jac_scale
+from .._status import check_termination, RUNNING, LINE_SEARCH_FAIL
+from .common import factor_scaled_jacobian, rank_cutoff, update_jac_scale
 
 ARMIJO_C = 1e-4
+MIN_T = 1e-12
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def gtol_test(W, S):
     """``||g||_inf < gtol``."""
     n = S[N]
@@ -54,7 +59,7 @@ def gtol_test(W, S):
     return g_norm < W[GTOL]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def factorize(W, S):
     m = S[M]
     n = S[N]
@@ -73,15 +78,25 @@ def factorize(W, S):
     s = vec(W, S, O_SV, n)
     V = mat(W, S, O_VV, n, n)
     p_h = vec(W, S, O_PH, n)
-    cutoff = EPS * m * s[0] if n > 0 else 0.0
-    pinv_step(s, V, vec(W, S, O_UF, n), cutoff, p_h)
+    pinv_step(s, V, vec(W, S, O_UF, n), rank_cutoff(S, s), p_h)
     W[GP] = dot(g_h, p_h)
     W[LS_T] = 1.0
     W[DELTA] = 0.0
     W[ALPHA] = 0.0
+    # converged if the full Gauss-Newton step is negligible or predicts no gain
+    x = vec(W, S, O_X, n)
+    p_norm = 0.0
+    for i in range(n):
+        p_norm += (d[i] * p_h[i]) ** 2
+    p_norm = math.sqrt(p_norm)
+    predicted = -(W[GP] + 0.5 * norm_sv(s, V, p_h))
+    status = check_termination(predicted, W[COST], p_norm, norm2(x), 1.0,
+                               W[FTOL], W[XTOL])
+    if status != RUNNING:
+        S[STATUS] = status
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def trial(W, S):
     n = S[N]
     t = W[LS_T]
@@ -102,32 +117,35 @@ def trial(W, S):
     W[STEP_NORM] = norm2(step)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def evaluate(W, S, valid):
+    """Armijo test; a full step is also tested for ``ftol``/``xtol``."""
     n = S[N]
     t = W[LS_T]
-    x_norm = norm2(vec(W, S, O_X, n))
+    slope = W[GP]                      # g^T p < 0
     if not valid:
         W[ACTRED] = 0.0
         W[RATIO] = 0.0
-        W[LS_T] = 0.5 * t
-        if W[STEP_NORM] < W[XTOL] * (W[XTOL] + x_norm):
-            S[STATUS] = ST_XTOL
-        return False
-    actual = W[COST] - W[COST_NEW]
-    W[ACTRED] = actual
-    predicted = W[PRERED]
-    ratio = actual / predicted if predicted > 0.0 else (1.0 if actual == 0.0 else 0.0)
-    W[RATIO] = ratio
-    slope = W[GP]                      # g^T p < 0
-    accepted = actual > 0.0 and actual >= -ARMIJO_C * t * slope
-    status = check_termination(actual, W[COST], W[STEP_NORM], x_norm, ratio,
-                               W[FTOL], W[XTOL])
-    if status != RUNNING:
-        S[STATUS] = status
-    if not accepted:
+        t_new = 0.5 * t
+    else:
+        actual = W[COST] - W[COST_NEW]
+        W[ACTRED] = actual
+        predicted = W[PRERED]
+        ratio = actual / predicted if predicted > 0.0 else (1.0 if actual == 0.0 else 0.0)
+        W[RATIO] = ratio
+        if actual > 0.0 and actual >= -ARMIJO_C * t * slope:
+            if t == 1.0:
+                status = check_termination(actual, W[COST], W[STEP_NORM],
+                                           norm2(vec(W, S, O_X, n)), ratio,
+                                           W[FTOL], W[XTOL])
+                if status != RUNNING:
+                    S[STATUS] = status
+            return True
         # minimiser of the quadratic through F(x), its slope and F(x + t p)
         denom = 2.0 * (W[COST_NEW] - W[COST] - t * slope)
         t_new = -slope * t * t / denom if denom > 0.0 else 0.5 * t
-        W[LS_T] = min(max(t_new, 0.1 * t), 0.5 * t)
-    return accepted
+        t_new = min(max(t_new, 0.1 * t), 0.5 * t)
+    W[LS_T] = t_new
+    if t_new < MIN_T:
+        S[STATUS] = LINE_SEARCH_FAIL
+    return False

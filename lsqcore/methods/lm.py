@@ -49,10 +49,10 @@ from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST, FULL_RANK, STATUS,
                        DIRDER, PNORM)
 from .._linalg import solve_trust_region, quadratic, norm_sv, norm2, EPS
 from .._status import RUNNING, FTOL as ST_FTOL, XTOL as ST_XTOL, FTOL_XTOL
-from .common import factor_scaled_jacobian, update_jac_scale, column_norms
+from .common import factor_scaled_jacobian, rank_cutoff, update_jac_scale, column_norms
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def gtol_test(W, S):
     """Largest cosine between ``f`` and a column of ``J`` is at most ``gtol``."""
     m = S[M]
@@ -73,7 +73,7 @@ def gtol_test(W, S):
     return gnorm <= W[GTOL]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def factorize(W, S):
     m = S[M]
     n = S[N]
@@ -89,9 +89,9 @@ def factorize(W, S):
         xnorm += (x[i] * scale_inv[i]) ** 2
     W[X_NORM] = math.sqrt(xnorm)
     if first:
-        W[DELTA] = 100.0 * W[X_NORM]
+        W[DELTA] = W[X_NORM]
         if W[DELTA] == 0.0 or not math.isfinite(W[DELTA]):
-            W[DELTA] = 100.0
+            W[DELTA] = 1.0
         W[ALPHA] = 0.0
     g = vec(W, S, O_G, n)
     g_h = vec(W, S, O_GH, n)
@@ -102,7 +102,7 @@ def factorize(W, S):
     factor_scaled_jacobian(W, S, d, d, False)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def trial(W, S):
     n = S[N]
     s = vec(W, S, O_SV, n)
@@ -114,7 +114,7 @@ def trial(W, S):
     step = vec(W, S, O_STEP, n)
     step_h = vec(W, S, O_STEPH, n)
     W[ALPHA] = solve_trust_region(s, V, vec(W, S, O_UF, n), W[DELTA], W[ALPHA],
-                                  0.1, 1.1, False, S[FULL_RANK] == 1, p_h)
+                                  0.1, 1.1, False, rank_cutoff(S, s), p_h)
     for i in range(n):
         step_h[i] = p_h[i]
         step[i] = scale[i] * p_h[i]
@@ -130,7 +130,7 @@ def trial(W, S):
         if fnorm2 > 0.0 else 0.0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def evaluate(W, S, valid):
     n = S[N]
     fnorm = math.sqrt(2.0 * W[COST])

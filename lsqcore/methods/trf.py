@@ -59,10 +59,10 @@ from .._linalg import (solve_trust_region, quadratic, norm_sv, dot_sv,
 from .._bounds import (coleman_li_scaling, step_to_bound, intersect_trust_region,
                        in_bounds, make_strictly_feasible)
 from .._status import check_termination, RUNNING
-from .common import factor_scaled_jacobian, update_jac_scale
+from .common import factor_scaled_jacobian, rank_cutoff, update_jac_scale
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def gtol_test(W, S):
     """``||v * g||_inf < gtol`` (scaled first-order optimality)."""
     n = S[N]
@@ -78,7 +78,7 @@ def gtol_test(W, S):
     return g_norm < W[GTOL]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def factorize(W, S):
     n = S[N]
     m = S[M]
@@ -117,7 +117,7 @@ def factorize(W, S):
     W[THETA] = max(0.995, 1.0 - W[G_NORM])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def trial(W, S):
     n = S[N]
     s = vec(W, S, O_SV, n)
@@ -132,7 +132,7 @@ def trial(W, S):
     step_h = vec(W, S, O_STEPH, n)
     Delta = W[DELTA]
     W[ALPHA] = solve_trust_region(s, V, uf, Delta, W[ALPHA], 0.01, 1.0, True,
-                                  S[FULL_RANK] == 1, p_h)
+                                  rank_cutoff(S, s), p_h)
     if S[BOUNDED]:
         value = _select_step(W, S, x, p_h, d, g_h, s, V, Delta, step, step_h)
     else:
@@ -148,7 +148,7 @@ def trial(W, S):
     W[STEP_H_NORM] = norm2(step_h)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _select_step(W, S, x, p_h, d, g_h, s, V, Delta, step, step_h):
     """Best of the cut-back, reflected and Cauchy steps (Branch et al. 1999)."""
     n = S[N]
@@ -232,7 +232,7 @@ def _select_step(W, S, x, p_h, d, g_h, s, V, Delta, step, step_h):
     return value
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def evaluate(W, S, valid):
     """Ratio test, radius update and termination; returns True to accept."""
     n = S[N]
