@@ -21,9 +21,9 @@ linear functions 32-34 and m = n = 8 for Chebyquad.
 
 Starting points
 ---------------
-``starts[0]`` is the paper's standard ``x0``.  Following the paper's advice
-to also start from ``10 x0`` and ``100 x0`` (also done by MINPACK's test
-drivers), those are added as ``starts[1:]`` except where ``x0 = 0``
+``starts[0]`` is the paper's standard ``x0``.  The scaled points
+``10 x0`` and ``100 x0`` (the paper's harder starts, also used by MINPACK's
+test drivers) are added as ``starts[1:]``, except where ``x0 = 0``
 (Watson) or where the cost overflows at the scaled point
 (Jennrich-Sampson at ``100 x0``).
 
@@ -42,6 +42,21 @@ from float64 Newton).  Where the minimiser is not
 unique (Box 3-D, linear rank 1, Brown almost-linear, Penalty I, ...) ``x_star``
 is one representative.  Known non-global local minima (and limits at
 infinity) are listed in ``Problem.local_minima`` and in the notes.
+
+Known local minima
+------------------
+Values of the paper's F = sum f**2 (``local_minima`` holds F/2):
+
+* Freudenstein-Roth: global F = 0 at (5, 4); local minimum
+  F = 48.9842... at (11.4128..., -0.896805...), where trf/lm stop from x0.
+* Bard: F = 8.21487e-3; F -> 17.4286 as (x2, x3) -> -inf (x1 = 0.8406...).
+* Kowalik-Osborne: F = 3.07505e-4; F -> 1.02734e-3 at
+  (+inf, -14.07..., -inf, -inf).
+* Biggs EXP6 (m = 13): global F = 0 at (1, 10, 1, 5, 4, 3) (and at
+  (4, 10, 3, 5, 1, 1)); local minimum F = 5.65565e-3.
+* Trigonometric (n = 10): global F = 0; local minimum F = 2.79506e-5,
+  where trf/lm stop from x0.
+* Brown almost-linear: F = 0 at (1, ..., 1); F = 1 at (0, ..., 0, n+1).
 
 Sign conventions and shared code
 --------------------------------
