@@ -12,7 +12,7 @@ import pytest
 from scipy.optimize import Bounds
 
 import oracle_problems as op
-from conftest import SELF_CHECK, CallCounter, check_result, describe, lsqcore_only, solve
+from conftest import ORACLE_TOL, SELF_CHECK, CallCounter, check_result, describe, lsqcore_only, solve
 
 INF = np.inf
 ROSEN = op.get("rosenbrock")
@@ -187,7 +187,7 @@ def test_nan_residual_mid_run(method, jac_kind, needs_solver):
     must reject the non-finite trial point and still converge."""
     prob = op.get("logistic")
     jac = prob.jac if jac_kind == "analytic" else jac_kind
-    kw = dict(jac=jac, method=method, args=prob.args)
+    kw = dict(jac=jac, method=method, args=prob.args, **ORACLE_TOL)
     rec = CallCounter(prob.fun, record=True)
     normal = solve(rec, prob.x0.copy(), **kw)
     assert normal.success, describe(normal)
