@@ -121,6 +121,7 @@ def vec(W, S, slot, length):
 
 @njit(cache=True, error_model="numpy")
 def mat(W, S, slot, rows, cols):
+    """A C-ordered ``(rows, cols)`` view of ``W`` at ``slot`` (no copy)."""
     o = S[slot]
     return W[o:o + rows * cols].reshape((rows, cols))
 

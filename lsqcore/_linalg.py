@@ -6,8 +6,9 @@ the scaled Jacobian ``J_h`` (m x n), done in two stages:
 1. Householder QR, ``J_h = Q R``.  With ``H_j = I - tau_j v_j v_j^T`` each
    reflector zeroes column ``j`` below the diagonal, so after ``k = min(m, n)``
    reflectors the upper triangle holds ``R`` and the vectors ``v_j`` sit below
-   it.  Only ``R`` (n x n) and ``Q^T f`` are kept; the O(m n^2) work is done
-   once per Jacobian.
+   it.  The matrix is stored by columns (its transpose, C order) so each
+   reflector streams through contiguous memory.  Only ``R`` (n x n) and
+   ``Q^T f`` are kept; the O(m n^2) work is done once per Jacobian.
 2. One-sided (Hestenes) Jacobi SVD of the small ``R = U_r S V^T``.  Plane
    rotations are applied to pairs of columns until all columns are mutually
    orthogonal; the column norms are then the singular values.  Jacobi is
@@ -45,34 +46,35 @@ EPS = 2.220446049250313e-16
 
 
 @njit(cache=True, error_model="numpy")
-def householder_qr(A, tau, w):
-    """Factor ``A`` (rows x cols) in place as ``Q R`` by Householder reflections.
+def householder_qr(At, tau):
+    """Factor ``A = Q R`` in place by Householder reflections, ``A`` stored by columns.
 
     Parameters
     ----------
-    A : ndarray, shape (rows, cols)
-        Overwritten: ``R`` in the upper triangle, reflector tails below it.
+    At : ndarray, shape (cols, rows)
+        The transpose of ``A``: row ``j`` of ``At`` is column ``j`` of ``A``,
+        so every reflector works on contiguous memory.  Overwritten: ``R^T``
+        in the lower triangle (``At[j, i] = R[i, j]`` for ``i <= j``) and the
+        reflector tails ``v_j`` in ``At[j, j+1:]``.
     tau : ndarray, shape (>= min(rows, cols),)
         Reflector coefficients (output).
-    w : ndarray, shape (>= cols,)
-        Work vector.
     """
-    rows, cols = A.shape
+    cols, rows = At.shape
     k = min(rows, cols)
     for j in range(k):
-        # scaled 2-norm of the tail A[j+1:, j], guarding against overflow
+        a = At[j]
+        # scaled 2-norm of the tail a[j+1:], guarding against overflow
         big = 0.0
         for i in range(j + 1, rows):
-            a = abs(A[i, j])
-            if a > big:
-                big = a
+            big = max(big, abs(a[i]))
         tail = 0.0
         if big > 0.0:
+            inv = 1.0 / big
             for i in range(j + 1, rows):
-                t = A[i, j] / big
+                t = a[i] * inv
                 tail += t * t
             tail = big * math.sqrt(tail)
-        x0 = A[j, j]
+        x0 = a[j]
         if tail == 0.0:
             tau[j] = 0.0
             continue
@@ -80,52 +82,48 @@ def householder_qr(A, tau, w):
         tau[j] = (beta - x0) / beta
         scal = 1.0 / (x0 - beta)
         for i in range(j + 1, rows):
-            A[i, j] *= scal
-        A[j, j] = beta
-        # apply H_j to the trailing columns, row by row (cache friendly)
-        for c in range(j + 1, cols):
-            w[c] = A[j, c]
-        for i in range(j + 1, rows):
-            vi = A[i, j]
-            if vi != 0.0:
-                for c in range(j + 1, cols):
-                    w[c] += vi * A[i, c]
+            a[i] *= scal
+        a[j] = beta
+        # apply H_j = I - tau v v^T (v_j = 1) to the remaining columns
         t = tau[j]
         for c in range(j + 1, cols):
-            A[j, c] -= t * w[c]
-        for i in range(j + 1, rows):
-            vi = t * A[i, j]
-            if vi != 0.0:
-                for c in range(j + 1, cols):
-                    A[i, c] -= vi * w[c]
+            b = At[c]
+            w = b[j]
+            for i in range(j + 1, rows):
+                w += a[i] * b[i]
+            w *= t
+            b[j] -= w
+            for i in range(j + 1, rows):
+                b[i] -= w * a[i]
 
 
 @njit(cache=True, error_model="numpy")
-def apply_qt(A, tau, b):
-    """Overwrite ``b`` with ``Q^T b`` using the reflectors stored in ``A``."""
-    rows, cols = A.shape
+def apply_qt(At, tau, b):
+    """Overwrite ``b`` with ``Q^T b`` using the reflectors stored in ``At``."""
+    cols, rows = At.shape
     k = min(rows, cols)
     for j in range(k):
         t = tau[j]
         if t == 0.0:
             continue
+        a = At[j]
         s = b[j]
         for i in range(j + 1, rows):
-            s += A[i, j] * b[i]
+            s += a[i] * b[i]
         s *= t
         b[j] -= s
         for i in range(j + 1, rows):
-            b[i] -= s * A[i, j]
+            b[i] -= s * a[i]
 
 
 @njit(cache=True, error_model="numpy")
-def copy_r(A, R):
-    """Copy the upper triangle of the factored ``A`` into square ``R`` (zero-padded)."""
-    rows, cols = A.shape
+def copy_r(At, R):
+    """Copy ``R`` out of the factored ``At`` into square ``R`` (zero-padded)."""
+    cols, rows = At.shape
     n = R.shape[0]
     for i in range(n):
         for j in range(n):
-            R[i, j] = A[i, j] if (i <= j and i < rows) else 0.0
+            R[i, j] = At[j, i] if (i <= j and i < rows) else 0.0
 
 
 @njit(cache=True, error_model="numpy")

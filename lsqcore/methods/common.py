@@ -20,38 +20,39 @@ def factor_scaled_jacobian(W, S, d, diag, augmented):
     m = S[M]
     n = S[N]
     J = mat(W, S, O_J, m, n)
-    B = mat(W, S, O_B, m, n)
+    Bt = mat(W, S, O_B, n, m)          # J_h stored by columns
     for i in range(m):
         for j in range(n):
-            B[i, j] = J[i, j] * d[j]
+            Bt[j, i] = J[i, j] * d[j]
     tau = vec(W, S, O_TAU, 2 * n)
-    w1 = vec(W, S, O_W1, 2 * n)
-    householder_qr(B, tau, w1)
+    householder_qr(Bt, tau)
     qtf = vec(W, S, O_FNEW, m)      # f_new is free between trials: use it
     fs = vec(W, S, O_FS, m)
     for i in range(m):
         qtf[i] = fs[i]
-    apply_qt(B, tau, qtf)
+    apply_qt(Bt, tau, qtf)
     R = mat(W, S, O_R, n, n)
-    copy_r(B, R)
+    copy_r(Bt, R)
     uf = vec(W, S, O_UF, n)
     for i in range(n):
         uf[i] = qtf[i] if i < m else 0.0
     if augmented:
-        A = mat(W, S, O_RA, 2 * n, n)
+        # [R; diag(sqrt(diag))] stored by columns: (n, 2n)
+        At = mat(W, S, O_RA, n, 2 * n)
         b = vec(W, S, O_W2, 2 * n)
-        for i in range(n):
-            for j in range(n):
-                A[i, j] = R[i, j]
-                A[n + i, j] = 0.0
-            A[n + i, i] = math.sqrt(diag[i])
-            b[i] = uf[i]
-            b[n + i] = 0.0
-        householder_qr(A, tau, w1)
-        apply_qt(A, tau, b)
-        copy_r(A, R)
+        for j in range(n):
+            for i in range(n):
+                At[j, i] = R[i, j]
+                At[j, n + i] = 0.0
+            At[j, n + j] = math.sqrt(diag[j])
+            b[j] = uf[j]
+            b[n + j] = 0.0
+        householder_qr(At, tau)
+        apply_qt(At, tau, b)
+        copy_r(At, R)
         for i in range(n):
             uf[i] = b[i]
+    w1 = vec(W, S, O_W1, 2 * n)
     s = vec(W, S, O_SV, n)
     V = mat(W, S, O_VV, n, n)
     jacobi_svd(R, s, V, uf, w1)
