@@ -8,3 +8,10 @@ from ._api import least_squares
 
 __all__ = ["least_squares"]
 __version__ = "0.1.0"
+from ._curve_fit import curve_fit
+from ._diagnostics import FitWarning, Diagnostic, diagnose
+from ._report import FitReport, fit_report
+from ._multistart import multistart
+
+__all__ += ["curve_fit", "FitWarning", "Diagnostic", "diagnose", "FitReport",
+            "fit_report", "multistart"]

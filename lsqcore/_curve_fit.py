@@ -1,0 +1,563 @@
+"""``curve_fit``: fit ``ydata ~ f(xdata, *params)`` with scipy 1.17's semantics.
+
+The fit is the least-squares problem on the *whitened* residual
+
+    r(p) = W (f(xdata, *p) - ydata)
+
+with ``W = diag(1/sigma)`` for 1-D ``sigma`` (standard deviations) and
+``W = L^{-1}`` for a 2-D ``sigma`` (a covariance matrix ``C = L L^T``,
+Cholesky), so that ``||r||^2 = (f - y)^T C^{-1} (f - y)`` is the
+generalised least-squares objective (Seber & Wild, *Nonlinear Regression*,
+1989, sec. 2.1.4).  ``L^{-1} d`` is computed by forward substitution, never
+by inverting ``L``.  The covariance of the parameters is ``s^2 (J^T J)^+``
+with ``J`` the Jacobian of ``r`` (see :mod:`lsqcore._diagnostics`).
+
+Compiled fits
+-------------
+When ``f`` (and a callable ``jac``) are Numba dispatchers and ``xdata`` is an
+array, the residual ``r`` is itself compiled: Numba cannot star-unpack an
+array into scalar arguments, so a small wrapper is generated per parameter
+count and weighting (``f(x, p[0], ..., p[n-1])``) with the user's dispatcher
+bound as a global, and the whole solve runs in
+:func:`lsqcore._driver.run_compiled`.  Wrappers are memoised per model, so
+a model is compiled once per process.  Anything else runs the plain-Python
+driver, where only the model itself is interpreted.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import warnings
+
+import numpy as np
+from numba import njit, types
+from numba.core.registry import CPUDispatcher
+from numba.extending import overload
+
+from ._diagnostics import Diagnostic, FitWarning, default_rcond, emit
+from ._report import build_report
+from . import _multistart as MS
+
+JAC_STRINGS = ("2-point", "3-point", "cs")
+METHODS = ("lm", "trf", "gn")
+
+
+# ----------------------------------------------------------------------------
+# compiled residual / Jacobian wrappers
+# ----------------------------------------------------------------------------
+
+@njit(cache=True, error_model="numpy")
+def lower_solve_vec(Lc, d):
+    """``L^{-1} d`` for lower-triangular ``L`` (forward substitution)."""
+    m = d.shape[0]
+    z = np.empty(m, dtype=d.dtype)
+    for i in range(m):
+        s = d[i]
+        for k in range(i):
+            s -= Lc[i, k] * z[k]
+        z[i] = s / Lc[i, i]
+    return z
+
+
+@njit(cache=True, error_model="numpy")
+def lower_solve_mat(Lc, B):
+    """``L^{-1} B`` column by column."""
+    m, n = B.shape
+    Z = np.empty((m, n), dtype=B.dtype)
+    for j in range(n):
+        for i in range(m):
+            s = B[i, j]
+            for k in range(i):
+                s -= Lc[i, k] * Z[k, j]
+            Z[i, j] = s / Lc[i, i]
+    return Z
+
+
+# The residual goes through an @overload'ed stub: for complex ``p`` (the
+# complex-step branch of the compiled driver, typed whether or not it runs)
+# it calls the model only if jac='cs' was asked for, so that a float-only
+# model (e.g. one using math.exp) still compiles.
+_RESID_SRC = (
+    "def stub(p, x, y, T):\n"
+    "    pass\n"
+    "@overload(stub, jit_options={{'error_model': 'numpy'}})\n"
+    "def _ov(p, x, y, T):\n"
+    "    if isinstance(p.dtype, types.Complex) and not CS:\n"
+    "        def impl(p, x, y, T):\n"
+    "            return np.full(y.shape[0], np.nan + 0j)\n"
+    "        return impl\n"
+    "    def impl(p, x, y, T):\n"
+    "        return {expr}\n"
+    "    return impl\n"
+    "def resid(p, x, y, T):\n"
+    "    return stub(p, x, y, T)\n")
+_RESID_EXPR = {
+    "diag": "T * (model(x, {a}) - y)",
+    "chol": "lower_solve_vec(T, model(x, {a}) - y)",
+}
+_JAC_SRC = {
+    "diag": ("def jacw(p, x, y, T):\n"
+             "    Jm = jac(x, {a})\n"
+             "    out = np.empty((y.shape[0], {n}), dtype=Jm.dtype)\n"
+             "    for i in range(y.shape[0]):\n"
+             "        for j in range({n}):\n"
+             "            out[i, j] = T[i] * Jm[i, j]\n"
+             "    return out\n"),
+    "chol": "def jacw(p, x, y, T):\n    return lower_solve_mat(T, jac(x, {a}))\n",
+}
+_WRAPPERS = {}
+
+
+def _compiled_wrapper(name, user, n, kind, cs=False):
+    """The generated, jitted residual (``name='resid'``) or Jacobian
+    (``'jacw'``) for the user's dispatcher ``user`` with ``n`` parameters."""
+    key = (name, user, n, kind, cs)
+    w = _WRAPPERS.get(key)
+    if w is None:
+        a = ", ".join(f"p[{i}]" for i in range(n))
+        ns = {"np": np, "lower_solve_vec": lower_solve_vec, "types": types,
+              "overload": overload, "lower_solve_mat": lower_solve_mat, "CS": cs,
+              "model" if name == "resid" else "jac": user}
+        if name == "resid":
+            src = _RESID_SRC.format(expr=_RESID_EXPR[kind].format(a=a))
+        else:
+            src = _JAC_SRC[kind].format(a=a, n=n)
+        exec(src, ns)
+        w = njit(error_model="numpy")(ns[name])
+        _WRAPPERS[key] = w
+    return w
+
+
+def _python_wrappers(f, jac, xdata, ydata, T, kind):
+    if kind == "none":
+        def resid(p):
+            return np.asarray(f(xdata, *p)) - ydata
+    elif kind == "diag":
+        def resid(p):
+            return T * (np.asarray(f(xdata, *p)) - ydata)
+    else:
+        from scipy.linalg import solve_triangular
+
+        def resid(p):
+            return solve_triangular(T, np.asarray(f(xdata, *p)) - ydata, lower=True)
+    if not callable(jac):
+        return resid, jac
+    if kind == "none":
+        def jacw(p):
+            return np.asarray(jac(xdata, *p), dtype=float)
+    elif kind == "diag":
+        def jacw(p):
+            return T[:, None] * np.asarray(jac(xdata, *p), dtype=float)
+    else:
+        from scipy.linalg import solve_triangular
+
+        def jacw(p):
+            return solve_triangular(T, np.asarray(jac(xdata, *p), dtype=float), lower=True)
+    return resid, jacw
+
+
+# ----------------------------------------------------------------------------
+# validation
+# ----------------------------------------------------------------------------
+
+def _signature_params(f):
+    """Names of the fit parameters from ``f``'s signature, or None if ``f``
+    takes ``*args`` (or has no inspectable signature)."""
+    target = getattr(f, "py_func", f)
+    try:
+        sig = inspect.signature(target)
+    except (TypeError, ValueError):
+        return None, None
+    pos = []
+    var = False
+    for p in sig.parameters.values():
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            pos.append(p)
+        elif p.kind == p.VAR_POSITIONAL:
+            var = True
+    names = [p.name for p in pos[1:]]
+    required = [p.name for p in pos[1:] if p.default is p.empty]
+    return (None if var else names), (names, required, var)
+
+
+def _as_float_array(v, name, check_finite):
+    try:
+        a = np.asarray(v, dtype=float)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"`{name}` must be an array of numbers: {e}") from None
+    if check_finite and not np.all(np.isfinite(a)):
+        bad = int(np.sum(~np.isfinite(a)))
+        raise ValueError(f"`{name}` contains {bad} NaN or inf value(s) and check_finite is "
+                         "True; remove them or pass nan_policy='omit'.")
+    return a
+
+
+def _check_xlen(xdata, m):
+    if not isinstance(xdata, np.ndarray) or xdata.ndim == 0:
+        return
+    if xdata.ndim == 1:
+        if xdata.shape[0] != m:
+            raise ValueError(f"`xdata` and `ydata` must have the same length: "
+                             f"len(xdata) = {xdata.shape[0]}, len(ydata) = {m}.")
+        return
+    if xdata.shape[-1] == m or xdata.shape[0] == m or xdata[0].size == m:
+        return
+    raise ValueError(f"`xdata` of shape {xdata.shape} does not match the {m} points of "
+                     "`ydata`: expected shape (m,), (k, m) or (m, k).")
+
+
+def _bounds(bounds, n):
+    if hasattr(bounds, "lb") and hasattr(bounds, "ub"):
+        lb, ub = bounds.lb, bounds.ub
+    else:
+        try:
+            lb, ub = bounds
+        except (TypeError, ValueError):
+            raise ValueError("`bounds` must be a 2-tuple (lb, ub) or a "
+                             "scipy.optimize.Bounds.") from None
+    lb = np.asarray(lb, dtype=float)
+    ub = np.asarray(ub, dtype=float)
+    try:
+        lb = np.broadcast_to(lb, (n,)).copy()
+        ub = np.broadcast_to(ub, (n,)).copy()
+    except ValueError:
+        raise ValueError(f"`bounds` must be scalars or arrays of length {n} (one per "
+                         f"parameter), got shapes {lb.shape} and {ub.shape}.") from None
+    if np.any(np.isnan(lb)) or np.any(np.isnan(ub)):
+        raise ValueError("`bounds` must not contain NaN.")
+    if np.any(lb >= ub):
+        i = int(np.argmax(lb >= ub))
+        raise ValueError(f"`bounds`: each lower bound must be below its upper bound, "
+                         f"got lb[{i}] = {lb[i]} >= ub[{i}] = {ub[i]}.")
+    return lb, ub
+
+
+def _feasible_p0(lb, ub):
+    """All ones, moved into the bounds (the midpoint of a finite interval)."""
+    p0 = np.ones(lb.size)
+    both = np.isfinite(lb) & np.isfinite(ub)
+    p0[both] = 0.5 * (lb[both] + ub[both])
+    lo = np.isfinite(lb) & ~np.isfinite(ub)
+    p0[lo] = lb[lo] + 1.0
+    hi = ~np.isfinite(lb) & np.isfinite(ub)
+    p0[hi] = ub[hi] - 1.0
+    return p0
+
+
+def _transform(sigma, m):
+    """``(kind, T)``: 'none', 'diag' (T = 1/sigma, shape (m,)) or 'chol' (T = L)."""
+    if sigma is None:
+        return "none", None
+    s = np.asarray(sigma, dtype=float)
+    if s.size == 1:
+        s = np.full(m, float(s.ravel()[0]))
+    if s.shape == (m,):
+        bad = ~np.isfinite(s) | (s <= 0)
+        if np.any(bad):
+            i = int(np.argmax(bad))
+            raise ValueError(f"`sigma` must hold positive, finite standard deviations; "
+                             f"sigma[{i}] = {s[i]}" + (" (a zero sigma would be an "
+                                                       "infinite weight)" if s[i] == 0 else "")
+                             + ".")
+        return "diag", 1.0 / s
+    if s.shape == (m, m):
+        if not np.all(np.isfinite(s)):
+            raise ValueError("`sigma` (covariance matrix) must be finite.")
+        if not np.allclose(s, s.T, rtol=1e-10, atol=0.0):
+            raise ValueError("`sigma` (2-D) must be a symmetric covariance matrix.")
+        try:
+            Lc = np.linalg.cholesky(s)
+        except np.linalg.LinAlgError:
+            raise ValueError("`sigma` (2-D) must be positive definite (its Cholesky "
+                             "factorisation failed).") from None
+        return "chol", np.ascontiguousarray(Lc)
+    raise ValueError(f"`sigma` must be a scalar, shape ({m},) standard deviations or a "
+                     f"({m}, {m}) covariance matrix, got shape {s.shape}.")
+
+
+def _map_leastsq_kwargs(kwargs, n):
+    """scipy.optimize.leastsq option names (accepted by scipy's curve_fit with
+    method='lm') translated to least_squares ones."""
+    kw = dict(kwargs)
+    if "maxfev" in kw:
+        v = kw.pop("maxfev")
+        if "max_nfev" not in kw and v:
+            kw["max_nfev"] = int(v)
+    if "epsfcn" in kw:
+        v = kw.pop("epsfcn")
+        if v is not None and "diff_step" not in kw:
+            kw["diff_step"] = math.sqrt(max(float(v), np.finfo(float).eps))
+    if "diag" in kw:
+        v = kw.pop("diag")
+        if v is not None and "x_scale" not in kw:
+            kw["x_scale"] = 1.0 / np.asarray(v, dtype=float)
+    if kw.pop("col_deriv", False):
+        raise ValueError("`col_deriv` is not supported: `jac` must return an (m, n) array.")
+    kw.pop("factor", None)   # the initial LM step bound: lsqcore uses More's ||D x0||
+    return kw
+
+
+# ----------------------------------------------------------------------------
+# curve_fit
+# ----------------------------------------------------------------------------
+
+def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
+              check_finite=None, bounds=(-np.inf, np.inf), method=None, jac=None, *,
+              full_output=False, nan_policy=None, multistart=None, seed=None,
+              warn=True, **kwargs):
+    """Use nonlinear least squares to fit a function ``f`` to data.
+
+    A drop-in for :func:`scipy.optimize.curve_fit` (scipy 1.17 semantics):
+    assumes ``ydata = f(xdata, *params) + eps`` and minimises the
+    (weighted) sum of squared residuals.
+
+    Parameters
+    ----------
+    f : callable
+        ``f(x, p1, p2, ...)``.  A Numba ``@njit`` model (with ``xdata`` an
+        array) runs the whole fit in compiled code.
+    xdata : array_like or object
+        Independent variable, shape (m,) or (k, m); passed to ``f`` as is.
+    ydata : array_like, shape (m,)
+        Dependent data.
+    p0 : array_like, optional
+        Initial guess (default all ones, moved inside finite bounds).
+    sigma : None, scalar, (m,) or (m, m), optional
+        Standard deviations of ``ydata`` (1-D) or its covariance matrix (2-D).
+    absolute_sigma : bool, optional
+        True: ``sigma`` is absolute and ``pcov`` is not rescaled by the
+        reduced chi-square.
+    check_finite : bool, optional
+        Reject NaN/inf in the data (default True unless ``nan_policy`` is set).
+    bounds : 2-tuple or Bounds, optional
+        Bounds on the parameters (selects 'trf' by default).
+    method : {'lm', 'trf', 'gn'}, optional
+        Default 'lm' without bounds, 'trf' with them.
+    jac : callable, '2-point', '3-point' or 'cs', optional
+        ``jac(x, *params) -> (m, n)`` Jacobian of the *model* (the weighting
+        is applied here), or a finite-difference scheme.
+    full_output : bool, optional
+        Also return ``infodict, mesg, ier``.
+    nan_policy : {None, 'raise', 'omit'}, optional
+        What to do with NaN in ``xdata``/``ydata``.
+    multistart : int, optional
+        Solve from this many starting points (``p0`` plus a seeded sample;
+        see :func:`lsqcore.multistart`) and return the best.
+    seed : None, int or Generator, optional
+        Seed of the multistart sample.
+    warn : bool, optional
+        Issue diagnostics as :class:`lsqcore.FitWarning` (default True);
+        they are in the report either way.
+    **kwargs
+        Passed to :func:`lsqcore.least_squares` (``ftol``, ``xtol``,
+        ``gtol``, ``max_nfev``, ``x_scale``, ``loss``, ``diff_step``, ...);
+        leastsq's ``maxfev``, ``epsfcn`` and ``diag`` are translated.
+
+    Returns
+    -------
+    popt : ndarray
+        Best-fit parameters.
+    pcov : ndarray
+        Covariance ``s^2 (J^T J)^+`` (pseudo-inverse; undetermined
+        directions are reported in ``infodict['null_space']`` and a warning).
+    infodict : dict (``full_output``)
+        ``nfev, njev, nit, fvec, jac, cost, rank, cond, null_space,
+        diagnostics, report`` (a :class:`lsqcore.FitReport`), ``multistart``
+        (the multistart result or None), ``driver`` ('compiled' or 'python').
+    mesg : str (``full_output``)
+    ier : int (``full_output``)
+        The least_squares status.
+
+    Raises
+    ------
+    ValueError
+        Bad input (named), before any evaluation of ``f``.
+    RuntimeError
+        The solver did not converge (e.g. ``max_nfev`` reached).
+    """
+    # ---------------------------------------------------------------- inputs
+    if not callable(f):
+        raise TypeError(f"`f` must be callable, got {type(f).__name__}.")
+    if "args" in kwargs:
+        raise ValueError("'args' is not a supported keyword argument: the model takes "
+                         "its parameters as f(x, *params).")
+    if nan_policy not in (None, "raise", "omit"):
+        if nan_policy == "propagate":
+            raise ValueError("`nan_policy`='propagate' is not supported by curve_fit.")
+        raise ValueError(f"`nan_policy` must be one of None, 'raise', 'omit', got {nan_policy!r}.")
+    if method is not None and method not in METHODS:
+        if method == "dogbox":
+            raise ValueError("`method`='dogbox' is not available in lsqcore; use 'trf'.")
+        raise ValueError(f"`method` must be None or one of {METHODS}, got {method!r}.")
+    if not (jac is None or callable(jac) or jac in JAC_STRINGS):
+        raise ValueError(f"`jac` must be None, a callable or one of {JAC_STRINGS}, got {jac!r}.")
+    if multistart is not None and (isinstance(multistart, bool) or int(multistart) != multistart
+                                   or multistart < 1):
+        raise ValueError(f"`multistart` must be None or a positive integer, got {multistart!r}.")
+    if check_finite is None:
+        check_finite = nan_policy is None
+
+    ydata = _as_float_array(ydata, "ydata", check_finite)
+    if ydata.ndim > 1:
+        raise ValueError(f"`ydata` must be 1-D, got shape {ydata.shape}.")
+    ydata = np.atleast_1d(ydata)
+    if isinstance(xdata, (list, tuple, np.ndarray)):
+        xdata = _as_float_array(xdata, "xdata", check_finite)
+    if ydata.size == 0:
+        raise ValueError("`ydata` must not be empty.")
+    _check_xlen(xdata, ydata.size)
+    if sigma is not None:
+        sigma = np.asarray(sigma, dtype=float)
+
+    omitted = 0
+    if not check_finite and nan_policy is not None:
+        xnan = np.isnan(xdata) if isinstance(xdata, np.ndarray) else np.zeros((), bool)
+        ynan = np.isnan(ydata)
+        if nan_policy == "raise" and (np.any(xnan) or np.any(ynan)):
+            where = "xdata" if np.any(xnan) else "ydata"
+            raise ValueError(f"`{where}` contains NaN and nan_policy='raise'.")
+        if nan_policy == "omit" and (np.any(xnan) or np.any(ynan)):
+            has = ynan.copy()
+            if isinstance(xdata, np.ndarray) and xdata.ndim >= 1:
+                if xdata.ndim == 1:
+                    has |= xnan
+                else:
+                    has |= np.any(xnan.reshape(-1, xnan.shape[-1]), axis=0)
+            keep = ~has
+            omitted = int(np.sum(has))
+            ydata = ydata[keep]
+            if isinstance(xdata, np.ndarray) and xdata.ndim >= 1:
+                xdata = xdata[..., keep]
+            if sigma is not None and sigma.ndim == 1 and sigma.size > 1:
+                sigma = sigma[keep]
+            elif sigma is not None and sigma.ndim == 2:
+                sigma = sigma[np.ix_(keep, keep)]
+            if ydata.size == 0:
+                raise ValueError("no data left after omitting NaN (nan_policy='omit').")
+    m = ydata.size
+
+    sig_names, sig_info = _signature_params(f)
+    if p0 is None:
+        if sig_names is None or len(sig_names) == 0:
+            raise ValueError("Unable to determine the number of fit parameters from `f`'s "
+                             "signature; pass `p0`.")
+        n = len(sig_names)
+    else:
+        p0 = np.atleast_1d(np.asarray(p0, dtype=float))
+        if p0.ndim != 1:
+            raise ValueError(f"`p0` must be 1-D, got shape {p0.shape}.")
+        n = p0.size
+        if sig_info is not None:
+            names_all, required, var = sig_info
+            if (n < len(required)) or (not var and n > len(names_all)):
+                expect = (f"{len(required)}" if len(required) == len(names_all)
+                          else f"{len(required)} to {len(names_all)}")
+                raise ValueError(f"`p0` has {n} value(s) but `f` takes {expect} fit "
+                                 f"parameter(s) ({', '.join(names_all)}).")
+        if not np.all(np.isfinite(p0)):
+            raise ValueError(f"`p0` must be finite, got {p0!r}.")
+    names = (sig_names[:n] if sig_names is not None and len(sig_names) >= n
+             else [f"p{i}" for i in range(n)])
+    lb, ub = _bounds(bounds, n)
+    if p0 is None:
+        p0 = _feasible_p0(lb, ub)
+    bounded = bool(np.any(np.isfinite(lb)) or np.any(np.isfinite(ub)))
+    if method is None:
+        method = "trf" if bounded else "lm"
+    if bounded and method != "trf":
+        raise ValueError(f"`method`={method!r} does not support bounds; use 'trf'.")
+    bad = (p0 < lb) | (p0 > ub)
+    if np.any(bad):
+        i = int(np.argmax(bad))
+        raise ValueError(f"`p0` is outside the bounds: {names[i]} = p0[{i}] = {p0[i]} not in "
+                         f"[{lb[i]}, {ub[i]}].")
+    kind, T = _transform(sigma, m)
+    if method == "lm" and m != 1 and n > m:
+        raise TypeError(f"The number of func parameters={n} must not exceed the number of "
+                        f"data points={m}")
+    kwargs = _map_leastsq_kwargs(kwargs, n)
+
+    # ---------------------------------------------------------------- residual
+    y0 = np.asarray(f(xdata, *p0))
+    if y0.shape not in ((m,), (), (1,)):
+        raise ValueError(f"`f(xdata, *p0)` returned shape {y0.shape}; expected ({m},) like "
+                         "`ydata`.")
+    if callable(jac):
+        J0 = np.asarray(jac(xdata, *p0))
+        if J0.shape != (m, n):
+            raise ValueError(f"`jac(xdata, *p0)` returned shape {J0.shape}; expected {(m, n)}.")
+    jac_kind = "analytic" if callable(jac) else (jac or "2-point")
+
+    driver = "python"
+    fun, jfun, args = None, None, ()
+    if (isinstance(f, CPUDispatcher) and isinstance(xdata, np.ndarray)
+            and (not callable(jac) or isinstance(jac, CPUDispatcher)) and y0.shape == (m,)):
+        wkind = "chol" if kind == "chol" else "diag"
+        Tc = T if kind != "none" else np.ones(m)
+        args = (np.ascontiguousarray(xdata), np.ascontiguousarray(ydata),
+                np.ascontiguousarray(Tc))
+        try:
+            fun = _compiled_wrapper("resid", f, n, wkind, cs=(jac == "cs"))
+            fun(p0.copy(), *args)
+            if callable(jac):
+                jfun = _compiled_wrapper("jacw", jac, n, wkind)
+                jfun(p0.copy(), *args)
+            driver = "compiled"
+        except Exception as e:   # noqa: BLE001 - numba typing errors of the user's model
+            warnings.warn(f"curve_fit: the jitted model could not be called from the "
+                          f"compiled residual ({type(e).__name__}); using the Python "
+                          "driver.", FitWarning, stacklevel=2)
+            fun = None
+    if fun is None:
+        fun, jfun = _python_wrappers(f, jac, xdata, ydata, T, kind)
+        args = ()
+    if not callable(jac):
+        jfun = jac if jac is not None else "2-point"
+
+    # ---------------------------------------------------------------- solve
+    from ._api import least_squares
+    ls_kw = dict(kwargs)
+    ls_kw.update(jac=jfun, bounds=(lb, ub), method=method)
+    ms = None
+    if multistart is not None and multistart > 1:
+        ms = MS.multistart(fun, p0, int(multistart), seed=seed, args=args, **ls_kw)
+        res = ms
+    else:
+        res = least_squares(fun, p0, args=args, **ls_kw)
+    if not res.success:
+        raise RuntimeError("Optimal parameters not found: " + res.message
+                           + (" " + _STATUS_HINT.get(res.status, "")).rstrip())
+    popt = res.x
+
+    # ---------------------------------------------------------------- report
+    with np.errstate(all="ignore"):
+        yfit = np.broadcast_to(np.asarray(f(xdata, *popt), dtype=float), (m,))
+    rep = build_report(
+        x=popt, fun=res.fun, J=res.jac, status=res.status, nfev=res.nfev, njev=res.njev,
+        nit=res.get("nit"), message=res.message, method=method, names=names,
+        absolute_sigma=absolute_sigma, lb=lb, ub=ub, active_mask=res.active_mask,
+        jac_kind=jac_kind, ydata=ydata, yfit=yfit,
+        weights=T if kind == "diag" else None, chol=T if kind == "chol" else None,
+        source="curve_fit", residuals_from_user=False,
+        multistart=MS.summary(ms) if ms is not None else None, cost=res.cost)
+    rep._plot = {"f": f, "xdata": xdata, "ydata": ydata, "sigma": sigma, "kind": kind}
+    pcov = rep.pcov.copy()
+    if warn:
+        emit(rep.diagnostics)
+    if not full_output:
+        return popt, pcov
+    info = dict(nfev=res.nfev, njev=res.njev, nit=res.get("nit"), fvec=res.fun,
+                jac=res.jac, cost=res.cost, rank=rep.rank, cond=rep.cond,
+                null_space=rep.null_space, diagnostics=rep.diagnostics, report=rep,
+                multistart=ms, driver=driver, method=method, omitted=omitted)
+    return popt, pcov, info, res.message, res.status
+
+
+_STATUS_HINT = {
+    0: "The solver ran out of function evaluations before converging: raise `maxfev` "
+       "(or `max_nfev`), start closer with `p0`, rescale the parameters to similar "
+       "sizes (x_scale='jac'), or use `multistart`.",
+    -3: "The Jacobian became non-finite: the model overflows or divides by zero near "
+        "the returned parameters; check `p0` and add bounds.",
+    -4: "Gauss-Newton found no descent along its step: use method 'lm' or 'trf'.",
+}

@@ -1,0 +1,448 @@
+"""Covariance of the fitted parameters and diagnostics for classic fitting pitfalls.
+
+Covariance
+----------
+Near a least-squares solution ``x*`` of ``min 0.5 ||r(x)||^2`` the residual is
+linear, ``r(x* + d) ~ r* + J d``, so (Seber & Wild, *Nonlinear Regression*,
+1989, sec. 2.1) the estimator is approximately Gaussian with covariance
+
+    Cov(x*) = s^2 (J^T J)^{-1},      s^2 = ||r*||^2 / (m - n)
+
+where ``s^2`` estimates the variance of the (weighted) noise; with
+``absolute_sigma`` the weights are taken as exact standard deviations and
+``s^2 = 1``.  ``(J^T J)^{-1}`` is never formed: with the column-equilibrated
+Jacobian ``J D^{-1} = U S V^T`` (``D = diag(||J_j||)``, Golub & Van Loan,
+*Matrix Computations*, sec. 5.5) we use
+
+    (J^T J)^+_D = D^{-1} V_k S_k^{-2} V_k^T D^{-1},
+
+keeping the ``k`` singular values above ``rcond * s_max``.  For a full-rank
+``J`` this *is* ``(J^T J)^{-1}``, computed stably.  When ``J`` is
+(numerically) rank deficient the dropped right singular vectors span the
+parameter combinations the data cannot determine; they are returned
+(``null_space``) and reported, and the pseudo-inverse gives the covariance of
+the identifiable combinations (estimable functions ``c^T x`` with ``c`` in
+the row space of ``J`` have the same variance for every generalised inverse;
+Seber & Wild sec. 3.4).  The equilibration makes the decision independent
+of the units of the parameters.  scipy's 'lm' path returns an all-inf or a
+wrong matrix here (gh-22568, gh-21995).
+
+``rcond`` reflects how accurately ``J`` is known: ``max(m, n) * eps`` for an
+analytic or complex-step Jacobian (the usual numerical-rank rule), and the
+error level of finite differences otherwise (``1e-7`` for '2-point',
+``1e-9`` for '3-point'): a singular value below the error of ``J`` carries
+no information.
+
+Diagnostics
+-----------
+Each check returns :class:`Diagnostic` records (a code, a one-line message,
+a plain-language explanation with the remedy, and details).  They are shown
+in the fit report and, by :func:`diagnose` and ``curve_fit``, issued as
+:class:`FitWarning`.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import OptimizeWarning
+
+EPS = np.finfo(float).eps
+
+#: scaled condition number above which the fit is called ill-conditioned
+ILL_CONDITIONED = 1e6
+#: ratio of Jacobian column norms above which parameters are called badly scaled
+#: (>= 1/sqrt(eps): the diagonal of J^T J then spans more than 1/eps)
+BAD_SCALING = 1e8
+#: |correlation| flagged as strong in the report
+STRONG_CORRELATION = 0.95
+
+RCOND_BY_JAC = {"2-point": 1e-7, "3-point": 1e-9}
+
+
+class FitWarning(OptimizeWarning):
+    """A fit finished but something about it deserves a look.
+
+    Subclass of :class:`scipy.optimize.OptimizeWarning` (itself a
+    ``UserWarning``), so filters written for scipy's ``curve_fit`` apply.
+    The message names the problem; ``lsqcore.fit_report`` explains it.
+    """
+
+
+@dataclass
+class Diagnostic:
+    """One finding about a fit.
+
+    Attributes
+    ----------
+    code : str
+        ``'squared_residuals'``, ``'at_bound'``, ``'rank_deficient'``,
+        ``'ill_conditioned'``, ``'max_nfev'``, ``'bad_scaling'`` or
+        ``'covariance_unavailable'``.
+    message : str
+        One line saying what was found.
+    explanation : str
+        Why it matters and what to do, in plain language.
+    details : dict
+        Numbers behind the finding (parameter names, ratios, directions).
+    """
+
+    code: str
+    message: str
+    explanation: str
+    details: dict = field(default_factory=dict)
+
+    def __str__(self):
+        return f"[{self.code}] {self.message}"
+
+    def to_dict(self):
+        return {"code": self.code, "message": self.message,
+                "explanation": self.explanation, "details": _plain(self.details)}
+
+
+def _plain(v):
+    if isinstance(v, dict):
+        return {k: _plain(u) for k, u in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(u) for u in v]
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def default_rcond(jac_kind, m, n):
+    """Relative singular-value cut-off for a Jacobian of the given kind."""
+    return RCOND_BY_JAC.get(jac_kind, max(m, n) * EPS)
+
+
+def param_names(n, names=None):
+    if names is None:
+        return [f"p{i}" for i in range(n)]
+    names = [str(s) for s in names]
+    if len(names) != n:
+        raise ValueError(f"`names` must have {n} entries (one per parameter), got {len(names)}.")
+    return names
+
+
+# ----------------------------------------------------------------------------
+# Jacobian analysis and covariance
+# ----------------------------------------------------------------------------
+
+@dataclass
+class JacobianAnalysis:
+    """SVD of the column-equilibrated Jacobian ``J D^{-1} = U S V^T``."""
+
+    col_norms: np.ndarray       # ||J_j|| (0 for a parameter with no effect)
+    sv: np.ndarray              # singular values of J D^{-1}, descending
+    Vt: np.ndarray              # right singular vectors (rows), scaled space
+    rank: int
+    rcond: float
+    finite: bool
+
+    @property
+    def cond(self):
+        """Condition number of the equilibrated Jacobian (inf if singular)."""
+        if not self.finite or self.sv.size == 0 or self.sv[-1] == 0:
+            return np.inf
+        return float(self.sv[0] / self.sv[-1])
+
+    @property
+    def scaling_ratio(self):
+        """max / min of the nonzero Jacobian column norms."""
+        c = self.col_norms[self.col_norms > 0]
+        if c.size < 2 or not self.finite:
+            return 1.0
+        return float(c.max() / c.min())
+
+    def directions(self, start):
+        """Right singular vectors ``start..n-1`` as parameter-space directions
+        (``D^{-1} v``, each normalised to max |component| = 1) with the
+        scaled vectors ``v`` (which say how strongly each parameter takes part)."""
+        D = np.where(self.col_norms > 0, self.col_norms, 1.0)
+        out = []
+        for i in range(start, self.Vt.shape[0]):
+            v = self.Vt[i]
+            d = v / D
+            d = d / np.max(np.abs(d))
+            vv = v / np.max(np.abs(v))
+            if vv[np.argmax(np.abs(vv))] < 0:
+                vv, d = -vv, -d
+            out.append((d, vv))
+        return out
+
+
+def analyse_jacobian(J, rcond):
+    J = np.asarray(J, dtype=float)
+    m, n = J.shape
+    if not np.all(np.isfinite(J)):
+        return JacobianAnalysis(np.full(n, np.nan), np.full(min(m, n), np.nan),
+                                np.eye(n), 0, rcond, False)
+    c = np.sqrt(np.sum(J * J, axis=0))
+    D = np.where(c > 0, c, 1.0)
+    _, s, Vt = np.linalg.svd(J / D, full_matrices=True)
+    sv = np.zeros(n)
+    sv[:s.size] = s
+    rank = int(np.sum(sv > rcond * sv[0])) if sv[0] > 0 else 0
+    return JacobianAnalysis(c, sv, Vt, rank, rcond, True)
+
+
+def covariance(ja, rss, m, n, absolute_sigma):
+    """``pcov`` from a :class:`JacobianAnalysis` (see the module docstring).
+
+    Returns ``(pcov, reason)``; ``reason`` is None, or a string saying why the
+    covariance could not be estimated (then ``pcov`` is all-inf).
+    """
+    if not ja.finite:
+        return np.full((n, n), np.inf), "the Jacobian at the solution is not finite"
+    D = np.where(ja.col_norms > 0, ja.col_norms, 1.0)
+    k = ja.rank
+    Vk = ja.Vt[:k].T / D[:, None]
+    pcov = (Vk / ja.sv[:k] ** 2) @ Vk.T
+    pcov = 0.5 * (pcov + pcov.T)
+    if absolute_sigma:
+        return pcov, None
+    if m > n:
+        return pcov * (rss / (m - n)), None
+    return (np.full((n, n), np.inf),
+            f"there are no degrees of freedom to estimate the noise (m = {m} data "
+            f"points, n = {n} parameters); pass absolute_sigma=True with known sigma")
+
+
+def correlation(pcov):
+    d = np.sqrt(np.diag(pcov))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        C = pcov / np.outer(d, d)
+    C[~np.isfinite(C)] = np.nan
+    np.fill_diagonal(C, 1.0)
+    return C
+
+
+def format_direction(d, involved, names):
+    """``'+1*a -0.59*d'``: the parameter-space direction ``d`` over ``involved``."""
+    parts = []
+    for j in np.flatnonzero(involved):
+        parts.append(f"{d[j]:+.3g}*{names[j]}")
+    return " ".join(parts)
+
+
+# ----------------------------------------------------------------------------
+# The checks
+# ----------------------------------------------------------------------------
+
+def check_squared_residuals(f, n):
+    """All residuals of one sign with a cost far above rounding: the residual
+    function probably returns squared errors (``(y - model)**2``)."""
+    f = np.asarray(f, dtype=float)
+    m = f.size
+    if m < max(8, n + 3) or not np.all(np.isfinite(f)):
+        return []
+    scale = float(np.max(np.abs(f)))
+    if scale == 0.0:
+        return []
+    nonzero = np.abs(f) > 1e-8 * scale
+    if int(np.sum(nonzero)) < max(8, n + 3):
+        return []
+    if np.all(f >= 0) or np.all(f <= 0):
+        sign = "non-negative" if np.all(f >= 0) else "non-positive"
+        return [Diagnostic(
+            "squared_residuals",
+            f"all {m} residuals at the solution are {sign}; `fun` may return squared "
+            "errors instead of residuals",
+            "least_squares squares the residuals itself: `fun` should return "
+            "y - model (signed), not (y - model)**2 or abs(y - model).  Squared "
+            "residuals change the problem into minimising sum((y - model)**4), which "
+            "weights outliers enormously and leaves the cost far above the noise; a "
+            f"genuine fit leaves residuals of both signs (all {sign} by chance has "
+            f"probability 2**-{int(np.sum(nonzero))}).",
+            {"m": m, "n_nonzero": int(np.sum(nonzero)), "max_residual": scale})]
+    return []
+
+
+def check_at_bound(x, lb, ub, names, active_mask=None, rtol=1e-8):
+    if lb is None or ub is None:
+        return []
+    x = np.asarray(x, float)
+    lb = np.broadcast_to(np.asarray(lb, float), x.shape)
+    ub = np.broadcast_to(np.asarray(ub, float), x.shape)
+    hits = []
+    for j in range(x.size):
+        am = 0 if active_mask is None else int(active_mask[j])
+        lo = np.isfinite(lb[j]) and (am == -1 or x[j] - lb[j] <= rtol * max(1.0, abs(lb[j])))
+        hi = np.isfinite(ub[j]) and (am == 1 or ub[j] - x[j] <= rtol * max(1.0, abs(ub[j])))
+        if lo:
+            hits.append((names[j], "lower", float(lb[j])))
+        elif hi:
+            hits.append((names[j], "upper", float(ub[j])))
+    if not hits:
+        return []
+    which = ", ".join(f"{nm} at its {side} bound {b:g}" for nm, side, b in hits)
+    return [Diagnostic(
+        "at_bound",
+        f"parameter{'s' if len(hits) > 1 else ''} stuck at a bound: {which}",
+        "The best fit inside the bounds lies on the bound, so the unconstrained "
+        "optimum is outside them.  Either the bound is wrong (too tight, or the "
+        "wrong sign), the model or the data disagree with it, or the parameter is "
+        "not needed.  The standard errors assume an interior optimum and are not "
+        "meaningful for a parameter held at a bound.",
+        {"parameters": [h[0] for h in hits], "sides": [h[1] for h in hits],
+         "bounds": [h[2] for h in hits]})]
+
+
+def check_jacobian(ja, names):
+    """Rank deficiency / ill-conditioning of the Jacobian at the solution."""
+    n = ja.col_norms.size
+    out = []
+    if not ja.finite:
+        return out
+    if ja.rank < n:
+        combos = []
+        for d, v in ja.directions(ja.rank):
+            involved = np.abs(v) >= 0.05
+            combos.append({"parameters": [names[j] for j in np.flatnonzero(involved)],
+                           "direction": d, "text": format_direction(d, involved, names)})
+        texts = "; ".join(f"({c['text']})" for c in combos)
+        dead = [names[j] for j in range(n) if ja.col_norms[j] == 0]
+        extra = (f" Parameter{'s' if len(dead) > 1 else ''} {', '.join(dead)} "
+                 "has no effect on the model at all." if dead else "")
+        out.append(Diagnostic(
+            "rank_deficient",
+            f"the Jacobian has rank {ja.rank} < {n}: the data cannot determine the "
+            f"parameter combination{'s' if len(combos) > 1 else ''} {texts}",
+            "Moving the parameters along the direction(s) shown leaves the model "
+            "unchanged (to the accuracy of the Jacobian), so the data cannot tell "
+            "those values apart: the model is over-parametrised (e.g. a*d where only "
+            "the product matters) or the data do not cover the region where the "
+            "parameters act.  The covariance is the pseudo-inverse: it gives the "
+            "uncertainty of the combinations the data do determine, and nothing about "
+            "the dropped ones.  Remove or fix a parameter, or reparametrise." + extra,
+            {"rank": ja.rank, "n": n, "combinations": combos,
+             "singular_values": ja.sv, "rcond": ja.rcond}))
+    elif ja.cond > ILL_CONDITIONED:
+        (d, v), = ja.directions(n - 1)
+        involved = np.abs(v) >= 0.05
+        txt = format_direction(d, involved, names)
+        out.append(Diagnostic(
+            "ill_conditioned",
+            f"the Jacobian is ill-conditioned (scaled condition number {ja.cond:.2g}); "
+            f"the data barely determine the combination ({txt})",
+            "The fit hardly changes when the parameters move together along the "
+            "direction shown, so their estimates are strongly correlated and their "
+            "standard errors large; small changes in the data move them a lot.  "
+            "Consider fixing one of the parameters involved, reparametrising the "
+            "model, or collecting data where these parameters act differently.",
+            {"cond": ja.cond, "parameters": [names[j] for j in np.flatnonzero(involved)],
+             "direction": d, "text": txt}))
+    return out
+
+
+def check_max_nfev(status, nfev):
+    if status != 0:
+        return []
+    return [Diagnostic(
+        "max_nfev",
+        f"the solver stopped after {nfev} function evaluations (`max_nfev`) "
+        "before converging",
+        "The returned parameters are where the solver ran out of budget, not a "
+        "minimum: the cost may still be decreasing.  Raise `max_nfev` (curve_fit: "
+        "`maxfev`), start closer (`p0`), rescale the parameters to similar "
+        "magnitudes (or pass x_scale='jac'), or try another method or multistart.",
+        {"nfev": int(nfev)})]
+
+
+def check_scaling(ja, x, names):
+    r = ja.scaling_ratio
+    if not r > BAD_SCALING:
+        return []
+    c = ja.col_norms
+    nz = np.flatnonzero(c > 0)
+    big = nz[np.argmax(c[nz])]
+    small = nz[np.argmin(c[nz])]
+    return [Diagnostic(
+        "bad_scaling",
+        f"the parameters' effects differ by {np.log10(r):.1f} orders of magnitude "
+        f"(d model/d {names[big]} vs d model/d {names[small]})",
+        "Sensitivities this far apart exceed what double precision can balance in "
+        "J^T J (its diagonal spans more than 1/eps): steps, damping and finite "
+        "differences that treat all parameters alike can stall or lose the small "
+        "one.  Rescale the model so that the parameters are of similar size "
+        "(e.g. fit k/1000 instead of k), or pass x_scale='jac'.",
+        {"ratio": r, "largest": names[big], "smallest": names[small],
+         "col_norms": c, "x": np.asarray(x, float)})]
+
+
+def covariance_unavailable(reason):
+    return Diagnostic(
+        "covariance_unavailable",
+        f"the covariance of the parameters could not be estimated: {reason}",
+        "pcov is set to inf because the uncertainty cannot be computed from this "
+        "fit; the parameter values themselves may still be fine.",
+        {"reason": reason})
+
+
+def run_checks(*, x, f, J, status, nfev, lb, ub, names, active_mask=None,
+               rcond=None, jac_kind=None, residuals_from_user=True):
+    """All checks on one solution.  Returns ``(diagnostics, jacobian_analysis)``."""
+    x = np.asarray(x, float)
+    n = x.size
+    J = np.asarray(J, float)
+    if rcond is None:
+        rcond = default_rcond(jac_kind, J.shape[0], n)
+    ja = analyse_jacobian(J, rcond)
+    diags = []
+    diags += check_max_nfev(status, nfev)
+    if residuals_from_user:
+        diags += check_squared_residuals(f, n)
+    diags += check_at_bound(x, lb, ub, names, active_mask)
+    diags += check_jacobian(ja, names)
+    diags += check_scaling(ja, x, names)
+    return diags, ja
+
+
+def emit(diags, stacklevel=3):
+    for d in diags:
+        warnings.warn(f"{d.message}. {d.explanation}", FitWarning, stacklevel=stacklevel)
+
+
+def diagnose(res, *, bounds=None, names=None, jac="2-point", rcond=None, warn=True):
+    """Check a :func:`lsqcore.least_squares` result for the classic pitfalls.
+
+    Parameters
+    ----------
+    res : OptimizeResult
+        From ``lsqcore.least_squares`` (or ``scipy.optimize.least_squares``).
+    bounds : 2-tuple, optional
+        The bounds of the solve (default: from ``res.active_mask`` only).
+    names : sequence of str, optional
+        Parameter names used in the messages (default ``p0, p1, ...``).
+    jac : str or callable, optional
+        The ``jac`` option of the solve (default '2-point', as in
+        ``least_squares``); sets the rank cut-off (finite differences are
+        less accurate than an analytic Jacobian).
+    rcond : float, optional
+        Relative singular-value cut-off; overrides the one implied by ``jac``.
+    warn : bool, optional
+        Issue each finding as a :class:`FitWarning` (default True).
+
+    Returns
+    -------
+    list of Diagnostic
+        Empty for a healthy fit.
+    """
+    x = np.asarray(res.x, float)
+    nm = param_names(x.size, names)
+    lb = ub = None
+    if bounds is not None:
+        lb, ub = (np.broadcast_to(np.asarray(b, float), x.shape) for b in bounds)
+    am = res.get("active_mask")
+    if lb is None and am is not None and np.any(np.asarray(am) != 0):
+        lb = np.where(np.asarray(am) == -1, x, -np.inf)
+        ub = np.where(np.asarray(am) == 1, x, np.inf)
+    diags, _ = run_checks(x=x, f=res.fun, J=res.jac, status=int(res.status),
+                          nfev=int(res.nfev), lb=lb, ub=ub, names=nm, active_mask=am,
+                          rcond=rcond, jac_kind=jac if isinstance(jac, str) else None)
+    if warn:
+        emit(diags)
+    return diags
