@@ -73,6 +73,32 @@ def lower_solve_mat(Lc, B):
     return Z
 
 
+@njit(cache=True, error_model="numpy")
+def whiten_vec(T, d):
+    """``W d``: ``T`` is ``(m, 1)`` weights (``1/sigma``) or the ``(m, m)``
+    Cholesky factor ``L`` of the covariance (then ``L^{-1} d``).  One 2-D
+    argument type for every weighting: one compiled solve per model."""
+    if T.shape[1] == 1:
+        out = np.empty(d.shape[0], dtype=d.dtype)
+        for i in range(d.shape[0]):
+            out[i] = T[i, 0] * d[i]
+        return out
+    return lower_solve_vec(T, d)
+
+
+@njit(cache=True, error_model="numpy")
+def whiten_mat(T, B):
+    """``W B`` row-scaled or forward-substituted, as :func:`whiten_vec`."""
+    if T.shape[1] == 1:
+        m, n = B.shape
+        out = np.empty((m, n), dtype=B.dtype)
+        for i in range(m):
+            for j in range(n):
+                out[i, j] = T[i, 0] * B[i, j]
+        return out
+    return lower_solve_mat(T, B)
+
+
 # The residual goes through an @overload'ed stub: for complex ``p`` (the
 # complex-step branch of the compiled driver, typed whether or not it runs)
 # it calls the model only if jac='cs' was asked for, so that a float-only
@@ -87,42 +113,26 @@ _RESID_SRC = (
     "            return np.full(y.shape[0], np.nan + 0j)\n"
     "        return impl\n"
     "    def impl(p, x, y, T):\n"
-    "        return {expr}\n"
+    "        return whiten_vec(T, model(x, {a}) - y)\n"
     "    return impl\n"
     "def resid(p, x, y, T):\n"
     "    return stub(p, x, y, T)\n")
-_RESID_EXPR = {
-    "diag": "T * (model(x, {a}) - y)",
-    "chol": "lower_solve_vec(T, model(x, {a}) - y)",
-}
-_JAC_SRC = {
-    "diag": ("def jacw(p, x, y, T):\n"
-             "    Jm = jac(x, {a})\n"
-             "    out = np.empty((y.shape[0], {n}), dtype=Jm.dtype)\n"
-             "    for i in range(y.shape[0]):\n"
-             "        for j in range({n}):\n"
-             "            out[i, j] = T[i] * Jm[i, j]\n"
-             "    return out\n"),
-    "chol": "def jacw(p, x, y, T):\n    return lower_solve_mat(T, jac(x, {a}))\n",
-}
+_JAC_SRC = ("def jacw(p, x, y, T):\n"
+            "    return whiten_mat(T, jac(x, {a}))\n")
 _WRAPPERS = {}
 
 
-def _compiled_wrapper(name, user, n, kind, cs=False):
+def _compiled_wrapper(name, user, n, cs=False):
     """The generated, jitted residual (``name='resid'``) or Jacobian
     (``'jacw'``) for the user's dispatcher ``user`` with ``n`` parameters."""
-    key = (name, user, n, kind, cs)
+    key = (name, user, n, cs)
     w = _WRAPPERS.get(key)
     if w is None:
         a = ", ".join(f"p[{i}]" for i in range(n))
-        ns = {"np": np, "lower_solve_vec": lower_solve_vec, "types": types,
-              "overload": overload, "lower_solve_mat": lower_solve_mat, "CS": cs,
+        ns = {"np": np, "whiten_vec": whiten_vec, "whiten_mat": whiten_mat,
+              "types": types, "overload": overload, "CS": cs,
               "model" if name == "resid" else "jac": user}
-        if name == "resid":
-            src = _RESID_SRC.format(expr=_RESID_EXPR[kind].format(a=a))
-        else:
-            src = _JAC_SRC[kind].format(a=a, n=n)
-        exec(src, ns)
+        exec((_RESID_SRC if name == "resid" else _JAC_SRC).format(a=a), ns)
         w = njit(error_model="numpy")(ns[name])
         _WRAPPERS[key] = w
     return w
@@ -136,10 +146,8 @@ def _python_wrappers(f, jac, xdata, ydata, T, kind):
         def resid(p):
             return T * (np.asarray(f(xdata, *p)) - ydata)
     else:
-        from scipy.linalg import solve_triangular
-
         def resid(p):
-            return solve_triangular(T, np.asarray(f(xdata, *p)) - ydata, lower=True)
+            return lower_solve_vec(T, np.asarray(f(xdata, *p)) - ydata)
     if not callable(jac):
         return resid, jac
     if kind == "none":
@@ -149,10 +157,8 @@ def _python_wrappers(f, jac, xdata, ydata, T, kind):
         def jacw(p):
             return T[:, None] * np.asarray(jac(xdata, *p), dtype=float)
     else:
-        from scipy.linalg import solve_triangular
-
         def jacw(p):
-            return solve_triangular(T, np.asarray(jac(xdata, *p), dtype=float), lower=True)
+            return lower_solve_mat(T, np.ascontiguousarray(jac(xdata, *p), dtype=float))
     return resid, jacw
 
 
@@ -492,15 +498,14 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     fun, jfun, args = None, None, ()
     if (isinstance(f, CPUDispatcher) and isinstance(xdata, np.ndarray)
             and (not callable(jac) or isinstance(jac, CPUDispatcher)) and y0.shape == (m,)):
-        wkind = "chol" if kind == "chol" else "diag"
-        Tc = T if kind != "none" else np.ones(m)
+        Tc = T if kind == "chol" else (np.ones(m) if kind == "none" else T)[:, None]
         args = (np.ascontiguousarray(xdata), np.ascontiguousarray(ydata),
-                np.ascontiguousarray(Tc))
+                np.ascontiguousarray(Tc, dtype=float))
         try:
-            fun = _compiled_wrapper("resid", f, n, wkind, cs=(jac == "cs"))
+            fun = _compiled_wrapper("resid", f, n, cs=(jac == "cs"))
             fun(p0.copy(), *args)
             if callable(jac):
-                jfun = _compiled_wrapper("jacw", jac, n, wkind)
+                jfun = _compiled_wrapper("jacw", jac, n)
                 jfun(p0.copy(), *args)
             driver = "compiled"
         except Exception as e:   # noqa: BLE001 - numba typing errors of the user's model

@@ -6,11 +6,13 @@ Near a least-squares solution ``x*`` of ``min 0.5 ||r(x)||^2`` the residual is
 linear, ``r(x* + d) ~ r* + J d``, so (Seber & Wild, *Nonlinear Regression*,
 1989, sec. 2.1) the estimator is approximately Gaussian with covariance
 
-    Cov(x*) = s^2 (J^T J)^{-1},      s^2 = ||r*||^2 / (m - n)
+    Cov(x*) = s^2 (J^T J)^{-1},      s^2 = ||r*||^2 / (m - k)
 
-where ``s^2`` estimates the variance of the (weighted) noise; with
-``absolute_sigma`` the weights are taken as exact standard deviations and
-``s^2 = 1``.  ``(J^T J)^{-1}`` is never formed: with the column-equilibrated
+where ``s^2`` estimates the variance of the (weighted) noise and ``k`` is
+the rank of ``J`` (``k = n`` for a well-posed fit, which is scipy's
+``m - n``; a rank-deficient fit only spends ``k`` degrees of freedom, Seber
+& Wild sec. 3.4); with ``absolute_sigma`` the weights are taken as exact
+standard deviations and ``s^2 = 1``.  ``(J^T J)^{-1}`` is never formed: with the column-equilibrated
 Jacobian ``J D^{-1} = U S V^T`` (``D = diag(||J_j||)``, Golub & Van Loan,
 *Matrix Computations*, sec. 5.5) we use
 
@@ -182,7 +184,8 @@ def analyse_jacobian(J, rcond):
                                 np.eye(n), 0, rcond, False)
     c = np.sqrt(np.sum(J * J, axis=0))
     D = np.where(c > 0, c, 1.0)
-    _, s, Vt = np.linalg.svd(J / D, full_matrices=True)
+    # only V is needed: the thin SVD gives all n right vectors when m >= n
+    _, s, Vt = np.linalg.svd(J / D, full_matrices=m < n)
     sv = np.zeros(n)
     sv[:s.size] = s
     rank = int(np.sum(sv > rcond * sv[0])) if sv[0] > 0 else 0
@@ -204,11 +207,11 @@ def covariance(ja, rss, m, n, absolute_sigma):
     pcov = 0.5 * (pcov + pcov.T)
     if absolute_sigma:
         return pcov, None
-    if m > n:
-        return pcov * (rss / (m - n)), None
+    if m > k:
+        return pcov * (rss / (m - k)), None
     return (np.full((n, n), np.inf),
             f"there are no degrees of freedom to estimate the noise (m = {m} data "
-            f"points, n = {n} parameters); pass absolute_sigma=True with known sigma")
+            f"points, {k} determined parameters); pass absolute_sigma=True with known sigma")
 
 
 def correlation(pcov):

@@ -1,7 +1,8 @@
 """The fit report: "is my fit any good?", as text and as a dict.
 
 Statistics (``r = W (model - y)`` the weighted residuals, ``m`` points, ``n``
-parameters, ``nu = m - n`` degrees of freedom):
+parameters, ``nu = m - k`` degrees of freedom with ``k`` the rank of the
+Jacobian, i.e. ``m - n`` unless some parameter combination is undetermined):
 
 * ``chisq = ||r||^2`` and ``redchi = chisq / nu``.  With correct absolute
   ``sigma``, ``redchi`` should be near 1 (Bevington & Robinson, *Data
@@ -234,7 +235,7 @@ def build_report(*, x, fun, J, status, nfev, njev, nit, message, method, names,
     with np.errstate(divide="ignore", invalid="ignore"):
         relerr = np.where(x != 0, stderr / np.abs(x), np.inf).astype(float)
     correl = correlation(pcov)
-    dof = m - n
+    dof = m - ja.rank        # = m - n unless J is rank deficient
     redchi = chisq / dof if dof > 0 else math.inf
     aic, bic, aicc = information_criteria(chisq, m, n, absolute_sigma)
     r2 = rmse = None
@@ -298,7 +299,7 @@ def fit_report(result, *, names=None, bounds=None, jac="2-point", absolute_sigma
           (or the whole 5-tuple it returns): its ready report is returned;
         * a ``lsqcore.least_squares`` / ``scipy.optimize.least_squares``
           result: the residuals are ``result.fun`` and the covariance is
-          ``s^2 (J^T J)^+`` (``s^2 = 2 cost/(m - n)``, or 1 with
+          ``s^2 (J^T J)^+`` (``s^2 = 2 cost/(m - rank)``, or 1 with
           ``absolute_sigma``); R^2 and RMSE need data and are left out.
     names : sequence of str, optional
         Parameter names (default ``p0, p1, ...``).
