@@ -170,7 +170,7 @@ class JacobianAnalysis:
             d = v / D
             d = d / np.max(np.abs(d))
             vv = v / np.max(np.abs(v))
-            if vv[np.argmax(np.abs(vv))] < 0:
+            if d[np.argmax(np.abs(d))] < 0:
                 vv, d = -vv, -d
             out.append((d, vv))
         return out

@@ -117,7 +117,8 @@ def cluster_minima(X, cost, ok, x_floor):
 
 def solve_starts(fun, starts, args=(), **ls_kwargs):
     """Solve from each row of ``starts``; a start where ``fun`` is not finite is
-    skipped (status ``None``).  Returns the list of results (None for skipped)."""
+    skipped.  Returns the list of results (None for skipped).  numpy's
+    floating-point warnings are silenced during the solves."""
     from ._api import least_squares
     out = []
     for x in starts:
@@ -130,7 +131,11 @@ def solve_starts(fun, starts, args=(), **ls_kwargs):
         if not np.all(np.isfinite(f)):
             out.append(None)
             continue
-        out.append(least_squares(fun, x, args=args, **ls_kwargs))
+        # far-flung starts overflow or leave the model's domain on trial
+        # steps; the solver treats those as invalid steps, so numpy's
+        # floating-point warnings are noise here
+        with np.errstate(all="ignore"):
+            out.append(least_squares(fun, x, args=args, **ls_kwargs))
     return out
 
 
@@ -163,7 +168,9 @@ def multistart(fun, x0, n_starts=32, *, bounds=(-np.inf, np.inf), seed=None, spr
         The best solution's fields (``x, cost, fun, jac, status, ...``), plus
 
         ``minima``: list of ``{x, cost, count, starts}`` for the distinct
-        converged minima, lowest first; ``starts``: the starting points
+        converged minima, lowest first; ``levels``: the same grouped by
+        cost, ``{cost, count, n_points}`` (symmetric models reach one cost
+        at several points); ``starts``: the starting points
         ``(N, n)``; ``x_all``, ``cost_all``, ``status_all``, ``nfev_all``:
         per start (NaN / -99 for a start where ``fun`` is not finite);
         ``n_starts``, ``n_converged``, ``n_invalid``, ``best_index``,
@@ -178,6 +185,22 @@ def multistart(fun, x0, n_starts=32, *, bounds=(-np.inf, np.inf), seed=None, spr
     results = solve_starts(fun, starts, args=args, bounds=bounds, **ls_kwargs)
     return collect(results, starts, seed, spread if spread is not None
                    else np.where(x0 != 0, np.abs(x0), 1.0))
+
+
+def cost_levels(minima):
+    """Minima grouped by cost (symmetric or periodic models reach the same
+    cost at several distinct points): list of ``{cost, count, n_points}``."""
+    levels = []
+    for mn in minima:
+        for lv in levels:
+            c1, c2 = lv["cost"], mn["cost"]
+            if abs(c1 - c2) <= COST_RTOL * max(abs(c1), abs(c2)) + 1e-12 * max(1.0, abs(c1)):
+                lv["count"] += mn["count"]
+                lv["n_points"] += 1
+                break
+        else:
+            levels.append({"cost": mn["cost"], "count": mn["count"], "n_points": 1})
+    return levels
 
 
 def collect(results, starts, seed, spread):
@@ -200,7 +223,7 @@ def collect(results, starts, seed, spread):
     minima = cluster_minima(X, cost, ok, x_floor)
     res = OptimizeResult(results[best])
     res.update(starts=starts, x_all=X, cost_all=cost, status_all=status, nfev_all=nfev,
-               minima=minima, n_starts=N, n_converged=int(np.sum(ok)),
+               minima=minima, levels=cost_levels(minima), n_starts=N, n_converged=int(np.sum(ok)),
                n_invalid=int(np.sum(~valid)), best_index=best,
                nfev_total=int(np.sum(nfev)), seed=seed)
     return res
@@ -212,4 +235,5 @@ def summary(res):
             "n_invalid": int(res.n_invalid), "best_index": int(res.best_index),
             "nfev_total": int(res.nfev_total),
             "minima": [{"x": m["x"].tolist(), "cost": m["cost"], "count": m["count"]}
-                       for m in res.minima]}
+                       for m in res.minima],
+            "levels": [dict(lv) for lv in res.levels]}

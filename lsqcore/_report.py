@@ -147,9 +147,11 @@ class FitReport:
         if self.multistart:
             ms = self.multistart
             w(f"Multistart: {ms['n_starts']} starts, {ms['n_converged']} converged, "
-              f"{ms['n_invalid']} invalid; {len(ms['minima'])} distinct minima")
-            for i, mn in enumerate(ms["minima"][:8]):
-                w(f"  #{i + 1}  cost {mn['cost']:.10g}  reached {mn['count']}x")
+              f"{ms['n_invalid']} invalid; {len(ms['minima'])} distinct minima at "
+              f"{len(ms['levels'])} cost level(s)")
+            for i, lv in enumerate(ms["levels"][:8]):
+                pts = f" at {lv['n_points']} distinct points" if lv["n_points"] > 1 else ""
+                w(f"  #{i + 1}  cost {lv['cost']:.10g}  reached {lv['count']}x{pts}")
         w("Diagnostics")
         if not self.diagnostics:
             w("  none: no known pitfall detected")
