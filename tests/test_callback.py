@@ -196,6 +196,17 @@ def test_verbose_2_prints_iteration_zero_like_scipy(capsys):
     assert ROW.match(lines[1]).group(1) == "0"
 
 
+@pytest.mark.xfail(strict=True, reason="with bounds, verbose=2's Optimality column shows "
+                   "max|g| instead of the Coleman-Li scaled ||v*g||_inf that scipy prints and "
+                   "result.optimality holds (_api._optimality_now)")
+def test_verbose_2_optimality_with_bounds(capsys):
+    p, fun, jac = rosen()
+    res = lsqcore.least_squares(fun, p.starts[0], jac=jac, bounds=([-2, 1.0], [0.5, 3]),
+                                verbose=2)
+    last = ROW.match(capsys.readouterr().out.splitlines()[-3])
+    assert float(last.group(6)) == pytest.approx(res.optimality, rel=1e-2)
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_verbose_1(method, capsys):
     p, fun, jac = rosen()

@@ -5,6 +5,7 @@
 * the quick-start examples run.
 """
 import importlib
+import importlib.util
 import os
 import re
 import subprocess
@@ -18,8 +19,10 @@ import lsqcore.problems
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = os.path.join(ROOT, "docs")
-sys.path.insert(0, DOCS)
-import build  # noqa: E402  (docs/build.py)
+_spec = importlib.util.spec_from_file_location("lsqcore_docs_build",
+                                               os.path.join(DOCS, "build.py"))
+build = importlib.util.module_from_spec(_spec)     # docs/build.py, under a unique name
+_spec.loader.exec_module(build)
 
 #: pages other engineers are writing; links to them may dangle until they land
 PENDING = {"curve_fit.md", "batch.md", "benchmarks.md"}
