@@ -163,6 +163,62 @@ def _python_wrappers(f, jac, xdata, ydata, T, kind):
 
 
 # ----------------------------------------------------------------------------
+# the Jacobian behind pcov
+# ----------------------------------------------------------------------------
+
+def covariance_jacobian(fun, args, x, f0, J, Wy, lb, ub, central):
+    """The finite-difference Jacobian at the solution, with columns whose
+    relative step cannot resolve them recomputed.
+
+    The solver differences with ``h_j = sqrt(eps) |x_j|`` (relative steps).
+    A parameter that converges to (almost) zero then gets a step far below
+    anything the model can register: the change ``h_j J_j`` drowns in the
+    rounding of the model values and the column comes out zero or noise, so
+    the covariance is wrong (scipy's 'lm' has the same defect: gh-21995).
+    Following Dennis & Schnabel (*Numerical Methods for Unconstrained
+    Optimization*, 1983, sec. 5.4) the step is taken relative to a typical
+    size, ``h_j = sqrt(eps) max(|x_j|, typ_j)``, where ``typ_j = S /
+    max_i |J_ij|`` is the change of ``x_j`` that moves the (whitened) model,
+    of size ``S``, by its own size.  Columns where ``|x_j| >= typ_j`` are
+    kept as the solver computed them.
+    """
+    x = np.asarray(x, float)
+    J = np.array(J, dtype=float)
+    n = x.size
+    rstep = np.finfo(float).eps ** (1 / 3) if central else math.sqrt(np.finfo(float).eps)
+    S = float(np.max(np.abs(np.asarray(f0, float) + Wy)))
+    if not (S > 0 and np.all(np.isfinite(J))):
+        return J
+    for j in range(n):
+        for _ in range(3):
+            cmax = float(np.max(np.abs(J[:, j])))
+            typ = S / cmax if cmax > 0 else np.inf
+            if abs(x[j]) >= typ:
+                break
+            h = rstep * (max(abs(x[j]), typ) if np.isfinite(typ) else max(abs(x[j]), 1.0))
+            if x[j] + h > ub[j]:
+                h = -h
+            if not (lb[j] <= x[j] + h <= ub[j]):
+                break
+            xp = x.copy()
+            xp[j] += h
+            h = xp[j] - x[j]
+            fp = np.asarray(fun(xp, *args), float)
+            if central and lb[j] <= x[j] - h <= ub[j]:
+                xm = x.copy()
+                xm[j] -= h
+                col = (fp - np.asarray(fun(xm, *args), float)) / (2 * h)
+            else:
+                col = (fp - f0) / h
+            if not np.all(np.isfinite(col)):
+                break
+            J[:, j] = col
+            if np.isfinite(typ):
+                break
+    return J
+
+
+# ----------------------------------------------------------------------------
 # validation
 # ----------------------------------------------------------------------------
 
@@ -535,10 +591,17 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     popt = res.x
 
     # ---------------------------------------------------------------- report
+    Jc = res.jac
+    if jac_kind in ("2-point", "3-point"):
+        Wy = (whiten_vec(T if kind == "chol" else
+                         (np.ones(m) if kind == "none" else T)[:, None], ydata))
+        with np.errstate(all="ignore"):
+            Jc = covariance_jacobian(fun, args, popt, res.fun, res.jac, Wy, lb, ub,
+                                     jac_kind == "3-point")
     with np.errstate(all="ignore"):
         yfit = np.broadcast_to(np.asarray(f(xdata, *popt), dtype=float), (m,))
     rep = build_report(
-        x=popt, fun=res.fun, J=res.jac, status=res.status, nfev=res.nfev, njev=res.njev,
+        x=popt, fun=res.fun, J=Jc, status=res.status, nfev=res.nfev, njev=res.njev,
         nit=res.get("nit"), message=res.message, method=method, names=names,
         absolute_sigma=absolute_sigma, lb=lb, ub=ub, active_mask=res.active_mask,
         jac_kind=jac_kind, ydata=ydata, yfit=yfit,
@@ -552,7 +615,7 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     if not full_output:
         return popt, pcov
     info = dict(nfev=res.nfev, njev=res.njev, nit=res.get("nit"), fvec=res.fun,
-                jac=res.jac, cost=res.cost, rank=rep.rank, cond=rep.cond,
+                jac=Jc, cost=res.cost, rank=rep.rank, cond=rep.cond,
                 null_space=rep.null_space, diagnostics=rep.diagnostics, report=rep,
                 multistart=ms, driver=driver, method=method, omitted=omitted)
     return popt, pcov, info, res.message, res.status

@@ -360,3 +360,25 @@ def test_model_output_shape_checked():
         lsqcore.curve_fit(lambda x, a, b: np.ones(3) * a, X, Y, p0=[1, 1])
     with pytest.raises(ValueError, match=r"jac\(xdata, \*p0\)"):
         lsqcore.curve_fit(cm.exp_decay, X, Y, p0=[1, 1, 0], jac=lambda x, a, b, c: np.ones((3, 3)))
+
+
+# ------------------------------------------------------------ gh-21995
+def quad_even(x, a, b):
+    return a + b * x ** 2
+
+
+@pytest.mark.parametrize("a,b", [(1.0, 0.0), (0.0, 1.0), (1.0, 1.0)])
+@pytest.mark.parametrize("noise", [1e-2, 1e-3])
+def test_parameter_at_zero_gets_the_right_covariance(a, b, noise):
+    """scipy gh-21995: with a parameter converging to ~0, scipy's 'lm' returns
+    an all-inf or a wrong pcov (the relative finite-difference step vanishes).
+    The model is linear, so the exact covariance is s^2 (X^T X)^{-1}."""
+    x = np.linspace(-1, 1, 20)
+    y = quad_even(x, a, b) + noise * x ** 3
+    X = np.stack([np.ones_like(x), x ** 2], axis=1)
+    beta = np.linalg.lstsq(X, y, rcond=None)[0]
+    r = y - X @ beta
+    exact = (r @ r) / (x.size - 2) * np.linalg.inv(X.T @ X)
+    p, C = lsqcore.curve_fit(quad_even, x, y)
+    assert np.all(np.abs(p - beta) <= 1e-5 * np.sqrt(np.diag(exact)))   # default tolerances
+    assert_pcov_close(C, exact, 1e-6, "gh-21995")
