@@ -231,12 +231,18 @@ def test_callable_loss(method, needs_solver):
 # --------------------------------------------------------------------------
 
 def _jit_cases():
+    # Every jitted (fun, jac) pair costs lsqcore a driver compilation
+    # (~20 s, not cached across processes in 0.1.0): analytic Jacobians are
+    # exercised on the unbounded exp_decay only.
     for p in op.JIT_PROBLEMS:
         for method in METHODS:
             for jk in ("2-point", "analytic"):
+                if jk == "analytic" and p.name != "exp_decay":
+                    continue
                 why = _skip_reason(p, method, jk)
-                marks = [pytest.mark.skip(reason=why)] if why else (
-                    [lsqcore_only("method 'gn'")] if method == "gn" else [])
+                if why:  # the bounded variant only runs with 'trf'
+                    continue
+                marks = [lsqcore_only("method 'gn'")] if method == "gn" else []
                 yield pytest.param(p, method, jk, id="%s-%s-%s" % (p.name, method, jk), marks=marks)
 
 
@@ -258,7 +264,7 @@ def test_jit_vs_python(prob, method, jac_kind, needs_solver):
 
 
 @pytest.mark.parametrize("method", ["trf", "lm", pytest.param("gn", marks=lsqcore_only("method 'gn'"))])
-@pytest.mark.parametrize("jac_kind", ["2-point", "analytic"])
+@pytest.mark.parametrize("jac_kind", ["2-point"])
 def test_jit_float_only_residual(method, jac_kind, needs_solver):
     """An @njit residual that only supports float64 input (np.empty(m)) must
     work with the non-complex Jacobian kinds, giving the Python iterates."""
