@@ -35,7 +35,7 @@ from numba.core.registry import CPUDispatcher
 from numba.extending import overload
 
 from ._diagnostics import Diagnostic, FitWarning, default_rcond, emit
-from ._report import build_report
+from ._report import analyse_fit, build_report
 from . import _multistart as MS
 
 JAC_STRINGS = ("2-point", "3-point", "cs")
@@ -166,6 +166,27 @@ def _python_wrappers(f, jac, xdata, ydata, T, kind):
 # the Jacobian behind pcov
 # ----------------------------------------------------------------------------
 
+@njit(cache=True, error_model="numpy")
+def _unresolved_columns(x, J, f0, Wy, c):
+    """``(S, columns)``: the whitened model size ``S = max|f0 + W y|`` and the
+    columns with ``|x_j| < c S / max_i |J_ij|`` (empty if ``J`` is not finite)."""
+    m, n = J.shape
+    S = 0.0
+    for i in range(m):
+        S = max(S, abs(f0[i] + Wy[i]))
+    out = []
+    for j in range(n):
+        cmax = 0.0
+        for i in range(m):
+            v = abs(J[i, j])
+            if not np.isfinite(v):
+                return S, np.empty(0, dtype=np.int64)
+            cmax = max(cmax, v)
+        if cmax == 0.0 or abs(x[j]) < c * S / cmax:
+            out.append(j)
+    return S, np.array(out, dtype=np.int64)
+
+
 def covariance_jacobian(fun, args, x, f0, J, Wy, lb, ub, central):
     """The finite-difference Jacobian at the solution, with columns whose
     relative step cannot resolve them recomputed.
@@ -177,25 +198,29 @@ def covariance_jacobian(fun, args, x, f0, J, Wy, lb, ub, central):
     the covariance is wrong (scipy's 'lm' has the same defect: gh-21995).
     Following Dennis & Schnabel (*Numerical Methods for Unconstrained
     Optimization*, 1983, sec. 5.4) the step is taken relative to a typical
-    size, ``h_j = sqrt(eps) max(|x_j|, typ_j)``, where ``typ_j = S /
-    max_i |J_ij|`` is the change of ``x_j`` that moves the (whitened) model,
-    of size ``S``, by its own size.  Columns where ``|x_j| >= typ_j`` are
-    kept as the solver computed them.
+    size, ``h_j = r max(|x_j|, c typ_j)``, where ``typ_j = S / max_i |J_ij|``
+    is the change of ``x_j`` that moves the (whitened) model, of size ``S``,
+    by its own size, and ``r`` is the relative step.  The rounding error of
+    a column is about ``(eps / r) typ_j / |x_j|`` relative; ``c = 1e6 eps /
+    r`` keeps it below 1e-6.  Columns with ``|x_j| >= c typ_j`` (almost all)
+    are kept as the solver computed them.
     """
     x = np.asarray(x, float)
     J = np.array(J, dtype=float)
     n = x.size
-    rstep = np.finfo(float).eps ** (1 / 3) if central else math.sqrt(np.finfo(float).eps)
-    S = float(np.max(np.abs(np.asarray(f0, float) + Wy)))
-    if not (S > 0 and np.all(np.isfinite(J))):
-        return J
-    for j in range(n):
+    eps = np.finfo(float).eps
+    rstep = eps ** (1 / 3) if central else math.sqrt(eps)
+    c = 1e6 * eps / rstep
+    S, redo = _unresolved_columns(x, J, np.ascontiguousarray(f0, dtype=float), Wy, c)
+    if not (S > 0) or redo.size == 0:
+        return J                          # the usual case: nothing to do
+    for j in redo:
         for _ in range(3):
             cmax = float(np.max(np.abs(J[:, j])))
             typ = S / cmax if cmax > 0 else np.inf
-            if abs(x[j]) >= typ:
+            if abs(x[j]) >= c * typ:
                 break
-            h = rstep * (max(abs(x[j]), typ) if np.isfinite(typ) else max(abs(x[j]), 1.0))
+            h = rstep * (max(abs(x[j]), c * typ) if np.isfinite(typ) else max(abs(x[j]), 1.0))
             if x[j] + h > ub[j]:
                 h = -h
             if not (lb[j] <= x[j] + h <= ub[j]):
@@ -222,9 +247,27 @@ def covariance_jacobian(fun, args, x, f0, J, Wy, lb, ub, central):
 # validation
 # ----------------------------------------------------------------------------
 
+_SIGNATURES = {}
+
+
 def _signature_params(f):
     """Names of the fit parameters from ``f``'s signature, or None if ``f``
-    takes ``*args`` (or has no inspectable signature)."""
+    takes ``*args`` (or has no inspectable signature).  Memoised per ``f``."""
+    try:
+        return _SIGNATURES[f]
+    except (KeyError, TypeError):
+        pass
+    out = _signature_params_uncached(f)
+    try:
+        if len(_SIGNATURES) > 256:
+            _SIGNATURES.clear()
+        _SIGNATURES[f] = out
+    except TypeError:
+        pass
+    return out
+
+
+def _signature_params_uncached(f):
     target = getattr(f, "py_func", f)
     try:
         sig = inspect.signature(target)
@@ -269,6 +312,10 @@ def _check_xlen(xdata, m):
 
 
 def _bounds(bounds, n):
+    if (type(bounds) is tuple and len(bounds) == 2
+            and all(isinstance(b, (int, float)) for b in bounds)
+            and bounds[0] == -np.inf and bounds[1] == np.inf):
+        return np.full(n, -np.inf), np.full(n, np.inf)          # the default
     if hasattr(bounds, "lb") and hasattr(bounds, "ub"):
         lb, ub = bounds.lb, bounds.ub
     else:
@@ -297,6 +344,8 @@ def _bounds(bounds, n):
 def _feasible_p0(lb, ub):
     """All ones, moved into the bounds (the midpoint of a finite interval)."""
     p0 = np.ones(lb.size)
+    if np.all(np.isinf(lb) & np.isinf(ub)):
+        return p0
     both = np.isfinite(lb) & np.isfinite(ub)
     p0[both] = 0.5 * (lb[both] + ub[both])
     lo = np.isfinite(lb) & ~np.isfinite(ub)
@@ -559,7 +608,7 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
                 np.ascontiguousarray(Tc, dtype=float))
         try:
             fun = _compiled_wrapper("resid", f, n, cs=(jac == "cs"))
-            fun(p0.copy(), *args)
+            fun(p0.copy(), *args)         # compiles the wrapper (or fails to type)
             if callable(jac):
                 jfun = _compiled_wrapper("jacw", jac, n)
                 jfun(p0.copy(), *args)
@@ -598,27 +647,30 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
         with np.errstate(all="ignore"):
             Jc = covariance_jacobian(fun, args, popt, res.fun, res.jac, Wy, lb, ub,
                                      jac_kind == "3-point")
+    analysis = analyse_fit(x=popt, fun=res.fun, J=Jc, status=res.status, nfev=res.nfev,
+                           names=names, absolute_sigma=absolute_sigma, lb=lb, ub=ub,
+                           active_mask=res.active_mask, jac_kind=jac_kind,
+                           residuals_from_user=False, cost=res.cost)
+    diags, ja, pcov, _ = analysis
+    if warn:
+        emit(diags)
+    if not full_output:
+        return popt, pcov.copy()
     with np.errstate(all="ignore"):
         yfit = np.broadcast_to(np.asarray(f(xdata, *popt), dtype=float), (m,))
     rep = build_report(
         x=popt, fun=res.fun, J=Jc, status=res.status, nfev=res.nfev, njev=res.njev,
         nit=res.get("nit"), message=res.message, method=method, names=names,
-        absolute_sigma=absolute_sigma, lb=lb, ub=ub, active_mask=res.active_mask,
-        jac_kind=jac_kind, ydata=ydata, yfit=yfit,
+        absolute_sigma=absolute_sigma, ydata=ydata, yfit=yfit,
         weights=T if kind == "diag" else None, chol=T if kind == "chol" else None,
-        source="curve_fit", residuals_from_user=False,
-        multistart=MS.summary(ms) if ms is not None else None, cost=res.cost)
+        source="curve_fit", multistart=MS.summary(ms) if ms is not None else None,
+        analysis=analysis)
     rep._plot = {"f": f, "xdata": xdata, "ydata": ydata, "sigma": sigma, "kind": kind}
-    pcov = rep.pcov.copy()
-    if warn:
-        emit(rep.diagnostics)
-    if not full_output:
-        return popt, pcov
     info = dict(nfev=res.nfev, njev=res.njev, nit=res.get("nit"), fvec=res.fun,
                 jac=Jc, cost=res.cost, rank=rep.rank, cond=rep.cond,
                 null_space=rep.null_space, diagnostics=rep.diagnostics, report=rep,
                 multistart=ms, driver=driver, method=method, omitted=omitted)
-    return popt, pcov, info, res.message, res.status
+    return popt, pcov.copy(), info, res.message, res.status
 
 
 _STATUS_HINT = {

@@ -48,6 +48,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit
 from scipy.optimize import OptimizeWarning
 
 EPS = np.finfo(float).eps
@@ -133,6 +134,64 @@ def param_names(n, names=None):
 # Jacobian analysis and covariance
 # ----------------------------------------------------------------------------
 
+@njit(cache=True, error_model="numpy")
+def jacobian_svd(J, rcond):
+    """Column norms, SVD of ``J D^{-1}``, rank, condition, column-norm ratio
+    and ``(J^T J)^+_D`` in one compiled call (the post-fit analysis runs on
+    every ``curve_fit`` call, so it is kept off the numpy small-array path).
+
+    Returns ``(finite, col_norms, sv, Vt, rank, cond, ratio, pinv)``.
+    """
+    m, n = J.shape
+    c = np.zeros(n)
+    finite = True
+    for j in range(n):
+        for i in range(m):
+            v = J[i, j]
+            if not np.isfinite(v):
+                finite = False
+            c[j] += v * v
+    if not finite:
+        return (False, np.full(n, np.nan), np.full(n, np.nan), np.eye(n), 0, np.inf, 1.0,
+                np.full((n, n), np.inf))
+    D = np.empty(n)
+    cmin = np.inf
+    cmax = 0.0
+    for j in range(n):
+        c[j] = np.sqrt(c[j])
+        D[j] = c[j] if c[j] > 0 else 1.0
+        if c[j] > 0:
+            cmin = min(cmin, c[j])
+            cmax = max(cmax, c[j])
+    ratio = cmax / cmin if cmax > 0 and cmin < np.inf else 1.0
+    Js = np.empty((m, n))
+    for i in range(m):
+        for j in range(n):
+            Js[i, j] = J[i, j] / D[j]
+    # only V is needed: the thin SVD gives all n right vectors when m >= n
+    if m >= n:
+        _, s, Vt = np.linalg.svd(Js, full_matrices=False)
+    else:
+        _, s, Vt = np.linalg.svd(Js, full_matrices=True)
+    sv = np.zeros(n)
+    for k in range(s.shape[0]):
+        sv[k] = s[k]
+    rank = 0
+    if sv[0] > 0:
+        for k in range(n):
+            if sv[k] > rcond * sv[0]:
+                rank += 1
+    cond = sv[0] / sv[n - 1] if sv[n - 1] > 0 else np.inf
+    pinv = np.zeros((n, n))
+    for k in range(rank):
+        w = 1.0 / (sv[k] * sv[k])
+        for a in range(n):
+            va = Vt[k, a] / D[a]
+            for b in range(n):
+                pinv[a, b] += w * va * Vt[k, b] / D[b]
+    return True, c, sv, Vt, rank, cond, ratio, pinv
+
+
 @dataclass
 class JacobianAnalysis:
     """SVD of the column-equilibrated Jacobian ``J D^{-1} = U S V^T``."""
@@ -143,21 +202,9 @@ class JacobianAnalysis:
     rank: int
     rcond: float
     finite: bool
-
-    @property
-    def cond(self):
-        """Condition number of the equilibrated Jacobian (inf if singular)."""
-        if not self.finite or self.sv.size == 0 or self.sv[-1] == 0:
-            return np.inf
-        return float(self.sv[0] / self.sv[-1])
-
-    @property
-    def scaling_ratio(self):
-        """max / min of the nonzero Jacobian column norms."""
-        c = self.col_norms[self.col_norms > 0]
-        if c.size < 2 or not self.finite:
-            return 1.0
-        return float(c.max() / c.min())
+    cond: float                 # condition number of J D^{-1} (inf if singular)
+    scaling_ratio: float        # max / min of the nonzero column norms
+    pinv: np.ndarray            # (J^T J)^+ through the kept singular values
 
     def directions(self, start):
         """Right singular vectors ``start..n-1`` as parameter-space directions
@@ -177,19 +224,10 @@ class JacobianAnalysis:
 
 
 def analyse_jacobian(J, rcond):
-    J = np.asarray(J, dtype=float)
-    m, n = J.shape
-    if not np.all(np.isfinite(J)):
-        return JacobianAnalysis(np.full(n, np.nan), np.full(min(m, n), np.nan),
-                                np.eye(n), 0, rcond, False)
-    c = np.sqrt(np.sum(J * J, axis=0))
-    D = np.where(c > 0, c, 1.0)
-    # only V is needed: the thin SVD gives all n right vectors when m >= n
-    _, s, Vt = np.linalg.svd(J / D, full_matrices=m < n)
-    sv = np.zeros(n)
-    sv[:s.size] = s
-    rank = int(np.sum(sv > rcond * sv[0])) if sv[0] > 0 else 0
-    return JacobianAnalysis(c, sv, Vt, rank, rcond, True)
+    J = np.ascontiguousarray(J, dtype=float)
+    finite, c, sv, Vt, rank, cond, ratio, pinv = jacobian_svd(J, float(rcond))
+    return JacobianAnalysis(c, sv, Vt, int(rank), rcond, bool(finite), float(cond),
+                            float(ratio), pinv)
 
 
 def covariance(ja, rss, m, n, absolute_sigma):
@@ -200,15 +238,11 @@ def covariance(ja, rss, m, n, absolute_sigma):
     """
     if not ja.finite:
         return np.full((n, n), np.inf), "the Jacobian at the solution is not finite"
-    D = np.where(ja.col_norms > 0, ja.col_norms, 1.0)
     k = ja.rank
-    Vk = ja.Vt[:k].T / D[:, None]
-    pcov = (Vk / ja.sv[:k] ** 2) @ Vk.T
-    pcov = 0.5 * (pcov + pcov.T)
     if absolute_sigma:
-        return pcov, None
+        return ja.pinv.copy(), None
     if m > k:
-        return pcov * (rss / (m - k)), None
+        return ja.pinv * (rss / (m - k)), None
     return (np.full((n, n), np.inf),
             f"there are no degrees of freedom to estimate the noise (m = {m} data "
             f"points, {k} determined parameters); pass absolute_sigma=True with known sigma")
@@ -266,6 +300,8 @@ def check_squared_residuals(f, n):
 
 def check_at_bound(x, lb, ub, names, active_mask=None, rtol=1e-8):
     if lb is None or ub is None:
+        return []
+    if not (np.isfinite(lb).any() or np.isfinite(ub).any()):
         return []
     x = np.asarray(x, float)
     lb = np.broadcast_to(np.asarray(lb, float), x.shape)

@@ -209,29 +209,47 @@ def _wrap(text, width):
     return textwrap.wrap(text, width)
 
 
+def analyse_fit(*, x, fun, J, status, nfev, names, absolute_sigma=False, lb=None, ub=None,
+                active_mask=None, rcond=None, jac_kind=None, residuals_from_user=True,
+                cost=None):
+    """The part of a report that ``curve_fit`` always needs: the diagnostics,
+    the Jacobian analysis and ``pcov``.  Returns ``(diags, ja, pcov, chisq)``."""
+    x = np.asarray(x, float)
+    n = x.size
+    f = np.asarray(fun, float)
+    m = f.size
+    diags, ja = run_checks(x=x, f=f, J=J, status=status, nfev=nfev, lb=lb, ub=ub,
+                           names=names, active_mask=active_mask, rcond=rcond,
+                           jac_kind=jac_kind, residuals_from_user=residuals_from_user)
+    chisq = float(f @ f)
+    # scale by 2*cost (equal to chisq for the linear loss; rho-based for a
+    # robust loss, as scipy does)
+    rss = chisq if cost is None else 2.0 * float(cost)
+    pcov, why = covariance(ja, rss, m, n, absolute_sigma)
+    if why is not None:
+        diags.append(covariance_unavailable(why))
+    return diags, ja, pcov, chisq
+
+
 def build_report(*, x, fun, J, status, nfev, njev, nit, message, method, names,
-                 absolute_sigma=False, pcov=None, lb=None, ub=None, active_mask=None,
+                 absolute_sigma=False, lb=None, ub=None, active_mask=None,
                  rcond=None, jac_kind=None, ydata=None, yfit=None, weights=None,
                  chol=None, source="least_squares", residuals_from_user=True,
-                 multistart=None, extra_diagnostics=(), cost=None):
-    """Assemble a :class:`FitReport` (see :func:`fit_report` for the public entry)."""
+                 multistart=None, cost=None, analysis=None):
+    """Assemble a :class:`FitReport` (see :func:`fit_report` for the public entry);
+    ``analysis`` is a ready result of :func:`analyse_fit`."""
     x = np.asarray(x, float)
     n = x.size
     f = np.asarray(fun, float)
     m = f.size
     names = param_names(n, names)
-    diags, ja = run_checks(x=x, f=f, J=J, status=status, nfev=nfev, lb=lb, ub=ub,
-                           names=names, active_mask=active_mask, rcond=rcond,
-                           jac_kind=jac_kind, residuals_from_user=residuals_from_user)
-    chisq = float(f @ f)
-    if pcov is None:
-        # scale by 2*cost (equal to chisq for the linear loss; rho-based for a
-        # robust loss, as scipy does)
-        rss = chisq if cost is None else 2.0 * float(cost)
-        pcov, why = covariance(ja, rss, m, n, absolute_sigma)
-        if why is not None:
-            diags.append(covariance_unavailable(why))
-    diags.extend(extra_diagnostics)
+    if analysis is None:
+        analysis = analyse_fit(x=x, fun=f, J=J, status=status, nfev=nfev, names=names,
+                               absolute_sigma=absolute_sigma, lb=lb, ub=ub,
+                               active_mask=active_mask, rcond=rcond, jac_kind=jac_kind,
+                               residuals_from_user=residuals_from_user, cost=cost)
+    diags, ja, pcov, chisq = analysis
+    diags = list(diags)
     pcov = np.asarray(pcov, float)
     stderr = np.sqrt(np.abs(np.diag(pcov))).copy()
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -382,3 +382,14 @@ def test_parameter_at_zero_gets_the_right_covariance(a, b, noise):
     p, C = lsqcore.curve_fit(quad_even, x, y)
     assert np.all(np.abs(p - beta) <= 1e-5 * np.sqrt(np.diag(exact)))   # default tolerances
     assert_pcov_close(C, exact, 1e-6, "gh-21995")
+
+
+@pytest.mark.parametrize("case", cm.SYNTHETIC[:6], ids=lambda c: c.name)
+def test_lm_and_trf_give_the_same_pcov(case):
+    """scipy gh-22568: scipy's 'lm' and 'trf' disagree on pcov (leastsq's
+    covariance comes from the permuted R of the previous iterate).  Here both
+    methods form pcov the same way from the Jacobian at the solution."""
+    p1, C1 = lsqcore.curve_fit(case.f, case.x, case.y, p0=case.p0, method="lm", **TIGHT)
+    p2, C2 = lsqcore.curve_fit(case.f, case.x, case.y, p0=case.p0, method="trf", **TIGHT)
+    np.testing.assert_allclose(p1, p2, rtol=1e-7)
+    assert_pcov_close(C1, C2, 1e-5, "lm vs trf")
