@@ -16,9 +16,11 @@ Jacobian, i.e. ``m - n`` unless some parameter combination is undetermined):
   up to the additive constant shared by all models of the same data:
   with an estimated noise level (``absolute_sigma=False``)
   ``AIC = m log(chisq/m) + 2K`` and ``BIC = m log(chisq/m) + K log m`` with
-  ``K = n + 1`` (the variance counts as a parameter); with known sigma
-  ``AIC = chisq + 2n`` and ``BIC = chisq + n log m``.  ``AICc`` adds the
-  small-sample term ``2K(K+1)/(m-K-1)``.
+  ``K = k + 1`` (the variance counts as a parameter); with known sigma
+  ``AIC = chisq + 2k`` and ``BIC = chisq + k log m``, where ``k`` is the
+  number of parameters the data determine (the rank of ``J``, i.e. ``n``
+  for a well-posed fit).  ``AICc`` adds the small-sample term
+  ``2K(K+1)/(m-K-1)``.
 * standard errors ``sqrt(diag(pcov))``, relative errors ``stderr/|value|``
   and correlations ``pcov_ij / (se_i se_j)`` (Seber & Wild 1989, sec. 2.1).
 """
@@ -257,7 +259,7 @@ def build_report(*, x, fun, J, status, nfev, njev, nit, message, method, names,
     correl = correlation(pcov)
     dof = m - ja.rank        # = m - n unless J is rank deficient
     redchi = chisq / dof if dof > 0 else math.inf
-    aic, bic, aicc = information_criteria(chisq, m, n, absolute_sigma)
+    aic, bic, aicc = information_criteria(chisq, m, ja.rank, absolute_sigma)
     r2 = rmse = None
     if ydata is not None and yfit is not None:
         y = np.asarray(ydata, float)
