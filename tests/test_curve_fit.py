@@ -167,6 +167,15 @@ def test_p0_none_inside_bounds_like_scipy():
     np.testing.assert_allclose(p, ps, rtol=1e-7)
 
 
+def test_bounds_object_same_as_tuple():
+    from scipy.optimize import Bounds
+    c = cm.BY_NAME["michaelis"]
+    p1, C1 = lsqcore.curve_fit(c.f, c.x, c.y, p0=c.p0, bounds=(c.lb, c.ub))
+    p2, C2 = lsqcore.curve_fit(c.f, c.x, c.y, p0=c.p0, bounds=Bounds(c.lb, c.ub))
+    np.testing.assert_array_equal(p1, p2)
+    np.testing.assert_array_equal(C1, C2)
+
+
 @pytest.mark.parametrize("jac", ["3-point", "cs"])
 def test_finite_difference_options(jac):
     c = cm.BY_NAME["gauss_peak"]
