@@ -79,7 +79,7 @@ def test_links_and_images_exist():
     broken = [(page, target) for page, target in build.check_links()
               if os.path.basename(target.split("#")[0]) not in PENDING]
     assert not broken, broken
-    for img in ("study_rosenbrock.png", "profile_nist.png"):
+    for img in ("study_rosenbrock.png", "profile_nist.png", "profile_mgh.png"):
         assert os.path.getsize(os.path.join(DOCS, "img", img)) > 20_000
 
 

@@ -274,10 +274,11 @@ def summarize(solvers, records, cases):
 
 def detail(solvers, records, cases):
     by = {(r["solver"], r["case"]): r for r in records}
-    head = f"{'problem':<26}" + "".join(f" {s.name:>22}" for s in solvers)
+    w = max([len(p.name) + 4 for p, _ in cases] + [26])
+    head = f"{'problem':<{w}}" + "".join(f" {s.name:>22}" for s in solvers)
     lines = [head, "-" * len(head)]
     for c, (p, k) in enumerate(cases):
-        row = f"{p.name + ' /' + str(k + 1):<26}"
+        row = f"{p.name + ' /' + str(k + 1):<{w}}"
         for s in solvers:
             r = by[(s.name, c)]
             mark = "ok" if r["ok"] else ("ERR" if r["error"] else "--")
