@@ -15,3 +15,6 @@ from ._multistart import multistart
 
 __all__ += ["curve_fit", "FitWarning", "Diagnostic", "diagnose", "FitReport",
             "fit_report", "multistart"]
+from .batch import least_squares_batch, curve_fit_batch
+
+__all__ += ["least_squares_batch", "curve_fit_batch"]

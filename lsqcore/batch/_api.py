@@ -1,0 +1,521 @@
+"""Front ends of the batch solvers: ``least_squares_batch`` and ``curve_fit_batch``.
+
+Validation happens here, once for the whole batch, before any work, with the
+single solver's checks (:mod:`lsqcore._api`) reused for every shared option
+and messages that name the parameter and, for per-row data, the row.
+Failures that belong to one fit's *data* (NaN or inf in its row, nothing
+left after omitting NaNs) do not raise: they mark that row's status.
+"""
+import inspect
+import numbers
+
+import numpy as np
+import numba
+from scipy.optimize import Bounds
+
+from .. import _layout as L
+from .._api import (_check_options, _check_x_scale, _check_tolerances,
+                    _check_diff_step, _is_jitted)
+from .._loss import LOSS_CODES, CALLABLE
+from . import cpu
+from ._model import (row_args, model_residual, WHOLE, ROW, ROW_TRUNC, SCRATCH,
+                     BCAST_TRUNC)
+from ._result import BatchResult, BAD_SHAPE
+
+
+# ---------------------------------------------------------------- validation
+
+def _check_threads(threads):
+    max_threads = numba.config.NUMBA_NUM_THREADS
+    if threads is None:
+        return numba.get_num_threads()
+    if (not isinstance(threads, numbers.Integral) or isinstance(threads, bool)
+            or not 1 <= threads <= max_threads):
+        raise ValueError(f"`threads` must be None or an integer in [1, {max_threads}] "
+                         f"(numba.config.NUMBA_NUM_THREADS), got {threads!r}.")
+    return int(threads)
+
+
+def _check_progress(progress):
+    if progress not in (None, True, False):
+        raise ValueError(f"`progress` must be None, True or False, got {progress!r}.")
+    try:
+        import tqdm  # noqa: F401
+    except ImportError:
+        if progress is True:
+            raise ImportError("progress=True needs the optional dependency tqdm: "
+                              "pip install 'lsqcore[progress]' (or tqdm).") from None
+        return False
+    return progress
+
+
+def _check_x0_batch(x0, name="x0"):
+    if np.iscomplexobj(x0):
+        raise ValueError(f"`{name}` must be real.")
+    try:
+        x0 = np.asarray(x0, dtype=float)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"`{name}` must be a real array_like: {e}") from None
+    if x0.ndim != 2:
+        raise ValueError(f"`{name}` must have shape (K, n), one row per fit, "
+                         f"got shape {x0.shape}.")
+    if x0.shape[1] == 0:
+        raise ValueError(f"`{name}` must have at least one column (parameter), "
+                         f"got shape {x0.shape}.")
+    return np.ascontiguousarray(x0)
+
+
+def _check_bounds_batch(bounds, X0, K, n, method, x0_name="x0"):
+    """Bounds shared ``(n,)``/scalar or per fit ``(K, n)``; returned as (1|K, n)."""
+    if isinstance(bounds, Bounds):
+        lb, ub = bounds.lb, bounds.ub
+    else:
+        try:
+            nb = len(bounds)
+        except TypeError:
+            raise ValueError("`bounds` must be a 2-tuple (lb, ub) or a "
+                             "scipy.optimize.Bounds.") from None
+        if nb != 2:
+            raise ValueError(f"`bounds` must contain 2 elements (lb, ub), got {nb}.")
+        lb, ub = bounds
+    out = []
+    for name, b in (("lb", lb), ("ub", ub)):
+        b = np.asarray(b, dtype=float)
+        if b.ndim == 0:
+            b = np.full((1, n), float(b))
+        elif b.shape == (n,):
+            b = b.reshape(1, n)
+        elif b.shape != (K, n) and b.shape != (1, n):
+            raise ValueError(f"`bounds` {name} must be a scalar, shape ({n},) (shared) or "
+                             f"({K}, {n}) (one row per fit), got shape {b.shape}.")
+        if np.any(np.isnan(b)):
+            raise ValueError(f"`bounds` {name} must not contain NaN.")
+        out.append(np.ascontiguousarray(b))
+    LB, UB = out
+    bad = np.broadcast_to(LB >= UB, (max(LB.shape[0], UB.shape[0]), n))
+    if np.any(bad):
+        r, i = np.argwhere(bad)[0]
+        lbv = LB[r if LB.shape[0] > 1 else 0, i]
+        ubv = UB[r if UB.shape[0] > 1 else 0, i]
+        where = f"row {r}, " if bad.shape[0] > 1 else ""
+        raise ValueError("Each lower bound must be strictly less than each upper bound "
+                         f"(`bounds`): {where}lb[{i}] = {lbv} >= ub[{i}] = {ubv}.")
+    bounded = bool(np.any(np.isfinite(LB)) or np.any(np.isfinite(UB)))
+    if bounded and method in ("lm", "gn"):
+        raise ValueError(f"`method`={method!r} does not support `bounds`; use 'trf'.")
+    if K and X0 is not None:
+        with np.errstate(invalid="ignore"):
+            outside = (X0 < LB) | (X0 > UB)
+        if np.any(outside):
+            r, i = np.argwhere(outside)[0]
+            raise ValueError(f"`{x0_name}` is infeasible: {x0_name}[{r}, {i}] = {X0[r, i]} "
+                             f"is outside the `bounds` [{LB[min(r, LB.shape[0] - 1), i]}, "
+                             f"{UB[min(r, UB.shape[0] - 1), i]}].")
+    return LB, UB, bounded
+
+
+def _per_row_flags(args, K, per_row):
+    """Which extra arguments are split by row (the documented rule)."""
+    if per_row is None:
+        return tuple(isinstance(a, np.ndarray) and a.ndim >= 1 and a.shape[0] == K
+                     for a in args)
+    per_row = tuple(bool(p) for p in per_row)
+    if len(per_row) != len(args):
+        raise ValueError(f"`per_row` must have one flag per element of `args` "
+                         f"({len(args)}), got {len(per_row)}.")
+    for i, (a, p) in enumerate(zip(args, per_row)):
+        if p and not (isinstance(a, np.ndarray) and a.ndim >= 1 and a.shape[0] == K):
+            shape = getattr(a, "shape", type(a).__name__)
+            raise ValueError(f"`args[{i}]` is marked per row but is not an array with "
+                             f"leading dimension K = {K} (got {shape}).")
+    return per_row
+
+
+def _check_jitted(obj, name):
+    if callable(obj) and not _is_jitted(obj):
+        raise TypeError(f"`{name}` must be a Numba-jitted function (numba.njit) for "
+                        f"the batch solvers, got {type(obj).__name__}; loop over "
+                        "lsqcore.least_squares for plain Python callables.")
+
+
+def _empty_result(K, n, return_pcov, return_stderr, threads):
+    return BatchResult(
+        x=np.empty((K, n)), cost=np.empty(K), status=np.empty(K, dtype=np.int64),
+        nfev=np.empty(K, dtype=np.int64), njev=np.empty(K, dtype=np.int64),
+        nit=np.empty(K, dtype=np.int64), optimality=np.empty(K),
+        pcov=np.empty((K, n, n)) if return_pcov else None,
+        stderr=np.empty((K, n)) if return_stderr else None, threads=threads)
+
+
+def _check_flag(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"`{name}` must be True or False, got {value!r}.")
+    return bool(value)
+
+
+# ---------------------------------------------------------------- least_squares_batch
+
+def least_squares_batch(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf",
+                        ftol=1e-8, xtol=1e-8, gtol=1e-8, x_scale=None, loss="linear",
+                        f_scale=1.0, diff_step=None, max_nfev=None, args=(), *,
+                        per_row=None, threads=None, progress=None, return_pcov=False,
+                        return_stderr=False, _block_hook=None):
+    """Solve ``K`` independent least-squares problems on every CPU core.
+
+    Row ``k`` is the problem ``least_squares(fun, x0[k], args=row_k(args),
+    ...)`` with the same options; its answer is bitwise identical to that
+    single solve, whatever the number of threads.
+
+    Parameters
+    ----------
+    fun : numba dispatcher
+        ``fun(x, *row_args) -> (m,) array``, compiled with ``numba.njit``
+        (the whole batch runs in compiled code).  Every row must return the
+        same ``m``.
+    x0 : array_like, shape (K, n)
+        One starting point per problem.  A row with a non-finite ``x0``
+        gets status ``NONFINITE_START`` (the others still run).
+    jac : {'2-point', '3-point', 'cs'} or numba dispatcher, optional
+        As in :func:`lsqcore.least_squares`; a callable is ``jac(x,
+        *row_args) -> (m, n)``.
+    bounds : 2-tuple or `scipy.optimize.Bounds`, optional
+        ``lb``, ``ub`` each a scalar or shape (n,) (shared by all rows) or
+        (K, n) (one row per problem).  ``x0`` must be inside.
+    method, ftol, xtol, gtol, x_scale, loss, f_scale, diff_step, max_nfev
+        As in :func:`lsqcore.least_squares` and shared by all rows
+        (``x_scale``, ``diff_step``: scalar or (n,)); a callable ``loss``
+        must be jitted.
+    args : tuple, optional
+        Extra arguments of ``fun`` / ``jac``.  **Row rule:** an element that
+        is a numpy array whose leading dimension is ``K`` is split by row
+        (problem ``k`` receives ``args[i][k]``, so a (K, m) array gives a
+        (m,) row and a (K,) array a scalar); anything else is passed whole
+        to every problem.  ``per_row`` overrides the rule.
+    per_row : sequence of bool, optional
+        One flag per element of ``args``: True splits it by row (it must be
+        an array with leading dimension ``K``), False passes it whole.  Use
+        it when a shared array happens to have length ``K``.
+    threads : int, optional
+        Number of threads (default ``numba.get_num_threads()``); the
+        results do not depend on it.
+    progress : bool or None, optional
+        tqdm progress bar updated per block of rows: True always (needs
+        tqdm, the ``progress`` extra), False never, None (default) only
+        when the batch is expected to take more than 2 s (estimated from
+        the first block).  Ctrl-C stops the batch between blocks and
+        returns what finished (``result.interrupted``; unfinished rows have
+        status ``NOT_RUN``).
+    return_pcov, return_stderr : bool, optional
+        Also return ``pcov`` (K, n, n) / ``stderr`` (K, n), computed as
+        :func:`scipy.optimize.curve_fit` does from the final Jacobian:
+        ``pinv(J^T J)`` through the SVD of ``J`` (singular values below
+        ``eps max(m, n) s_max`` dropped), times ``2 cost / (m - n)``
+        (``inf`` when ``m <= n`` or not finite).
+
+    Returns
+    -------
+    result : BatchResult
+        ``x (K, n), cost, status, success, nfev, njev, nit, optimality``
+        (K,), and ``pcov`` / ``stderr`` when asked; ``result.message(code)``
+        explains a status.
+
+    Notes
+    -----
+    Memory: the results (``O(K n)``, ``O(K n^2)`` with ``pcov``) plus one
+    workspace per thread (``O(threads m n)``), allocated once per call.
+    The first call with a new ``fun`` compiles the parallel driver for it
+    (a few seconds); the solver kernel itself comes from Numba's cache.
+    """
+    return _least_squares_batch(
+        fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale,
+        diff_step, max_nfev, args, per_row, threads, progress, return_pcov,
+        return_stderr, _block_hook)
+
+
+def _least_squares_batch(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
+                         f_scale, diff_step, max_nfev, args, per_row, threads, progress,
+                         return_pcov, return_stderr, block_hook, *, flags=None,
+                         mrow=None, m=None, absolute=False, x0_name="x0"):
+    _check_options(fun, x0, jac, method, loss, 0, max_nfev, None, None)
+    _check_jitted(fun, "fun")
+    _check_jitted(jac, "jac")
+    _check_jitted(loss, "loss")
+    return_pcov = _check_flag(return_pcov, "return_pcov")
+    return_stderr = _check_flag(return_stderr, "return_stderr")
+    X0 = _check_x0_batch(x0, x0_name)
+    K, n = X0.shape
+    LB, UB, _ = _check_bounds_batch(bounds, X0, K, n, method, x0_name)
+    xs, jac_scale = _check_x_scale(x_scale, n, method)
+    ftol, xtol, gtol = _check_tolerances(ftol, xtol, gtol, method)
+    if not (np.isfinite(f_scale) and f_scale > 0):
+        raise ValueError(f"`f_scale` must be a positive number, got {f_scale!r}.")
+    rstep = _check_diff_step(diff_step, n, jac)
+    threads = _check_threads(threads)
+    progress = _check_progress(progress)
+    if not isinstance(args, tuple):
+        raise ValueError(f"`args` must be a tuple, got {type(args).__name__}.")
+    if flags is None:
+        split = _per_row_flags(args, K, per_row)
+        args = tuple(np.ascontiguousarray(a) if s else a for a, s in zip(args, split))
+        flags = tuple(ROW if s else WHOLE for s in split)
+    if max_nfev is None:
+        max_nfev = 100 * n
+    if K == 0:
+        return _empty_result(0, n, return_pcov, return_stderr, threads)
+
+    if m is None:
+        m = _probe_m(fun, X0, LB, UB, args, flags, method)
+    if method == "lm" and m < n:
+        raise ValueError(f"`method`='lm' needs at least as many residuals as variables, "
+                         f"got m = {m} < n = {n}.")
+    robust = loss != "linear"
+    loss_code = CALLABLE if callable(loss) else LOSS_CODES[loss]
+    jac_code = L.JAC_CALLABLE if callable(jac) else L.JAC_CODES[jac]
+    fopts = np.array([ftol, xtol, gtol, float(f_scale)])
+    iopts = np.array([L.METHOD_CODES[method], jac_code, loss_code, int(max_nfev),
+                      int(jac_scale), 0], dtype=np.int64)
+    P = cpu.Problem(
+        K=K, fun=fun, jac=jac if callable(jac) else None,
+        loss=loss if callable(loss) else None, rows=row_args(flags), args=args,
+        X0=X0, LB=LB, UB=UB,
+        mrow=np.zeros(0, dtype=np.int64) if mrow is None else mrow, m=int(m),
+        fopts=fopts, iopts=iopts, x_scale=np.array(xs, dtype=float),
+        rstep=np.array(rstep, dtype=float), robust=robust,
+        callable_loss=loss_code == CALLABLE, cov=return_pcov or return_stderr,
+        absolute=bool(absolute), return_pcov=return_pcov, return_stderr=return_stderr)
+    out = cpu.solve(P, threads, progress, block_hook)
+    bad = np.flatnonzero(out["status"] == BAD_SHAPE)
+    if bad.size:
+        k = int(bad[0])
+        mk = int(m if mrow is None else mrow[k])
+        raise ValueError(f"Row {k} (and {bad.size - 1} more): `fun`, `jac` or `loss` "
+                         f"returned an array of the wrong shape (expected ({mk},), "
+                         f"({mk}, {n}) and (3, {mk}) as for row 0).")
+    interrupted = out.pop("interrupted")
+    return BatchResult(interrupted=interrupted, threads=threads, **out)
+
+
+def _probe_m(fun, X0, LB, UB, args, flags, method):
+    """``m`` from ``fun`` at the first row (also compiles ``fun`` for the row types)."""
+    x = X0[0].copy()
+    if method == "trf":
+        from .._bounds import make_strictly_feasible
+        with np.errstate(invalid="ignore"):
+            make_strictly_feasible(x, LB[0], UB[0], 1e-10)
+    ra = tuple(a[0] if f == ROW else a for a, f in zip(args, flags))
+    f0 = np.asarray(fun(x, *ra))
+    if f0.ndim != 1:
+        raise ValueError(f"`fun` must return a 1-d array, got shape {f0.shape} for row 0.")
+    if f0.size == 0:
+        raise ValueError("`fun` returned no residuals for row 0.")
+    return f0.shape[0]
+
+
+# ---------------------------------------------------------------- curve_fit_batch
+
+_LSQ_KWARGS = ("ftol", "xtol", "gtol", "x_scale", "loss", "f_scale", "diff_step",
+               "max_nfev")
+
+
+def _n_params(f, inplace):
+    try:
+        sig = inspect.signature(getattr(f, "py_func", f))
+    except (TypeError, ValueError):
+        raise ValueError("Unable to determine the number of fit parameters of `f`; "
+                         "give `p0`.") from None
+    params = list(sig.parameters.values())
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
+        raise ValueError("`f` takes *args: give `p0` to fix the number of parameters.")
+    n = len(params) - 1 - (1 if inplace else 0)
+    if n < 1:
+        raise ValueError("`f` must take the independent variable and at least one "
+                         "parameter: f(x, p0, ...).")
+    return n
+
+
+def _initial_p0(LB, UB, n):
+    """scipy's default start: 1, moved inside one-sided bounds, midpoint of finite ones."""
+    lb, ub = np.broadcast_arrays(LB, UB)
+    p0 = np.ones(lb.shape)
+    lf, uf = np.isfinite(lb), np.isfinite(ub)
+    both = lf & uf
+    p0[lf & ~uf] = lb[lf & ~uf] + 1
+    p0[uf & ~lf] = ub[uf & ~lf] - 1
+    p0[both] = 0.5 * (lb[both] + ub[both])
+    return p0
+
+
+def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
+                    bounds=(-np.inf, np.inf), method=None, jac=None, *, nan_policy=None,
+                    inplace=False, threads=None, progress=None, return_pcov=False,
+                    return_stderr=False, _block_hook=None, **kwargs):
+    """Fit one model to every row of ``ydata`` (``K`` independent fits).
+
+    Row ``k`` minimises ``sum(((f(x_k, *p) - y_k) / sigma_k)**2)`` exactly as
+    ``least_squares`` would on the residual of :func:`scipy.optimize.curve_fit`
+    (``(f(x, *p) - y) * (1 / sigma)``); its answer is bitwise identical to
+    that single solve, whatever the number of threads.
+
+    Parameters
+    ----------
+    f : numba dispatcher
+        The model ``f(x, p0, ..., p_{n-1}) -> (m,) array`` with scalar
+        parameters (scipy's convention), compiled with ``numba.njit``.
+        With ``inplace=True``: ``f(x, p0, ..., p_{n-1}, out)`` writes the
+        model values into ``out`` (length m) and returns nothing; the batch
+        then allocates nothing per evaluation (each thread owns ``out``).
+    xdata : array_like, shape (m,) or (K, m)
+        The independent variable, shared by all fits or one row per fit.
+    ydata : array_like, shape (K, m)
+        One row of data per fit.
+    p0 : array_like, shape (n,) or (K, n), optional
+        Starting point, shared or per fit.  Default: scipy's (ones, moved
+        inside the bounds), with ``n`` taken from the signature of ``f``.
+    sigma : None or array_like, shape (m,) or (K, m), optional
+        Standard deviations of ``ydata`` (1-D weights ``1 / sigma``), shared
+        or per fit.  Covariance matrices are not supported in batch.
+    absolute_sigma : bool, optional
+        As in curve_fit: ``pcov`` unscaled (True) or scaled by the reduced
+        chi-square (False).
+    bounds : 2-tuple, optional
+        ``lb``, ``ub`` each a scalar, (n,) (shared) or (K, n) (per fit).
+    method : {'lm', 'trf', 'gn'} or None, optional
+        None: 'lm' without bounds, 'trf' with them (scipy's rule).  'lm' is
+        lsqcore's More-style LM via ``least_squares`` options (not MINPACK's
+        ``leastsq`` defaults).
+    jac : None, {'2-point', '3-point', 'cs'} or numba dispatcher, optional
+        A callable is ``jac(x, p0, ..., p_{n-1}) -> (m, n)`` (``inplace``:
+        ``jac(x, p0, ..., out)`` filling ``out`` of shape (m, n)); None is
+        '2-point'.
+    nan_policy : {None, 'raise', 'omit'}, optional
+        None: a row with NaN or inf in its data gets status
+        ``NONFINITE_START`` and the others run; 'raise': raise naming the
+        first such row; 'omit': drop the points where ``xdata`` or ``ydata``
+        is NaN, row by row (the row is then the single fit of its remaining
+        points, in order; a row left with no point -- or fewer than ``n``
+        for 'lm' -- gets status ``TOO_FEW_POINTS``).
+    inplace : bool, optional
+        Use the allocation-free model form described under ``f``.
+    threads, progress, return_pcov, return_stderr
+        As in :func:`least_squares_batch`.
+    **kwargs
+        ``ftol, xtol, gtol, x_scale, loss, f_scale, diff_step, max_nfev``
+        (``maxfev`` is accepted for ``max_nfev``), as in ``least_squares``.
+
+    Returns
+    -------
+    result : BatchResult
+        ``x`` holds the fitted parameters (``popt`` per row); ``pcov`` and
+        ``stderr`` when asked.
+    """
+    if "maxfev" in kwargs:
+        if "max_nfev" in kwargs:
+            raise ValueError("Give `max_nfev` or `maxfev`, not both.")
+        kwargs["max_nfev"] = kwargs.pop("maxfev")
+    unknown = set(kwargs) - set(_LSQ_KWARGS)
+    if unknown:
+        raise TypeError(f"curve_fit_batch() got unexpected keyword argument(s) "
+                        f"{sorted(unknown)}; accepted: {list(_LSQ_KWARGS)}.")
+    if not callable(f):
+        raise TypeError(f"`f` must be callable, got {type(f).__name__}.")
+    _check_jitted(f, "f")
+    _check_jitted(jac, "jac")
+    inplace = _check_flag(inplace, "inplace")
+    absolute_sigma = _check_flag(absolute_sigma, "absolute_sigma")
+    if nan_policy not in (None, "raise", "omit"):
+        raise ValueError(f"`nan_policy` must be one of None, 'raise', 'omit', got {nan_policy!r}.")
+    if jac is None:
+        jac = "2-point"
+    if inplace and jac == "cs":
+        raise ValueError("jac='cs' needs complex model values; it cannot be used "
+                         "with inplace=True (a real output buffer).")
+
+    # ---- ydata, xdata, sigma
+    Y = np.asarray(ydata, dtype=float)
+    if Y.ndim != 2:
+        raise ValueError(f"`ydata` must have shape (K, m), one row per fit, got shape {Y.shape}.")
+    K, m = Y.shape
+    if m == 0:
+        raise ValueError("`ydata` must not be empty (m = 0 points per fit).")
+    X = np.asarray(xdata, dtype=float)
+    if X.shape == (m,):
+        x_per_row = False
+    elif X.shape == (K, m):
+        x_per_row = True
+    else:
+        raise ValueError(f"`xdata` must have shape ({m},) (shared) or ({K}, {m}) (one row "
+                         f"per fit) to match `ydata` {Y.shape}, got shape {X.shape}.")
+    if sigma is None:
+        Wt = np.ones(m)
+        w_per_row = False
+    else:
+        sg = np.asarray(sigma, dtype=float)
+        if sg.shape == (m,):
+            w_per_row = False
+        elif sg.shape == (K, m):
+            w_per_row = True
+        else:
+            raise ValueError(f"`sigma` must be None, shape ({m},) (shared) or ({K}, {m}) "
+                             f"(per fit) to match `ydata` {Y.shape}, got shape {sg.shape}.")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            Wt = 1.0 / sg
+
+    # ---- parameters and bounds
+    if p0 is None:
+        n = _n_params(f, inplace)
+        LB, UB, bounded = _check_bounds_batch(bounds, None, K, n, "trf")
+        P0 = _initial_p0(LB, UB, n)
+    else:
+        P0 = np.asarray(p0, dtype=float)
+        if P0.ndim == 1:
+            P0 = P0.reshape(1, -1)
+        if P0.ndim != 2 or P0.shape[0] not in (1, K) or P0.shape[1] == 0:
+            raise ValueError(f"`p0` must have shape (n,) (shared) or ({K}, n) (per fit), "
+                             f"got shape {np.shape(p0)}.")
+        n = P0.shape[1]
+        LB, UB, bounded = _check_bounds_batch(bounds, None, K, n, "trf")
+    if method is None:
+        method = "trf" if bounded else "lm"
+    if method == "lm" and bounded:
+        raise ValueError("Method 'lm' only works for unconstrained problems; use 'trf'.")
+    P0 = np.ascontiguousarray(np.broadcast_to(P0, (K, n)))
+
+    # ---- NaN handling
+    mrow = None
+    if nan_policy is not None:
+        has_nan = np.isnan(Y) | np.isnan(X)
+        if nan_policy == "raise" and np.any(has_nan):
+            r = int(np.argmax(np.any(has_nan, axis=1)))
+            raise ValueError(f"`xdata` or `ydata` contains NaN (first in row {r}) and "
+                             "nan_policy='raise'.")
+        if nan_policy == "omit" and np.any(has_nan):
+            # compact every row: its finite points first, in order; m_k of them
+            order = np.argsort(has_nan, axis=1, kind="stable")
+            Y = np.take_along_axis(Y, order, axis=1)
+            X = np.take_along_axis(np.broadcast_to(X, (K, m)), order, axis=1)
+            Wt = np.take_along_axis(np.broadcast_to(Wt, (K, m)), order, axis=1)
+            x_per_row = w_per_row = True
+            mrow = (m - np.sum(has_nan, axis=1)).astype(np.int64)
+    # Shared xdata / sigma travel as one row and are broadcast at run time,
+    # so that shared, per-fit and NaN-compacted data share one compiled driver.
+    Y = np.ascontiguousarray(Y)
+    X = np.ascontiguousarray(X if x_per_row else X.reshape(1, m))
+    Wt = np.ascontiguousarray(Wt if w_per_row else np.broadcast_to(Wt, (1, m)))
+
+    residual, jacobian = model_residual(f, n, jac if callable(jac) else None, inplace)
+    flags = (BCAST_TRUNC, ROW_TRUNC, BCAST_TRUNC)
+    args = (X, Y, Wt)
+    threads_n = _check_threads(threads)
+    if inplace:
+        args = args + (np.zeros((threads_n, m)),)
+        flags = flags + (SCRATCH,)
+        if callable(jac):
+            args = args + (np.zeros((threads_n, m, n)),)
+            flags = flags + (SCRATCH,)
+    return _least_squares_batch(
+        residual, P0, jacobian if callable(jac) else jac, (LB, UB), method,
+        kwargs.get("ftol", 1e-8), kwargs.get("xtol", 1e-8), kwargs.get("gtol", 1e-8),
+        kwargs.get("x_scale"), kwargs.get("loss", "linear"), kwargs.get("f_scale", 1.0),
+        kwargs.get("diff_step"), kwargs.get("max_nfev"), args, None, threads_n, progress,
+        return_pcov, return_stderr, _block_hook, flags=flags, mrow=mrow, m=m,
+        absolute=absolute_sigma, x0_name="p0")

@@ -1,0 +1,128 @@
+"""The batch result: one array per field, and the batch-only status codes.
+
+A batch of ``K`` fits returns a :class:`BatchResult` whose fields are arrays
+with the fit index first (``x[K, n]``, ``cost[K]``, ``status[K]``...), the
+layout Gpufit uses.  Memory is ``O(K n)`` (``O(K n^2)`` only when ``pcov``
+is asked for); no per-row residual or Jacobian is kept.
+
+Status codes
+------------
+A row's ``status`` is the single solver's status (scipy's integers plus
+lsqcore's, see :mod:`lsqcore._status`) when the row ran, or one of the
+batch-only codes below when it could not run:
+
+===========================  ====  ===========================================
+``NOT_RUN``                   -10  the batch was interrupted (Ctrl-C) before
+                                   this row ran; ``x`` is NaN
+``NONFINITE_START``           -11  ``x0`` or the residuals at ``x0`` are not
+                                   finite (NaN in the row's data): the single
+                                   solver would raise; ``x`` is ``x0``
+``TOO_FEW_POINTS``            -12  after ``nan_policy='omit'`` the row has no
+                                   point left, or fewer points than parameters
+                                   for ``method='lm'``; ``x`` is ``x0``
+``BAD_SHAPE``                 -13  the residual, Jacobian or loss of this row
+                                   returned an array of the wrong shape (the
+                                   batch raises ``ValueError`` after the run
+                                   naming the first such row)
+===========================  ====  ===========================================
+
+``success`` is ``status > 0``, as in scipy.
+"""
+import numpy as np
+
+from .._status import MESSAGES
+
+NOT_RUN = -10
+NONFINITE_START = -11
+TOO_FEW_POINTS = -12
+BAD_SHAPE = -13
+
+BATCH_MESSAGES = dict(MESSAGES)
+BATCH_MESSAGES.update({
+    NOT_RUN: "Not run: the batch was interrupted before this fit started.",
+    NONFINITE_START: "The starting point or the residuals there are not finite "
+                     "(NaN or inf in this fit's data or x0).",
+    TOO_FEW_POINTS: "Too few data points left in this fit after omitting NaNs.",
+    BAD_SHAPE: "The residual, Jacobian or loss returned an array of the wrong "
+               "shape for this fit.",
+})
+
+
+class BatchResult:
+    """Results of ``K`` independent fits, one array per field.
+
+    Attributes
+    ----------
+    x : ndarray, shape (K, n)
+        Solutions (NaN for rows that did not run).
+    cost : ndarray, shape (K,)
+        Final cost ``0.5 * sum(rho(f_i^2))`` (NaN for rows that did not run).
+    status : ndarray of int, shape (K,)
+        Termination status per row; see :mod:`lsqcore.batch._result` for
+        the batch-only negative codes.  :meth:`message` turns a code into text.
+    success : ndarray of bool, shape (K,)
+        ``status > 0``.
+    nfev, njev, nit : ndarray of int, shape (K,)
+        Residual evaluations (finite differences not counted, as in scipy),
+        Jacobian evaluations and iterations per row.
+    optimality : ndarray, shape (K,)
+        First-order optimality at ``x`` (scipy's definition per method).
+    pcov : ndarray, shape (K, n, n), optional
+        Parameter covariance (``return_pcov=True``).
+    stderr : ndarray, shape (K, n), optional
+        ``sqrt(diag(pcov))`` (``return_stderr=True``).
+    interrupted : bool
+        True when Ctrl-C stopped the batch; unfinished rows have status
+        ``NOT_RUN``.
+    threads : int
+        Number of threads used.
+    """
+
+    _FIELDS = ("x", "cost", "status", "success", "nfev", "njev", "nit",
+               "optimality", "pcov", "stderr")
+
+    def __init__(self, x, cost, status, nfev, njev, nit, optimality, pcov=None,
+                 stderr=None, interrupted=False, threads=1):
+        self.x = x
+        self.cost = cost
+        self.status = status
+        self.success = status > 0
+        self.nfev = nfev
+        self.njev = njev
+        self.nit = nit
+        self.optimality = optimality
+        self.pcov = pcov
+        self.stderr = stderr
+        self.interrupted = bool(interrupted)
+        self.threads = int(threads)
+
+    def __len__(self):
+        return self.status.shape[0]
+
+    def __getitem__(self, key):
+        """Fields by name, as on an ``OptimizeResult`` (``res['x']``)."""
+        if key in self._FIELDS:
+            return getattr(self, key)
+        raise KeyError(key)
+
+    @staticmethod
+    def message(status):
+        """Text of a status code (an int, or an array of them -> list of str)."""
+        if np.ndim(status) == 0:
+            return BATCH_MESSAGES.get(int(status), f"Unknown status {int(status)}.")
+        return [BatchResult.message(s) for s in np.asarray(status).ravel()]
+
+    @property
+    def messages(self):
+        """One message per row (a list of ``K`` strings)."""
+        return self.message(self.status)
+
+    def __repr__(self):
+        K = len(self)
+        n = self.x.shape[1] if self.x.ndim == 2 else 0
+        ok = int(np.sum(self.success))
+        codes, counts = np.unique(self.status, return_counts=True)
+        by = ", ".join(f"{int(c)}: {int(k)}" for c, k in zip(codes, counts))
+        extra = " (interrupted)" if self.interrupted else ""
+        return (f"BatchResult(K={K}, n={n}, success={ok}/{K}, "
+                f"status counts {{{by}}}, threads={self.threads}){extra}")

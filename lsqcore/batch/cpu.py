@@ -1,0 +1,397 @@
+"""The multi-core batch driver: many independent problems on one kernel.
+
+Every row of a batch is an ordinary single problem solved by the same
+cached ask/tell kernel (:mod:`lsqcore._kernel`) and the same compiled
+request loop (:func:`lsqcore._driver.run_compiled`) as
+:func:`lsqcore.least_squares`; this module only adds the outer loops:
+
+* rows are distributed over threads by ``numba.prange`` with dynamic
+  scheduling (``numba.parallel_chunksize``), so a slow row (a fit running to
+  ``max_nfev``) does not hold its neighbours' thread;
+* each thread owns one workspace pair ``(W, S)`` and a few scratch vectors,
+  allocated once per batch call (``threads x`` the single-problem size) and
+  re-laid-out and zeroed per row -- never allocated per fit;
+* the batch is cut into *blocks* of rows, one parallel call each, so that a
+  progress bar can be updated and Ctrl-C honoured between blocks;
+* a row that cannot run (non-finite start, no data left) or fails (the
+  kernel's own statuses: non-finite Jacobian, ``max_nfev``...) records its
+  status in its own slot and never touches another row.
+
+Because a row's computation is the single solver's computation on that
+row's data, from the same zeroed workspace, its answer is bitwise identical
+to ``least_squares`` on that row, whatever the thread count.
+
+The parallel function takes the user's dispatchers as arguments, which
+Numba cannot cache on disk: it is compiled once per process and model
+(a couple of seconds); the heavy kernel it calls stays cached.
+"""
+import math
+import time
+
+import numba
+import numpy as np
+from numba import njit, prange
+
+from .. import _layout as L
+from .._bounds import make_strictly_feasible, coleman_li_scaling
+from .._driver import run_compiled
+from .._kernel import setup
+from .._linalg import EPS
+from ._result import NOT_RUN, NONFINITE_START, TOO_FEW_POINTS, BAD_SHAPE
+
+# target wall time of one block (progress / Ctrl-C granularity)
+BLOCK_SECONDS = 0.1
+# auto progress bar when the whole batch is expected to take longer than this
+PROGRESS_SECONDS = 2.0
+
+
+@njit(cache=True, error_model="numpy")
+def _finite(a):
+    for i in range(a.shape[0]):
+        if not math.isfinite(a[i]):
+            return False
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _covariance(J, cost, m, n, absolute, A, V, s, pc):
+    """``pcov`` as curve_fit computes it, without allocating.
+
+    ``pinv(J^T J) = V diag(1 / s^2) V^T`` from the SVD ``J = U diag(s) V^T``,
+    singular values at or below ``eps * max(m, n) * s_max`` discarded; unless
+    ``absolute``, times ``2 cost / (m - n)`` (the residual variance).  A
+    non-finite ``J`` or ``m <= n`` (scaled case) gives ``inf`` everywhere,
+    as scipy does (without its warning).
+
+    The SVD is one-sided Jacobi (Hestenes 1958; Demmel and Veselic 1992):
+    plane rotations of pairs of columns of ``A = J`` until all columns are
+    orthogonal; then ``s_j = ||A e_j||`` and ``V`` is the product of the
+    rotations.  It is accurate to high relative precision for the small
+    ``n`` of a batch fit, and needs only ``A`` (m x n) and ``V`` (n x n).
+    """
+    ok = True
+    for i in range(m):
+        for j in range(n):
+            if not math.isfinite(J[i, j]):
+                ok = False
+    if not ok or (not absolute and m <= n):
+        for a in range(n):
+            for b in range(n):
+                pc[a, b] = math.inf
+        return
+    for i in range(m):
+        for j in range(n):
+            A[i, j] = J[i, j]
+    for a in range(n):
+        for b in range(n):
+            V[a, b] = 1.0 if a == b else 0.0
+    for sweep in range(60):
+        rotated = False
+        for p in range(n - 1):
+            for q in range(p + 1, n):
+                alpha = 0.0
+                beta = 0.0
+                gamma = 0.0
+                for i in range(m):
+                    alpha += A[i, p] * A[i, p]
+                    beta += A[i, q] * A[i, q]
+                    gamma += A[i, p] * A[i, q]
+                if gamma == 0.0 or abs(gamma) <= EPS * math.sqrt(alpha * beta):
+                    continue
+                rotated = True
+                zeta = (beta - alpha) / (2.0 * gamma)
+                t = math.copysign(1.0, zeta) / (abs(zeta) + math.sqrt(1.0 + zeta * zeta))
+                c = 1.0 / math.sqrt(1.0 + t * t)
+                sn = c * t
+                for i in range(m):
+                    ap = A[i, p]
+                    aq = A[i, q]
+                    A[i, p] = c * ap - sn * aq
+                    A[i, q] = sn * ap + c * aq
+                for i in range(n):
+                    vp = V[i, p]
+                    vq = V[i, q]
+                    V[i, p] = c * vp - sn * vq
+                    V[i, q] = sn * vp + c * vq
+        if not rotated:
+            break
+    s_max = 0.0
+    for j in range(n):
+        acc = 0.0
+        for i in range(m):
+            acc += A[i, j] * A[i, j]
+        s[j] = math.sqrt(acc)
+        s_max = max(s_max, s[j])
+    threshold = EPS * max(m, n) * s_max
+    for a in range(n):
+        for b in range(n):
+            pc[a, b] = 0.0
+    for j in range(n):
+        if s[j] > threshold:
+            s2 = s[j] * s[j]
+            for a in range(n):
+                va = V[a, j] / s2
+                for b in range(n):
+                    pc[a, b] += va * V[b, j]
+    bad = False
+    for a in range(n):
+        for b in range(n):
+            if not math.isfinite(pc[a, b]):
+                bad = True
+    scale = 1.0 if absolute else 2.0 * cost / (m - n)
+    for a in range(n):
+        for b in range(n):
+            pc[a, b] = math.inf if bad else pc[a, b] * scale
+
+
+@njit(cache=True, error_model="numpy")
+def _begin_row(k, tid, data, work, iopts, m, outs):
+    """Copy row ``k``'s start into the thread's ``xb``; returns ``m_k`` or -1.
+
+    Records a batch status (and returns -1) when the row cannot start.
+    """
+    X0, LB, UB, mrow = data
+    xb = work[2][tid]
+    out_x, _, out_status, out_nfev, out_njev, out_nit = outs[:6]
+    n = X0.shape[1]
+    x0 = X0[k if X0.shape[0] != 1 else 0]
+    mk = m if mrow.shape[0] == 0 else mrow[k]
+    for j in range(n):
+        xb[j] = x0[j]
+        out_x[k, j] = x0[j]
+    out_nfev[k] = 0
+    out_njev[k] = 0
+    out_nit[k] = 0
+    if not _finite(xb):
+        out_status[k] = NONFINITE_START
+        return -1
+    if mk == 0 or (iopts[0] == L.LM and mk < n):
+        out_status[k] = TOO_FEW_POINTS
+        return -1
+    if iopts[0] == L.TRF:
+        make_strictly_feasible(xb, LB[k if LB.shape[0] != 1 else 0],
+                               UB[k if UB.shape[0] != 1 else 0], 1e-10)
+    return mk
+
+
+@njit(cache=True, error_model="numpy")
+def _start(k, tid, f0, mk, data, work, opts, flags, outs):
+    """Check ``f(x0)`` and load the row into the thread's zeroed workspace."""
+    X0, LB, UB, _ = data
+    W, S, xb = work[0][tid], work[1][tid], work[2][tid]
+    fopts, iopts, x_scale, rstep = opts
+    out_status, out_nfev = outs[2], outs[3]
+    out_nfev[k] = 1
+    if f0.shape[0] != mk:
+        out_status[k] = BAD_SHAPE
+        return False
+    if not _finite(f0):
+        out_status[k] = NONFINITE_START
+        return False
+    W[:] = 0.0
+    L.init_layout(S, mk, X0.shape[1], flags[0], flags[1], 0)
+    setup(W, S, xb, f0, LB[k if LB.shape[0] != 1 else 0],
+          UB[k if UB.shape[0] != 1 else 0], x_scale, rstep, fopts, iopts)
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _finish_row(k, tid, err, mk, data, work, iopts, flags, outs):
+    """Copy the solved row out: x, cost, counters, optimality, pcov; status last."""
+    X0, LB, UB, _ = data
+    W, S, cl, pc, A, V = (work[0][tid], work[1][tid], work[3][tid], work[4][tid],
+                          work[5][tid], work[6][tid])
+    cov, absolute = flags[2], flags[3]
+    out_x, out_cost, out_status, out_nfev, out_njev, out_nit, out_opt, out_pcov, out_se = outs
+    n = X0.shape[1]
+    out_nfev[k] = S[L.NFEV]
+    out_njev[k] = S[L.NJEV]
+    out_nit[k] = S[L.NIT]
+    if err != 0:
+        out_status[k] = BAD_SHAPE
+        return
+    x = L.vec(W, S, L.O_X, n)
+    g = L.vec(W, S, L.O_G, n)
+    for j in range(n):
+        out_x[k, j] = x[j]
+    cost = W[L.COST]
+    out_cost[k] = cost
+    # first-order optimality as the single front end reports it
+    v = cl[:n]
+    if iopts[0] == L.TRF:
+        coleman_li_scaling(x, g, LB[k if LB.shape[0] != 1 else 0],
+                           UB[k if UB.shape[0] != 1 else 0], v, cl[n:2 * n])
+    else:
+        v[:] = 1.0
+    opt = 0.0
+    for j in range(n):
+        t = abs(g[j] * v[j])
+        if t > opt or t != t:
+            opt = t
+        if opt != opt:
+            break
+    out_opt[k] = opt
+    if cov:
+        _covariance(L.mat(W, S, L.O_J, mk, n), cost, mk, n, absolute,
+                    A[:mk * n].reshape((mk, n)), V, cl[:n], pc)
+        if out_pcov.shape[0] > 0:
+            for a in range(n):
+                for b in range(n):
+                    out_pcov[k, a, b] = pc[a, b]
+        if out_se.shape[0] > 0:
+            for a in range(n):
+                out_se[k, a] = math.sqrt(pc[a, a])
+    # status last: a row is "done" once its status is set
+    out_status[k] = S[L.STATUS]
+
+
+# The per-model part is generated so that the user's dispatchers are
+# globals (direct calls LLVM can inline) and the prange body is flat: every
+# extra non-cached function in the chain re-links and re-optimises the whole
+# kernel, which is most of the compile time.  Everything that does not call
+# the user's functions lives in the cached helpers above.
+_BLOCK_SRC = """
+def _solve_block(args, start, stop, data, work, opts, m, flags, outs):
+    for k in prange(start, stop):
+        tid = get_thread_id()
+        mk = _begin_row(k, tid, data, work, opts[1], m, outs)
+        if mk >= 0:
+            ra = ROWS(args, k, tid, mk)
+            if _start(k, tid, FUN(work[2][tid], *ra), mk, data, work, opts, flags, outs):
+                err = run_compiled(FUN, JAC, LOSS, work[0][tid], work[1][tid], ra)
+                _finish_row(k, tid, err, mk, data, work, opts[1], flags, outs)
+"""
+_BLOCK_CACHE = {}
+_BLOCK_CACHE_MAX = 32
+
+
+def block_driver(fun, jac, loss, rows):
+    """The parallel block function for one set of user functions.
+
+    Generated with the dispatchers bound as *globals*: a dispatcher passed
+    in as an argument and used inside a ``prange`` body risks becoming a
+    first-class function value (an indirect call, and a
+    ``NumbaExperimentalFeatureWarning``); as globals they are direct calls.
+    """
+    key = (fun, jac, loss, rows)
+    fn = _BLOCK_CACHE.get(key)
+    if fn is None:
+        ns = {"prange": prange, "get_thread_id": numba.get_thread_id,
+              "_begin_row": _begin_row, "_start": _start, "_finish_row": _finish_row,
+              "run_compiled": run_compiled, "FUN": fun, "JAC": jac, "LOSS": loss,
+              "ROWS": rows}
+        exec(compile(_BLOCK_SRC, "<lsqcore.batch generated _solve_block>", "exec"), ns)
+        fn = njit(parallel=True, error_model="numpy")(ns["_solve_block"])
+        if len(_BLOCK_CACHE) >= _BLOCK_CACHE_MAX:
+            _BLOCK_CACHE.pop(next(iter(_BLOCK_CACHE)))
+        _BLOCK_CACHE[key] = fn
+    return fn
+
+
+class Problem:
+    """Everything one batch call needs, validated by the front end."""
+
+    def __init__(self, K, fun, jac, loss, rows, args, X0, LB, UB, mrow, m, fopts,
+                 iopts, x_scale, rstep, robust, callable_loss, cov, absolute,
+                 return_pcov, return_stderr):
+        self.__dict__.update(locals())
+        del self.__dict__["self"]
+
+
+def _open_bar(K, done):
+    from tqdm.auto import tqdm
+    bar = tqdm(total=K, unit="fit", smoothing=0.1, mininterval=0.2)
+    if done:
+        bar.update(done)
+    return bar
+
+
+def solve(P, threads, progress, block_hook=None):
+    """Run all rows of ``P`` on ``threads`` threads; returns the output arrays.
+
+    ``progress``: True / False / None (auto: a bar if the batch is expected
+    to take more than ``PROGRESS_SECONDS``, estimated from the first block).
+    ``block_hook(done)`` is called after each block (tests use it).
+    Ctrl-C (KeyboardInterrupt) between blocks stops the batch; unfinished
+    rows keep status ``NOT_RUN``.
+    """
+    K = P.K
+    n = P.X0.shape[1]
+    m = P.m
+    out_x = np.full((K, n), np.nan)
+    out_cost = np.full(K, np.nan)
+    out_status = np.full(K, NOT_RUN, dtype=np.int64)
+    out_nfev = np.zeros(K, dtype=np.int64)
+    out_njev = np.zeros(K, dtype=np.int64)
+    out_nit = np.zeros(K, dtype=np.int64)
+    out_opt = np.full(K, np.nan)
+    out_pcov = np.full((K if P.return_pcov else 0, n, n), np.nan)
+    out_se = np.full((K if P.return_stderr else 0, n), np.nan)
+
+    w_size, s_size = L.workspace_shape(m, n, P.robust, P.callable_loss, 0)
+    Wt = np.zeros((threads, w_size))
+    St = np.zeros((threads, s_size), dtype=np.int64)
+    Xt = np.zeros((threads, n))
+    Ct = np.zeros((threads, 2 * n))
+    c = 1 if P.cov else 0           # covariance scratch only when asked
+    Pt = np.zeros((threads, c * n, n))
+    At = np.zeros((threads, c * m * n))
+    Vt = np.zeros((threads, c * n, n))
+
+    driver = block_driver(P.fun, P.jac, P.loss, P.rows)
+
+    data = (P.X0, P.LB, P.UB, P.mrow)
+    work = (Wt, St, Xt, Ct, Pt, At, Vt)
+    opts = (P.fopts, P.iopts, P.x_scale, P.rstep)
+    flags = (bool(P.robust), bool(P.callable_loss), bool(P.cov), bool(P.absolute))
+    outs = (out_x, out_cost, out_status, out_nfev, out_njev, out_nit, out_opt,
+            out_pcov, out_se)
+
+    def block(start, stop):
+        driver(P.args, start, stop, data, work, opts, m, flags, outs)
+
+    interrupted = False
+    bar = None
+    prev_threads = numba.get_num_threads()
+    numba.set_num_threads(threads)
+    try:
+        with numba.parallel_chunksize(_chunk(K, threads)):
+            block(0, 0)                 # compile (no rows) outside the timing
+            done = 0
+            size = min(K, 8 * threads)
+            elapsed = 0.0
+            if progress is True:
+                bar = _open_bar(K, 0)
+            while done < K:
+                stop = min(K, done + size)
+                t0 = time.perf_counter()
+                block(done, stop)
+                dt = time.perf_counter() - t0
+                elapsed += dt
+                rows_done = stop - done
+                done = stop
+                rate = done / max(elapsed, 1e-9)
+                if bar is not None:
+                    bar.update(rows_done)
+                elif (progress is None and done < K and elapsed > 0.05
+                      and (K - done) / rate > PROGRESS_SECONDS):
+                    bar = _open_bar(K, done)
+                if block_hook is not None:
+                    block_hook(done)
+                size = int(min(max(rate * BLOCK_SECONDS, 4 * threads), 1 << 20))
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        numba.set_num_threads(prev_threads)
+        if bar is not None:
+            bar.close()
+    return dict(x=out_x, cost=out_cost, status=out_status, nfev=out_nfev,
+                njev=out_njev, nit=out_nit, optimality=out_opt,
+                pcov=out_pcov if P.return_pcov else None,
+                stderr=out_se if P.return_stderr else None,
+                interrupted=interrupted)
+
+
+def _chunk(K, threads):
+    """Rows per dynamically scheduled chunk: small enough to balance slow rows."""
+    return int(max(1, min(8, K // (threads * 16) if threads else 1)))

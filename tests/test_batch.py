@@ -1,0 +1,434 @@
+"""Batch solvers: every row equals the single solver, bitwise, on any thread count.
+
+Compile cost dominates this file (each (model, call pattern) compiles one
+parallel driver that links the solver kernel: ~25 s of CPU on a 2-core
+machine), so it uses three compiled variants only:
+
+* ``resid(p, t, y)`` through ``least_squares_batch`` (t shared, y per row):
+  methods, Jacobian kinds, losses, bounds, statuses, threads, progress,
+  Ctrl-C and pcov all reuse it (they are run-time options);
+* the model ``expdecay(x, a, b, c)`` through ``curve_fit_batch``: shared and
+  per-fit xdata / p0 / sigma / bounds and NaN omission reuse it;
+* the in-place model with its in-place Jacobian (``inplace=True``).
+"""
+import math
+import signal
+import threading
+import warnings
+
+import numpy as np
+import numba
+import pytest
+from numba import njit
+from scipy.optimize import least_squares as sp_least_squares, curve_fit as sp_curve_fit
+
+import lsqcore
+from lsqcore import least_squares
+from lsqcore.batch import (least_squares_batch, curve_fit_batch, BatchResult, NOT_RUN,
+                           NONFINITE_START, TOO_FEW_POINTS)
+from lsqcore.batch._model import model_residual
+
+M = 30
+T = np.linspace(0.0, 4.0, M)
+K = 48
+TWO_THREADS = numba.config.NUMBA_NUM_THREADS >= 2
+
+
+@njit(cache=True)
+def resid(p, t, y):
+    return p[0] * np.exp(-p[1] * t) + p[2] - y
+
+
+@njit(cache=True)
+def expdecay(x, a, b, c):
+    return a * np.exp(-b * x) + c
+
+
+@njit(cache=True)
+def expdecay_ip(x, a, b, c, out):
+    for i in range(x.shape[0]):
+        out[i] = a * np.exp(-b * x[i]) + c
+
+
+@njit(cache=True)
+def expdecay_jac_ip(x, a, b, c, out):
+    for i in range(x.shape[0]):
+        e = np.exp(-b * x[i])
+        out[i, 0] = e
+        out[i, 1] = -a * x[i] * e
+        out[i, 2] = 1.0
+
+
+def make_data(K=K, seed=0, noise=0.05):
+    rng = np.random.default_rng(seed)
+    P = np.column_stack([rng.uniform(1, 3, K), rng.uniform(0.5, 2, K),
+                         rng.uniform(-0.5, 0.5, K)])
+    Y = P[:, :1] * np.exp(-P[:, 1:2] * T) + P[:, 2:3] + noise * rng.standard_normal((K, M))
+    return P, Y
+
+
+P_TRUE, Y = make_data()
+X0 = np.tile([1.0, 1.0, 0.0], (K, 1))
+# special rows: NaN data, a singular start (a = 0 makes J's b-column zero),
+# a non-finite x0
+NAN_ROW, SING_ROW, BADX0_ROW = 3, 7, 11
+Y_SPECIAL = Y.copy()
+Y_SPECIAL[NAN_ROW, 5] = np.nan
+X0_SPECIAL = X0.copy()
+X0_SPECIAL[SING_ROW] = [0.0, 1.0, 0.0]
+X0_SPECIAL[BADX0_ROW, 1] = np.nan
+
+
+def quiet(fn, *a, **k):
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        return fn(*a, **k)
+
+
+def assert_row_equals_single(res, k, single):
+    """Bitwise equality of batch row ``k`` with a single-solver result."""
+    assert np.array_equal(res.x[k], single.x), (k, res.x[k], single.x)
+    assert res.cost[k] == single.cost, (k, res.cost[k], single.cost)
+    assert res.status[k] == single.status, (k, res.status[k], single.status)
+    assert res.nfev[k] == single.nfev and res.njev[k] == single.njev, k
+    assert res.nit[k] == single.nit, k
+    assert res.optimality[k] == single.optimality, (k, res.optimality[k], single.optimality)
+    assert res.success[k] == single.success
+
+
+def assert_same_batch(a, b):
+    for f in ("x", "cost", "status", "nfev", "njev", "nit", "optimality"):
+        np.testing.assert_array_equal(getattr(a, f), getattr(b, f), err_msg=f)
+
+
+# ------------------------------------------------------------------ least_squares_batch
+
+OPTION_SETS = [
+    dict(method="trf"),
+    dict(method="lm"),
+    dict(method="gn"),
+    dict(method="trf", jac="3-point", loss="soft_l1", f_scale=0.1),
+    dict(method="trf", jac="cs"),
+    dict(method="trf", bounds=([0.0, 0.0, -1.0], [5.0, 5.0, 1.0])),
+    dict(method="trf", max_nfev=3),
+    dict(method="lm", x_scale=1.0, ftol=1e-12, xtol=1e-12, gtol=1e-12),
+]
+
+
+@pytest.fixture(scope="module")
+def special_batch():
+    return quiet(least_squares_batch, resid, X0_SPECIAL, args=(T, Y_SPECIAL), threads=1,
+                 progress=False, return_pcov=True, return_stderr=True)
+
+
+@pytest.mark.parametrize("opts", OPTION_SETS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items() if k != "bounds") + ("-bounds" if "bounds" in o else ""))
+def test_rows_equal_single_solver(opts):
+    res = quiet(least_squares_batch, resid, X0, args=(T, Y), threads=1, progress=False, **opts)
+    assert isinstance(res, BatchResult) and len(res) == K
+    for k in range(0, K, 5):
+        single = quiet(least_squares, resid, X0[k], args=(T, Y[k]), **opts)
+        assert_row_equals_single(res, k, single)
+    if opts.get("max_nfev") == 3:
+        assert np.all(res.status == 0) and np.all(res.nfev == 3)
+        assert res.message(0) == lsqcore._status.MESSAGES[0]
+    else:
+        assert np.all(res.success)
+
+
+@pytest.mark.skipif(not TWO_THREADS, reason="needs 2 numba threads")
+@pytest.mark.parametrize("method", ["trf", "lm"])
+def test_thread_count_does_not_change_answers(method, special_batch):
+    r1 = quiet(least_squares_batch, resid, X0_SPECIAL, args=(T, Y_SPECIAL), method=method,
+               threads=1, progress=False)
+    r2 = quiet(least_squares_batch, resid, X0_SPECIAL, args=(T, Y_SPECIAL), method=method,
+               threads=2, progress=False)
+    assert r2.threads == 2
+    assert_same_batch(r1, r2)
+    if method == "trf":
+        assert_same_batch(r1, special_batch)
+
+
+def test_failing_rows_mark_their_own_status(special_batch):
+    res = special_batch
+    assert res.status[NAN_ROW] == NONFINITE_START
+    assert res.status[BADX0_ROW] == NONFINITE_START
+    assert not res.success[NAN_ROW] and not res.success[BADX0_ROW]
+    assert np.isnan(res.cost[NAN_ROW]) and np.array_equal(res.x[NAN_ROW], X0_SPECIAL[NAN_ROW])
+    assert "not finite" in res.message(res.status[NAN_ROW])
+    # the singular start is solved like the single solver does
+    single = quiet(least_squares, resid, X0_SPECIAL[SING_ROW], args=(T, Y[SING_ROW]))
+    assert_row_equals_single(res, SING_ROW, single)
+    # the other rows are untouched by their neighbours
+    clean = quiet(least_squares_batch, resid, X0, args=(T, Y), threads=1, progress=False)
+    others = np.setdiff1d(np.arange(K), [NAN_ROW, SING_ROW, BADX0_ROW])
+    np.testing.assert_array_equal(res.x[others], clean.x[others])
+    np.testing.assert_array_equal(res.status[others], clean.status[others])
+
+
+def test_pcov_and_stderr_as_curve_fit(special_batch):
+    res = special_batch
+    assert res.pcov.shape == (K, 3, 3) and res.stderr.shape == (K, 3)
+    np.testing.assert_array_equal(res.stderr, np.sqrt(np.diagonal(res.pcov, axis1=1, axis2=2)))
+    assert np.all(np.isnan(res.pcov[NAN_ROW]))
+    for k in (0, 1, 20):
+        # the same formula as scipy's curve_fit, from the single solver's Jacobian
+        single = quiet(least_squares, resid, X0[k], args=(T, Y[k]))
+        _, s, VT = np.linalg.svd(single.jac, full_matrices=False)
+        keep = s > np.finfo(float).eps * max(single.jac.shape) * s[0]
+        pcov = (VT[keep].T / s[keep] ** 2) @ VT[keep] * (2 * single.cost / (M - 3))
+        np.testing.assert_allclose(res.pcov[k], pcov, rtol=1e-9, atol=1e-15)
+        # and scipy's curve_fit on the same data (trf, same tolerances)
+        popt, pcov_sp = sp_curve_fit(expdecay.py_func, T, Y[k], p0=X0[k], method="trf")
+        np.testing.assert_allclose(res.x[k], popt, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(res.pcov[k], pcov_sp, rtol=1e-3, atol=1e-10)
+
+
+def test_rows_agree_with_scipy():
+    res = quiet(least_squares_batch, resid, X0, args=(T, Y), method="trf", threads=1,
+                progress=False)
+    for k in range(0, K, 4):
+        ref = quiet(sp_least_squares, resid.py_func, X0[k], args=(T, Y[k]), method="trf")
+        assert res.cost[k] <= ref.cost * (1 + 1e-8) + 1e-14
+        np.testing.assert_allclose(res.x[k], ref.x, rtol=1e-5, atol=1e-7)
+
+
+def test_per_row_bounds_and_per_row_rule():
+    rng = np.random.default_rng(3)
+    lb = np.tile([0.0, 0.0, -1.0], (K, 1))
+    ub = np.tile([5.0, 5.0, 1.0], (K, 1))
+    ub[::3, 1] = 0.8                    # some rows: b capped below its true value
+    res = quiet(least_squares_batch, resid, X0 * [1.0, 0.5, 1.0], args=(T, Y),
+                bounds=(lb, ub), threads=1, progress=False)
+    for k in (0, 1, 3, 4):
+        single = quiet(least_squares, resid, X0[k] * [1.0, 0.5, 1.0], args=(T, Y[k]),
+                       bounds=(lb[k], ub[k]))
+        assert_row_equals_single(res, k, single)
+    assert np.all(res.x[::3, 1] <= 0.8)
+    # a shared array of length K is split only when per_row says so
+    x0_one = np.tile([1.0, 1.0, 0.0], (1, 1))
+    r = quiet(least_squares_batch, resid, x0_one, args=(T, Y[:1]), threads=1, progress=False)
+    single = quiet(least_squares, resid, x0_one[0], args=(T, Y[0]))
+    assert_row_equals_single(r, 0, single)
+    del rng
+
+
+def test_empty_batch():
+    res = least_squares_batch(resid, np.zeros((0, 3)), args=(T, np.zeros((0, M))))
+    assert len(res) == 0 and res.x.shape == (0, 3) and res.status.shape == (0,)
+    res = curve_fit_batch(expdecay, T, np.zeros((0, M)), p0=[1.0, 1.0, 0.0],
+                          return_pcov=True)
+    assert res.x.shape == (0, 3) and res.pcov.shape == (0, 3, 3)
+
+
+# ------------------------------------------------------------------ progress and Ctrl-C
+
+def test_progress_bar_and_interrupt(capsys):
+    pytest.importorskip("tqdm")
+    res = quiet(least_squares_batch, resid, X0, args=(T, Y), threads=1, progress=True)
+    assert np.all(res.success) and not res.interrupted
+    assert "fit" in capsys.readouterr().err   # tqdm writes to stderr
+
+    calls = []
+
+    def hook(done):
+        calls.append(done)
+        raise KeyboardInterrupt         # Ctrl-C during the first block
+
+    big = np.tile(Y, (20, 1))
+    res = quiet(least_squares_batch, resid, np.tile(X0, (20, 1)), args=(T, big), threads=1,
+                progress=False, _block_hook=hook)
+    assert res.interrupted and "interrupted" in repr(res)
+    done = calls[-1]
+    assert 0 < done < big.shape[0]
+    assert np.all(res.status[done:] == NOT_RUN) and np.all(np.isnan(res.x[done:]))
+    assert np.all(res.success[:done])
+    assert res.message(NOT_RUN).startswith("Not run")
+
+
+def test_real_sigint_stops_between_blocks():
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals need the main thread")
+    big = np.tile(Y, (400, 1))          # ~19000 fits: seconds of work
+    x0 = np.tile(X0, (400, 1))
+    quiet(least_squares_batch, resid, x0[:4], args=(T, big[:4]), threads=1, progress=False)
+    started = threading.Event()
+
+    def hook(done):
+        if not started.is_set():
+            started.set()
+            timer = threading.Timer(0.3, signal.raise_signal, (signal.SIGINT,))
+            timer.start()
+
+    res = quiet(least_squares_batch, resid, x0, args=(T, big), threads=1, progress=False,
+                _block_hook=hook)
+    if not res.interrupted:             # the machine finished faster than 0.3 s
+        assert np.all(res.status != NOT_RUN)
+        return
+    finished = res.status != NOT_RUN
+    assert 0 < finished.sum() < big.shape[0]
+    # finished rows are complete answers
+    k = int(np.flatnonzero(finished)[-1])
+    single = quiet(least_squares, resid, x0[k], args=(T, big[k]))
+    assert_row_equals_single(res, k, single)
+
+
+# ------------------------------------------------------------------ curve_fit_batch
+
+def _single_cf(k, x, y, p0, sigma=None, inplace=False, **opts):
+    """The single solve that batch row k must reproduce bitwise (Python driver)."""
+    residual, _ = model_residual(expdecay, 3)
+    w = np.ones(y.size) if sigma is None else 1.0 / np.asarray(sigma, float)
+    return quiet(least_squares, lambda p, *a: residual(p, *a), p0,
+                 args=(np.ascontiguousarray(x), np.ascontiguousarray(y), w), **opts)
+
+
+@pytest.mark.parametrize("xkind", ["shared", "per_fit"])
+@pytest.mark.parametrize("skind", ["none", "shared", "per_fit"])
+def test_curve_fit_batch_shared_and_per_fit(xkind, skind):
+    rng = np.random.default_rng(1)
+    Xd = T if xkind == "shared" else T * rng.uniform(0.8, 1.2, (K, 1))
+    Yd = np.array([expdecay.py_func(Xd if Xd.ndim == 1 else Xd[k], *P_TRUE[k]) for k in range(K)])
+    Yd += 0.05 * rng.standard_normal(Yd.shape)
+    sigma = {"none": None, "shared": np.linspace(0.5, 1.5, M),
+             "per_fit": rng.uniform(0.5, 1.5, (K, M))}[skind]
+    p0 = [1.0, 1.0, 0.0] if skind != "shared" else np.tile([1.0, 1.0, 0.0], (K, 1))
+    res = quiet(curve_fit_batch, expdecay, Xd, Yd, p0=p0, sigma=sigma, threads=1,
+                progress=False, return_stderr=True)
+    assert res.stderr.shape == (K, 3) and np.all(res.success)
+    for k in (0, 13, K - 1):
+        xk = Xd if Xd.ndim == 1 else Xd[k]
+        sk = None if sigma is None else (sigma if sigma.ndim == 1 else sigma[k])
+        single = _single_cf(k, xk, Yd[k], np.array([1.0, 1.0, 0.0]), sk, method="lm")
+        assert_row_equals_single(res, k, single)
+        if skind == "none" and k == 0 and hasattr(lsqcore, "curve_fit"):
+            # lsqcore's single curve_fit builds the same residual: same answer
+            popt1, _ = quiet(lsqcore.curve_fit, expdecay, xk, Yd[k], p0=[1.0, 1.0, 0.0])
+            assert np.array_equal(popt1, res.x[k])
+        popt, pcov = sp_curve_fit(expdecay.py_func, xk, Yd[k], p0=[1.0, 1.0, 0.0], sigma=sk)
+        np.testing.assert_allclose(res.x[k], popt, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(res.stderr[k], np.sqrt(np.diag(pcov)), rtol=1e-3)
+
+
+def test_curve_fit_batch_bounds_and_p0_default():
+    lb = np.tile([0.0, 0.0, -1.0], (K, 1))
+    ub = np.tile([4.0, 3.0, 1.0], (K, 1))
+    ub[1::2, 0] = 1.5
+    res = quiet(curve_fit_batch, expdecay, T, Y, bounds=(lb, ub), threads=1, progress=False)
+    p0 = 0.5 * (lb + ub)                # scipy's default start inside finite bounds
+    for k in (0, 1, 2):
+        single = _single_cf(k, T, Y[k], p0[k], method="trf", bounds=(lb[k], ub[k]))
+        assert_row_equals_single(res, k, single)
+    assert np.all(res.x[1::2, 0] <= 1.5)
+    # shared bounds, per-fit p0, method chosen by the bounds (trf)
+    res2 = quiet(curve_fit_batch, expdecay, T, Y, p0=p0, bounds=(lb[0], ub[0]), threads=1,
+                 progress=False)
+    single = _single_cf(4, T, Y[4], p0[4], method="trf", bounds=(lb[0], ub[0]))
+    assert_row_equals_single(res2, 4, single)
+
+
+def test_curve_fit_batch_nan_policy():
+    Yn = Y.copy()
+    Yn[2, [0, 7, 8]] = np.nan
+    Yn[5, :] = np.nan
+    Xn = np.tile(T, (K, 1))
+    Xn[9, 3] = np.nan
+    res = quiet(curve_fit_batch, expdecay, Xn, Yn, p0=[1.0, 1.0, 0.0], nan_policy="omit",
+                threads=1, progress=False, return_pcov=True)
+    for k in (2, 9, 10):
+        keep = ~(np.isnan(Yn[k]) | np.isnan(Xn[k]))
+        single = _single_cf(k, Xn[k][keep], Yn[k][keep], np.array([1.0, 1.0, 0.0]),
+                            method="lm")
+        assert_row_equals_single(res, k, single)
+        popt, _ = sp_curve_fit(expdecay.py_func, Xn[k], Yn[k], p0=[1.0, 1.0, 0.0],
+                               nan_policy="omit")
+        np.testing.assert_allclose(res.x[k], popt, rtol=1e-4, atol=1e-6)
+    assert res.status[5] == TOO_FEW_POINTS
+    assert res.message(TOO_FEW_POINTS).startswith("Too few")
+    # None: the NaN row fails alone; 'raise': names the row
+    res = quiet(curve_fit_batch, expdecay, T, Yn, p0=[1.0, 1.0, 0.0], threads=1,
+                progress=False)
+    assert res.status[2] == NONFINITE_START and res.status[5] == NONFINITE_START
+    assert np.all(res.success[[0, 1, 3, 4]])
+    with pytest.raises(ValueError, match="row 2"):
+        curve_fit_batch(expdecay, T, Yn, p0=[1.0, 1.0, 0.0], nan_policy="raise")
+
+
+def test_curve_fit_batch_inplace_model_and_jac():
+    res = quiet(curve_fit_batch, expdecay_ip, T, Y, p0=[1.0, 1.0, 0.0], jac=expdecay_jac_ip,
+                inplace=True, threads=1, progress=False)
+
+    def f(p, x, y, w):
+        out = np.empty(y.size)
+        expdecay_ip(x, p[0], p[1], p[2], out)
+        return (out - y) * w
+
+    def j(p, x, y, w):
+        out = np.empty((y.size, 3))
+        expdecay_jac_ip(x, p[0], p[1], p[2], out)
+        return w[:, None] * out
+
+    for k in (0, 9):
+        single = quiet(least_squares, f, np.array([1.0, 1.0, 0.0]), jac=j, method="lm",
+                       args=(T, Y[k], np.ones(M)))
+        assert_row_equals_single(res, k, single)
+    if TWO_THREADS:
+        r2 = quiet(curve_fit_batch, expdecay_ip, T, Y, p0=[1.0, 1.0, 0.0],
+                   jac=expdecay_jac_ip, inplace=True, threads=2, progress=False)
+        assert_same_batch(res, r2)
+
+
+# ------------------------------------------------------------------ bad input
+
+@pytest.mark.parametrize("call, match", [
+    (lambda: least_squares_batch(resid, np.ones(3), args=(T, Y)), r"`x0` must have shape \(K, n\)"),
+    (lambda: least_squares_batch(resid.py_func, X0, args=(T, Y)), "Numba-jitted"),
+    (lambda: least_squares_batch(resid, X0, args=(T, Y), method="lm",
+                                 bounds=(0, 10)), "does not support `bounds`"),
+    (lambda: least_squares_batch(resid, X0, args=(T, Y), bounds=(np.zeros((K + 1, 3)), 10)),
+     r"`bounds` lb must be .* \(48, 3\)"),
+    (lambda: least_squares_batch(resid, X0, args=(T, Y), bounds=(2.0, 3.0)),
+     r"`x0` is infeasible: x0\[0, 0\]"),
+    (lambda: least_squares_batch(resid, X0, args=(T, Y), per_row=(True, True)),
+     r"`args\[0\]` is marked per row"),
+    (lambda: least_squares_batch(resid, X0, args=(T, Y), threads=0), "`threads`"),
+    (lambda: least_squares_batch(resid, X0, args=(T, Y), progress="yes"), "`progress`"),
+    (lambda: least_squares_batch(resid, X0, args=[T, Y]), "`args` must be a tuple"),
+    (lambda: curve_fit_batch(expdecay, T, Y[0], p0=[1, 1, 0]), r"`ydata` must have shape \(K, m\)"),
+    (lambda: curve_fit_batch(expdecay, T[:-1], Y, p0=[1, 1, 0]),
+     r"`xdata` must have shape \(30,\) \(shared\) or \(48, 30\)"),
+    (lambda: curve_fit_batch(expdecay, T, Y, p0=[1, 1, 0], sigma=np.ones(M - 1)),
+     r"`sigma` must be None, shape \(30,\)"),
+    (lambda: curve_fit_batch(expdecay, T, Y, p0=np.ones((K - 1, 3))), r"`p0` must have shape"),
+    (lambda: curve_fit_batch(expdecay, T, Y, p0=[1, 1, 0], nan_policy="drop"), "`nan_policy`"),
+    (lambda: curve_fit_batch(expdecay, T, Y, p0=[1, 1, 0], method="lm", bounds=(0, 5)),
+     "only works for unconstrained"),
+    (lambda: curve_fit_batch(expdecay_ip, T, Y, p0=[1, 1, 0], inplace=True, jac="cs"),
+     "jac='cs'"),
+    (lambda: curve_fit_batch(expdecay, T, Y, p0=[1, 1, 0], foo=1), "unexpected keyword"),
+    (lambda: curve_fit_batch(expdecay, T, np.zeros((K, 0)), p0=[1, 1, 0]), "must not be empty"),
+])
+def test_bad_input_is_named(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
+
+
+def test_progress_true_without_tqdm(monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def fake_import(name, *a, **k):
+        if name == "tqdm" or name.startswith("tqdm."):
+            raise ImportError("no tqdm")
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", fake_import)
+    with pytest.raises(ImportError, match=r"lsqcore\[progress\]"):
+        least_squares_batch(resid, X0, args=(T, Y), progress=True)
+
+
+def test_public_names():
+    assert lsqcore.least_squares_batch is least_squares_batch
+    assert lsqcore.curve_fit_batch is curve_fit_batch
+    assert BatchResult.message(-999).startswith("Unknown status")
+    assert BatchResult.message(np.array([1, -10]))[1].startswith("Not run")
+    assert math.isfinite(1.0)
