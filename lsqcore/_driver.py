@@ -20,8 +20,8 @@ import numpy as np
 from numba import njit
 
 from . import _layout as L
-from ._layout import vec, mat
-from ._kernel import advance
+
+from ._kernel import advance, advance_extern, setup_extern, workspace_size_extern
 from ._jacobian import complex_step_jacobian
 
 ERR_F_SHAPE = -101
@@ -30,26 +30,31 @@ ERR_LOSS_SHAPE = -103
 
 
 class Views:
-    """Numpy views of the workspace arrays a driver reads or writes."""
+    """Numpy views of the workspace arrays a driver reads or writes (pure numpy)."""
 
     def __init__(self, W, S):
         m, n = int(S[L.M]), int(S[L.N])
         self.m, self.n = m, n
-        self.x = vec(W, S, L.O_X, n)
-        self.x_new = vec(W, S, L.O_XNEW, n)
-        self.f = vec(W, S, L.O_F, m)
-        self.f_new = vec(W, S, L.O_FNEW, m)
-        self.f_s = vec(W, S, L.O_FS, m)
-        self.J = mat(W, S, L.O_J, m, n)
-        self.FQ = mat(W, S, L.O_B, n, m)
-        self.XQ = mat(W, S, L.O_XQ, n, n)
-        self.h = vec(W, S, L.O_H, n)
-        self.g = vec(W, S, L.O_G, n)
-        self.z = vec(W, S, L.O_Z, m)
-        if W.shape[0] >= S[L.O_RHONEW] + 3 * m and S[L.O_RHONEW] != S[L.O_J]:
-            self.rho_new = mat(W, S, L.O_RHONEW, 3, m)
-        else:
-            self.rho_new = None
+
+        def v(slot, k):
+            o = int(S[slot])
+            return W[o:o + k]
+
+        def a(slot, r, c):
+            o = int(S[slot])
+            return W[o:o + r * c].reshape(r, c)
+
+        self.x = v(L.O_X, n)
+        self.x_new = v(L.O_XNEW, n)
+        self.f = v(L.O_F, m)
+        self.f_new = v(L.O_FNEW, m)
+        self.J = a(L.O_J, m, n)
+        self.FQ = a(L.O_B, n, m)
+        self.XQ = a(L.O_XQ, n, n)
+        self.h = v(L.O_H, n)
+        self.g = v(L.O_G, n)
+        self.z = v(L.O_Z, m)
+        self.rho_new = a(L.O_RHONEW, 3, m) if S[L.LOSS] != 0 else None
 
 
 def _checked_f(fun, x, m, args, kwargs):
@@ -96,7 +101,7 @@ def run_python(fun, jac, loss, W, S, args, kwargs, on_iteration=None):
                                  f"got {J.shape}.")
             v.J[:] = J
         elif req == L.REQ_JCS:
-            complex_step_jacobian(_ComplexFun(fun, m, kwargs), v.x, v.h, v.J, args)
+            complex_step_jacobian(_ComplexFun(fun, m, kwargs), v.x, v.h, v.J.reshape(-1), args)
         elif req == L.REQ_LOSS:
             rho = np.asarray(loss(v.z.copy()), dtype=float)
             if rho.shape != (3, m):
@@ -130,35 +135,75 @@ class _ComplexFun:
 _cs_compiled = njit(error_model="numpy")(complex_step_jacobian)
 
 
+@njit(error_model="numpy", inline="always")
+def _cs_unused(fun, x, h, J, args):
+    """Stands in for the complex-step Jacobian when ``jac`` is not 'cs', so that
+    ``fun`` is never compiled for complex input needlessly."""
+    return None
+
+
+@njit(error_model="numpy", inline="always")
+def call_alloc(fun, x, out, args):
+    """Residual convention ``f = fun(x, *args)``; False if the length is wrong."""
+    fv = fun(x, *args)
+    if fv.shape[0] != out.shape[0]:
+        return False
+    for i in range(out.shape[0]):
+        out[i] = fv[i]
+    return True
+
+
+@njit(error_model="numpy", inline="always")
+def call_inplace(fun, x, out, args):
+    """Allocation-free residual convention ``fun(x, out, *args)`` (writes ``out``)."""
+    fun(x, out, *args)
+    return True
+
+
 @njit(error_model="numpy")
 def run_compiled(fun, jac, loss, W, S, args):
     """The compiled twin of :func:`run_python` (``jac``/``loss`` may be None).
 
     Returns 0 when the kernel is done, or an ``ERR_*`` code.
     """
+    if S[L.JAC] == L.JAC_CS:
+        return run_compiled_with(call_alloc, _cs_compiled, fun, jac, loss, W, S, args)
+    return run_compiled_with(call_alloc, _cs_unused, fun, jac, loss, W, S, args)
+
+
+@njit(error_model="numpy", inline="always")
+def run_compiled_with(call, jac_cs, fun, jac, loss, W, S, args):
+    """:func:`run_compiled` for a residual called through ``call`` (``call_alloc``
+    or ``call_inplace``); ``jac_cs`` is the complex-step Jacobian or
+    ``_cs_unused``.
+
+    This function is compiled once per user model, so it indexes the
+    workspace by hand and reaches the kernel only through C addresses
+    (:func:`lsqcore._kernel.advance_extern`): nothing of the kernel is
+    recompiled with it.
+    """
     m = S[L.M]
     n = S[L.N]
-    x = vec(W, S, L.O_X, n)
-    x_new = vec(W, S, L.O_XNEW, n)
-    f_new = vec(W, S, L.O_FNEW, m)
-    FQ = mat(W, S, L.O_B, n, m)
-    XQ = mat(W, S, L.O_XQ, n, n)
-    J = mat(W, S, L.O_J, m, n)
+    oX = S[L.O_X]
+    oXN = S[L.O_XNEW]
+    oFN = S[L.O_FNEW]
+    oB = S[L.O_B]
+    oXQ = S[L.O_XQ]
+    oJ = S[L.O_J]
+    x = W[oX:oX + n]
+    x_new = W[oXN:oXN + n]
+    f_new = W[oFN:oFN + m]
     while True:
-        req = advance(W, S)
+        req = advance_extern(W, S)
         if req == L.REQ_F:
-            fv = fun(x_new, *args)
-            if fv.shape[0] != m:
+            if not call(fun, x_new, f_new, args):
                 return ERR_F_SHAPE
-            for i in range(m):
-                f_new[i] = fv[i]
         elif req == L.REQ_FD:
             for k in range(S[L.REQ_K]):
-                fv = fun(XQ[k], *args)
-                if fv.shape[0] != m:
+                a = oXQ + k * n
+                b = oB + k * m
+                if not call(fun, W[a:a + n], W[b:b + m], args):
                     return ERR_F_SHAPE
-                for i in range(m):
-                    FQ[k, i] = fv[i]
         elif req == L.REQ_J:
             if jac is not None:
                 Jv = jac(x, *args)
@@ -166,19 +211,117 @@ def run_compiled(fun, jac, loss, W, S, args):
                     return ERR_J_SHAPE
                 for i in range(m):
                     for j in range(n):
-                        J[i, j] = Jv[i, j]
+                        W[oJ + i * n + j] = Jv[i, j]
         elif req == L.REQ_JCS:
-            _cs_compiled(fun, x, vec(W, S, L.O_H, n), J, args)
+            oH = S[L.O_H]
+            jac_cs(fun, x, W[oH:oH + n], W[oJ:oJ + m * n], args)
         elif req == L.REQ_LOSS:
             if loss is not None:
-                rho = loss(vec(W, S, L.O_Z, m))
+                oZ = S[L.O_Z]
+                rho = loss(W[oZ:oZ + m])
                 if rho.shape[0] != 3 or rho.shape[1] != m:
                     return ERR_LOSS_SHAPE
-                rn = mat(W, S, L.O_RHONEW, 3, m)
+                oR = S[L.O_RHONEW]
                 for r in range(3):
                     for i in range(m):
-                        rn[r, i] = rho[r, i]
+                        W[oR + r * m + i] = rho[r, i]
         elif req == L.REQ_ITER:
             pass
         else:
             return 0
+
+
+ERR_F0_NONFINITE = -104
+ERR_LM_M_LT_N = -105
+ERR_INPLACE_SHORT = -106
+ERR_INPLACE_OVERRUN = -107
+
+# a quiet NaN with a payload no arithmetic produces: marks unwritten entries
+GUARD_BITS = 0x7FF8DEADBEEF1234
+GUARD = 8
+
+
+@njit(error_model="numpy", inline="always")
+def first_alloc(fun, x0, m, args):
+    """``f(x0)`` for the ``fun(x, *args) -> array`` convention (``m`` unused)."""
+    return fun(x0.copy(), *args), 0
+
+
+@njit(error_model="numpy", inline="always")
+def first_inplace(fun, x0, m, args):
+    """``f(x0)`` for the in-place convention, into a guarded buffer.
+
+    The buffer has ``GUARD`` extra entries and every entry starts as a NaN
+    with a private payload: after the call all ``m`` entries must have been
+    written and the guard entries untouched, so a function that writes too
+    few or (slightly) too many values is caught at the first call, before the
+    solver runs.
+    """
+    buf = np.empty(m + GUARD)
+    bits = buf.view(np.int64)
+    for i in range(m + GUARD):
+        bits[i] = GUARD_BITS
+    fun(x0.copy(), buf[:m], *args)
+    for i in range(m, m + GUARD):
+        if bits[i] != GUARD_BITS:
+            return buf[:m].copy(), ERR_INPLACE_OVERRUN
+    for i in range(m):
+        if bits[i] == GUARD_BITS:
+            return buf[:m].copy(), ERR_INPLACE_SHORT
+    return buf[:m].copy(), 0
+
+
+@njit(error_model="numpy", inline="always")
+def solve_compiled(call, first, jac_cs, fun, jac, loss, m_inplace, x0, lb, ub, x_scale,
+                   rstep, fopts, iopts, trace_cap, args):
+    """Evaluate ``f(x0)``, lay out a workspace and solve, all in compiled code.
+
+    ``m_inplace`` is the residual count of an in-place ``fun(x, out, *args)``
+    (``call``/``first`` are then :func:`call_inplace`/:func:`first_inplace`),
+    or -1 for ``fun(x, *args)`` (:func:`call_alloc`/:func:`first_alloc`).
+    Returns ``(W, S, err)``; ``err`` is 0 or an ``ERR_*`` code (then ``S``
+    holds ``m`` and ``n`` for the message and nothing was iterated).
+    """
+    n = x0.shape[0]
+    f0, err = first(fun, x0, m_inplace, args)
+    m = f0.shape[0]
+    S = np.zeros(L.S_SIZE, dtype=np.int64)
+    S[L.M] = m
+    S[L.N] = n
+    if err:
+        return np.zeros(0), S, err
+    for i in range(m):
+        if not np.isfinite(f0[i]):
+            return np.zeros(0), S, ERR_F0_NONFINITE
+    if iopts[0] == L.LM and m < n:
+        return np.zeros(0), S, ERR_LM_M_LT_N
+    W = np.zeros(workspace_size_extern(m, n, iopts[2], trace_cap))
+    setup_extern(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap)
+    err = run_compiled_with(call, jac_cs, fun, jac, loss, W, S, args)
+    return W, S, err
+
+
+_ENTRIES = {}
+
+
+def compiled_entry(fun, jac, loss, m_inplace=-1, cs=False):
+    """A compiled solve with ``fun``, ``jac`` and ``loss`` bound as constants.
+
+    Passing a dispatcher as an argument makes Numba re-derive its type in
+    Python on every call (~25 us); a closure that captures it is typed once,
+    at compile time.  One entry per ``(fun, jac, loss, form)``, kept for the
+    life of the process.
+    """
+    inplace = m_inplace >= 0
+    key = (fun, jac, loss, inplace, cs)
+    entry = _ENTRIES.get(key)
+    if entry is None:
+        call = call_inplace if inplace else call_alloc
+        first = first_inplace if inplace else first_alloc
+        jac_cs = _cs_compiled if cs else _cs_unused
+
+        def entry(m, x0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap, args):
+            return solve_compiled(call, first, jac_cs, fun, jac, loss, m, x0, lb, ub,
+                                  x_scale, rstep, fopts, iopts, trace_cap, args)
+        entry = _ENTRIES[key] = njit(error_model="numpy")(entry)
+    return entry

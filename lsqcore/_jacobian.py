@@ -12,8 +12,9 @@ cancellation at all, so ``h`` may be tiny.
 The step is *relative to* ``|x_j|`` (as in MINPACK's ``lmdif``), not to
 ``max(1, |x_j|)``: a parameter of size 1e-7 next to others of size 1e8
 (NIST Hahn1) then gets a step of ~1e-15, not ~1e-8, and its derivative
-stays accurate.  A parameter that is exactly zero gets the absolute step
-``rstep``.  The step actually taken is the representable
+stays accurate.  The step is floored at ``rstep * typ_j`` with the typical
+size ``typ_j = min(1, |x0_j|)`` (1 for ``x0_j = 0``), so a parameter that
+converges to zero keeps a usable step.  The step actually taken is the representable
 ``(x_j + h_j) - x_j``.
 
 The kernel never calls the residual: it writes the points to evaluate into
@@ -43,16 +44,18 @@ def default_rstep(jac_kind):
 
 
 @njit(cache=True, error_model="numpy")
-def fd_steps(x, lb, ub, rstep, three_point, h, scheme):
+def fd_steps(x, lb, ub, rstep, typ, three_point, h, scheme):
     """Choose the step ``h_j`` (sign included) and the scheme of every column.
+
+    ``h_j = rstep_j * max(|x_j|, typ_j)`` where ``typ_j`` is a typical size
+    (``min(1, |x0_j|)``, or 1 if ``x0_j = 0``): relative to the parameter,
+    but never vanishing when a parameter passes through (or converges to) 0.
 
     ``scheme[j]`` is ``CENTRAL`` or ``ONE_SIDED`` for 3-point differences;
     2-point differences are always one-sided with ``h_j`` pointing into the box.
     """
     for j in range(x.shape[0]):
-        h0 = rstep[j] * abs(x[j])
-        if h0 == 0.0:
-            h0 = rstep[j]
+        h0 = rstep[j] * max(abs(x[j]), typ[j])
         lo_room = x[j] - lb[j]
         up_room = ub[j] - x[j]
         if not three_point:
@@ -134,12 +137,15 @@ def cs_steps(x, rstep, h):
 
 
 def complex_step_jacobian(fun, x, h, J, args):
-    """Complex-step Jacobian of ``fun`` at ``x`` into ``J`` (used by every driver)."""
+    """Complex-step Jacobian of ``fun`` at ``x`` into the flat (row-major) ``J``.
+
+    Plain Python source shared by every driver (the compiled drivers compile it).
+    """
     n = x.shape[0]
     xc = x.astype(np.complex128)
     for j in range(n):
         xc[j] = x[j] + 1j * h[j]
         fc = fun(xc, *args)
-        for i in range(J.shape[0]):
-            J[i, j] = fc[i].imag / h[j]
+        for i in range(fc.shape[0]):
+            J[i * n + j] = fc[i].imag / h[j]
         xc[j] = x[j]

@@ -24,14 +24,15 @@ call-overhead trade-off.
 
 Phases of the state machine are in ``S[PHASE]``; see the constants below.
 """
+import ctypes
 import math
 
-from numba import njit
+from numba import njit, cfunc, carray, types
 
 from . import _layout as L
 from ._layout import vec, mat
 from ._loss import (LINEAR, CALLABLE, evaluate_rho, callable_loss_input,
-                    finish_callable_loss, linear_cost, scale_for_loss)
+                    finish_callable_loss, linear_cost, scale_for_loss, scale_irls)
 from ._jacobian import fd_steps, fd_points, fd_assemble, cs_steps
 from ._status import RUNNING, GTOL, MAX_NFEV, NONFINITE_JAC
 from .methods import trf, lm, gn
@@ -92,6 +93,7 @@ def setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts):
     scale = vec(W, S, L.O_SCALE, n)
     scale_inv = vec(W, S, L.O_SCALEINV, n)
     rs = vec(W, S, L.O_RSTEP, n)
+    typ = vec(W, S, L.O_TYP, n)
     for i in range(n):
         xv[i] = x0[i]
         lbv[i] = lb[i]
@@ -99,6 +101,8 @@ def setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts):
         scale[i] = x_scale[i]
         scale_inv[i] = 1.0 / x_scale[i]
         rs[i] = rstep[i]
+        # typical size: finite-difference steps never shrink below rstep * typ
+        typ[i] = min(1.0, abs(x0[i])) if x0[i] != 0.0 else 1.0
     fv = vec(W, S, L.O_FNEW, m)
     for i in range(m):
         fv[i] = f0[i]
@@ -191,6 +195,30 @@ def _record(W, S, outcome):
 
 
 @njit(cache=True, error_model="numpy")
+def _widen_null_steps(J, typ):
+    """A finite-difference column that is exactly zero usually means the step
+    was below the resolution of ``f`` (a parameter far smaller than its
+    natural scale, e.g. started at 1e-20).  Give such parameters the typical
+    size 1 (``h = rstep * max(|x|, 1)``) and ask for the differences again;
+    returns False when there is nothing to widen, so each parameter is
+    widened at most once."""
+    m, n = J.shape
+    widened = False
+    for j in range(n):
+        if typ[j] >= 1.0:
+            continue
+        zero = True
+        for i in range(m):
+            if J[i, j] != 0.0:
+                zero = False
+                break
+        if zero:
+            typ[j] = 1.0
+            widened = True
+    return widened
+
+
+@njit(cache=True, error_model="numpy")
 def advance(W, S):
     """Run until the next request; return its code (``REQ_*`` in :mod:`lsqcore._layout`)."""
     m = S[L.M]
@@ -218,7 +246,8 @@ def advance(W, S):
             h = vec(W, S, L.O_H, n)
             scheme = vec(W, S, L.O_FDC, n)
             fd_steps(x, vec(W, S, L.O_LB, n), vec(W, S, L.O_UB, n),
-                     vec(W, S, L.O_RSTEP, n), jk == L.JAC_3POINT, h, scheme)
+                     vec(W, S, L.O_RSTEP, n), vec(W, S, L.O_TYP, n),
+                     jk == L.JAC_3POINT, h, scheme)
             fd_points(x, h, scheme, 1, mat(W, S, L.O_XQ, n, n))
             S[L.REQ_K] = n
             return _request(S, L.REQ_FD, PH_FD1)
@@ -240,8 +269,12 @@ def advance(W, S):
                         mat(W, S, L.O_J, m, n))
             S[L.PHASE] = PH_JAC_DONE
         elif ph == PH_JAC_DONE:
-            S[L.NJEV] += 1
             J = mat(W, S, L.O_J, m, n)
+            if S[L.JAC] == L.JAC_2POINT or S[L.JAC] == L.JAC_3POINT:
+                if _widen_null_steps(J, vec(W, S, L.O_TYP, n)):
+                    S[L.PHASE] = PH_JAC      # redo the differences with wider steps
+                    continue
+            S[L.NJEV] += 1
             ok = True
             for i in range(m):
                 for j in range(n):
@@ -252,7 +285,10 @@ def advance(W, S):
                 return _done(S)
             f = vec(W, S, L.O_F, m)
             if S[L.LOSS] != LINEAR:
-                scale_for_loss(J, f, mat(W, S, L.O_RHO, 3, m), vec(W, S, L.O_FS, m))
+                if method == L.GN:
+                    scale_irls(J, f, mat(W, S, L.O_RHO, 3, m), vec(W, S, L.O_FS, m))
+                else:
+                    scale_for_loss(J, f, mat(W, S, L.O_RHO, 3, m), vec(W, S, L.O_FS, m))
             f_s = vec(W, S, L.O_FS, m)
             g = vec(W, S, L.O_G, n)
             for j in range(n):
@@ -333,3 +369,78 @@ def advance(W, S):
                 S[L.PHASE] = PH_STEP
         else:
             return _done(S)
+
+
+# ---- the kernel behind a C function pointer ----------------------------------
+# A compiled driver that calls `advance` directly links the kernel's code into
+# its own module, and Numba then re-optimises the whole kernel for every new
+# user model (~20 s).  Calling it through the address of a cached C callback
+# keeps the kernel out of the driver's module: a new model compiles in a
+# fraction of a second.  (The price: a function that uses `advance_extern`
+# holds a raw address and cannot itself be cached on disk.)
+
+_ADVANCE_SIG = types.int64(types.CPointer(types.float64), types.int64,
+                           types.CPointer(types.int64), types.int64)
+
+
+@cfunc(_ADVANCE_SIG, cache=True, error_model="numpy")
+def _advance_c(wp, wn, sp, sn):
+    return advance(carray(wp, (wn,)), carray(sp, (sn,)))
+
+
+_ADVANCE_PTR = ctypes.CFUNCTYPE(
+    ctypes.c_int64, ctypes.POINTER(ctypes.c_double), ctypes.c_int64,
+    ctypes.POINTER(ctypes.c_int64), ctypes.c_int64)(_advance_c.address)
+
+
+@njit(error_model="numpy")
+def advance_extern(W, S):
+    """:func:`advance` called through its C address (for compiled drivers)."""
+    return _ADVANCE_PTR(W.ctypes, W.size, S.ctypes, S.size)
+
+
+_P_F64 = types.CPointer(types.float64)
+_P_I64 = types.CPointer(types.int64)
+_SETUP_SIG = types.void(_P_F64, types.int64, _P_I64, types.int64, types.int64, types.int64,
+                        _P_F64, _P_F64, _P_F64, _P_F64, _P_F64, _P_F64, _P_F64, _P_I64,
+                        types.int64)
+
+
+@cfunc(_SETUP_SIG, cache=True, error_model="numpy")
+def _setup_c(wp, wn, sp, sn, m, n, x0, f0, lb, ub, xs, rs, fo, io, trace_cap):
+    W = carray(wp, (wn,))
+    S = carray(sp, (sn,))
+    iopts = carray(io, (6,))
+    L.init_layout(S, m, n, iopts[2] != LINEAR, iopts[2] == CALLABLE, trace_cap)
+    setup(W, S, carray(x0, (n,)), carray(f0, (m,)), carray(lb, (n,)), carray(ub, (n,)),
+          carray(xs, (n,)), carray(rs, (n,)), carray(fo, (4,)), iopts)
+
+
+_SIZE_SIG = types.int64(types.int64, types.int64, types.int64, types.int64)
+
+
+@cfunc(_SIZE_SIG, cache=True, error_model="numpy")
+def _size_c(m, n, loss, trace_cap):
+    return L.workspace_shape(m, n, loss != LINEAR, loss == CALLABLE, trace_cap)[0]
+
+
+_D = ctypes.POINTER(ctypes.c_double)
+_I = ctypes.POINTER(ctypes.c_int64)
+_i64 = ctypes.c_int64
+_SETUP_PTR = ctypes.CFUNCTYPE(None, _D, _i64, _I, _i64, _i64, _i64, _D, _D, _D, _D, _D, _D,
+                              _D, _I, _i64)(_setup_c.address)
+_SIZE_PTR = ctypes.CFUNCTYPE(_i64, _i64, _i64, _i64, _i64)(_size_c.address)
+
+
+@njit(error_model="numpy")
+def setup_extern(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap):
+    """Lay out ``S`` and :func:`setup`, through C addresses (C-contiguous arrays)."""
+    _SETUP_PTR(W.ctypes, W.size, S.ctypes, S.size, f0.size, x0.size, x0.ctypes, f0.ctypes,
+               lb.ctypes, ub.ctypes, x_scale.ctypes, rstep.ctypes, fopts.ctypes,
+               iopts.ctypes, trace_cap)
+
+
+@njit(error_model="numpy")
+def workspace_size_extern(m, n, loss, trace_cap):
+    """Length of ``W`` for a problem (see :func:`lsqcore._layout.workspace_shape`)."""
+    return _SIZE_PTR(m, n, loss, trace_cap)

@@ -14,13 +14,13 @@ import numpy as np
 
 # ---- integer record S: sizes, options, counters -------------------------------
 M, N, METHOD, JAC, LOSS, PHASE, REQ, REQ_K, NFEV, NJEV, NIT, MAX_NFEV, \
-    STATUS, BOUNDED, JAC_SCALE, NOTIFY, FIRST, FULL_RANK, OUTCOME, \
+    STATUS, BOUNDED, JAC_SCALE, NOTIFY, FIRST, SVD_READY, OUTCOME, \
     TRACE_CAP, TRACE_LEN = range(21)
 # offsets of the arrays in W
 (O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE, O_SCALEINV, O_V,
  O_DV, O_D, O_DIAGH, O_LB, O_UB, O_H, O_RSTEP, O_FDC, O_SV, O_UF, O_W1,
  O_W2, O_RH, O_AG, O_F, O_FNEW, O_FS, O_Z, O_RHO, O_RHONEW, O_J, O_B, O_R,
- O_VV, O_XQ, O_RA, O_TAU, O_TRACE, S_SIZE) = range(21, 21 + 39)
+ O_VV, O_XQ, O_RA, O_TAU, O_TRACE, O_U, O_UFS, O_TYP, S_SIZE) = range(21, 21 + 42)
 
 # ---- scalar registers at the start of W ---------------------------------------
 (FTOL, XTOL, GTOL, FSCALE, DELTA, ALPHA, COST, COST_NEW, ACTRED, PRERED,
@@ -49,10 +49,10 @@ TRACE_FIELDS = 12
 @njit(cache=True, error_model="numpy")
 def workspace_shape(m, n, robust, callable_loss, trace_cap):
     """Sizes ``(len(W), len(S))`` for a problem of ``m`` residuals, ``n`` unknowns."""
-    nvec = 26 * n
+    nvec = 28 * n
     mvec = 2 * m + (m if robust else 0) + (m if callable_loss else 0)
     rho = 6 * m if robust else 0
-    mats = 2 * m * n + 3 * n * n + 2 * n * n + 2 * n
+    mats = 2 * m * n + 4 * n * n + 2 * n * n + 2 * n
     trace = trace_cap * (TRACE_FIELDS + n)
     return N_SCALARS + nvec + mvec + rho + mats + trace, S_SIZE
 
@@ -65,7 +65,7 @@ def init_layout(S, m, n, robust, callable_loss, trace_cap):
     off = N_SCALARS
     for slot in (O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
                  O_SCALEINV, O_V, O_DV, O_D, O_DIAGH, O_LB, O_UB, O_H,
-                 O_RSTEP, O_FDC, O_SV, O_UF, O_RH, O_AG):
+                 O_RSTEP, O_FDC, O_SV, O_UF, O_UFS, O_RH, O_AG, O_TYP):
         S[slot] = off
         off += n
     S[O_W1] = off
@@ -104,6 +104,8 @@ def init_layout(S, m, n, robust, callable_loss, trace_cap):
     off += n * n
     S[O_XQ] = off
     off += n * n
+    S[O_U] = off
+    off += n * n
     S[O_RA] = off
     off += 2 * n * n
     S[O_TAU] = off
@@ -113,13 +115,16 @@ def init_layout(S, m, n, robust, callable_loss, trace_cap):
     S[TRACE_LEN] = 0
 
 
-@njit(cache=True, error_model="numpy")
+# vec / mat are inlined (Numba IR inlining, same arithmetic on the CPU) so that
+# CUDA device code, which cannot return a view of an argument from a function,
+# can call the kernel: see lsqcore/batch/cuda.py.
+@njit(cache=True, error_model="numpy", inline="always")
 def vec(W, S, slot, length):
     o = S[slot]
     return W[o:o + length]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def mat(W, S, slot, rows, cols):
     """A C-ordered ``(rows, cols)`` view of ``W`` at ``slot`` (no copy)."""
     o = S[slot]

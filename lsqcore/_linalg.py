@@ -341,41 +341,66 @@ def pinv_step(s, V, uf, cutoff, p):
 
 
 @njit(cache=True, error_model="numpy")
-def norm_sv(s, V, p):
-    """``||S V^T p||^2``, i.e. ``||J p||^2`` for ``J = U S V^T``."""
-    n = s.shape[0]
+def norm_r(R, p):
+    """``||R p||^2`` for upper-triangular ``R`` (equal to ``||J p||^2`` when ``J = Q R``)."""
+    n = R.shape[0]
     acc = 0.0
     for i in range(n):
         y = 0.0
-        for j in range(n):
-            y += V[j, i] * p[j]
-        y *= s[i]
+        for j in range(i, n):
+            y += R[i, j] * p[j]
         acc += y * y
     return acc
 
 
 @njit(cache=True, error_model="numpy")
-def dot_sv(s, V, a, b):
-    """``(J a) . (J b)`` for ``J = U S V^T``."""
-    n = s.shape[0]
+def dot_r(R, a, b):
+    """``(R a) . (R b)``, i.e. ``(J a) . (J b)``."""
+    n = R.shape[0]
     acc = 0.0
     for i in range(n):
         ya = 0.0
         yb = 0.0
-        for j in range(n):
-            ya += V[j, i] * a[j]
-            yb += V[j, i] * b[j]
-        acc += s[i] * s[i] * ya * yb
+        for j in range(i, n):
+            ya += R[i, j] * a[j]
+            yb += R[i, j] * b[j]
+        acc += ya * yb
     return acc
 
 
 @njit(cache=True, error_model="numpy")
-def quadratic(s, V, g, p):
-    """The Gauss-Newton model ``q(p) = g.p + 0.5 ||J p||^2``."""
+def quadratic(R, g, p):
+    """The Gauss-Newton model ``q(p) = g.p + 0.5 ||J p||^2`` with ``||J p|| = ||R p||``."""
     gp = 0.0
     for j in range(p.shape[0]):
         gp += g[j] * p[j]
-    return gp + 0.5 * norm_sv(s, V, p)
+    return gp + 0.5 * norm_r(R, p)
+
+
+@njit(cache=True, error_model="numpy")
+def well_conditioned(R, rtol):
+    """True if every ``|R_jj| > rtol * max |R_ii|``: ``R`` is safely invertible."""
+    n = R.shape[0]
+    big = 0.0
+    for i in range(n):
+        big = max(big, abs(R[i, i]))
+    if big == 0.0:
+        return False
+    for i in range(n):
+        if not abs(R[i, i]) > rtol * big:
+            return False
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def back_substitute(R, b, p):
+    """Solve ``R p = -b`` for upper-triangular ``R``: the Gauss-Newton step."""
+    n = R.shape[0]
+    for i in range(n - 1, -1, -1):
+        acc = -b[i]
+        for j in range(i + 1, n):
+            acc -= R[i, j] * p[j]
+        p[i] = acc / R[i, i]
 
 
 @njit(cache=True, error_model="numpy")

@@ -124,3 +124,21 @@ def scale_for_loss(J, f, rho, f_s):
         f_s[i] = rho[1, i] * f[i] / w
         for j in range(n):
             J[i, j] *= w
+
+
+@njit(cache=True, error_model="numpy")
+def scale_irls(J, f, rho, f_s):
+    """Iteratively reweighted least squares: ``J <- sqrt(rho') J``, ``f_s = sqrt(rho') f``.
+
+    Drops the ``rho''`` term of the Triggs correction.  ``J_s^T f_s`` is still
+    the exact gradient ``J^T (rho' f)`` and ``J_s^T J_s`` stays a positive
+    (semi)definite, well-scaled model, which a line search needs: the Triggs
+    weights of outliers can be clipped to machine epsilon, giving directions
+    along which no step length of useful size decreases the cost.
+    """
+    m, n = J.shape
+    for i in range(m):
+        w = math.sqrt(rho[1, i])
+        f_s[i] = w * f[i]
+        for j in range(n):
+            J[i, j] *= w

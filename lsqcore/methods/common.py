@@ -4,18 +4,20 @@ import math
 from numba import njit
 
 from .._layout import (vec, mat, M, N, O_J, O_B, O_R, O_RA, O_TAU, O_W1, O_W2,
-                       O_FNEW, O_FS, O_SV, O_VV, O_UF, FULL_RANK)
-from .._linalg import householder_qr, apply_qt, copy_r, jacobi_svd, EPS
+                       O_FNEW, O_FS, O_SV, O_VV, O_UF, O_UFS, O_U, SVD_READY)
+from .._linalg import (householder_qr, apply_qt, copy_r, jacobi_svd, EPS,
+                       well_conditioned, back_substitute, solve_trust_region,
+                       pinv_step)
 
 
 @njit(cache=True, error_model="numpy")
 def factor_scaled_jacobian(W, S, d, diag, augmented):
-    """SVD of ``J_h = J diag(d)``, optionally stacked on ``diag(sqrt(diag))``.
+    """QR of ``J_h = J diag(d)``, optionally stacked on ``diag(sqrt(diag))``.
 
-    Writes the singular values ``s``, right singular vectors ``V`` and
-    ``uf = U^T f_s`` (``f_s`` padded with zeros for the augmented rows) and
-    sets the ``FULL_RANK`` flag.  The Jacobian itself is left untouched; the
-    scaled copy is factored in the work matrix ``B``.
+    Writes the triangular factor ``R`` and ``uf = (Q^T f_s)[:n]`` (``f_s``
+    padded with zeros for the augmented rows); the SVD of ``R`` is computed
+    later, only if a step needs it (:func:`ensure_svd`).  The Jacobian itself
+    is left untouched; the scaled copy is factored in the work matrix ``B``.
     """
     m = S[M]
     n = S[N]
@@ -52,11 +54,68 @@ def factor_scaled_jacobian(W, S, d, diag, augmented):
         copy_r(At, R)
         for i in range(n):
             uf[i] = b[i]
-    w1 = vec(W, S, O_W1, 2 * n)
+    S[SVD_READY] = 0
+
+
+@njit(cache=True, error_model="numpy")
+def ensure_svd(W, S):
+    """SVD of ``R`` (kept intact): ``R = U diag(s) V^T`` and ``ufs = U^T uf``, once per Jacobian."""
+    if S[SVD_READY] == 1:
+        return
+    n = S[N]
+    R = mat(W, S, O_R, n, n)
+    U = mat(W, S, O_U, n, n)
+    uf = vec(W, S, O_UF, n)
+    ufs = vec(W, S, O_UFS, n)
+    for i in range(n):
+        ufs[i] = uf[i]
+        for j in range(n):
+            U[i, j] = R[i, j]
+    jacobi_svd(U, vec(W, S, O_SV, n), mat(W, S, O_VV, n, n), ufs, vec(W, S, O_W1, 2 * n))
+    S[SVD_READY] = 1
+
+
+@njit(cache=True, error_model="numpy")
+def _gn_by_substitution(W, S, p):
+    """Gauss-Newton step from ``R`` alone when ``R`` is well conditioned."""
+    n = S[N]
+    R = mat(W, S, O_R, n, n)
+    if not well_conditioned(R, EPS * max(S[M], S[N])):
+        return False
+    back_substitute(R, vec(W, S, O_UF, n), p)
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def trust_region_step(W, S, Delta, alpha, rtol, gn_factor, to_boundary, p):
+    """Step for radius ``Delta`` (see :func:`lsqcore._linalg.solve_trust_region`).
+
+    The SVD is needed only when the Gauss-Newton step does not fit in the
+    region or ``R`` is (nearly) singular; otherwise the step is one back
+    substitution.
+    """
+    n = S[N]
+    if _gn_by_substitution(W, S, p):
+        acc = 0.0
+        for i in range(n):
+            acc += p[i] * p[i]
+        if math.sqrt(acc) <= gn_factor * Delta:
+            return 0.0
+    ensure_svd(W, S)
     s = vec(W, S, O_SV, n)
-    V = mat(W, S, O_VV, n, n)
-    jacobi_svd(R, s, V, uf, w1)
-    S[FULL_RANK] = 1 if s[n - 1] > rank_cutoff(S, s) else 0
+    return solve_trust_region(s, mat(W, S, O_VV, n, n), vec(W, S, O_UFS, n), Delta,
+                              alpha, rtol, gn_factor, to_boundary, rank_cutoff(S, s), p)
+
+
+@njit(cache=True, error_model="numpy")
+def gauss_newton_step(W, S, p):
+    """Minimum-norm Gauss-Newton step ``p = -J_h^+ f``."""
+    if _gn_by_substitution(W, S, p):
+        return
+    ensure_svd(W, S)
+    n = S[N]
+    s = vec(W, S, O_SV, n)
+    pinv_step(s, mat(W, S, O_VV, n, n), vec(W, S, O_UFS, n), rank_cutoff(S, s), p)
 
 
 @njit(cache=True, error_model="numpy")

@@ -18,30 +18,32 @@ zero-residual solution the full step is accepted and convergence is
 quadratic; for large residuals or strong nonlinearity the method can be
 slow or stall, which is what the trust-region methods are for.
 
-Termination: ``gtol`` as TRF; ``ftol``/``xtol`` as TRF on a full step, and
-before any trial when the full Gauss-Newton step itself is below ``xtol``
-or predicts a decrease below ``ftol * F``.  A step fraction below 1e-12
-without decrease is a line-search failure (status -4), never a
-convergence.  Robust
-losses enter through Triggs' rescaling of ``J`` and ``f`` (:mod:`lsqcore._loss`).
+Termination: ``gtol`` as TRF; ``ftol``/``xtol`` as TRF on an accepted full
+step, and ``ftol`` before any trial when the full Gauss-Newton step
+predicts a decrease below ``ftol * F``.  A step fraction below 1e-12
+without decrease is a line-search failure (status -4), a failure
+(status -4) unless the full step is itself below ``xtol``.  Robust
+losses enter through iteratively reweighted least squares, ``J_s = sqrt(rho') J``
+and ``f_s = sqrt(rho') f`` (:func:`lsqcore._loss.scale_irls`): the exact
+gradient with a positive-definite model, which suits a line search better
+than the Triggs correction used by the trust-region methods.
 
 References
 ----------
 J. Nocedal, S. J. Wright, "Numerical Optimization", 2nd ed., ch. 3 and 10, 2006.
 A. Bjorck, "Numerical Methods for Least Squares Problems", SIAM, 1996, ch. 9.
 """
-import math
-
 from numba import njit
 
 from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST, STATUS,
                        O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
-                       O_SCALEINV, O_SV, O_VV, O_UF, O_W1, O_J, O_D,
+                       O_SCALEINV, O_R, O_W1, O_J, O_D,
                        FTOL, XTOL, GTOL, COST, COST_NEW, ACTRED, PRERED, RATIO,
                        STEP_NORM, STEP_H_NORM, G_NORM, LS_T, GP, DELTA, ALPHA)
-from .._linalg import pinv_step, norm_sv, norm2, dot, EPS
-from .._status import check_termination, RUNNING, LINE_SEARCH_FAIL
-from .common import factor_scaled_jacobian, rank_cutoff, update_jac_scale
+from .._linalg import norm_r, norm2, dot
+from .._status import (check_termination, RUNNING, LINE_SEARCH_FAIL, FTOL as ST_FTOL,
+                       XTOL as ST_XTOL)
+from .common import factor_scaled_jacobian, gauss_newton_step, update_jac_scale
 
 ARMIJO_C = 1e-4
 MIN_T = 1e-12
@@ -75,25 +77,18 @@ def factorize(W, S):
         d[i] = scale[i]
         g_h[i] = scale[i] * g[i]
     factor_scaled_jacobian(W, S, d, d, False)
-    s = vec(W, S, O_SV, n)
-    V = mat(W, S, O_VV, n, n)
+    R = mat(W, S, O_R, n, n)
     p_h = vec(W, S, O_PH, n)
-    pinv_step(s, V, vec(W, S, O_UF, n), rank_cutoff(S, s), p_h)
+    gauss_newton_step(W, S, p_h)
     W[GP] = dot(g_h, p_h)
     W[LS_T] = 1.0
     W[DELTA] = 0.0
     W[ALPHA] = 0.0
-    # converged if the full Gauss-Newton step is negligible or predicts no gain
-    x = vec(W, S, O_X, n)
-    p_norm = 0.0
-    for i in range(n):
-        p_norm += (d[i] * p_h[i]) ** 2
-    p_norm = math.sqrt(p_norm)
-    predicted = -(W[GP] + 0.5 * norm_sv(s, V, p_h))
-    status = check_termination(predicted, W[COST], p_norm, norm2(x), 1.0,
-                               W[FTOL], W[XTOL])
-    if status != RUNNING:
-        S[STATUS] = status
+    # converged if even the full Gauss-Newton step predicts no useful gain
+    # (scale invariant, unlike a test on the size of a step not yet taken)
+    predicted = -(W[GP] + 0.5 * norm_r(R, p_h))
+    if predicted < W[FTOL] * W[COST]:
+        S[STATUS] = ST_FTOL
 
 
 @njit(cache=True, error_model="numpy")
@@ -110,9 +105,7 @@ def trial(W, S):
         step_h[i] = t * p_h[i]
         step[i] = d[i] * step_h[i]
         x_new[i] = x[i] + step[i]
-    s = vec(W, S, O_SV, n)
-    V = mat(W, S, O_VV, n, n)
-    W[PRERED] = -(t * W[GP] + 0.5 * norm_sv(s, V, step_h))
+    W[PRERED] = -(t * W[GP] + 0.5 * norm_r(mat(W, S, O_R, n, n), step_h))
     W[STEP_H_NORM] = norm2(step_h)
     W[STEP_NORM] = norm2(step)
 
@@ -147,5 +140,9 @@ def evaluate(W, S, valid):
         t_new = min(max(t_new, 0.1 * t), 0.5 * t)
     W[LS_T] = t_new
     if t_new < MIN_T:
-        S[STATUS] = LINE_SEARCH_FAIL
+        # no decrease along p: converged if the full step is below xtol (the
+        # point is a minimiser to the resolution asked for), else a failure
+        x_norm = norm2(vec(W, S, O_X, n))
+        full = W[STEP_NORM] / t
+        S[STATUS] = ST_XTOL if full < W[XTOL] * (W[XTOL] + x_norm) else LINE_SEARCH_FAIL
     return False

@@ -41,15 +41,15 @@ import math
 
 from numba import njit
 
-from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST, FULL_RANK, STATUS,
+from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST, STATUS,
                        O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
-                       O_SCALEINV, O_SV, O_VV, O_UF, O_W1, O_J, O_D,
+                       O_SCALEINV, O_R, O_W1, O_J, O_D,
                        FTOL, XTOL, GTOL, DELTA, ALPHA, COST, COST_NEW, ACTRED,
                        PRERED, RATIO, STEP_NORM, STEP_H_NORM, G_NORM, X_NORM,
                        DIRDER, PNORM)
-from .._linalg import solve_trust_region, quadratic, norm_sv, norm2, EPS
-from .._status import RUNNING, FTOL as ST_FTOL, XTOL as ST_XTOL, FTOL_XTOL
-from .common import factor_scaled_jacobian, rank_cutoff, update_jac_scale, column_norms
+from .._linalg import quadratic, norm_r, norm2, EPS
+from .._status import FTOL as ST_FTOL, XTOL as ST_XTOL, FTOL_XTOL
+from .common import factor_scaled_jacobian, trust_region_step, update_jac_scale, column_norms
 
 
 @njit(cache=True, error_model="numpy")
@@ -105,16 +105,14 @@ def factorize(W, S):
 @njit(cache=True, error_model="numpy")
 def trial(W, S):
     n = S[N]
-    s = vec(W, S, O_SV, n)
-    V = mat(W, S, O_VV, n, n)
+    R = mat(W, S, O_R, n, n)
     p_h = vec(W, S, O_PH, n)
     scale = vec(W, S, O_SCALE, n)
     x = vec(W, S, O_X, n)
     x_new = vec(W, S, O_XNEW, n)
     step = vec(W, S, O_STEP, n)
     step_h = vec(W, S, O_STEPH, n)
-    W[ALPHA] = solve_trust_region(s, V, vec(W, S, O_UF, n), W[DELTA], W[ALPHA],
-                                  0.1, 1.1, False, rank_cutoff(S, s), p_h)
+    W[ALPHA] = trust_region_step(W, S, W[DELTA], W[ALPHA], 0.1, 1.1, False, p_h)
     for i in range(n):
         step_h[i] = p_h[i]
         step[i] = scale[i] * p_h[i]
@@ -124,9 +122,9 @@ def trial(W, S):
     W[STEP_H_NORM] = pnorm
     if S[FIRST] == 1:
         W[DELTA] = min(W[DELTA], pnorm)
-    W[PRERED] = -quadratic(s, V, vec(W, S, O_GH, n), step_h)
+    W[PRERED] = -quadratic(R, vec(W, S, O_GH, n), step_h)
     fnorm2 = 2.0 * W[COST]
-    W[DIRDER] = -(norm_sv(s, V, step_h) + W[ALPHA] * pnorm * pnorm) / fnorm2 \
+    W[DIRDER] = -(norm_r(R, step_h) + W[ALPHA] * pnorm * pnorm) / fnorm2 \
         if fnorm2 > 0.0 else 0.0
 
 

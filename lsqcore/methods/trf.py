@@ -48,18 +48,17 @@ import math
 
 from numba import njit
 
-from .._layout import (vec, M, N, BOUNDED, JAC_SCALE, FIRST, FULL_RANK, STATUS,
+from .._layout import (vec, M, N, BOUNDED, JAC_SCALE, FIRST, STATUS,
                        O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
-                       O_SCALEINV, O_V, O_DV, O_D, O_DIAGH, O_LB, O_UB, O_SV,
-                       O_VV, O_UF, O_RH, O_AG, O_W1, O_W2, O_J, mat,
+                       O_SCALEINV, O_V, O_DV, O_D, O_DIAGH, O_LB, O_UB,
+                       O_R, O_RH, O_AG, O_W1, O_W2, O_J, mat,
                        FTOL, XTOL, GTOL, DELTA, ALPHA, COST, COST_NEW, ACTRED,
                        PRERED, RATIO, STEP_NORM, STEP_H_NORM, G_NORM, THETA)
-from .._linalg import (solve_trust_region, quadratic, norm_sv, dot_sv,
-                       minimize_quadratic_1d, norm2, dot)
+from .._linalg import quadratic, norm_r, dot_r, minimize_quadratic_1d, norm2, dot
 from .._bounds import (coleman_li_scaling, step_to_bound, intersect_trust_region,
                        in_bounds, make_strictly_feasible)
 from .._status import check_termination, RUNNING
-from .common import factor_scaled_jacobian, rank_cutoff, update_jac_scale
+from .common import factor_scaled_jacobian, trust_region_step, update_jac_scale
 
 
 @njit(cache=True, error_model="numpy")
@@ -120,9 +119,7 @@ def factorize(W, S):
 @njit(cache=True, error_model="numpy")
 def trial(W, S):
     n = S[N]
-    s = vec(W, S, O_SV, n)
-    V = mat(W, S, O_VV, n, n)
-    uf = vec(W, S, O_UF, n)
+    R = mat(W, S, O_R, n, n)
     p_h = vec(W, S, O_PH, n)
     d = vec(W, S, O_D, n)
     g_h = vec(W, S, O_GH, n)
@@ -131,15 +128,14 @@ def trial(W, S):
     step = vec(W, S, O_STEP, n)
     step_h = vec(W, S, O_STEPH, n)
     Delta = W[DELTA]
-    W[ALPHA] = solve_trust_region(s, V, uf, Delta, W[ALPHA], 0.01, 1.0, True,
-                                  rank_cutoff(S, s), p_h)
+    W[ALPHA] = trust_region_step(W, S, Delta, W[ALPHA], 0.01, 1.0, True, p_h)
     if S[BOUNDED]:
-        value = _select_step(W, S, x, p_h, d, g_h, s, V, Delta, step, step_h)
+        value = _select_step(W, S, x, p_h, d, g_h, R, Delta, step, step_h)
     else:
         for i in range(n):
             step_h[i] = p_h[i]
             step[i] = d[i] * p_h[i]
-        value = quadratic(s, V, g_h, step_h)
+        value = quadratic(R, g_h, step_h)
     W[PRERED] = -value
     for i in range(n):
         x_new[i] = x[i] + step[i]
@@ -149,7 +145,7 @@ def trial(W, S):
 
 
 @njit(cache=True, error_model="numpy")
-def _select_step(W, S, x, p_h, d, g_h, s, V, Delta, step, step_h):
+def _select_step(W, S, x, p_h, d, g_h, R, Delta, step, step_h):
     """Best of the cut-back, reflected and Cauchy steps (Branch et al. 1999)."""
     n = S[N]
     lb = vec(W, S, O_LB, n)
@@ -166,7 +162,7 @@ def _select_step(W, S, x, p_h, d, g_h, s, V, Delta, step, step_h):
     if in_bounds(x_b, lb, ub):
         for i in range(n):
             step_h[i] = p_h[i]
-        return quadratic(s, V, g_h, p_h)
+        return quadratic(R, g_h, p_h)
 
     p_stride = step_to_bound(x, p, lb, ub, hits)
     # reflected direction
@@ -192,16 +188,16 @@ def _select_step(W, S, x, p_h, d, g_h, s, V, Delta, step, step_h):
     r_value = math.inf
     if r_lo <= r_hi:
         # q(p_h + t r_h) = a t^2 + b t + c
-        a = 0.5 * norm_sv(s, V, r_h)
-        b = dot(g_h, r_h) + dot_sv(s, V, p_h, r_h)
-        c = quadratic(s, V, g_h, p_h)
+        a = 0.5 * norm_r(R, r_h)
+        b = dot(g_h, r_h) + dot_r(R, p_h, r_h)
+        c = quadratic(R, g_h, p_h)
         t, r_value = minimize_quadratic_1d(a, b, r_lo, r_hi, c)
         for i in range(n):
             r_h[i] = p_h[i] + t * r_h[i]
     # cut-back step
     for i in range(n):
         p_h[i] *= theta
-    p_value = quadratic(s, V, g_h, p_h)
+    p_value = quadratic(R, g_h, p_h)
     # Cauchy step along -g_h
     ag_h = vec(W, S, O_AG, n)
     ag = vec(W, S, O_W2, 2 * n)[:n]
@@ -212,7 +208,7 @@ def _select_step(W, S, x, p_h, d, g_h, s, V, Delta, step, step_h):
     to_tr = Delta / gnorm_h if gnorm_h > 0.0 else 0.0
     to_bound = step_to_bound(x, ag, lb, ub, hits)
     ag_stride = theta * to_bound if to_bound < to_tr else to_tr
-    a = 0.5 * norm_sv(s, V, ag_h)
+    a = 0.5 * norm_r(R, ag_h)
     b = dot(g_h, ag_h)
     t, ag_value = minimize_quadratic_1d(a, b, 0.0, ag_stride, 0.0)
     for i in range(n):

@@ -1,0 +1,189 @@
+"""Solvers callable from inside users' own Numba code.
+
+``lsqcore.jit.least_squares`` is an ``@njit`` function: call it from your own
+``@njit`` (or ``@njit(parallel=True)`` / ``prange``) code to fit without
+returning to Python.  It runs exactly the kernel of
+:func:`lsqcore.least_squares` (one implementation of each algorithm) and
+returns a :class:`JitResult` named tuple.
+
+Example: fit an exponential decay to every row of a matrix in parallel::
+
+    import numpy as np
+    from numba import njit, prange
+    import lsqcore.jit
+
+    @njit
+    def residual(p, t, y):
+        return p[0] * np.exp(-p[1] * t) + p[2] - y
+
+    @njit(parallel=True)
+    def fit_rows(t, Y, x0):
+        out = np.empty((Y.shape[0], x0.size))
+        for k in prange(Y.shape[0]):
+            r = lsqcore.jit.least_squares(residual, x0, (t, Y[k]))
+            out[k] = r.x
+        return out
+
+Options are plain numbers and strings; bounds are arrays or None.  Errors
+in the input raise ``ValueError`` inside compiled code (Numba's
+constant-message exceptions).  For millions of fits prefer
+:func:`lsqcore.least_squares_batch`, which also reuses one workspace per
+thread.
+"""
+from collections import namedtuple
+
+import numpy as np
+from numba import njit
+
+from . import _layout as L
+from ._bounds import make_strictly_feasible
+from ._driver import (solve_compiled, call_alloc, first_alloc, _cs_unused, _cs_compiled,
+                      ERR_F_SHAPE, ERR_J_SHAPE, ERR_F0_NONFINITE, ERR_LM_M_LT_N)
+from ._jacobian import SQRT_EPS, CBRT_EPS
+
+JitResult = namedtuple("JitResult", ["x", "cost", "fun", "status", "success", "nfev",
+                                     "njev", "nit", "optimality"])
+JitResult.__doc__ = """Result of :func:`least_squares` called from compiled code.
+
+Fields mean what the fields of scipy's ``OptimizeResult`` of the same names mean."""
+
+
+@njit(error_model="numpy")
+def _method_code(method):
+    if method == "trf":
+        return L.TRF
+    if method == "lm":
+        return L.LM
+    if method == "gn":
+        return L.GN
+    raise ValueError("`method` must be 'trf', 'lm' or 'gn'")
+
+
+@njit(error_model="numpy")
+def _jac_code(jac):
+    if jac == "2-point":
+        return L.JAC_2POINT
+    if jac == "3-point":
+        return L.JAC_3POINT
+    if jac == "cs":
+        return L.JAC_CS
+    raise ValueError("`jac` must be '2-point', '3-point' or 'cs' (pass an analytic "
+                     "Jacobian as `jac_fun`)")
+
+
+@njit(error_model="numpy")
+def _loss_code(loss):
+    if loss == "linear":
+        return 0
+    if loss == "soft_l1":
+        return 1
+    if loss == "huber":
+        return 2
+    if loss == "cauchy":
+        return 3
+    if loss == "arctan":
+        return 4
+    raise ValueError("`loss` must be 'linear', 'soft_l1', 'huber', 'cauchy' or 'arctan'")
+
+
+@njit(error_model="numpy")
+def least_squares(fun, x0, args=(), lb=None, ub=None, method="trf", jac="2-point",
+                  jac_fun=None, ftol=1e-8, xtol=1e-8, gtol=1e-8, max_nfev=0,
+                  loss="linear", f_scale=1.0, x_scale=None):
+    """Solve a nonlinear least-squares problem from compiled code.
+
+    Parameters
+    ----------
+    fun : Numba-jitted function
+        ``fun(x, *args) -> ndarray (m,)``.
+    x0 : ndarray (n,)
+        Starting point (float64).
+    args : tuple
+        Extra arguments of ``fun`` (and ``jac_fun``).
+    lb, ub : ndarray (n,) or None
+        Bounds (``method='trf'`` only).
+    method : {'trf', 'lm', 'gn'}
+    jac : {'2-point', '3-point', 'cs'}
+        Finite-difference scheme, used when ``jac_fun`` is None.
+    jac_fun : Numba-jitted function or None
+        Analytic Jacobian ``jac_fun(x, *args) -> ndarray (m, n)``.
+    ftol, xtol, gtol : float
+    max_nfev : int
+        0 means ``100 * n``.
+    loss : str
+        A built-in robust loss ('lm' accepts only 'linear').
+    f_scale : float
+    x_scale : ndarray (n,) or None
+        None: 1 for 'trf' and 'gn', Jacobian scaling for 'lm'.
+
+    Returns
+    -------
+    JitResult
+    """
+    n = x0.shape[0]
+    if n == 0:
+        raise ValueError("`x0` must have at least one element")
+    x = x0.astype(np.float64)
+    for i in range(n):
+        if not np.isfinite(x[i]):
+            raise ValueError("`x0` must be finite")
+    mc = _method_code(method)
+    lo = np.full(n, -np.inf)
+    hi = np.full(n, np.inf)
+    bounded = False
+    if lb is not None:
+        lo[:] = lb
+        bounded = True
+    if ub is not None:
+        hi[:] = ub
+        bounded = True
+    if bounded:
+        if mc != L.TRF:
+            raise ValueError("bounds need `method`='trf'")
+        for i in range(n):
+            if not lo[i] < hi[i]:
+                raise ValueError("each lower bound must be less than its upper bound")
+            if x[i] < lo[i] or x[i] > hi[i]:
+                raise ValueError("`x0` is outside the bounds")
+        make_strictly_feasible(x, lo, hi, 1e-10)
+    lc = _loss_code(loss)
+    if mc == L.LM and lc != 0:
+        raise ValueError("`method`='lm' supports only `loss`='linear'")
+    if not (ftol >= 2.220446049250313e-16 or xtol >= 2.220446049250313e-16
+            or gtol >= 2.220446049250313e-16):
+        raise ValueError("at least one tolerance must be at least machine epsilon")
+    jac_scale = 0
+    xs = np.ones(n)
+    if x_scale is None:
+        if mc == L.LM:
+            jac_scale = 1
+    else:
+        xs[:] = x_scale
+    if jac_fun is None:
+        jc = _jac_code(jac)
+    else:
+        jc = L.JAC_CALLABLE
+    rs = np.full(n, CBRT_EPS if jc == L.JAC_3POINT else SQRT_EPS)
+    if jc == L.JAC_CS:
+        rs[:] = 0.0
+    nf = max_nfev if max_nfev > 0 else 100 * n
+    fopts = np.array([ftol, xtol, gtol, f_scale])
+    iopts = np.array([mc, jc, lc, nf, jac_scale, 0], dtype=np.int64)
+    if jc == L.JAC_CS:
+        W, S, err = solve_compiled(call_alloc, first_alloc, _cs_compiled, fun, jac_fun, None,
+                                   -1, x, lo, hi, xs, rs, fopts, iopts, 0, args)
+    else:
+        W, S, err = solve_compiled(call_alloc, first_alloc, _cs_unused, fun, jac_fun, None,
+                                   -1, x, lo, hi, xs, rs, fopts, iopts, 0, args)
+    if err == ERR_F0_NONFINITE:
+        raise ValueError("residuals are not finite at `x0`")
+    if err == ERR_LM_M_LT_N:
+        raise ValueError("`method`='lm' needs at least as many residuals as variables")
+    if err == ERR_F_SHAPE:
+        raise ValueError("`fun` returned a different number of residuals than at `x0`")
+    if err == ERR_J_SHAPE:
+        raise ValueError("`jac_fun` returned an array of the wrong shape")
+    m = S[L.M]
+    status = S[L.STATUS]
+    return JitResult(L.vec(W, S, L.O_X, n).copy(), W[L.COST], L.vec(W, S, L.O_F, m).copy(),
+                     status, status > 0, S[L.NFEV], S[L.NJEV], S[L.NIT], W[L.G_NORM])
