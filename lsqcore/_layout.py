@@ -25,7 +25,7 @@ M, N, METHOD, JAC, LOSS, PHASE, REQ, REQ_K, NFEV, NJEV, NIT, MAX_NFEV, \
 # ---- scalar registers at the start of W ---------------------------------------
 (FTOL, XTOL, GTOL, FSCALE, DELTA, ALPHA, COST, COST_NEW, ACTRED, PRERED,
  RATIO, STEP_NORM, STEP_H_NORM, G_NORM, X_NORM, THETA, LS_T, GP, DIRDER,
- PNORM, DELTA_OLD, N_SCALARS) = range(22)
+ PNORM, PRED_FULL, N_SCALARS) = range(22)
 
 # ---- option codes -------------------------------------------------------------
 TRF, LM, GN = 0, 1, 2

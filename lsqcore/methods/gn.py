@@ -22,7 +22,9 @@ Termination: ``gtol`` as TRF; ``ftol``/``xtol`` as TRF on an accepted full
 step, and ``ftol`` before any trial when the full Gauss-Newton step
 predicts a decrease below ``ftol * F``.  A step fraction below 1e-12
 without decrease is a line-search failure (status -4), a failure
-(status -4) unless the full step is itself below ``xtol``.  Robust
+(status -4) unless the full step is itself below ``xtol`` (status 3) or
+the model's whole predicted gain is at rounding level, ``sqrt(eps) F``
+(status 2: no better point can be resolved).  Robust
 losses enter through iteratively reweighted least squares, ``J_s = sqrt(rho') J``
 and ``f_s = sqrt(rho') f`` (:func:`lsqcore._loss.scale_irls`): the exact
 gradient with a positive-definite model, which suits a line search better
@@ -39,13 +41,14 @@ from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST, STATUS,
                        O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
                        O_SCALEINV, O_R, O_W1, O_J, O_D,
                        FTOL, XTOL, GTOL, COST, COST_NEW, ACTRED, PRERED, RATIO,
-                       STEP_NORM, STEP_H_NORM, G_NORM, LS_T, GP, DELTA, ALPHA)
+                       STEP_NORM, STEP_H_NORM, G_NORM, LS_T, GP, DELTA, ALPHA, PRED_FULL)
 from .._linalg import norm_r, norm2, dot
 from .._status import (check_termination, RUNNING, LINE_SEARCH_FAIL, FTOL as ST_FTOL,
                        XTOL as ST_XTOL)
 from .common import factor_scaled_jacobian, gauss_newton_step, update_jac_scale
 
 ARMIJO_C = 1e-4
+SQRT_EPS = 1.4901161193847656e-08
 MIN_T = 1e-12
 
 
@@ -87,6 +90,7 @@ def factorize(W, S):
     # converged if even the full Gauss-Newton step predicts no useful gain
     # (scale invariant, unlike a test on the size of a step not yet taken)
     predicted = -(W[GP] + 0.5 * norm_r(R, p_h))
+    W[PRED_FULL] = predicted
     if predicted < W[FTOL] * W[COST]:
         S[STATUS] = ST_FTOL
 
@@ -140,9 +144,15 @@ def evaluate(W, S, valid):
         t_new = min(max(t_new, 0.1 * t), 0.5 * t)
     W[LS_T] = t_new
     if t_new < MIN_T:
-        # no decrease along p: converged if the full step is below xtol (the
-        # point is a minimiser to the resolution asked for), else a failure
+        # No decrease along a descent direction.  Converged (to working
+        # accuracy) if the full step is below xtol or the model's whole
+        # predicted gain is at rounding level, sqrt(eps) * F; else a failure.
         x_norm = norm2(vec(W, S, O_X, n))
         full = W[STEP_NORM] / t
-        S[STATUS] = ST_XTOL if full < W[XTOL] * (W[XTOL] + x_norm) else LINE_SEARCH_FAIL
+        if full < W[XTOL] * (W[XTOL] + x_norm):
+            S[STATUS] = ST_XTOL
+        elif W[PRED_FULL] <= SQRT_EPS * W[COST]:
+            S[STATUS] = ST_FTOL
+        else:
+            S[STATUS] = LINE_SEARCH_FAIL
     return False
