@@ -34,7 +34,7 @@ from ._layout import vec, mat
 from ._loss import (LINEAR, CALLABLE, evaluate_rho, callable_loss_input,
                     finish_callable_loss, linear_cost, scale_for_loss, scale_irls)
 from ._jacobian import fd_steps, fd_points, fd_assemble, cs_steps
-from ._status import RUNNING, GTOL, MAX_NFEV, NONFINITE_JAC
+from ._status import RUNNING, GTOL, MAX_NFEV, NONFINITE_JAC, IMPROPER_INPUT
 from .methods import trf, lm, gn
 
 PH_INIT, PH_INIT_RHO, PH_JAC, PH_FD1, PH_FD2, PH_JAC_DONE, PH_CHECK, PH_STEP, \
@@ -113,6 +113,20 @@ def _request(S, req, phase):
     S[L.REQ] = req
     S[L.PHASE] = phase
     return req
+
+
+@njit(cache=True, error_model="numpy")
+def _honest(W, S):
+    """No success at a point whose cost is not finite.
+
+    Accepted steps always have a finite cost, so an infinite cost means
+    ``0.5 ||f(x0)||^2`` overflowed although ``f(x0)`` is finite.  Every
+    gradient measure is then inf/inf or x/inf, and a test could read it as
+    0 ('lm' claimed gtol, then xtol, at x0 with cost inf): report
+    ``IMPROPER_INPUT`` (-1) instead of a success.
+    """
+    if S[L.STATUS] > 0 and not math.isfinite(W[L.COST]):
+        S[L.STATUS] = IMPROPER_INPUT
 
 
 @njit(cache=True, error_model="numpy")
@@ -310,9 +324,11 @@ def advance(W, S):
             if S[L.STATUS] != RUNNING:
                 if gt and method != L.LM:
                     S[L.STATUS] = GTOL
+                _honest(W, S)
                 return _done(S)
             if gt:
                 S[L.STATUS] = GTOL
+                _honest(W, S)
                 return _done(S)
             if S[L.NFEV] >= S[L.MAX_NFEV]:
                 S[L.STATUS] = MAX_NFEV
@@ -364,6 +380,7 @@ def advance(W, S):
                 S[L.NIT] += 1
                 S[L.PHASE] = PH_JAC
             elif S[L.STATUS] != RUNNING:
+                _honest(W, S)
                 return _done(S)
             else:
                 S[L.PHASE] = PH_STEP
