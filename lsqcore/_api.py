@@ -11,6 +11,7 @@ import math
 import numbers
 
 import numpy as np
+from numba.core.errors import TypingError
 from numba.core.registry import CPUDispatcher
 from scipy.optimize import Bounds, OptimizeResult
 
@@ -345,8 +346,11 @@ def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf"
     if (type(fun) is CPUDispatcher and not kwargs and not notify
             and (jac_f is None or type(jac_f) is CPUDispatcher)
             and (loss_f is None or type(loss_f) is CPUDispatcher)):
-        W, S, err = compiled_entry(fun, jac_f, loss_f, m_inplace, jac_code == L.JAC_CS)(
-            m_inplace, x0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap, args)
+        try:
+            W, S, err = compiled_entry(fun, jac_f, loss_f, m_inplace, jac_code == L.JAC_CS)(
+                m_inplace, x0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap, args)
+        except TypingError as e:
+            _raise_typing_error(e, fun, jac_f, loss_f, m_inplace)
         if err:
             _raise_driver_error(err, int(S[L.M]), n)
         f0 = None
@@ -441,6 +445,26 @@ class InPlace:
             fun(x, out, *args, **kwargs)
             return out
         return f
+
+
+def _raise_typing_error(e, fun, jac, loss, m_inplace):
+    """A jitted user function the compiled driver cannot use: say which, and why.
+
+    Numba types the driver at the first call, before anything runs, so a
+    wrong return type (integer, float32 or complex residuals, a 2-d array)
+    never reaches compiled code; its own message names Numba internals.
+    """
+    got = []
+    for name, f in (("fun", fun), ("jac", jac), ("loss", loss)):
+        if f is not None and getattr(f, "nopython_signatures", None):
+            got.append(f"`{name}` returns "
+                       + " / ".join(str(sig.return_type) for sig in f.nopython_signatures))
+    want = ("`fun(x, out, *args)` must write float64 values into `out`" if m_inplace >= 0
+            else "`fun` must return a 1-d float64 array")
+    raise TypeError(f"{want}, `jac` a 2-d float64 array and `loss` a (3, m) float64 array "
+                    f"(got: {'; '.join(got) or 'unknown'}); Numba could not compile the "
+                    f"solver for these jitted functions and `args`. Numba said: "
+                    f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
 
 
 def _raise_driver_error(err, m, n):
