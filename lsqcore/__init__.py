@@ -4,9 +4,9 @@ A drop-in for :func:`scipy.optimize.least_squares` with Gauss-Newton,
 Levenberg-Marquardt and trust-region-reflective solvers written as one
 cached ask/tell kernel (:mod:`lsqcore._kernel`).
 """
-from ._api import least_squares
+from ._api import least_squares, InPlace
 
-__all__ = ["least_squares"]
+__all__ = ["least_squares", "InPlace"]
 __version__ = "0.1.0"
 from ._curve_fit import curve_fit
 from ._diagnostics import FitWarning, Diagnostic, diagnose

@@ -6,7 +6,7 @@ and ``run(args) -> int``.
 import argparse
 import importlib
 
-COMMANDS = ("demo", "bench", "study")
+COMMANDS = ("demo", "bench", "study", "speed")
 
 
 def main(argv=None):
