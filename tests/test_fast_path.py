@@ -1,0 +1,150 @@
+"""The compiled fast path (issue 3): in-place residuals, the solver callable
+from users' Numba code, and the kernel served from Numba's disk cache.
+
+(Speed itself is measured in benchmarks/, never asserted here.)
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from numba import njit, prange
+from scipy.optimize import least_squares as scipy_least_squares
+
+import lsqcore
+import lsqcore.jit
+
+T = np.linspace(0.0, 4.0, 40)
+Y = 2.5 * np.exp(-1.3 * T) + 0.5 + 0.01 * np.random.default_rng(7).standard_normal(T.size)
+X0 = np.array([1.0, 1.0, 0.0])
+
+
+@njit(cache=True)
+def decay(p, t, y):
+    return p[0] * np.exp(-p[1] * t) + p[2] - y
+
+
+@njit(cache=True)
+def decay_jac(p, t, y):
+    J = np.empty((t.size, 3))
+    e = np.exp(-p[1] * t)
+    J[:, 0] = e
+    J[:, 1] = -p[0] * t * e
+    J[:, 2] = 1.0
+    return J
+
+
+@njit(cache=True)
+def decay_inplace(p, out, t, y):
+    for i in range(t.size):
+        out[i] = p[0] * np.exp(-p[1] * t[i]) + p[2] - y[i]
+
+
+@njit(cache=True)
+def writes_too_few(p, out, t, y):
+    for i in range(t.size - 1):
+        out[i] = p[0] - y[i]
+
+
+@pytest.mark.parametrize("method", ["trf", "lm", "gn"])
+def test_inplace_matches_allocating_form_bitwise(method):
+    tol = dict(ftol=1e-12, xtol=1e-12, gtol=1e-12)
+    a = lsqcore.least_squares(decay, X0, args=(T, Y), method=method, **tol)
+    b = lsqcore.least_squares(lsqcore.InPlace(decay_inplace, T.size), X0, args=(T, Y),
+                              method=method, **tol)
+    assert a.success and b.success
+    np.testing.assert_array_equal(a.x, b.x)
+    assert (a.nfev, a.njev) == (b.nfev, b.njev)
+    s = scipy_least_squares(decay.py_func, X0, args=(T, Y),
+                            method=method if method != "gn" else "trf", **tol)
+    np.testing.assert_allclose(b.x, s.x, rtol=1e-6)
+
+
+def test_inplace_python_driver_path_gives_same_answer():
+    """With a callback the Python driver runs; the in-place form still works there."""
+    calls = []
+    a = lsqcore.least_squares(lsqcore.InPlace(decay_inplace, T.size), X0, args=(T, Y),
+                              callback=lambda x: calls.append(1))
+    b = lsqcore.least_squares(decay, X0, args=(T, Y))
+    np.testing.assert_array_equal(a.x, b.x)
+    assert len(calls) == a.nit
+
+
+def test_inplace_wrong_length_is_caught_before_the_solve():
+    with pytest.raises(ValueError, match="wrote fewer than m = 40"):
+        lsqcore.least_squares(lsqcore.InPlace(writes_too_few, T.size), X0, args=(T, Y))
+    with pytest.raises(ValueError, match="wrote past the end"):
+        lsqcore.least_squares(lsqcore.InPlace(decay_inplace, T.size - 2), X0, args=(T, Y))
+    with pytest.raises(ValueError, match="`m` must be a positive integer"):
+        lsqcore.InPlace(decay_inplace, 0)
+
+
+@njit
+def _jit_single(t, y, x0, method):
+    return lsqcore.jit.least_squares(decay, x0, (t, y), method=method)
+
+
+@njit
+def _jit_bounded(t, y, x0, lb, ub):
+    return lsqcore.jit.least_squares(decay, x0, (t, y), lb=lb, ub=ub, jac_fun=decay_jac)
+
+
+@njit(parallel=True)
+def _jit_rows(t, Y, x0):
+    out = np.empty((Y.shape[0], x0.size))
+    status = np.empty(Y.shape[0], dtype=np.int64)
+    for k in prange(Y.shape[0]):
+        r = lsqcore.jit.least_squares(decay, x0, (t, Y[k]))
+        out[k] = r.x
+        status[k] = r.status
+    return out, status
+
+
+@pytest.mark.parametrize("method", ["trf", "lm", "gn"])
+def test_jit_api_equals_python_api_bitwise(method):
+    r = _jit_single(T, Y, X0, method)
+    s = lsqcore.least_squares(decay, X0, args=(T, Y), method=method)
+    np.testing.assert_array_equal(r.x, s.x)
+    assert (r.status, r.nfev, r.njev, r.nit) == (s.status, s.nfev, s.njev, s.nit)
+    assert r.cost == s.cost and r.success == s.success
+
+
+def test_jit_api_bounds_and_analytic_jacobian():
+    lb = np.array([0.0, 0.0, 0.6])
+    ub = np.array([10.0, 10.0, 10.0])
+    x0 = np.array([1.0, 1.0, 1.0])
+    r = _jit_bounded(T, Y, x0, lb, ub)
+    s = lsqcore.least_squares(decay, x0, jac=decay_jac, args=(T, Y), bounds=(lb, ub))
+    np.testing.assert_array_equal(r.x, s.x)
+    ref = scipy_least_squares(decay.py_func, x0, jac=decay_jac.py_func, args=(T, Y),
+                              bounds=(lb, ub))
+    np.testing.assert_allclose(r.x, ref.x, rtol=1e-6)
+    assert r.x[2] == pytest.approx(0.6, abs=1e-8)   # the bound is active
+
+
+def test_jit_api_inside_prange_matches_single_solves():
+    Ys = Y + 0.01 * np.random.default_rng(3).standard_normal((16, T.size))
+    out, status = _jit_rows(T, Ys, X0)
+    for k in range(Ys.shape[0]):
+        s = lsqcore.least_squares(decay, X0, args=(T, Ys[k]))
+        np.testing.assert_array_equal(out[k], s.x)
+        assert status[k] == s.status
+
+
+def test_jit_api_errors_raise_in_compiled_code():
+    with pytest.raises(ValueError, match="method"):
+        _jit_single(T, Y, X0, "dogbox")
+
+
+def test_kernel_is_served_from_the_disk_cache_in_a_new_process():
+    """After this process has compiled (or loaded) the kernel, a fresh process
+    loads the C-callable kernel and its setup from Numba's cache: no miss."""
+    lsqcore.least_squares(decay, X0, args=(T, Y))      # make sure the cache is written
+    code = ("import numpy as np, lsqcore\n"
+            "from lsqcore import _kernel as K\n"
+            "print(K._advance_c.cache_hits, K._setup_c.cache_hits, K._size_c.cache_hits)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env=dict(os.environ))
+    hits = [int(v) for v in out.stdout.split()]
+    assert hits == [1, 1, 1], out.stdout + out.stderr
