@@ -227,8 +227,11 @@ def _check_diff_step(diff_step, n, jac):
     return ds
 
 
-def _initial_residual(fun, x0, args, kwargs):
+def _initial_residual(fun, x0, args, kwargs, m_inplace=-1):
     f0 = np.atleast_1d(np.asarray(fun(x0.copy(), *args, **kwargs)))
+    if m_inplace >= 0 and np.isnan(f0).any():
+        raise ValueError(f"`fun` (in-place form) wrote fewer than m = {m_inplace} values "
+                         "into `out` at `x0` (or wrote NaN).")
     if np.iscomplexobj(f0):
         raise ValueError("`fun` must return real residuals, got a complex array at `x0`.")
     f0 = f0.astype(float)
@@ -338,9 +341,12 @@ def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf"
     m_inplace = -1
     if isinstance(fun, InPlace):
         m_inplace = fun.m
-        if notify or kwargs:
+        if (notify or kwargs or type(fun.fun) is not CPUDispatcher
+                or not (jac_f is None or type(jac_f) is CPUDispatcher)
+                or not (loss_f is None or type(loss_f) is CPUDispatcher)):
+            # the Python driver calls fun(x, *args): wrap it (NaN-filled
+            # buffer, so that values it does not write are caught at x0)
             fun = fun.allocating()
-            m_inplace = -1
         else:
             fun = fun.fun
     if (type(fun) is CPUDispatcher and not kwargs and not notify
@@ -355,7 +361,7 @@ def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf"
             _raise_driver_error(err, int(S[L.M]), n)
         f0 = None
     else:
-        f0 = _initial_residual(fun, x0, args, kwargs)
+        f0 = _initial_residual(fun, x0, args, kwargs, m_inplace)
         m = f0.size
         if method == "lm" and m < n:
             _raise_driver_error(ERR_LM_M_LT_N, m, n)
@@ -441,7 +447,7 @@ class InPlace:
         fun, m = self.fun, self.m
 
         def f(x, *args, **kwargs):
-            out = np.empty(m, dtype=np.result_type(x, float))
+            out = np.full(m, np.nan, dtype=np.result_type(x, float))
             fun(x, out, *args, **kwargs)
             return out
         return f
