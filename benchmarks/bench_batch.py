@@ -7,8 +7,10 @@ in the same run:
 * lsqcore ``curve_fit_batch`` (method 'lm', the curve_fit default, and
   'trf'; allocating and in-place model; FD and analytic Jacobian) on 1 and
   2 threads;
-* a scipy ``curve_fit`` loop on a subset (``W4_SCIPY_ROWS`` rows), scaled to
-  fits/s; its answers are the agreement reference (>= 99.9 % of rows);
+* a scipy ``curve_fit`` loop (MINPACK lm) and a scipy ``least_squares``
+  (trf) loop -- design.md's W4 anchor -- on a subset (``W4_SCIPY_ROWS``
+  rows), scaled to fits/s; curve_fit's answers are the agreement reference
+  (>= 99.9 % of rows);
 * the Numba peers from PyPI, when installed (benchmark-only, not
   dependencies): lumafit's ``levenberg_marquardt_pixelwise`` and scijit's
   ``@njit`` ``curve_fit`` in a ``prange`` loop;
@@ -38,7 +40,7 @@ import numpy as np
 import pytest
 import scipy
 from numba import njit, prange
-from scipy.optimize import curve_fit as sp_curve_fit
+from scipy.optimize import curve_fit as sp_curve_fit, least_squares as sp_least_squares
 
 import lsqcore
 from lsqcore.batch import curve_fit_batch
@@ -114,7 +116,20 @@ def scipy_ref():
 
     dt, _ = timed(run, repeat=1)
     RESULTS["scipy_curve_fit_loop"] = dict(rows=rows, seconds=dt, fits_per_s=rows / dt)
+    # design.md's W4 anchor: a loop over scipy.optimize.least_squares (trf)
+    def run_ls():
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            for k in range(rows):
+                sp_least_squares(_resid_py, P0, args=(T, Y[k]))
+
+    dt, _ = timed(run_ls, repeat=1)
+    RESULTS["scipy_least_squares_trf_loop"] = dict(rows=rows, seconds=dt, fits_per_s=rows / dt)
     return X, ok
+
+
+def _resid_py(p, t, y):
+    return p[0] * np.exp(-p[1] * t) + p[2] - y
 
 
 def _agreement(X, ref, ok):
@@ -149,8 +164,10 @@ def test_w4_lsqcore(benchmark, variant, threads, scipy_ref):
     ref, ok = scipy_ref
     agree = _agreement(res.x, ref, ok)
     sp = RESULTS["scipy_curve_fit_loop"]["fits_per_s"]
+    sp_ls = RESULTS["scipy_least_squares_trf_loop"]["fits_per_s"]
     RESULTS[f"lsqcore_{variant}_{threads}t"] = dict(
-        fits_per_s=K / dt, seconds=dt, vs_scipy=(K / dt) / sp, agree_with_scipy=agree,
+        fits_per_s=K / dt, seconds=dt, vs_scipy_curve_fit=(K / dt) / sp,
+        vs_scipy_least_squares=(K / dt) / sp_ls, agree_with_scipy=agree,
         success=float(np.mean(res.success)), first_call_s=compile_s)
     assert agree >= 0.999, agree
 
