@@ -367,7 +367,7 @@ def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf"
             _raise_driver_error(ERR_LM_M_LT_N, m, n)
         W, S = L.allocate(m, n, loss_code != LINEAR, loss_code == CALLABLE, trace_cap)
         setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts)
-        hook = _iteration_hook(callback, verbose, W, S) if notify else None
+        hook = _iteration_hook(callback, verbose, W, S, method, lb, ub) if notify else None
         if verbose == 2:
             _print_header()
         if run_python(fun, jac_f, loss_f, W, S, args, kwargs, hook):
@@ -500,9 +500,15 @@ def _print_header():
         "Iteration", "Total nfev", "Cost", "Cost reduction", "Step norm", "Optimality"))
 
 
-def _iteration_hook(callback, verbose, W, S):
-    """The per-iteration hook of the Python driver: progress line and callback."""
+def _iteration_hook(callback, verbose, W, S, method, lb, ub):
+    """The per-iteration hook of the Python driver: progress line and callback.
+
+    The kernel notifies once with the first Jacobian (iteration 0: only the
+    progress line, as scipy prints the starting point) and then after every
+    iteration.
+    """
     v = Views(W, S)
+    bounded = method == "trf" and lb is not _UNBOUNDED.get(v.n, (None,))[0]
     wants_result = False
     if callback is not None:
         try:
@@ -512,14 +518,19 @@ def _iteration_hook(callback, verbose, W, S):
         wants_result = params == {"intermediate_result"}
 
     def hook():
+        nit = int(S[L.NIT])
         if verbose == 2:
-            print(f"{int(S[L.NIT]):^15}{int(S[L.NFEV]):^15}{W[L.COST]:^15.4e}"
-                  f"{W[L.ACTRED]:^15.2e}{W[L.STEP_NORM]:^15.2e}{_optimality_now(W, S):^15.2e}")
-        if callback is None:
+            opt = _optimality(v.x, v.g, lb, ub, bounded)
+            if nit == 0:
+                print(f"{0:^15}{int(S[L.NFEV]):^15}{W[L.COST]:^15.4e}{'':^15}{'':^15}{opt:^15.2e}")
+            else:
+                print(f"{nit:^15}{int(S[L.NFEV]):^15}{W[L.COST]:^15.4e}"
+                      f"{W[L.ACTRED]:^15.2e}{W[L.STEP_NORM]:^15.2e}{opt:^15.2e}")
+        if callback is None or nit == 0:
             return False
         try:
             if wants_result:
-                res = OptimizeResult(x=v.x.copy(), fun=v.f.copy(), nit=int(S[L.NIT]),
+                res = OptimizeResult(x=v.x.copy(), fun=v.f.copy(), nit=nit,
                                      nfev=int(S[L.NFEV]), cost=float(W[L.COST]))
                 callback(intermediate_result=res)
             else:
@@ -531,9 +542,15 @@ def _iteration_hook(callback, verbose, W, S):
     return hook
 
 
-def _optimality_now(W, S):
-    n = int(S[L.N])
-    return float(np.max(np.abs(L.vec(W, S, L.O_G, n)))) if n else 0.0
+def _optimality(x, g, lb, ub, bounded):
+    """scipy's first-order optimality: ``||v * g||_inf`` (Coleman-Li ``v``) with bounds."""
+    v = np.ones(x.size)
+    if bounded:
+        up = (g < 0) & np.isfinite(ub)
+        lo = (g > 0) & np.isfinite(lb)
+        v[up] = (ub - x)[up]
+        v[lo] = (x - lb)[lo]
+    return float(np.max(np.abs(g * v))) if x.size else 0.0
 
 
 def _result(W, S, method, lb, ub, xtol, trace):
@@ -553,13 +570,7 @@ def _result(W, S, method, lb, ub, xtol, trace):
         active_constraints(x, lb, ub, xtol, active)
     if status == CALLBACK_STOP:
         # stopped before the optimality of the newest Jacobian was measured
-        v = np.ones(n)
-        if bounded:
-            up = (g < 0) & np.isfinite(ub)
-            lo = (g > 0) & np.isfinite(lb)
-            v[up] = (ub - x)[up]
-            v[lo] = (x - lb)[lo]
-        optimality = float(np.max(np.abs(g * v)))
+        optimality = _optimality(x, g, lb, ub, bounded)
     else:
         optimality = float(W[L.G_NORM])
     res = OptimizeResult(

@@ -670,6 +670,8 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
                 jac=Jc, cost=res.cost, rank=rep.rank, cond=rep.cond,
                 null_space=rep.null_space, diagnostics=rep.diagnostics, report=rep,
                 multistart=ms, driver=driver, method=method, omitted=omitted)
+    if "trace" in res:
+        info["trace"] = res.trace
     return popt, pcov.copy(), info, res.message, res.status
 
 

@@ -197,7 +197,7 @@ def _record(W, S, outcome):
     W[o + 4] = W[L.ACTRED]
     W[o + 5] = W[L.PRERED]
     W[o + 6] = W[L.RATIO]
-    W[o + 7] = W[L.STEP_NORM] if S[L.METHOD] != L.TRF or outcome != INVALID else W[L.STEP_H_NORM]
+    W[o + 7] = W[L.STEP_NORM]
     W[o + 8] = W[L.G_NORM]
     W[o + 9] = W[L.DELTA] if S[L.METHOD] != L.GN else W[L.LS_T]
     W[o + 10] = W[L.ALPHA]
@@ -311,7 +311,7 @@ def advance(W, S):
                 fi = f_s[i]
                 for j in range(n):
                     g[j] += J[i, j] * fi
-            if S[L.NOTIFY] and S[L.NIT] > 0:
+            if S[L.NOTIFY]:
                 return _request(S, L.REQ_ITER, PH_CHECK)
             S[L.PHASE] = PH_CHECK
         elif ph == PH_CHECK:

@@ -72,9 +72,7 @@ class Trace:
         ``cost - cost_new``, the reduction the local model predicted, and
         their ratio (NaN where the trial is invalid).
     step_norm : ndarray
-        Euclidean norm of the step ``x_trial - x`` in the original variables
-        (for an invalid 'trf' trial the kernel records the norm of the scaled
-        step instead; the two agree when ``x_scale`` is 1 and no bound is near).
+        Euclidean norm of the step ``x_trial - x`` in the original variables.
     gradient_norm : ndarray
         Infinity norm of the gradient at the current point (for 'trf' the
         Coleman-Li scaled gradient ``v * g``).

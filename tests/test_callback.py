@@ -187,8 +187,6 @@ def test_verbose_2(method, capsys):
     assert float(m.group(2)) == pytest.approx(12.1, rel=1e-4)
 
 
-@pytest.mark.xfail(strict=True, reason="lsqcore prints no 'iteration 0' row (scipy prints "
-                   "the starting point first); _api.py's hook runs only after an iteration")
 def test_verbose_2_prints_iteration_zero_like_scipy(capsys):
     p, fun, jac = rosen()
     lsqcore.least_squares(fun, p.starts[0], jac=jac, verbose=2)
@@ -196,9 +194,6 @@ def test_verbose_2_prints_iteration_zero_like_scipy(capsys):
     assert ROW.match(lines[1]).group(1) == "0"
 
 
-@pytest.mark.xfail(strict=True, reason="with bounds, verbose=2's Optimality column shows "
-                   "max|g| instead of the Coleman-Li scaled ||v*g||_inf that scipy prints and "
-                   "result.optimality holds (_api._optimality_now)")
 def test_verbose_2_optimality_with_bounds(capsys):
     p, fun, jac = rosen()
     res = lsqcore.least_squares(fun, p.starts[0], jac=jac, bounds=([-2, 1.0], [0.5, 3]),

@@ -233,6 +233,7 @@ def evaluate(W, S, valid):
     """Ratio test, radius update and termination; returns True to accept."""
     n = S[N]
     if not valid:
+        W[STEP_NORM] = norm2(vec(W, S, O_STEP, n))
         W[DELTA] = 0.25 * W[STEP_H_NORM]
         W[ACTRED] = 0.0
         W[RATIO] = 0.0
