@@ -107,7 +107,12 @@ def factorize(W, S):
         W[ALPHA] = 0.0
     augmented = False
     for i in range(n):
-        d[i] = math.sqrt(v[i]) * scale[i]
+        # Coleman-Li vector in the x_scale'd variables, as scipy's trf_bounds
+        # (``v[dv != 0] *= scale_inv[dv != 0]`` before ``d = v**0.5 * scale``);
+        # without it a bounded fit with x_scale != 1 took other, often far
+        # worse, steps (found by tests/test_properties.py)
+        vi = v[i] * scale_inv[i] if dv[i] != 0.0 else v[i]
+        d[i] = math.sqrt(vi) * scale[i]
         diag_h[i] = g[i] * dv[i] * scale[i]
         g_h[i] = d[i] * g[i]
         if diag_h[i] != 0.0:
