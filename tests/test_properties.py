@@ -451,3 +451,24 @@ def test_regression_robust_loss_gtol_uses_unscaled_jacobian():
                 (t, exp_fun(x_true, t, np.zeros(4), 1.0), 1.0),
                 (np.full(2, -np.inf), np.full(2, np.inf)), convex=False)
     check_case(case, "trf", "analytic", "soft_l1", 1.0, None)
+
+
+@pytest.mark.parametrize("loss", ["linear", "huber", "soft_l1"])
+@pytest.mark.parametrize("s", [1.0, 1e5])
+def test_regression_bounded_trf_x_scale_jac_follows_scipy(loss, s):
+    """trf with bounds and x_scale='jac': the Coleman-Li vector must be taken
+    in the x_scale'd variables in every iteration (scipy's trf_bounds); the
+    kernel did it only for the initial radius and took other steps from the
+    first iteration (huber, s=1e5: cost 0.086 instead of scipy's 2e-22)."""
+    t = np.array([0.0, 1.0])
+    x_true = np.array([2.0924042183036358, 0.2597967433511593])
+    args = (t, exp_fun(x_true, t, np.zeros(2), 1.0), s)
+    bounds = (np.array([0.0, 0.0]), np.array([4.3575387388121225, 0.5251342121561262]))
+    x0 = np.array([2.265134520508487, 0.2653374688049669])
+    kw = dict(jac=exp_jac, bounds=bounds, loss=loss, args=args, x_scale="jac", **TOL)
+    its = {"lsq": [], "sp": []}
+    with np.errstate(all="ignore"):
+        r = lsqcore.least_squares(exp_fun, x0.copy(), callback=lambda x: its["lsq"].append(x.copy()), **kw)
+        ref = sp_least_squares(exp_fun, x0.copy(), callback=lambda x: its["sp"].append(x.copy()), **kw)
+    np.testing.assert_allclose(its["lsq"][0], its["sp"][0], rtol=1e-8)
+    assert r.cost <= ref.cost * (1 + 1e-8) + 1e-20
