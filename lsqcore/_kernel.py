@@ -34,7 +34,7 @@ from ._layout import vec, mat
 from ._loss import (LINEAR, CALLABLE, evaluate_rho, callable_loss_input,
                     finish_callable_loss, linear_cost, scale_for_loss, scale_irls)
 from ._jacobian import fd_steps, fd_points, fd_assemble, cs_steps
-from ._status import RUNNING, GTOL, MAX_NFEV, NONFINITE_JAC, IMPROPER_INPUT
+from ._status import FLAT, RUNNING, GTOL, MAX_NFEV, NONFINITE_JAC, IMPROPER_INPUT
 from .methods import trf, lm, gn
 
 PH_INIT, PH_INIT_RHO, PH_JAC, PH_FD1, PH_FD2, PH_JAC_DONE, PH_CHECK, PH_STEP, \
@@ -177,6 +177,14 @@ def _accept(W, S):
 def _all_finite(a):
     for i in range(a.shape[0]):
         if not math.isfinite(a[i]):
+            return False
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _all_zero(a):
+    for i in range(a.shape[0]):
+        if a[i] != 0.0:
             return False
     return True
 
@@ -327,7 +335,8 @@ def advance(W, S):
                 _honest(W, S)
                 return _done(S)
             if gt:
-                S[L.STATUS] = GTOL
+                S[L.STATUS] = FLAT if (W[L.COST] > 0.0 and _all_zero(
+                    vec(W, S, L.O_J, m * n))) else GTOL
                 _honest(W, S)
                 return _done(S)
             if S[L.NFEV] >= S[L.MAX_NFEV]:

@@ -1,7 +1,10 @@
 """Termination status codes, their messages, and the shared termination test.
 
 The integers are scipy's (``scipy.optimize.least_squares``) so that code
-written against scipy keeps working; lsqcore adds two of its own (-3, -4).
+written against scipy keeps working; lsqcore adds its own negative ones:
+-3 (non-finite Jacobian), -4 (Gauss-Newton line search failed), -5 (the
+Jacobian is identically zero where the cost is positive: scipy would report
+``gtol`` success there).
 """
 from numba import njit
 
@@ -15,6 +18,7 @@ XTOL = 3
 FTOL_XTOL = 4
 NONFINITE_JAC = -3
 LINE_SEARCH_FAIL = -4
+FLAT = -5
 
 MESSAGES = {
     CALLBACK_STOP: "Stopped because `callback` raised StopIteration or returned True.",
@@ -26,6 +30,9 @@ MESSAGES = {
     FTOL_XTOL: "Both `ftol` and `xtol` termination conditions are satisfied.",
     NONFINITE_JAC: "The Jacobian is not finite at the current point; "
                    "the last finite point is returned.",
+    FLAT: "The Jacobian is identically zero at a point of positive cost: the residuals "
+          "do not depend on the parameters here (a flat region, e.g. an underflowing "
+          "model), so this is not a fitted minimum.",
     LINE_SEARCH_FAIL: "The line search found no decrease along the Gauss-Newton "
                       "direction; the last point is returned (try 'lm' or 'trf').",
 }

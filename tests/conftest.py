@@ -52,7 +52,7 @@ EPS = np.finfo(float).eps
 ORACLE_TOL = dict(ftol=1e-12, xtol=1e-12, gtol=1e-12)
 ORACLE_MAX_NFEV = 5000
 
-STATUS_VALUES = {-4, -3, -2, -1, 0, 1, 2, 3, 4}  # scipy's + lsqcore's -3 (non-finite J), -4 (gn line search)
+STATUS_VALUES = {-5, -4, -3, -2, -1, 0, 1, 2, 3, 4}  # scipy's + lsqcore's -3, -4, -5
 
 
 # --------------------------------------------------------------------------
@@ -382,7 +382,7 @@ def check_result(res, prob, *, loss="linear", f_scale=1.0, jac_kind="analytic",
                 assert math.isclose(x[i], ub[i], rel_tol=1e-6, abs_tol=1e-10), (tag, i, x[i], ub[i])
 
 
-GN_FAILURE_STATUSES = {0, -4}
+GN_FAILURE_STATUSES = {0, -4, -5}
 
 
 def gn_failed_honestly(res, method, where=""):

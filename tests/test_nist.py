@@ -93,13 +93,6 @@ def case(name):
     return _CASES[name]
 
 
-# Known, explained exception: from MGH10's start 1 Gauss-Newton's full steps
-# reach a plateau where exp(b2/(x+b3)) ~ 1e-14, so the finite-difference
-# Jacobian is exactly zero (the residual cannot resolve the change) and the
-# gradient test holds there; any method using that Jacobian would stop.
-GN_PLATEAU = {("MGH10", 1): "gn reaches a plateau where the FD Jacobian is exactly zero"}
-
-
 def _params(jac_kind, methods):
     for name in op.NIST_NAMES:
         for start in (1, 2):
@@ -107,8 +100,6 @@ def _params(jac_kind, methods):
                 marks = []
                 if method == "gn":
                     marks.append(lsqcore_only("method 'gn'"))
-                    if (name, start) in GN_PLATEAU:
-                        marks.append(pytest.mark.xfail(strict=True, reason=GN_PLATEAU[name, start]))
                 elif (name, start) in SCIPY_FAILS.get((jac_kind, method), ()):
                     marks.append(lsqcore_only("scipy 1.17.1 fails this case"))
                 yield pytest.param(name, start, method, marks=marks,

@@ -60,10 +60,6 @@ def _cases():
                     marks.append(pytest.mark.skip(reason=why))
                 elif method == "gn":
                     marks.append(lsqcore_only("method 'gn'"))
-                    if p.name == "nist_MGH10_s1" and jk in ("2-point", "3-point"):
-                        # see tests/test_nist.py GN_PLATEAU: the FD Jacobian is exactly
-                        # zero on the plateau gn reaches, and gn reports gtol there
-                        marks.append(pytest.mark.xfail(strict=True, reason="gn plateau, FD J == 0"))
                 yield pytest.param(p, method, jk, id="%s-%s-%s" % (p.name, method, jk), marks=marks)
 
 
