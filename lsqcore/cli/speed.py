@@ -4,9 +4,9 @@ For each workload and method prints the lsqcore time (median of repeated
 calls, jitted and plain-Python residuals), scipy's time measured in the same
 run, the ratio and both final costs.
 """
-import time
-
 import numpy as np
+
+from .demo import _median_time as _median
 
 
 def add_parser(sub):
@@ -15,16 +15,6 @@ def add_parser(sub):
     p.add_argument("--methods", default="trf,lm")
     p.add_argument("--repeat", type=int, default=0,
                    help="timed calls per entry (0: by workload size)")
-
-
-def _median(fn, repeat):
-    fn()
-    ts = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts))
 
 
 def run(args):
