@@ -1,4 +1,8 @@
-"""Quick W4 figures without pytest: python benchmarks/w4_quick.py [rows]."""
+"""Quick W4 figures without pytest: python benchmarks/w4_quick.py [rows].
+
+W4_THREADS=1,2,16 picks the thread counts (default 1,2); OUT=dir also
+writes w4_quick.json there.
+"""
 import json, os, sys, time, warnings
 import numpy as np, numba, scipy
 sys.path.insert(0, os.path.dirname(__file__))
@@ -24,7 +28,8 @@ for name, kw in variants.items():
     t0 = time.perf_counter()
     curve_fit_batch(f, T, Y[:64], p0=P0, threads=1, progress=False, **kw)
     out[name + "_first_call_s"] = time.perf_counter() - t0
-    for th in [t for t in (1, 2) if t <= numba.config.NUMBA_NUM_THREADS]:
+    thread_list = [int(t) for t in os.environ.get("W4_THREADS", "1,2").split(",")]
+    for th in [t for t in thread_list if t <= numba.config.NUMBA_NUM_THREADS]:
         best = 1e9
         for _ in range(3):
             t0 = time.perf_counter()

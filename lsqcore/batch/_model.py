@@ -100,8 +100,9 @@ def model_residual(model, n, jac=None, inplace=False):
     if hit is not None:
         return hit
     P = _params(n)
-    # the in-place model gets real parameters: run_compiled also types a
-    # complex-step branch (never taken: jac='cs' is refused with inplace)
+    # the in-place model gets real parameters (``.real`` is the identity on
+    # float64): a complex-step driver would type it with complex ones, and
+    # jac='cs' is refused with inplace
     PR = ", ".join(f"p[{j}].real" for j in range(n))
     glb = {"model": model, "jacf": jac}
     if inplace:

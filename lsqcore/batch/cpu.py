@@ -2,8 +2,9 @@
 
 Every row of a batch is an ordinary single problem solved by the same
 cached ask/tell kernel (:mod:`lsqcore._kernel`) and the same compiled
-request loop (:func:`lsqcore._driver.run_compiled`) as
-:func:`lsqcore.least_squares`; this module only adds the outer loops:
+request loop (:func:`lsqcore._driver.run_compiled_with`, the loop of
+:func:`lsqcore._driver.run_compiled`) as :func:`lsqcore.least_squares`;
+this module only adds the outer loops:
 
 * rows are distributed over threads by ``numba.prange`` with dynamic
   scheduling (``numba.parallel_chunksize``), so a slow row (a fit running to
@@ -21,9 +22,10 @@ Because a row's computation is the single solver's computation on that
 row's data, from the same zeroed workspace, its answer is bitwise identical
 to ``least_squares`` on that row, whatever the thread count.
 
-The parallel function takes the user's dispatchers as arguments, which
-Numba cannot cache on disk: it is compiled once per process and model
-(a couple of seconds); the heavy kernel it calls stays cached.
+The parallel function has the user's dispatchers as globals, which Numba
+cannot cache on disk: it is compiled once per process and model (about
+7-9 s on a loaded 2-core machine, mostly Numba's parfor passes); the kernel
+it reaches through C addresses is not recompiled with it.
 """
 import math
 import time
@@ -34,7 +36,7 @@ from numba import njit, prange
 
 from .. import _layout as L
 from .._bounds import make_strictly_feasible, coleman_li_scaling
-from .._driver import run_compiled
+from .._driver import run_compiled_with, call_alloc, _cs_compiled, _cs_unused
 from .._kernel import setup
 from .._linalg import EPS
 from ._result import NOT_RUN, NONFINITE_START, TOO_FEW_POINTS, BAD_SHAPE
@@ -246,10 +248,12 @@ def _finish_row(k, tid, err, mk, data, work, iopts, flags, outs):
 
 
 # The per-model part is generated so that the user's dispatchers are
-# globals (direct calls LLVM can inline) and the prange body is flat: every
-# extra non-cached function in the chain re-links and re-optimises the whole
-# kernel, which is most of the compile time.  Everything that does not call
-# the user's functions lives in the cached helpers above.
+# globals (direct calls LLVM can inline) and the prange body is flat (moving
+# the row into a separate compiled function made the first call slower:
+# 11 s instead of 7 s here).  The kernel is reached through C addresses
+# (lsqcore._driver.run_compiled_with), so nothing here re-links it;
+# everything that does not call the user's functions is in the cached
+# helpers above.
 _BLOCK_SRC = """
 def _solve_block(args, start, stop, data, work, opts, m, flags, outs):
     for k in prange(start, stop):
@@ -258,14 +262,15 @@ def _solve_block(args, start, stop, data, work, opts, m, flags, outs):
         if mk >= 0:
             ra = ROWS(args, k, tid, mk)
             if _start(k, tid, FUN(work[2][tid], *ra), mk, data, work, opts, flags, outs):
-                err = run_compiled(FUN, JAC, LOSS, work[0][tid], work[1][tid], ra)
+                err = run_compiled_with(CALL, JAC_CS, FUN, JAC, LOSS, work[0][tid],
+                                        work[1][tid], ra)
                 _finish_row(k, tid, err, mk, data, work, opts[1], flags, outs)
 """
 _BLOCK_CACHE = {}
 _BLOCK_CACHE_MAX = 32
 
 
-def block_driver(fun, jac, loss, rows):
+def block_driver(fun, jac, loss, rows, cs=False):
     """The parallel block function for one set of user functions.
 
     Generated with the dispatchers bound as *globals*: a dispatcher passed
@@ -273,13 +278,14 @@ def block_driver(fun, jac, loss, rows):
     first-class function value (an indirect call, and a
     ``NumbaExperimentalFeatureWarning``); as globals they are direct calls.
     """
-    key = (fun, jac, loss, rows)
+    key = (fun, jac, loss, rows, bool(cs))
     fn = _BLOCK_CACHE.get(key)
     if fn is None:
         ns = {"prange": prange, "get_thread_id": numba.get_thread_id,
               "_begin_row": _begin_row, "_start": _start, "_finish_row": _finish_row,
-              "run_compiled": run_compiled, "FUN": fun, "JAC": jac, "LOSS": loss,
-              "ROWS": rows}
+              "run_compiled_with": run_compiled_with, "FUN": fun, "JAC": jac,
+              "LOSS": loss, "ROWS": rows,
+              "CALL": call_alloc, "JAC_CS": _cs_compiled if cs else _cs_unused}
         exec(compile(_BLOCK_SRC, "<lsqcore.batch generated _solve_block>", "exec"), ns)
         fn = njit(parallel=True, error_model="numpy")(ns["_solve_block"])
         if len(_BLOCK_CACHE) >= _BLOCK_CACHE_MAX:
@@ -338,7 +344,7 @@ def solve(P, threads, progress, block_hook=None):
     At = np.zeros((threads, c * m * n))
     Vt = np.zeros((threads, c * n, n))
 
-    driver = block_driver(P.fun, P.jac, P.loss, P.rows)
+    driver = block_driver(P.fun, P.jac, P.loss, P.rows, P.iopts[1] == L.JAC_CS)
 
     data = (P.X0, P.LB, P.UB, P.mrow)
     work = (Wt, St, Xt, Ct, Pt, At, Vt)
