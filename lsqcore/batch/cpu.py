@@ -38,7 +38,7 @@ from .. import _layout as L
 from .._bounds import make_strictly_feasible, coleman_li_scaling
 from .._driver import run_compiled_with, call_alloc, _cs_compiled, _cs_unused
 from .._kernel import setup
-from .._linalg import EPS
+from .._linalg import EPS, householder_qr, copy_r, jacobi_svd
 from ._result import NOT_RUN, NONFINITE_START, TOO_FEW_POINTS, BAD_SHAPE
 
 # target wall time of one block (progress / Ctrl-C granularity)
@@ -65,11 +65,9 @@ def _covariance(J, cost, m, n, absolute, A, V, s, pc):
     non-finite ``J`` or ``m <= n`` (scaled case) gives ``inf`` everywhere,
     as scipy does (without its warning).
 
-    The SVD is one-sided Jacobi (Hestenes 1958; Demmel and Veselic 1992):
-    plane rotations of pairs of columns of ``A = J`` until all columns are
-    orthogonal; then ``s_j = ||A e_j||`` and ``V`` is the product of the
-    rotations.  It is accurate to high relative precision for the small
-    ``n`` of a batch fit, and needs only ``A`` (m x n) and ``V`` (n x n).
+    The SVD is the kernel's own (:mod:`lsqcore._linalg`): Householder QR of
+    ``J`` (stored by columns in ``A``), then one-sided Jacobi on the small
+    ``R``; ``pc`` holds ``R`` while the SVD runs.
     """
     ok = True
     for i in range(m):
@@ -81,50 +79,16 @@ def _covariance(J, cost, m, n, absolute, A, V, s, pc):
             for b in range(n):
                 pc[a, b] = math.inf
         return
+    At = A.reshape((n, m))
     for i in range(m):
         for j in range(n):
-            A[i, j] = J[i, j]
-    for a in range(n):
-        for b in range(n):
-            V[a, b] = 1.0 if a == b else 0.0
-    for sweep in range(60):
-        rotated = False
-        for p in range(n - 1):
-            for q in range(p + 1, n):
-                alpha = 0.0
-                beta = 0.0
-                gamma = 0.0
-                for i in range(m):
-                    alpha += A[i, p] * A[i, p]
-                    beta += A[i, q] * A[i, q]
-                    gamma += A[i, p] * A[i, q]
-                if gamma == 0.0 or abs(gamma) <= EPS * math.sqrt(alpha * beta):
-                    continue
-                rotated = True
-                zeta = (beta - alpha) / (2.0 * gamma)
-                t = math.copysign(1.0, zeta) / (abs(zeta) + math.sqrt(1.0 + zeta * zeta))
-                c = 1.0 / math.sqrt(1.0 + t * t)
-                sn = c * t
-                for i in range(m):
-                    ap = A[i, p]
-                    aq = A[i, q]
-                    A[i, p] = c * ap - sn * aq
-                    A[i, q] = sn * ap + c * aq
-                for i in range(n):
-                    vp = V[i, p]
-                    vq = V[i, q]
-                    V[i, p] = c * vp - sn * vq
-                    V[i, q] = sn * vp + c * vq
-        if not rotated:
-            break
-    s_max = 0.0
-    for j in range(n):
-        acc = 0.0
-        for i in range(m):
-            acc += A[i, j] * A[i, j]
-        s[j] = math.sqrt(acc)
-        s_max = max(s_max, s[j])
-    threshold = EPS * max(m, n) * s_max
+            At[j, i] = J[i, j]
+    small = np.empty(3 * n)
+    tau = small[:n]
+    householder_qr(At, tau)
+    copy_r(At, pc)
+    jacobi_svd(pc, s, V, small[n:2 * n], small[2 * n:])
+    threshold = EPS * max(m, n) * s[0]
     for a in range(n):
         for b in range(n):
             pc[a, b] = 0.0
