@@ -87,6 +87,36 @@ def in_bounds(x, lb, ub):
 
 
 @njit(cache=True, error_model="numpy")
+def nextafter(a, b):
+    """``np.nextafter(a, b)`` for float64 scalars, bit for bit, from ``math``
+    alone (``frexp`` / ``ldexp``), so that CUDA device code can compile it too.
+
+    The step to the neighbour of ``a = mant 2^e`` is one unit in the last
+    place, ``2^(e - 53)``, halved when moving towards zero from a power of
+    two, and never below the smallest subnormal ``2^-1074``; ``a +- step`` is
+    then exact (or overflows to inf, as nextafter does).
+    """
+    if a != a or b != b:
+        return a + b
+    if a == b:
+        return b
+    if a == 0.0:
+        return math.copysign(5e-324, b)
+    if math.isinf(a):
+        return math.copysign(1.7976931348623157e308, a)
+    mant, e = math.frexp(a)
+    up = b > a
+    ex = e - 53
+    if up != (a > 0.0) and abs(mant) == 0.5:
+        ex -= 1
+    if ex < -1074:
+        ex = -1074
+    step = math.ldexp(1.0, ex)
+    r = a + step if up else a - step
+    return math.copysign(0.0, a) if r == 0.0 else r
+
+
+@njit(cache=True, error_model="numpy")
 def make_strictly_feasible(x, lb, ub, rstep):
     """Move ``x`` strictly inside the box, in place.
 
@@ -99,9 +129,9 @@ def make_strictly_feasible(x, lb, ub, rstep):
         hi = ub[i]
         if rstep == 0.0:
             if x[i] <= lo:
-                x[i] = np.nextafter(lo, hi)
+                x[i] = nextafter(lo, hi)
             elif x[i] >= hi:
-                x[i] = np.nextafter(hi, lo)
+                x[i] = nextafter(hi, lo)
         else:
             if x[i] <= lo:
                 x[i] = lo + rstep * max(1.0, abs(lo))
