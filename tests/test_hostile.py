@@ -151,15 +151,23 @@ def test_jacobian_nan_mid_run_status_minus_3(method):
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("jac", ["analytic", "2-point", "3-point", "cs"])
 def test_all_zero_jacobian(method, jac):
-    """f does not depend on x: g = 0, gtol holds at x0 (status 1), x = x0, as scipy."""
+    """f does not depend on x: at a positive cost this is a flat region, not a
+    minimum: status -5 (FLAT, not success; scipy says gtol, status 1), x = x0
+    after one evaluation.  At zero cost it is a minimum: status 1."""
     def f(x):
         return np.array([1.0, 2.0]) + 0.0 * x[0]
-    res = solve(f, [1.0, 2.0], jac=(lambda x: np.zeros((2, 2))) if jac == "analytic" else jac,
-                method=method)
+
+    def f0(x):
+        return np.zeros(2) * x[0]
+    zero_jac = (lambda x: np.zeros((2, 2))) if jac == "analytic" else jac
+    res = solve(f, [1.0, 2.0], jac=zero_jac, method=method)
     finite_result(res)
-    assert res.status == 1 and res.nfev == 1
+    assert res.status == -5 and not res.success and res.nfev == 1
     np.testing.assert_array_equal(res.x, [1.0, 2.0])
     assert res.cost == 2.5
+    res = solve(f0, [1.0, 2.0], jac=zero_jac, method=method)
+    assert res.success and res.cost == 0.0
+    np.testing.assert_array_equal(res.x, [1.0, 2.0])
 
 
 # --------------------------------------------------------------------------
