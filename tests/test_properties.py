@@ -127,7 +127,8 @@ class Case:
                                    max_line_width=10 ** 6)
         return (f"Case({self.family!r}, m={self.m}, n={self.n}, x0={a(self.x0)}, "
                 f"x_true={a(self.x_true)}, s={self.args[2]!r}, bounds=({a(self.bounds[0])}, "
-                f"{a(self.bounds[1])}))")
+                f"{a(self.bounds[1])}), y={a(self.args[1])}, "
+                f"t_or_A={a(self.args[0]) if self.args[0].ndim == 1 else self.args[0].shape})")
 
 
 @st.composite
@@ -236,6 +237,19 @@ def call(solver, case, method, jac, loss, f_scale, x_scale, **extra):
                       method=method, loss=loss, f_scale=f_scale, args=case.args, **kw)
 
 
+def rho2(loss, z):
+    """rho''(z) of scipy's losses (f_scale = 1)."""
+    if loss == "linear":
+        return np.zeros_like(z)
+    if loss == "soft_l1":
+        return -0.5 * (1 + z) ** -1.5
+    if loss == "huber":
+        return np.where(z <= 1, 0.0, -0.5 * np.maximum(z, 1.0) ** -1.5)
+    if loss == "cauchy":
+        return -1 / (1 + z) ** 2
+    return -2 * z / (1 + z ** 2) ** 2
+
+
 def rho01(loss, f, f_scale):
     with np.errstate(all="ignore"):     # huge residuals on a saturating loss's plateau
         return _rho01(loss, f, f_scale)
@@ -268,11 +282,19 @@ def gtol_measure(res, case, method, loss, f_scale, jac="analytic"):
     as in scipy), less the finite-difference error of the solver's Jacobian."""
     with np.errstate(all="ignore"):
         f = case.fun(res.x, *case.args)
-    if loss == "linear":
-        J, rel = np.asarray(res.jac), 0.0
-    else:
-        J, rel = case.jac(res.x, *case.args), FD_REL[jac]
+    J, rel = np.asarray(res.jac), 0.0
     _, r1 = rho01(loss, f, f_scale)
+    if loss != "linear":
+        # res.jac is the loss-scaled J_s = J sqrt(rho' + 2 rho'' f^2) (scipy's
+        # scale_for_robust_loss_function); the gradient is J_s' f_s with
+        # f_s = rho' f / sqrt(...) - computed here independently of the solver
+        with np.errstate(all="ignore"):
+            z = (f / f_scale) ** 2
+            r2 = rho2(loss, z) / f_scale ** 2
+            js = r1 + 2.0 * r2 * f ** 2
+            js = np.sqrt(np.where(js < EPS, EPS, js))
+            f = r1 * f / js
+            r1 = np.ones_like(f)
     with np.errstate(all="ignore"):
         return _gtol_measure(res, case, method, f, J, r1, rel)
 
@@ -376,6 +398,12 @@ def check_case(case, method, jac, loss, f_scale, x_scale):
         # ftol / xtol stop: accept when the point is a local minimum to the
         # accuracy of the (relative) cost, i.e. scipy's lower cost is elsewhere
         if np.linalg.norm(res.x - ref.x) > 1e-3 * (np.linalg.norm(ref.x) + 1e-300):
+            return
+        # both stopped by xtol at the same point (to 1e-6) where the gradient is
+        # not small (the trust region collapsed on a plateau of a saturating
+        # loss, scipy alike): the costs differ by |g| times a rounding-level step
+        if (res.status in (3, 4) and ref.status in (3, 4) and np.linalg.norm(res.x - ref.x)
+                <= 1e-6 * (np.linalg.norm(ref.x) + 1e-300) and res.cost <= ref.cost * (1 + 1e-5)):
             return
     raise AssertionError(f"cost {res.cost!r} > scipy's {ref.cost!r} (status {res.status} vs "
                          f"{ref.status})")
