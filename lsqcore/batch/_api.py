@@ -235,7 +235,7 @@ def least_squares_batch(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method
 def _least_squares_batch(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
                          f_scale, diff_step, max_nfev, args, per_row, threads, progress,
                          return_pcov, return_stderr, block_hook, *, flags=None,
-                         mrow=None, m=None, absolute=False, x0_name="x0"):
+                         mrow=None, m=None, absolute=False, x0_name="x0", gpu=None):
     _check_options(fun, x0, jac, method, loss, 0, max_nfev, None, None)
     _check_jitted(fun, "fun")
     _check_jitted(jac, "jac")
@@ -283,7 +283,14 @@ def _least_squares_batch(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale
         rstep=np.array(rstep, dtype=float), robust=robust,
         callable_loss=loss_code == CALLABLE, cov=return_pcov or return_stderr,
         absolute=bool(absolute), return_pcov=return_pcov, return_stderr=return_stderr)
-    out = cpu.solve(P, threads, progress, block_hook)
+    if gpu is not None:
+        from . import cuda as gpu_driver
+        out = gpu_driver.solve_curve_fit(
+            gpu["model"], gpu["jac"], args[0], args[1], args[2], X0, LB, UB, fopts,
+            iopts, P.x_scale, P.rstep, int(m), n, gpu["dtype"], P.cov, absolute,
+            return_pcov, return_stderr, loss_code)
+    else:
+        out = cpu.solve(P, threads, progress, block_hook)
     bad = np.flatnonzero(out["status"] == BAD_SHAPE)
     if bad.size:
         k = int(bad[0])
@@ -348,7 +355,8 @@ def _initial_p0(LB, UB, n):
 def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
                     bounds=(-np.inf, np.inf), method=None, jac=None, *, nan_policy=None,
                     inplace=False, threads=None, progress=None, return_pcov=False,
-                    return_stderr=False, _block_hook=None, **kwargs):
+                    return_stderr=False, device="cpu", dtype=None, _block_hook=None,
+                    **kwargs):
     """Fit one model to every row of ``ydata`` (``K`` independent fits).
 
     Row ``k`` minimises ``sum(((f(x_k, *p) - y_k) / sigma_k)**2)`` exactly as
@@ -398,6 +406,20 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
         Use the allocation-free model form described under ``f``.
     threads, progress, return_pcov, return_stderr
         As in :func:`least_squares_batch`.
+    device : {'cpu', 'cuda'}, optional
+        'cuda' runs one fit per GPU thread through numba-cuda (the
+        ``cuda`` extra), compiling the same solver kernel and ``f`` as CUDA
+        device functions: it needs ``inplace=True`` (a model that allocates
+        nothing; see :mod:`lsqcore.batch.cuda`), ``jac`` None, '2-point',
+        '3-point' or an in-place callable, a built-in ``loss``, and
+        ``nan_policy`` None or 'raise'.  ``xdata``, ``ydata`` may be device
+        arrays (``__cuda_array_interface__``: CuPy, Numba) of the batch
+        ``dtype``, used in place; host arrays are moved in chunks.  Without
+        numba-cuda or a GPU it raises RuntimeError saying which is missing.
+    dtype : {None, numpy.float64, numpy.float32}, optional
+        Arithmetic precision of the solve; float32 only with
+        ``device='cuda'`` (give tolerances above float32's resolution,
+        e.g. ``ftol=xtol=1e-6``).
     **kwargs
         ``ftol, xtol, gtol, x_scale, loss, f_scale, diff_step, max_nfev``
         (``maxfev`` is accepted for ``max_nfev``), as in ``least_squares``.
@@ -429,15 +451,42 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     if inplace and jac == "cs":
         raise ValueError("jac='cs' needs complex model values; it cannot be used "
                          "with inplace=True (a real output buffer).")
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"`device` must be 'cpu' or 'cuda', got {device!r}.")
+    dt = np.dtype(np.float64 if dtype is None else dtype)
+    if dt not in (np.float64, np.float32) or (device == "cpu" and dt != np.float64):
+        raise ValueError(f"`dtype` must be float64 (or float32 with device='cuda'), "
+                         f"got {dtype!r} with device={device!r}.")
+    on_gpu = device == "cuda"
+    if on_gpu:
+        from .cuda import is_cuda_array
+        if not inplace:
+            raise ValueError("device='cuda' needs the allocation-free model form "
+                             "f(x, p0, ..., p_{n-1}, out) with inplace=True (GPU threads "
+                             "cannot allocate the returned array).")
+        if nan_policy == "omit":
+            raise NotImplementedError("nan_policy='omit' is not implemented for "
+                                      "device='cuda'; use device='cpu'.")
+        if callable(kwargs.get("loss")):
+            raise NotImplementedError("a callable `loss` is not implemented for "
+                                      "device='cuda'; use a built-in loss.")
+        if dt == np.float32 and kwargs.get("diff_step") is None and isinstance(jac, str):
+            # float64's default relative steps (sqrt / cbrt of its eps) are below
+            # float32's resolution: x + h == x, a zero Jacobian column
+            eps32 = float(np.finfo(np.float32).eps)
+            kwargs["diff_step"] = eps32 ** (1.0 / 3.0 if jac == "3-point" else 0.5)
+    else:
+        def is_cuda_array(a):
+            return False
 
     # ---- ydata, xdata, sigma
-    Y = np.asarray(ydata, dtype=float)
+    Y = ydata if is_cuda_array(ydata) else np.asarray(ydata, dtype=float)
     if Y.ndim != 2:
         raise ValueError(f"`ydata` must have shape (K, m), one row per fit, got shape {Y.shape}.")
     K, m = Y.shape
     if m == 0:
         raise ValueError("`ydata` must not be empty (m = 0 points per fit).")
-    X = np.asarray(xdata, dtype=float)
+    X = xdata if is_cuda_array(xdata) else np.asarray(xdata, dtype=float)
     if X.shape == (m,):
         x_per_row = False
     elif X.shape == (K, m):
@@ -449,6 +498,9 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
         Wt = np.ones(m)
         w_per_row = False
     else:
+        if is_cuda_array(sigma):
+            from numba import cuda as _cuda
+            sigma = _cuda.as_cuda_array(sigma).copy_to_host()
         sg = np.asarray(sigma, dtype=float)
         if sg.shape == (m,):
             w_per_row = False
@@ -482,6 +534,10 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
 
     # ---- NaN handling
     mrow = None
+    if nan_policy is not None and (is_cuda_array(Y) or is_cuda_array(X)):
+        raise NotImplementedError("nan_policy is not implemented for data on the GPU; "
+                                  "use nan_policy=None (rows with NaN get status "
+                                  "NONFINITE_START).")
     if nan_policy is not None:
         has_nan = np.isnan(Y) | np.isnan(X)
         if nan_policy == "raise" and np.any(has_nan):
@@ -498,8 +554,9 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
             mrow = (m - np.sum(has_nan, axis=1)).astype(np.int64)
     # Shared xdata / sigma travel as one row and are broadcast at run time,
     # so that shared, per-fit and NaN-compacted data share one compiled driver.
-    Y = np.ascontiguousarray(Y)
-    X = np.ascontiguousarray(X if x_per_row else X.reshape(1, m))
+    Y = Y if is_cuda_array(Y) else np.ascontiguousarray(Y)
+    X = X if x_per_row else X.reshape(1, m)
+    X = X if is_cuda_array(X) else np.ascontiguousarray(X)
     Wt = np.ascontiguousarray(Wt if w_per_row else np.broadcast_to(Wt, (1, m)))
 
     residual, jacobian = model_residual(f, n, jac if callable(jac) else None, inplace)
@@ -518,4 +575,5 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
         kwargs.get("x_scale"), kwargs.get("loss", "linear"), kwargs.get("f_scale", 1.0),
         kwargs.get("diff_step"), kwargs.get("max_nfev"), args, None, threads_n, progress,
         return_pcov, return_stderr, _block_hook, flags=flags, mrow=mrow, m=m,
-        absolute=absolute_sigma, x0_name="p0")
+        absolute=absolute_sigma, x0_name="p0",
+        gpu=dict(model=f, jac=jac if callable(jac) else None, dtype=dt) if on_gpu else None)

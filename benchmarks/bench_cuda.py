@@ -1,0 +1,144 @@
+"""Issue 8 benchmark: W4 on the GPU (``device='cuda'``), K = 1,000,000 fits.
+
+W4 (``../shared/design.md``): ``y = a exp(-b t) + c``, m = 30, n = 3, the
+data of ``benchmarks/bench_batch.py`` (same generator), LM with a 2-point
+finite-difference Jacobian, p0 = (1, 1, 0).  Prints fits/s in float64 and
+float32 for
+
+* host data: ``curve_fit_batch(..., device='cuda')`` on numpy arrays, the
+  whole call (validation, transfers both ways, kernel);
+* device data: ``ydata`` already on the GPU (``numba.cuda`` device array),
+  the whole call again (results still come back to the host);
+
+for a few launch shapes (threads per block, blocks cap), after a warm-up
+call that compiles the kernel (its time is printed as well), and the
+agreement with the CPU batch path (float64, all cores) on the first
+``W4_GPU_CHECK_ROWS`` rows.  Run on a machine with an NVIDIA GPU:
+
+    python benchmarks/bench_cuda.py            # K from W4_GPU_ROWS (default 1e6)
+"""
+import json
+import math
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+from numba import njit
+
+from lsqcore.batch import curve_fit_batch
+from lsqcore.batch import cuda as G
+
+K = int(os.environ.get("W4_GPU_ROWS", 1_000_000))
+CHECK = int(os.environ.get("W4_GPU_CHECK_ROWS", 20000))
+M = 30
+T = np.linspace(0.0, 4.0, M)
+P0 = [1.0, 1.0, 0.0]
+SHAPES = [(int(a), int(b)) for a, b in
+          (s.split("x") for s in os.environ.get("W4_GPU_SHAPES", "128x0,64x0,256x0,128x528,128x1056,64x2112").split(","))]
+
+
+@njit(cache=True)
+def expdecay(x, a, b, c, out):
+    for i in range(x.shape[0]):
+        out[i] = a * math.exp(-b * x[i]) + c
+
+
+def w4_data(K, seed=6):
+    rng = np.random.default_rng(seed)
+    P = np.column_stack([rng.uniform(1, 3, K), rng.uniform(0.5, 2, K),
+                         rng.uniform(-0.5, 0.5, K)])
+    Y = P[:, :1] * np.exp(-P[:, 1:2] * T) + P[:, 2:3] + 0.05 * rng.standard_normal((K, M))
+    return P, Y
+
+
+def tol(dt):
+    return {} if dt == np.float64 else dict(ftol=1e-5, xtol=1e-5, gtol=1e-5)
+
+
+def gpu(Y, dt, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return curve_fit_batch(expdecay, T, Y, p0=P0, inplace=True, device="cuda",
+                               dtype=dt, method="lm", **tol(dt), **kw)
+
+
+def main():
+    from numba import cuda
+    dev = cuda.get_current_device()
+    import numba, numba_cuda
+    info = dict(device=dev.name.decode() if isinstance(dev.name, bytes) else str(dev.name),
+                cc=list(dev.compute_capability), numba=numba.__version__,
+                numba_cuda=getattr(numba_cuda, "__version__", "?"), numpy=np.__version__,
+                K=K)
+    print("INFO", json.dumps(info), flush=True)
+    P, Y = w4_data(K)
+    rows = []
+    res = {}
+    for dt in [np.dtype(d).type for d in os.environ.get('W4_GPU_DTYPES', 'float64,float32').split(',')]:
+        name = np.dtype(dt).name
+        t0 = time.perf_counter()
+        gpu(Y[:256], dt)                               # compile
+        print(f"{name}: first call (compile) {time.perf_counter() - t0:.1f} s", flush=True)
+        kern = list(G._KERNELS.values())[-1]
+        try:
+            print(f"{name}: kernel registers/thread {kern.get_regs_per_thread()}, local memory/thread "
+                  f"{kern.get_local_mem_per_thread()} B", flush=True)
+        except Exception as e:                      # pragma: no cover
+            print("resource query failed:", e)
+        Yd = cuda.to_device(np.ascontiguousarray(Y, dtype=dt))
+        best = None
+        for tpb, mb in SHAPES:
+            G.THREADS_PER_BLOCK, G.MAX_BLOCKS = tpb, mb
+            ts = []
+            for rep in range(3):
+                t0 = time.perf_counter()
+                r = gpu(Yd, dt)
+                ts.append(time.perf_counter() - t0)
+            td = min(ts)
+            rows.append((name, f"{tpb}x{mb or 'all'}", "device data", K / td))
+            print(f"{name} tpb={tpb} blocks={mb or 'all'} device data: {K / td / 1e6:.2f} M fits/s "
+                  f"({td:.3f} s; runs {', '.join(f'{x:.3f}' for x in ts)})", flush=True)
+            if best is None or td < best[0]:
+                best = (td, tpb, mb, r)
+        td, tpb, mb, r = best
+        G.THREADS_PER_BLOCK, G.MAX_BLOCKS = tpb, mb
+        t0 = time.perf_counter()
+        rh = gpu(Y, dt)
+        th = time.perf_counter() - t0
+        rows.append((name, f"{tpb}x{mb or 'all'}", "host data", K / th))
+        print(f"{name} best shape tpb={tpb} blocks={mb or 'all'}: host data {K / th / 1e6:.2f} M fits/s "
+              f"({th:.3f} s)", flush=True)
+        res[name] = dict(best_device_fits_s=K / td, host_fits_s=K / th, tpb=tpb, max_blocks=mb,
+                         status_counts={int(s): int(c) for s, c in
+                                        zip(*np.unique(r.status, return_counts=True))},
+                         mean_nfev=float(r.nfev.mean()))
+        res[name]["x"] = r.x[:CHECK].astype(np.float64)
+        res[name]["status"] = r.status[:CHECK]
+    # agreement with the CPU batch path on a subset
+    t0 = time.perf_counter()
+    rc = curve_fit_batch(expdecay, T, Y[:CHECK], p0=P0, inplace=True, method="lm")
+    tc = time.perf_counter() - t0
+    print(f"CPU batch (first call, {rc.threads} threads) on {CHECK} rows: {CHECK / tc:.0f} fits/s")
+    for name in res:
+        x, st = res[name].pop("x"), res[name].pop("status")
+        both = (rc.status > 0) & (st > 0)
+        rel = np.max(np.abs(x[both] - rc.x[both]) / np.abs(rc.x[both]), axis=1)
+        lim = 1e-10 if name == "float64" else 1e-3
+        res[name].update(check_rows=CHECK, status_equal=float(np.mean(st == rc.status)),
+                         frac_within=float(np.mean(rel <= lim)), within=lim,
+                         max_rel=float(rel.max()), median_rel=float(np.median(rel)))
+    print("\n| dtype | launch (threads/block x blocks) | data | M fits/s |")
+    print("|---|---|---|---|")
+    for r in rows:
+        print(f"| {r[0]} | {r[1]} | {r[2]} | {r[3] / 1e6:.2f} |")
+    print("RESULT", json.dumps(dict(info=info, results=res)))
+    out = os.environ.get("OUT")
+    if out:
+        with open(os.path.join(out, "bench_cuda.json"), "w") as fh:
+            json.dump(dict(info=info, results=res, rows=rows), fh, indent=1)
+
+
+if __name__ == "__main__":
+    main()

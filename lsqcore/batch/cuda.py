@@ -1,0 +1,350 @@
+"""The GPU batch driver (``device='cuda'``): one CUDA thread per fit.
+
+No algorithm is written here.  The CUDA kernel generated below calls the
+*same* ``@njit`` functions as every CPU driver -- :func:`lsqcore._kernel.setup`,
+:func:`lsqcore._kernel.advance` (and through it ``methods/{trf,lm}``,
+``_linalg``, ``_bounds``, ``_jacobian``, ``_loss``), ``_layout.init_layout``,
+``_bounds.make_strictly_feasible`` / ``coleman_li_scaling`` and the batch's
+``cpu._covariance``.  numba-cuda compiles a CPU dispatcher called from a
+CUDA kernel as a CUDA device function from the same Python source, so the
+GPU runs the ask/tell kernel unchanged; this module only adds the request
+loop (the GPU twin of :func:`lsqcore._driver.run_compiled_with`), the
+residual ``(f(x, *p) - y) * (1 / sigma)`` of :func:`curve_fit_batch`, and
+the host side (chunks, transfers, results).
+
+Each thread keeps its workspace ``W`` and state ``S`` in CUDA *local*
+memory (``cuda.local.array`` sized at compile time for the batch's ``m``
+and ``n``): the hardware interleaves local memory across the threads of a
+warp, so the threads' identical workspace offsets are coalesced accesses.
+
+What model code works on the GPU (``inplace=True`` form, see
+``docs/batch.md``): ``f(x, p0, ..., p_{n-1}, out)`` decorated with
+``numba.njit``, writing ``out[i]`` in a scalar loop with ``math.*`` (or
+scalar ``np.exp`` ...) functions.  Nothing that allocates: no array
+expressions (``np.exp(-b * x)`` on an array), no ``np.empty`` / ``np.zeros``,
+no returned arrays, no Python objects, no exceptions with formatted messages.
+The same function then runs on the CPU batch (``inplace=True``).
+
+Under ``NUMBA_ENABLE_CUDASIM=1`` (the tests, CI without a GPU) the same
+generated kernel runs in Numba's CUDA simulator, where the kernel functions
+run as their CPU compilations.
+"""
+import math
+
+import numpy as np
+
+from .. import _layout as L
+from .._loss import LINEAR
+from ._result import NOT_RUN, NONFINITE_START
+
+THREADS_PER_BLOCK = 128
+# at most this many blocks per launch (0: one thread per row); threads then
+# loop over rows (grid-stride), which bounds the local memory in use
+MAX_BLOCKS = 0
+# fraction of the free device memory one chunk of rows may take
+MEMORY_FRACTION = 0.5
+
+_KERNELS = {}
+
+
+def _import_cuda():
+    """``numba.cuda`` if usable, else a RuntimeError saying what is missing."""
+    if not hasattr(np, "row_stack"):
+        # numba-cuda <= 0.30.4 registers an overload of np.row_stack, which
+        # numpy 2.5 removed (an alias of vstack since numpy 2.0): give it the
+        # alias back so that its array module imports.
+        np.row_stack = np.vstack
+    try:
+        from numba import cuda
+    except ImportError as e:         # pragma: no cover - depends on the install
+        raise RuntimeError(
+            "device='cuda' needs numba-cuda: pip install 'lsqcore[cuda]' "
+            f"(import failed: {e}).") from None
+    try:
+        ok = cuda.is_available()
+    except Exception as e:           # pragma: no cover
+        ok = False
+        why = str(e)
+    else:
+        why = ""
+    if not ok:
+        try:
+            cuda.detect()
+        except Exception:            # pragma: no cover
+            pass
+        raise RuntimeError(
+            "device='cuda' found no usable CUDA GPU (numba.cuda.is_available() is "
+            "False: no NVIDIA driver or device" + (f": {why}" if why else "") +
+            "). Use device='cpu', or set NUMBA_ENABLE_CUDASIM=1 to run the GPU path "
+            "in Numba's CUDA simulator (slow; for testing).")
+    return cuda
+
+
+def is_cuda_array(a):
+    return hasattr(a, "__cuda_array_interface__")
+
+
+_SRC = '''
+def _resid(p, out, xr, yr, wr):
+    MODEL(xr, {P}, out)
+    for i in range({M}):
+        out[i] = (out[i] - yr[i]) * wr[i]
+
+
+def _jacob(p, Jflat, xr, yr, wr):
+    J = Jflat.reshape(({M}, {N}))
+    JACF(xr, {P}, J)
+    for i in range({M}):
+        for j in range({N}):
+            J[i, j] = wr[i] * J[i, j]
+
+
+def _kernel(P0, LB, UB, X, Y, Wt, fopts, iopts, xs, rs, ox, ocost, ostatus, onfev,
+            onjev, onit, oopt, opcov, ose, K):
+{UNWRAP}    W = cuda.local.array({WS}, DT)
+    S = cuda.local.array({SS}, i64)
+    xb = cuda.local.array({N}, DT)
+    f0 = cuda.local.array({M}, DT)
+    cl = cuda.local.array({N2}, DT)
+    A = cuda.local.array({MN}, DT)
+    V = cuda.local.array({NN}, DT)
+    pc = cuda.local.array({NN}, DT)
+    # grid-stride loop: a launch of fewer threads than rows keeps the
+    # workspaces of the resident threads in cache
+    for t in range(cuda.grid(1), K, cuda.gridsize(1)):
+        _row(t, W, S, xb, f0, cl, A, V, pc, P0, LB, UB, X, Y, Wt, fopts, iopts, xs,
+             rs, ox, ocost, ostatus, onfev, onjev, onit, oopt, opcov, ose)
+
+
+def _row(t, W, S, xb, f0, cl, A, V, pc, P0, LB, UB, X, Y, Wt, fopts, iopts, xs, rs,
+         ox, ocost, ostatus, onfev, onjev, onit, oopt, opcov, ose):
+    xr = X[t if X.shape[0] != 1 else 0]
+    yr = Y[t]
+    wr = Wt[t if Wt.shape[0] != 1 else 0]
+    lb = LB[t if LB.shape[0] != 1 else 0]
+    ub = UB[t if UB.shape[0] != 1 else 0]
+    kp = t if P0.shape[0] != 1 else 0
+    ok = True
+    for j in range({N}):
+        xb[j] = P0[kp, j]
+        ox[t, j] = xb[j]
+        if not math.isfinite(xb[j]):
+            ok = False
+    onfev[t] = 0
+    onjev[t] = 0
+    onit[t] = 0
+    if not ok:
+        ostatus[t] = NONFINITE_START
+        return
+    if iopts[0] == TRF:
+        make_strictly_feasible(xb, lb, ub, 1e-10)
+    _resid(xb, f0, xr, yr, wr)
+    onfev[t] = 1
+    for i in range({M}):
+        if not math.isfinite(f0[i]):
+            ok = False
+    if not ok:
+        ostatus[t] = NONFINITE_START
+        return
+    for i in range({WS}):
+        W[i] = 0.0
+    init_layout(S, {M}, {N}, ROBUST, False, 0)
+    setup(W, S, xb, f0, lb, ub, xs, rs, fopts, iopts)
+    oX = S[O_X]
+    oXN = S[O_XNEW]
+    oFN = S[O_FNEW]
+    oB = S[O_B]
+    oXQ = S[O_XQ]
+    oJ = S[O_J]
+    while True:
+        req = advance(W, S)
+        if req == REQ_F:
+            _resid(W[oXN:oXN + {N}], W[oFN:oFN + {M}], xr, yr, wr)
+        elif req == REQ_FD:
+            for q in range(S[REQ_K]):
+                a = oXQ + q * {N}
+                b = oB + q * {M}
+                _resid(W[a:a + {N}], W[b:b + {M}], xr, yr, wr)
+        elif req == REQ_J:
+            if HAS_JAC:
+                _jacob(W[oX:oX + {N}], W[oJ:oJ + {M} * {N}], xr, yr, wr)
+        elif req == REQ_DONE:
+            break
+    onfev[t] = S[NFEV]
+    onjev[t] = S[NJEV]
+    onit[t] = S[NIT]
+    for j in range({N}):
+        ox[t, j] = W[oX + j]
+    cost = W[COST]
+    ocost[t] = cost
+    oG = S[O_G]
+    if iopts[0] == TRF:
+        coleman_li_scaling(W[oX:oX + {N}], W[oG:oG + {N}], lb, ub, cl[:{N}], cl[{N}:])
+    else:
+        for j in range({N}):
+            cl[j] = 1.0
+    opt = 0.0
+    for j in range({N}):
+        v = abs(W[oG + j] * cl[j])
+        if v > opt or v != v:
+            opt = v
+        if opt != opt:
+            break
+    oopt[t] = opt
+    if COV:
+        _covariance(W[oJ:oJ + {M} * {N}].reshape(({M}, {N})), cost, {M}, {N}, ABSOLUTE,
+                    A.reshape(({M}, {N})), V.reshape(({N}, {N})), cl[:{N}],
+                    pc.reshape(({N}, {N})))
+        if opcov.shape[0] > 0:
+            for a in range({N}):
+                for b in range({N}):
+                    opcov[t, a, b] = pc[a * {N} + b]
+        if ose.shape[0] > 0:
+            for a in range({N}):
+                ose[t, a] = math.sqrt(pc[a * {N} + a])
+    ostatus[t] = S[STATUS]
+'''
+
+
+def _build(cuda, model, jac, m, n, dtype, cov, absolute, robust):
+    """The generated, jitted CUDA kernel for one model / size / dtype."""
+    from numba import njit, types
+    from .._kernel import setup, advance
+    from .._bounds import make_strictly_feasible, coleman_li_scaling
+    from .cpu import _covariance
+
+    key = (model, jac, m, n, np.dtype(dtype).str, bool(cov), bool(absolute), bool(robust))
+    kern = _KERNELS.get(key)
+    if kern is not None:
+        return kern
+    WS, SS = L.workspace_shape(m, n, robust, False, 0)
+    from numba import config
+    sim = bool(config.ENABLE_CUDASIM)
+    # the simulator passes its own array wrappers; the kernel's @njit functions
+    # (run as CPU code there) need the numpy arrays inside
+    unwrap = ("    P0, LB, UB, X, Y, Wt, fopts, iopts, xs, rs = [getattr(a, '_ary', a) for a in "
+              "(P0, LB, UB, X, Y, Wt, fopts, iopts, xs, rs)]\n") if sim else ""
+    src = _SRC.format(UNWRAP=unwrap, M=m, N=n, N2=2 * n, MN=m * n, NN=n * n, WS=int(WS), SS=int(SS),
+                      P=", ".join(f"p[{j}]" for j in range(n)))
+    ns = dict(
+        math=math, cuda=cuda, MODEL=model, JACF=jac, HAS_JAC=jac is not None,
+        COV=bool(cov), ABSOLUTE=bool(absolute), ROBUST=bool(robust),
+        DT=types.float32 if np.dtype(dtype) == np.float32 else types.float64,
+        i64=types.int64, setup=setup, advance=advance, init_layout=L.init_layout,
+        make_strictly_feasible=make_strictly_feasible,
+        coleman_li_scaling=coleman_li_scaling, _covariance=_covariance,
+        NONFINITE_START=NONFINITE_START, TRF=L.TRF,
+        REQ_F=L.REQ_F, REQ_FD=L.REQ_FD, REQ_J=L.REQ_J, REQ_DONE=L.REQ_DONE,
+        REQ_K=L.REQ_K, NFEV=L.NFEV, NJEV=L.NJEV, NIT=L.NIT, STATUS=L.STATUS,
+        COST=L.COST, O_X=L.O_X, O_XNEW=L.O_XNEW, O_FNEW=L.O_FNEW, O_B=L.O_B,
+        O_XQ=L.O_XQ, O_J=L.O_J, O_G=L.O_G)
+    exec(compile(src, "<lsqcore.batch.cuda generated kernel>", "exec"), ns)
+    ns["_resid"] = njit(error_model="numpy")(ns["_resid"])
+    ns["_jacob"] = njit(error_model="numpy")(ns["_jacob"])
+    ns["_row"] = cuda.jit(device=True)(ns["_row"])
+    kern = cuda.jit(ns["_kernel"])
+    _KERNELS[key] = kern
+    return kern
+
+
+def _free_bytes(cuda):
+    try:
+        free, _ = cuda.current_context().get_memory_info()
+        return int(free)
+    except Exception:                # simulator
+        return 1 << 30
+
+
+def solve_curve_fit(model, jac, X, Y, Wt, P0, LB, UB, fopts, iopts, x_scale, rstep,
+                    m, n, dtype, cov, absolute, return_pcov, return_stderr,
+                    loss_code=0, threads_per_block=None, chunk=None, max_blocks=None):
+    """Run ``curve_fit_batch`` rows on the GPU; returns the output dict.
+
+    ``X`` (1|K, m), ``Y`` (K, m), ``Wt`` (1|K, m) may be host (numpy) or
+    device (``__cuda_array_interface__``) arrays; device arrays are used in
+    place (one launch over all rows), host arrays are moved in chunks that
+    fit in device memory.  ``P0``, ``LB``, ``UB`` are small host arrays
+    ((1|K, n)).
+    """
+    cuda = _import_cuda()
+    dt = np.dtype(dtype)
+    K = Y.shape[0]
+    tpb = int(threads_per_block or THREADS_PER_BLOCK)
+    kern = _build(cuda, model, jac, m, n, dt, cov, absolute, loss_code != LINEAR)
+
+    out_x = np.full((K, n), np.nan, dtype=dt)
+    out_cost = np.full(K, np.nan, dtype=dt)
+    out_status = np.full(K, NOT_RUN, dtype=np.int64)
+    out_nfev = np.zeros(K, dtype=np.int64)
+    out_njev = np.zeros(K, dtype=np.int64)
+    out_nit = np.zeros(K, dtype=np.int64)
+    out_opt = np.full(K, np.nan, dtype=dt)
+    out_pcov = np.full((K if return_pcov else 0, n, n), np.nan, dtype=dt)
+    out_se = np.full((K if return_stderr else 0, n), np.nan, dtype=dt)
+
+    def dev(a, rows=None):
+        """Device view of ``a`` (rows ``rows`` of a per-fit array), in ``dt``."""
+        if is_cuda_array(a):
+            d = cuda.as_cuda_array(a)
+            if rows is not None and d.shape[0] != 1:
+                d = d[rows]
+            if d.dtype != dt:
+                raise TypeError(f"a device array given to device='cuda' must have the "
+                                f"batch dtype {dt}, got {d.dtype}.")
+            return d
+        a = np.asarray(a)
+        if rows is not None and a.shape[0] != 1:
+            a = a[rows]
+        return cuda.to_device(np.ascontiguousarray(a, dtype=dt))
+
+    fo = cuda.to_device(np.asarray(fopts, dtype=dt))
+    io = cuda.to_device(np.asarray(iopts, dtype=np.int64))
+    xs = cuda.to_device(np.asarray(x_scale, dtype=dt))
+    rs = cuda.to_device(np.asarray(rstep, dtype=dt))
+
+    any_dev = is_cuda_array(Y)
+    if chunk is None:
+        if any_dev:
+            chunk = K
+        else:
+            isz = dt.itemsize
+            per_row = isz * (2 * m + 4 * n + 2 + n * n) + 8 * 4
+            chunk = max(1, min(K, int(_free_bytes(cuda) * MEMORY_FRACTION) // per_row))
+    chunk = max(1, int(chunk))
+    for start in range(0, K, chunk):
+        stop = min(K, start + chunk)
+        rows = slice(start, stop)
+        k = stop - start
+        dP0, dLB, dUB = dev(P0, rows), dev(LB, rows), dev(UB, rows)
+        dX, dY, dW = dev(X, rows), dev(Y, rows), dev(Wt, rows)
+        ox = cuda.to_device(out_x[rows])
+        ocost = cuda.to_device(out_cost[rows])
+        ost = cuda.to_device(out_status[rows])
+        onf = cuda.device_array(k, dtype=np.int64)
+        onj = cuda.device_array(k, dtype=np.int64)
+        oni = cuda.device_array(k, dtype=np.int64)
+        oopt = cuda.to_device(out_opt[rows])
+        opc = cuda.to_device(out_pcov[rows] if return_pcov else out_pcov)
+        ose = cuda.to_device(out_se[rows] if return_stderr else out_se)
+        blocks = (k + tpb - 1) // tpb
+        mb = max_blocks if max_blocks is not None else MAX_BLOCKS
+        if mb:
+            blocks = min(blocks, int(mb))
+        kern[blocks, tpb](dP0, dLB, dUB, dX, dY, dW, fo, io, xs, rs, ox, ocost, ost,
+                          onf, onj, oni, oopt, opc, ose, k)
+        cuda.synchronize()
+        out_x[rows] = ox.copy_to_host()
+        out_cost[rows] = ocost.copy_to_host()
+        out_status[rows] = ost.copy_to_host()
+        out_nfev[rows] = onf.copy_to_host()
+        out_njev[rows] = onj.copy_to_host()
+        out_nit[rows] = oni.copy_to_host()
+        out_opt[rows] = oopt.copy_to_host()
+        if return_pcov:
+            out_pcov[rows] = opc.copy_to_host()
+        if return_stderr:
+            out_se[rows] = ose.copy_to_host()
+    return dict(x=out_x, cost=out_cost, status=out_status, nfev=out_nfev,
+                njev=out_njev, nit=out_nit, optimality=out_opt,
+                pcov=out_pcov if return_pcov else None,
+                stderr=out_se if return_stderr else None, interrupted=False)
