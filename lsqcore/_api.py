@@ -112,21 +112,25 @@ def _unbounded(n):
     return b
 
 
+def bounds_pair(bounds):
+    """``(lb, ub)`` from a 2-sequence or a `scipy.optimize.Bounds` (not yet arrays)."""
+    if isinstance(bounds, Bounds):
+        return bounds.lb, bounds.ub
+    try:
+        nb = len(bounds)
+    except TypeError:
+        raise ValueError("`bounds` must be a 2-tuple (lb, ub) or a scipy.optimize.Bounds.") from None
+    if nb != 2:
+        raise ValueError(f"`bounds` must contain 2 elements (lb, ub), got {nb}.")
+    return bounds[0], bounds[1]
+
+
 def _check_bounds(bounds, x0, method):
     n = x0.size
     if (type(bounds) is tuple and len(bounds) == 2 and type(bounds[0]) is float
             and type(bounds[1]) is float and bounds[0] == -np.inf and bounds[1] == np.inf):
         return _unbounded(n)
-    if isinstance(bounds, Bounds):
-        lb, ub = bounds.lb, bounds.ub
-    else:
-        try:
-            nb = len(bounds)
-        except TypeError:
-            raise ValueError("`bounds` must be a 2-tuple (lb, ub) or a scipy.optimize.Bounds.") from None
-        if nb != 2:
-            raise ValueError(f"`bounds` must contain 2 elements (lb, ub), got {nb}.")
-        lb, ub = bounds
+    lb, ub = bounds_pair(bounds)
     lb = np.asarray(lb, dtype=float)
     ub = np.asarray(ub, dtype=float)
     if lb.ndim == 0:

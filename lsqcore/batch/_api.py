@@ -11,10 +11,9 @@ import numbers
 
 import numpy as np
 import numba
-from scipy.optimize import Bounds
 
 from .. import _layout as L
-from .._api import (_check_options, _check_x_scale, _check_tolerances,
+from .._api import (bounds_pair, _check_options, _check_x_scale, _check_tolerances,
                     _check_diff_step, _is_jitted)
 from .._loss import LOSS_CODES, CALLABLE
 from . import cpu
@@ -67,17 +66,7 @@ def _check_x0_batch(x0, name="x0"):
 
 def _check_bounds_batch(bounds, X0, K, n, method, x0_name="x0"):
     """Bounds shared ``(n,)``/scalar or per fit ``(K, n)``; returned as (1|K, n)."""
-    if isinstance(bounds, Bounds):
-        lb, ub = bounds.lb, bounds.ub
-    else:
-        try:
-            nb = len(bounds)
-        except TypeError:
-            raise ValueError("`bounds` must be a 2-tuple (lb, ub) or a "
-                             "scipy.optimize.Bounds.") from None
-        if nb != 2:
-            raise ValueError(f"`bounds` must contain 2 elements (lb, ub), got {nb}.")
-        lb, ub = bounds
+    lb, ub = bounds_pair(bounds)
     out = []
     for name, b in (("lb", lb), ("ub", ub)):
         b = np.asarray(b, dtype=float)

@@ -37,7 +37,7 @@ from numba import njit, prange
 from .. import _layout as L
 from .._bounds import make_strictly_feasible, coleman_li_scaling
 from .._driver import run_compiled_with, call_alloc, _cs_compiled, _cs_unused
-from .._kernel import setup
+from .._kernel import setup, _all_finite
 from .._linalg import EPS, householder_qr, copy_r, jacobi_svd
 from ._result import NOT_RUN, NONFINITE_START, TOO_FEW_POINTS, BAD_SHAPE
 
@@ -45,14 +45,6 @@ from ._result import NOT_RUN, NONFINITE_START, TOO_FEW_POINTS, BAD_SHAPE
 BLOCK_SECONDS = 0.1
 # auto progress bar when the whole batch is expected to take longer than this
 PROGRESS_SECONDS = 2.0
-
-
-@njit(cache=True, error_model="numpy")
-def _finite(a):
-    for i in range(a.shape[0]):
-        if not math.isfinite(a[i]):
-            return False
-    return True
 
 
 @njit(cache=True, error_model="numpy")
@@ -128,7 +120,7 @@ def _begin_row(k, tid, data, work, iopts, m, outs):
     out_nfev[k] = 0
     out_njev[k] = 0
     out_nit[k] = 0
-    if not _finite(xb):
+    if not _all_finite(xb):
         out_status[k] = NONFINITE_START
         return -1
     if mk == 0 or (iopts[0] == L.LM and mk < n):
@@ -151,7 +143,7 @@ def _start(k, tid, f0, mk, data, work, opts, flags, outs):
     if f0.shape[0] != mk:
         out_status[k] = BAD_SHAPE
         return False
-    if not _finite(f0):
+    if not _all_finite(f0):
         out_status[k] = NONFINITE_START
         return False
     W[:] = 0.0
