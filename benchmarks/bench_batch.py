@@ -54,24 +54,7 @@ THREADS = [t for t in (1, 2) if t <= numba.config.NUMBA_NUM_THREADS]
 RESULTS = {}
 
 
-@njit(cache=True)
-def expdecay(x, a, b, c):
-    return a * np.exp(-b * x) + c
-
-
-@njit(cache=True)
-def expdecay_ip(x, a, b, c, out):
-    for i in range(x.shape[0]):
-        out[i] = a * np.exp(-b * x[i]) + c
-
-
-@njit(cache=True)
-def expdecay_jac_ip(x, a, b, c, out):
-    for i in range(x.shape[0]):
-        e = np.exp(-b * x[i])
-        out[i, 0] = e
-        out[i, 1] = -a * x[i] * e
-        out[i, 2] = 1.0
+from lsqcore._workloads import expdecay, expdecay_ip, expdecay_jac_ip  # noqa: E402  (the W4 model)
 
 
 def w4_data(K=K, seed=6):

@@ -3,6 +3,9 @@
 * W1: exponential decay ``a exp(-b t) + c``, m = 50, n = 3, finite differences.
 * W2: Gaussian peak ``a exp(-(t - mu)^2 / (2 s^2)) + c``, m = 1000, n = 4.
 * W3: sum of four exponentials ``sum_k a_k exp(-b_k t)``, m = 200000, n = 8.
+* W4 (batch): the decay of W1 as a curve_fit model ``f(x, a, b, c)``
+  (``expdecay``, in-place ``expdecay_ip`` and Jacobian ``expdecay_jac_ip``),
+  used by ``benchmarks/bench_batch.py`` and ``tests/test_batch.py``.
 
 Each is a :class:`Workload` with a Numba-jitted residual, a plain-Python
 (numpy) twin, data from a fixed seed and a starting point.  Used by
@@ -35,6 +38,28 @@ def gaussian(p, t, y):
 def four_exp(p, t, y):
     return (p[0] * np.exp(-p[1] * t) + p[2] * np.exp(-p[3] * t)
             + p[4] * np.exp(-p[5] * t) + p[6] * np.exp(-p[7] * t) - y)
+
+
+# W4 (many small fits, issue 6): the same decay as a curve_fit model
+# f(x, a, b, c), allocating, in place, and its in-place Jacobian.
+@njit(cache=True)
+def expdecay(x, a, b, c):
+    return a * np.exp(-b * x) + c
+
+
+@njit(cache=True)
+def expdecay_ip(x, a, b, c, out):
+    for i in range(x.shape[0]):
+        out[i] = a * np.exp(-b * x[i]) + c
+
+
+@njit(cache=True)
+def expdecay_jac_ip(x, a, b, c, out):
+    for i in range(x.shape[0]):
+        e = np.exp(-b * x[i])
+        out[i, 0] = e
+        out[i, 1] = -a * x[i] * e
+        out[i, 2] = 1.0
 
 
 @dataclass

@@ -39,24 +39,7 @@ def resid(p, t, y):
     return p[0] * np.exp(-p[1] * t) + p[2] - y
 
 
-@njit(cache=True)
-def expdecay(x, a, b, c):
-    return a * np.exp(-b * x) + c
-
-
-@njit(cache=True)
-def expdecay_ip(x, a, b, c, out):
-    for i in range(x.shape[0]):
-        out[i] = a * np.exp(-b * x[i]) + c
-
-
-@njit(cache=True)
-def expdecay_jac_ip(x, a, b, c, out):
-    for i in range(x.shape[0]):
-        e = np.exp(-b * x[i])
-        out[i, 0] = e
-        out[i, 1] = -a * x[i] * e
-        out[i, 2] = 1.0
+from lsqcore._workloads import expdecay, expdecay_ip, expdecay_jac_ip  # noqa: E402  (the W4 model)
 
 
 def make_data(K=K, seed=0, noise=0.05):
