@@ -81,35 +81,31 @@ def _check_x0(x0):
     if x0.size == 0:
         raise ValueError("`x0` must have at least one element.")
     # one reduction: a NaN or inf anywhere makes the sum of x0 * 0 NaN
-    if not math.isfinite(float(np.dot(x0, _zeros(x0.size)))) and not np.isfinite(x0).all():
+    if not math.isfinite(float(np.dot(x0, _constant(x0.size, 0.0)))) and not np.isfinite(x0).all():
         raise ValueError(f"`x0` must be finite, got {x0!r}.")
     return x0.copy()
 
 
-_ZEROS = {}
+_CONSTANTS = {}
 
 
-def _zeros(n):
-    z = _ZEROS.get(n)
-    if z is None:
-        z = _ZEROS[n] = np.zeros(n)
-        z.flags.writeable = False
-    return z
-
-
-_UNBOUNDED = {}
+def _constant(n, value):
+    """A cached, read-only array of ``n`` copies of ``value`` (defaults reused across calls)."""
+    key = (n, value)
+    a = _CONSTANTS.get(key)
+    if a is None:
+        a = _CONSTANTS[key] = np.full(n, value)
+        a.flags.writeable = False
+    return a
 
 
 def _unbounded(n):
-    """Cached read-only (-inf, +inf) bound arrays."""
-    b = _UNBOUNDED.get(n)
-    if b is None:
-        lb = np.full(n, -np.inf)
-        ub = np.full(n, np.inf)
-        lb.flags.writeable = False
-        ub.flags.writeable = False
-        b = _UNBOUNDED[n] = (lb, ub)
-    return b
+    """The cached (-inf, +inf) bounds; :func:`_is_unbounded` recognises them by identity."""
+    return _constant(n, -np.inf), _constant(n, np.inf)
+
+
+def _is_unbounded(lb):
+    return lb is _CONSTANTS.get((lb.size, -np.inf))
 
 
 def bounds_pair(bounds):
@@ -156,26 +152,15 @@ def _check_bounds(bounds, x0, method):
     return lb, ub
 
 
-def _ones(n):
-    o = _ONES.get(n)
-    if o is None:
-        o = _ONES[n] = np.ones(n)
-        o.flags.writeable = False
-    return o
-
-
-_ONES = {}
-
-
 def _check_x_scale(x_scale, n, method):
     if x_scale is None:
         x_scale = "jac" if method == "lm" else 1.0
     if isinstance(x_scale, str):
         if x_scale != "jac":
             raise ValueError(f"`x_scale` must be 'jac' or positive numbers, got {x_scale!r}.")
-        return _ones(n), True
+        return _constant(n, 1.0), True
     if type(x_scale) is float and x_scale == 1.0:
-        return _ones(n), False
+        return _constant(n, 1.0), False
     try:
         xs = np.asarray(x_scale, dtype=float)
     except (TypeError, ValueError):
@@ -208,19 +193,10 @@ def _check_tolerances(ftol, xtol, gtol, method):
     return tols["ftol"], tols["xtol"], tols["gtol"]
 
 
-_RSTEP = {}
-
-
 def _check_diff_step(diff_step, n, jac):
     if diff_step is None:
         code = L.JAC_CODES.get(jac, L.JAC_2POINT) if isinstance(jac, str) else L.JAC_2POINT
-        key = (n, code)
-        r = _RSTEP.get(key)
-        if r is None:
-            r = np.full(n, 0.0 if code == L.JAC_CS else _DEFAULT_RSTEP[code])
-            r.flags.writeable = False
-            _RSTEP[key] = r
-        return r
+        return _constant(n, 0.0 if code == L.JAC_CS else _DEFAULT_RSTEP[code])
     ds = np.asarray(diff_step, dtype=float)
     if ds.ndim == 0:
         ds = np.full(n, float(ds))
@@ -327,7 +303,7 @@ def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf"
     rstep = _check_diff_step(diff_step, n, jac)
     if callback is not None and not callable(callback):
         raise ValueError("`callback` must be callable or None.")
-    if method == "trf" and lb is not _UNBOUNDED.get(n, (None,))[0]:
+    if method == "trf" and not _is_unbounded(lb):
         make_strictly_feasible(x0, lb, ub, 1e-10)
     if max_nfev is None:
         max_nfev = 100 * n
@@ -512,7 +488,7 @@ def _iteration_hook(callback, verbose, W, S, method, lb, ub):
     iteration.
     """
     v = Views(W, S)
-    bounded = method == "trf" and lb is not _UNBOUNDED.get(v.n, (None,))[0]
+    bounded = method == "trf" and not _is_unbounded(lb)
     wants_result = False
     if callback is not None:
         try:
@@ -569,7 +545,7 @@ def _result(W, S, method, lb, ub, xtol, trace):
     J = W[o:o + m * n].reshape(m, n).copy()
     status = int(S[L.STATUS])
     active = np.zeros(n, dtype=int)
-    bounded = method == "trf" and lb is not _UNBOUNDED.get(n, (None,))[0]
+    bounded = method == "trf" and not _is_unbounded(lb)
     if bounded:
         active_constraints(x, lb, ub, xtol, active)
     if status == CALLBACK_STOP:
