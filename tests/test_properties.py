@@ -281,14 +281,23 @@ FD_REL = {"analytic": 0.0, "cs": 1e-12, "3-point": 1e-9, "2-point": 1e-6}
 
 def gtol_measure(res, case, method, loss, f_scale, jac="analytic"):
     """The method's own first-order optimality at res.x, from f(res.x) and the
-    Jacobian: res.jac for the linear loss (the Jacobian the solver used), the
-    analytic one for a robust loss (res.jac is then the loss-scaled Jacobian,
-    as in scipy), less the finite-difference error of the solver's Jacobian."""
+    solver's own Jacobian res.jac (the one its gtol test used): for a robust
+    loss res.jac is loss-scaled - Triggs' sqrt(rho' + 2 rho'' f^2) J for trf
+    and lm (as scipy), sqrt(rho') J for gn (IRLS) - and the matching scaled
+    residuals are recomputed here, less the rounding floor of J'f."""
     with np.errstate(all="ignore"):
         f = case.fun(res.x, *case.args)
     J, rel = np.asarray(res.jac), 0.0
     _, r1 = rho01(loss, f, f_scale)
-    if loss != "linear":
+    if loss != "linear" and method == "gn":
+        # gn scales by iteratively reweighted least squares (methods/gn.py):
+        # res.jac is J_s = sqrt(rho') J, and f_s = sqrt(rho') f.  (The Triggs
+        # f_s below, paired with gn's J_s, gave a wrong gradient: a true gtol
+        # claim, |g| 8.7e-13, re-checked as 1.3e-12.)
+        with np.errstate(all="ignore"):
+            f = np.sqrt(r1) * f
+            r1 = np.ones_like(f)
+    elif loss != "linear":
         # res.jac is the loss-scaled J_s = J sqrt(rho' + 2 rho'' f^2) (scipy's
         # scale_for_robust_loss_function); the gradient is J_s' f_s with
         # f_s = rho' f / sqrt(...) - computed here independently of the solver
@@ -333,6 +342,58 @@ def same(a, b):
         if va.shape != vb.shape or va.tobytes() != vb.tobytes():
             return k
     return None
+
+
+def local_minimum_certified(res, case, method, jac, loss, f_scale, x_scale, atol):
+    """lsqcore's point is a local minimum (another one than scipy's, on a
+    non-convex problem) to the accuracy of the comparison.  Both must hold:
+
+    1. second order, from the analytic Jacobian at ``x``: with
+       ``g = J' rho' f`` and the Hessian of the robust cost
+       ``H = J' diag(rho' + 2 rho'' f^2) J`` (the model's own curvature
+       left out), restricted to the variables not held by a bound (those
+       must have the gradient pointing out of the box): ``H`` positive
+       definite, the Newton step ``d = H^-1 g`` to the nearby minimum below
+       ``1e-6 ||x||`` and the cost that minimum would save,
+       ``0.5 g' d``, within the comparison tolerance
+       (``1e-8 cost + atol``);
+    2. scipy itself, restarted at lsqcore's ``x`` with the same options,
+       cannot lower the cost by more than that tolerance (no slope, saddle
+       or collapsed trust region: the model's curvature is not left out).
+    """
+    with np.errstate(all="ignore"):
+        f = case.fun(res.x, *case.args)
+        J = case.jac(res.x, *case.args)
+        r1 = rho01(loss, f, f_scale)[1]
+        w = r1 + 2.0 * rho2(loss, (f / f_scale) ** 2) / f_scale ** 2 * f ** 2
+        g = J.T @ (r1 * f)
+        H = J.T @ (w[:, None] * J)
+    am = np.asarray(res.active_mask)
+    if np.any(g[am == -1] < 0) or np.any(g[am == 1] > 0):
+        note("local-minimum certificate: the gradient points into the box at an active bound")
+        return False
+    free = am == 0
+    tol = 1e-8 * res.cost + atol
+    if np.any(free):
+        Hf, gf = H[np.ix_(free, free)], g[free]
+        if not (np.all(np.isfinite(Hf)) and np.all(np.isfinite(gf))):
+            return False
+        ev = np.linalg.eigvalsh(0.5 * (Hf + Hf.T))
+        if not ev[0] > 0:
+            note(f"local-minimum certificate: H not positive definite (eigenvalues {ev!r})")
+            return False
+        d = np.linalg.solve(Hf, gf)
+        dec = 0.5 * float(gf @ d)
+        note(f"local-minimum certificate: |H^-1 g| = {float(np.linalg.norm(d))!r}, "
+             f"0.5 g' H^-1 g = {dec!r} (tolerance {tol!r})")
+        if not (np.linalg.norm(d) <= 1e-6 * np.linalg.norm(res.x) + 1e-300 and dec <= tol):
+            return False
+    restart = Case(case.family, case.x_true, np.array(res.x, copy=True), case.args, case.bounds,
+                   case.convex)
+    again = call(sp_least_squares, restart, "trf" if method == "gn" else method, jac, loss,
+                 f_scale, x_scale)
+    note(f"scipy restarted at lsqcore's x: status={again.status} cost={again.cost!r}")
+    return bool(again.cost >= res.cost - tol)
 
 
 def check_case(case, method, jac, loss, f_scale, x_scale):
@@ -433,6 +494,11 @@ def check_case(case, method, jac, loss, f_scale, x_scale):
             # first order: the cost difference is at most |g| |dx| (2x margin)
             if res.cost - ref.cost <= 2.0 * np.linalg.norm(g) * dx + 1e-8 * ref.cost:
                 return
+        # another local minimum, close to scipy's: narrow basins (a robust loss
+        # at residual scale 1e8 has one per subset of residuals fitted to ~0,
+        # 1e-5 apart in x); the paths may choose different ones
+        if local_minimum_certified(res, case, method, jac, loss, f_scale, x_scale, atol):
+            return
     raise AssertionError(f"cost {res.cost!r} > scipy's {ref.cost!r} (status {res.status} vs "
                          f"{ref.status})")
 
@@ -564,3 +630,67 @@ def test_regression_zero_residual_cost_at_rounding_floor():
                 (t, exp_fun(x_true, t, np.zeros(7), 1.0), 1e7),
                 (np.full(2, -np.inf), np.full(2, np.inf)), convex=False)
     check_case(case, "trf", "analytic", "cauchy", 1.0, None)
+
+
+# The cauchy finding (docs/hardening.md): a 4 x 2 linear model, residual scale
+# 1e8, far start.  Each pair of residuals fitted to ~0 is a local minimum of
+# the cauchy cost; the six lie within 1e-5 of each other in x.
+_CAUCHY_A = np.array([[0.1257302210933933, -0.1321048632913019],
+                      [0.6404226504432821, 0.10490011715303971],
+                      [-0.535669373161111, 0.36159505490948474],
+                      [1.3040000451301372, 0.9470809631292422]])
+_CAUCHY_Y = np.array([0.07868622472104649, -0.5834307580355093, -0.08060565373166623,
+                      -2.116127827805731])
+_CAUCHY_X0 = np.array([2.5285973591477435, -9.474068305098626])
+
+
+def _cauchy_case():
+    return Case("linear", np.array([-0.7037352358069926, -1.2654214710460525]), _CAUCHY_X0.copy(),
+                (_CAUCHY_A, _CAUCHY_Y, 1e8), (np.full(2, -np.inf), np.full(2, np.inf)),
+                convex=True)
+
+
+def test_regression_cauchy_huge_scale_other_local_minimum():
+    """trf + cauchy at residual scale 1e8: lsqcore ended (xtol) in the local
+    minimum fitting residuals 0 and 1 (cost 13.3369), scipy in the one fitting
+    1 and 2 (12.2872); both are local minima to working precision (the global
+    one fits 2 and 3, 10.998).  Accepted by the local-minimum certificate
+    (stationary within the gradient's rounding floor, scipy restarted there
+    cannot improve); the test fails if lsqcore stops anywhere else."""
+    check_case(_cauchy_case(), "trf", "analytic", "cauchy", 1.0, None)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "open (docs/hardening.md): lsqcore._linalg.solve_trust_region stops the "
+    "More iteration at the alpha that passed |phi| < rtol Delta; scipy's trf "
+    "(solve_lsq_trust_region) first applies the Newton update computed from "
+    "that phi.  Remove this marker with the kernel fix."))
+def test_regression_cauchy_huge_scale_trf_path_follows_scipy():
+    """trf's iterates follow scipy's: the first 20 agree to 1e-9 relative
+    (with scipy's order of the trust-region iteration they agree to ~1e-16;
+    with lsqcore's they part at iteration 7, the second trial of a shrunk
+    region, by 5e-6, and end in another local minimum)."""
+    case = _cauchy_case()
+    its = {"lsq": [], "sp": []}
+    kw = dict(jac=lin_jac, method="trf", loss="cauchy", args=case.args, max_nfev=400, **TOL)
+    with np.errstate(all="ignore"):
+        lsqcore.least_squares(lin_fun, case.x0.copy(),
+                              callback=lambda x, *a, **k: its["lsq"].append(np.array(x)), **kw)
+        sp_least_squares(lin_fun, case.x0.copy(),
+                         callback=lambda x, *a, **k: its["sp"].append(np.array(x)), **kw)
+    assert len(its["lsq"]) >= 20 and len(its["sp"]) >= 20
+    for k in range(20):
+        np.testing.assert_allclose(its["lsq"][k], its["sp"][k], rtol=1e-9, atol=0,
+                                   err_msg=f"iterate {k}")
+
+
+def test_regression_gn_robust_gtol_recheck_uses_irls_scaling():
+    """gn + soft_l1, a rational fit blown up to x ~ 2.6e9: gn's gtol claim
+    (|J' rho' f|_inf = 8.7e-13 < 1e-12, true) was re-checked with Triggs'
+    scaled residuals against gn's IRLS-scaled result.jac and read 1.3e-12."""
+    t = np.array([0.0, 1.0, 2.0])
+    case = Case("rational", np.array([-0.9535514630027344, -0.8060354263435068, 2.461254647723413]),
+                np.array([-6.905599224859902, -7.977386984302252, 8.61589913470461]),
+                (t, np.array([-3.39501884564259, 1.291340600027354, 0.7109673428830109]), 1.0),
+                (np.full(3, -np.inf), np.full(3, np.inf)), convex=False)
+    check_case(case, "gn", "analytic", "soft_l1", 1.0, None)
