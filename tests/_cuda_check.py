@@ -5,9 +5,16 @@ Run as a script (by tests/test_cuda.py, in a subprocess so that
 
     NUMBA_ENABLE_CUDASIM=1 python tests/_cuda_check.py K   # simulator
     python tests/_cuda_check.py K [float32]                 # a real GPU
+    NUMBA_ENABLE_CUDASIM=1 python tests/_cuda_check.py K general
 
 Prints one JSON object per configuration: statuses equal, the largest
 relative parameter difference over the rows where both converged, etc.
+The default suite is curve_fit_batch with the in-place model; ``general``
+is least_squares_batch with lsqcore.InPlace residuals (per-row array and
+scalar arguments, an in-place Jacobian, device arrays, a well- and an
+ill-conditioned problem, each also against scipy), and curve_fit_batch
+with the ordinary model ``f(x, *p) -> array`` (evaluated point by point on
+the GPU) including ``nan_policy='omit'``.
 """
 import json
 import math
@@ -17,7 +24,11 @@ import warnings
 import numpy as np
 from numba import njit
 
-from lsqcore.batch import curve_fit_batch
+from scipy.optimize import least_squares as sp_least_squares
+
+from lsqcore import InPlace
+from lsqcore.batch import curve_fit_batch, least_squares_batch
+from lsqcore._workloads import expdecay as expdecay_alloc
 
 M = 30
 T = np.linspace(0.0, 4.0, M)
@@ -94,8 +105,133 @@ def compare(K, dtype=np.float64, names=None):
     return out
 
 
+# ---------------------------------------------------------------- general suite
+
+@njit(cache=True)
+def decay_ip(p, out, t, y, w):
+    """In-place residual, with a per-row scalar weight ``w``."""
+    for i in range(t.shape[0]):
+        out[i] = (p[0] * math.exp(-p[1] * t[i]) + p[2] - y[i]) * w
+
+
+@njit(cache=True)
+def decay_jac_ip(p, out, t, y, w):
+    for i in range(t.shape[0]):
+        e = math.exp(-p[1] * t[i])
+        out[i, 0] = w * e
+        out[i, 1] = -w * p[0] * t[i] * e
+        out[i, 2] = w
+
+
+def _rows_vs(rc, rg):
+    both = (rc.status > 0) & (rg.status > 0)
+    rel = np.abs(rg.x[both] - rc.x[both]) / np.maximum(np.abs(rc.x[both]), 1e-300)
+    row = dict(status_equal=float(np.mean(rc.status == rg.status)),
+               statuses_cpu=sorted(set(rc.status.tolist())),
+               statuses_gpu=sorted(set(rg.status.tolist())),
+               both_converged=int(both.sum()),
+               max_rel=float(rel.max()) if rel.size else 0.0,
+               nfev_equal=float(np.mean(rc.nfev == rg.nfev)),
+               cost_rel=float(np.max(np.abs(rg.cost[both] - rc.cost[both])
+                                     / np.maximum(rc.cost[both], 1e-300))) if both.any() else 0.0)
+    for f in ("pcov", "stderr"):
+        a, b = getattr(rc, f), getattr(rg, f)
+        if a is not None:
+            ok = both & np.all(np.isfinite(a.reshape(len(a), -1)), axis=1)
+            row[f + "_rel"] = float(np.max(np.abs(b[ok] - a[ok]) / np.maximum(np.abs(a[ok]), 1e-300)))
+    return row
+
+
+def _vs_scipy(rg, fun, X0, rows_args, **kw):
+    """Largest relative x difference and relative cost excess against scipy."""
+    xr, cr = [], []
+    for k in range(len(X0)):
+        if rg.status[k] <= 0:
+            continue
+        ref = sp_least_squares(fun, X0[k], args=rows_args(k), **kw)
+        xr.append(float(np.max(np.abs(rg.x[k] - ref.x) / np.maximum(np.abs(ref.x), 1e-12))))
+        cr.append(float((rg.cost[k] - ref.cost) / max(ref.cost, 1e-300)))
+    return dict(sp_rows=len(xr), sp_max_rel=max(xr), sp_cost_excess=max(cr))
+
+
+def _py_decay(p, t, y, w):
+    return (p[0] * np.exp(-p[1] * t) + p[2] - y) * w
+
+
+def general(K, dtype=np.float64):
+    from lsqcore.batch.cuda import _import_cuda
+    cuda = _import_cuda()
+    P, Y = data(K)                     # row 3 has a NaN: NONFINITE_START on both paths
+    rng = np.random.default_rng(9)
+    w = rng.uniform(0.5, 2.0, K)       # per-row scalar: args[2][k]
+    X0 = np.tile([1.0, 1.0, 0.0], (K, 1))
+    X0[5] = [0.5, 3.0, 0.2]            # a per-row start
+    gk = dict(device="cuda", dtype=dtype)
+    if dtype == np.float32:
+        gk.update(ftol=1e-5, xtol=1e-5, gtol=1e-5)
+    out = {}
+
+    def run(name, fun, x0, args, scipy_args=None, scipy_kw=None, **kw):
+        rc = least_squares_batch(fun, x0, args=args if scipy_args is None else scipy_args[0],
+                                 threads=1, progress=False, **kw)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rg = least_squares_batch(fun, x0, args=args, **gk, **kw)
+        row = _rows_vs(rc, rg)
+        if scipy_kw is not None:
+            Tn, Yn, wn = scipy_args[0] if scipy_args else args
+            row.update(_vs_scipy(rg, _py_decay, x0, lambda k: (Tn, Yn[k], wn[k]), **scipy_kw))
+        out[name] = row
+
+    fun = InPlace(decay_ip, M)
+    # well conditioned, LM, finite differences; scipy's 'lm' is MINPACK (a
+    # different LM): the same minimum to the tolerances
+    run("ls_lm_fd", fun, X0, (T, Y, w), method="lm", return_stderr=True,
+        scipy_kw=dict(method="trf"))
+    # TRF, per-row bounds (some active), in-place analytic Jacobian, pcov
+    lb = np.tile([0.0, 0.0, -5.0], (K, 1))
+    ub = np.tile([10.0, 3.0, 5.0], (K, 1))
+    ub[::2, 1] = 1.2
+    run("ls_trf_jac_bounds", fun, X0, (T, Y, w), method="trf",
+        jac=InPlace(decay_jac_ip, M), bounds=(lb, ub), return_pcov=True)
+    # ill conditioned: t in [0, 2e-3], so exp(-b t) ~ 1 - b t and the a / c
+    # columns of J are nearly parallel (cond(J) ~ 1e7)
+    Ti = np.linspace(0.0, 2e-3, M)
+    Yi = P[:, :1] * np.exp(-P[:, 1:2] * Ti) + P[:, 2:3] + 1e-6 * rng.standard_normal((K, M))
+    run("ls_illcond", fun, X0, (Ti, Yi, w), method="trf", jac="3-point",
+        scipy_kw=dict(method="trf", jac="3-point"))
+    # device arrays used in place (per-row data and the per-row scalars)
+    Yd = cuda.to_device(np.ascontiguousarray(Y, dtype=dtype))
+    wd = cuda.to_device(np.ascontiguousarray(w, dtype=dtype))
+    run("ls_device_data", fun, X0, (T, Yd, wd), scipy_args=((T, Y, w),), method="lm")
+
+    # curve_fit_batch with the ordinary model f(x, *p) -> array
+    common = dict(p0=[1.0, 1.0, 0.0], sigma=np.full(M, 0.5))
+    for name, kw, Yc in (
+            ("cf_ordinary_trf_3point", dict(method="trf", jac="3-point", return_stderr=True), Y),
+            ("cf_ordinary_omit_pcov", dict(method="lm", nan_policy="omit", return_pcov=True),
+             _with_nans(Y))):
+        rc = curve_fit_batch(expdecay_alloc, T, Yc, threads=1, progress=False, **common, **kw)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rg = curve_fit_batch(expdecay_alloc, T, Yc, **gk, **common, **kw)
+        out[name] = _rows_vs(rc, rg)
+    return out
+
+
+def _with_nans(Y):
+    Yn = Y.copy()
+    Yn[1, [0, 4, 5]] = np.nan          # fit of the remaining 27 points
+    Yn[2, :] = np.nan                  # nothing left: TOO_FEW_POINTS
+    Yn[4, 2:] = np.nan                 # 2 points < n = 3 for 'lm': TOO_FEW_POINTS
+    return Yn
+
+
 if __name__ == "__main__":
     K = int(sys.argv[1]) if len(sys.argv) > 1 else 8
     dt = np.float32 if "float32" in sys.argv[2:] else np.float64
+    if "general" in sys.argv[2:]:
+        print("CUDA_CHECK " + json.dumps(general(K, dt)))
+        sys.exit(0)
     names = [a for a in sys.argv[2:] if a in CONFIGS]
     print("CUDA_CHECK " + json.dumps(compare(K, dt, names)))

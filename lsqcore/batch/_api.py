@@ -14,12 +14,13 @@ import numba
 
 from .. import _layout as L
 from .._api import (bounds_pair, _check_options, _check_x_scale, _check_tolerances,
-                    _check_diff_step, _is_jitted)
+                    _check_diff_step, _is_jitted, InPlace)
 from .._loss import LOSS_CODES, CALLABLE
 from . import cpu
-from ._model import (row_args, model_residual, WHOLE, ROW, ROW_TRUNC, SCRATCH,
-                     BCAST_TRUNC)
+from ._model import (row_args, model_residual, inplace_residual, curve_fit_inplace,
+                     WHOLE, ROW, ROW_TRUNC, SCRATCH, BCAST_TRUNC)
 from ._result import BatchResult, BAD_SHAPE
+from .cuda import is_cuda_array as _is_cuda_array, as_device, array_shape
 
 
 # ---------------------------------------------------------------- validation
@@ -103,18 +104,24 @@ def _check_bounds_batch(bounds, X0, K, n, method, x0_name="x0"):
     return LB, UB, bounded
 
 
-def _per_row_flags(args, K, per_row):
-    """Which extra arguments are split by row (the documented rule)."""
+def _per_row_flags(args, K, per_row, device_arrays=False):
+    """Which extra arguments are split by row (the documented rule); with
+    ``device_arrays`` (device='cuda') device arrays follow the rule too."""
+    def is_array(a):
+        return isinstance(a, np.ndarray) or (device_arrays and _is_cuda_array(a))
+
+    def splittable(a):
+        return is_array(a) and len(array_shape(a)) >= 1 and array_shape(a)[0] == K
+
     if per_row is None:
-        return tuple(isinstance(a, np.ndarray) and a.ndim >= 1 and a.shape[0] == K
-                     for a in args)
+        return tuple(splittable(a) for a in args)
     per_row = tuple(bool(p) for p in per_row)
     if len(per_row) != len(args):
         raise ValueError(f"`per_row` must have one flag per element of `args` "
                          f"({len(args)}), got {len(per_row)}.")
     for i, (a, p) in enumerate(zip(args, per_row)):
-        if p and not (isinstance(a, np.ndarray) and a.ndim >= 1 and a.shape[0] == K):
-            shape = getattr(a, "shape", type(a).__name__)
+        if p and not splittable(a):
+            shape = array_shape(a) if is_array(a) else type(a).__name__
             raise ValueError(f"`args[{i}]` is marked per row but is not an array with "
                              f"leading dimension K = {K} (got {shape}).")
     return per_row
@@ -148,25 +155,34 @@ def least_squares_batch(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method
                         ftol=1e-8, xtol=1e-8, gtol=1e-8, x_scale=None, loss="linear",
                         f_scale=1.0, diff_step=None, max_nfev=None, args=(), *,
                         per_row=None, threads=None, progress=None, return_pcov=False,
-                        return_stderr=False, _block_hook=None):
-    """Solve ``K`` independent least-squares problems on every CPU core.
+                        return_stderr=False, device="cpu", dtype=None, _block_hook=None):
+    """Solve ``K`` independent least-squares problems on every CPU core (or a GPU).
 
     Row ``k`` is the problem ``least_squares(fun, x0[k], args=row_k(args),
-    ...)`` with the same options; its answer is bitwise identical to that
-    single solve, whatever the number of threads.
+    ...)`` with the same options; on the CPU its answer is bitwise identical
+    to that single solve, whatever the number of threads.
 
     Parameters
     ----------
-    fun : numba dispatcher
+    fun : numba dispatcher or lsqcore.InPlace
         ``fun(x, *row_args) -> (m,) array``, compiled with ``numba.njit``
         (the whole batch runs in compiled code).  Every row must return the
-        same ``m``.
+        same ``m``.  Or the allocation-free form ``lsqcore.InPlace(fun, m)``
+        with a jitted ``fun(x, out, *row_args)`` writing the ``m`` residuals
+        into ``out`` (each thread owns ``out``; nothing is allocated per
+        evaluation); ``device='cuda'`` needs this form.  It is called once
+        before the batch, at the first row, into a guarded buffer: writing
+        fewer than ``m`` values or past the end raises ValueError.
     x0 : array_like, shape (K, n)
         One starting point per problem.  A row with a non-finite ``x0``
         gets status ``NONFINITE_START`` (the others still run).
-    jac : {'2-point', '3-point', 'cs'} or numba dispatcher, optional
+    jac : {'2-point', '3-point', 'cs'}, numba dispatcher or lsqcore.InPlace, optional
         As in :func:`lsqcore.least_squares`; a callable is ``jac(x,
-        *row_args) -> (m, n)``.
+        *row_args) -> (m, n)``.  With an in-place ``fun`` it may also be
+        ``lsqcore.InPlace(jac, m)``, a jitted ``jac(x, out, *row_args)``
+        filling ``out`` of shape (m, n) (the only callable form on the
+        GPU); ``'cs'`` needs complex residuals and is refused with an
+        in-place ``fun``.
     bounds : 2-tuple or `scipy.optimize.Bounds`, optional
         ``lb``, ``ub`` each a scalar or shape (n,) (shared by all rows) or
         (K, n) (one row per problem).  ``x0`` must be inside.
@@ -179,7 +195,10 @@ def least_squares_batch(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method
         is a numpy array whose leading dimension is ``K`` is split by row
         (problem ``k`` receives ``args[i][k]``, so a (K, m) array gives a
         (m,) row and a (K,) array a scalar); anything else is passed whole
-        to every problem.  ``per_row`` overrides the rule.
+        to every problem.  ``per_row`` overrides the rule.  With
+        ``device='cuda'`` the same rule applies to device arrays
+        (``__cuda_array_interface__``: Numba, CuPy), which are used in
+        place; every element must then be an array or a number.
     per_row : sequence of bool, optional
         One flag per element of ``args``: True splits it by row (it must be
         an array with leading dimension ``K``), False passes it whole.  Use
@@ -218,17 +237,145 @@ def least_squares_batch(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method
     return _least_squares_batch(
         fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale,
         diff_step, max_nfev, args, per_row, threads, progress, return_pcov,
-        return_stderr, _block_hook)
+        return_stderr, _block_hook, device=device, dtype=dtype)
+
+
+def _check_device(device, dtype):
+    """``(dtype, on_gpu)`` from the ``device`` / ``dtype`` options."""
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"`device` must be 'cpu' or 'cuda', got {device!r}.")
+    try:
+        dt = np.dtype(np.float64 if dtype is None else dtype)
+    except TypeError:
+        dt = None
+    if dt not in (np.float64, np.float32) or (device == "cpu" and dt != np.float64):
+        raise ValueError(f"`dtype` must be float64 (or float32 with device='cuda'), "
+                         f"got {dtype!r} with device={device!r}.")
+    return dt, device == "cuda"
+
+
+def _check_gpu_args(args):
+    for i, a in enumerate(args):
+        if not (isinstance(a, (np.ndarray, numbers.Number)) or _is_cuda_array(a)):
+            raise ValueError(f"`args[{i}]` must be an array (numpy, or a device array with "
+                             f"__cuda_array_interface__) or a number for device='cuda', "
+                             f"got {type(a).__name__}.")
+        if isinstance(a, numbers.Complex) and not isinstance(a, numbers.Real):
+            raise ValueError(f"`args[{i}]` must be real for device='cuda', got {a!r}.")
+        if isinstance(a, np.ndarray) and a.dtype.kind not in "biuf":
+            raise ValueError(f"`args[{i}]` must hold booleans, integers or real floats for "
+                             f"device='cuda', got dtype {a.dtype}.")
+
+
+def _host_row(a, r, flag):
+    """What problem ``r`` receives of argument ``a`` under ``flag``, on the host."""
+    if _is_cuda_array(a):
+        d = as_device(a)
+        if flag == WHOLE or (flag == BCAST_TRUNC and d.shape[0] == 1):
+            return d.copy_to_host()[0] if flag == BCAST_TRUNC else d.copy_to_host()
+        return d[r:r + 1].copy_to_host()[0]
+    if flag == WHOLE:
+        return a
+    return a[r if (flag != BCAST_TRUNC or a.shape[0] != 1) else 0]
+
+
+def _probe_inplace(fun, jac, m, n, X0, LB, UB, args, flags, mrow, method):
+    """Call the in-place ``fun`` (and in-place ``jac``) once, at the first row
+    that can run, into guarded buffers: writing fewer than ``m_k`` values or
+    past the end raises ValueError naming the function, before any work."""
+    from numba.core.errors import TypingError
+    from .._driver import GUARD_BITS, GUARD
+    rows = range(X0.shape[0]) if mrow is None else np.flatnonzero(mrow > 0)
+    if len(rows) == 0:
+        return
+    r = int(rows[0])
+    mk = m if mrow is None else int(mrow[r])
+    x = X0[r].copy()
+    if method == "trf":
+        from .._bounds import make_strictly_feasible
+        with np.errstate(invalid="ignore"):
+            make_strictly_feasible(x, LB[min(r, LB.shape[0] - 1)], UB[min(r, UB.shape[0] - 1)],
+                                   1e-10)
+    ra = []
+    for a, f in zip(args, flags):
+        v = _host_row(a, r, f)
+        if f in (ROW_TRUNC, BCAST_TRUNC):
+            v = v[:mk]
+        ra.append(v)
+    for name, fn, shape in (("fun", fun, (mk,)), ("jac", jac, (mk, n))):
+        if fn is None:
+            continue
+        buf = np.empty((shape[0] + GUARD,) + shape[1:])
+        buf.view(np.int64)[...] = GUARD_BITS
+        try:
+            with np.errstate(all="ignore"):
+                fn(x.copy(), buf[:shape[0]], *ra)
+        except TypingError as e:
+            form = ("fun(x, out, *args) writing (m,) residuals" if name == "fun" else
+                    "jac(x, out, *args) filling out of shape (m, n)")
+            raise TypeError(f"`{name}` (lsqcore.InPlace) could not be compiled as {form} "
+                            f"for the argument types of row {r}. Numba said: "
+                            f"{str(e).splitlines()[0] if str(e) else type(e).__name__}"
+                            ) from e
+        bits = buf.view(np.int64)
+        if np.any(bits[shape[0]:] != GUARD_BITS):
+            raise ValueError(f"`{name}` (in-place form) wrote past the end of `out` "
+                             f"(shape {shape}) for row {r}.")
+        if np.any(bits[:shape[0]] == GUARD_BITS):
+            raise ValueError(f"`{name}` (in-place form) wrote fewer values than `out` holds "
+                             f"(shape {shape}, m = {mk} from lsqcore.InPlace) for row {r}.")
+
+
+_KINDS = {WHOLE: "whole", ROW: "row", ROW_TRUNC: "row", BCAST_TRUNC: "bcast"}
 
 
 def _least_squares_batch(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
                          f_scale, diff_step, max_nfev, args, per_row, threads, progress,
                          return_pcov, return_stderr, block_hook, *, flags=None,
-                         mrow=None, m=None, absolute=False, x0_name="x0", gpu=None):
-    _check_options(fun, x0, jac, method, loss, 0, max_nfev, None, None)
-    _check_jitted(fun, "fun")
-    _check_jitted(jac, "jac")
+                         mrow=None, m=None, absolute=False, x0_name="x0", device="cpu",
+                         dtype=None):
+    dt, on_gpu = _check_device(device, dtype)
+    inplace = isinstance(fun, InPlace)
+    jac_ip = isinstance(jac, InPlace)
+    ufun = fun.fun if inplace else fun
+    ujac = jac.fun if jac_ip else jac
+    _check_options(ufun, x0, ujac, method, loss, 0, max_nfev, None, None)
+    _check_jitted(ufun, "fun")
+    _check_jitted(ujac, "jac")
     _check_jitted(loss, "loss")
+    if jac_ip and not inplace:
+        raise ValueError("`jac` in the in-place form (lsqcore.InPlace(jac, m): jac(x, out, "
+                         "*args) filling out (m, n)) needs `fun` in the in-place form too: "
+                         "lsqcore.InPlace(fun, m).")
+    if jac_ip and jac.m != fun.m:
+        raise ValueError(f"`jac` and `fun` must have the same m (lsqcore.InPlace): "
+                         f"got {jac.m} and {fun.m}.")
+    if inplace and jac == "cs":
+        raise ValueError("jac='cs' needs complex residuals; it cannot be used with an "
+                         "in-place `fun` (lsqcore.InPlace writes into a real buffer).")
+    if on_gpu:
+        if not inplace:
+            raise ValueError("device='cuda' needs the allocation-free residual "
+                             "lsqcore.InPlace(fun, m), fun(x, out, *args) writing m values "
+                             "into out (a GPU thread cannot allocate a returned array); got "
+                             "a `fun` that returns its residuals.")
+        if callable(ujac) and not jac_ip:
+            raise ValueError("device='cuda' needs `jac` '2-point', '3-point' or "
+                             "lsqcore.InPlace(jac, m), jac(x, out, *args) filling out of "
+                             "shape (m, n); got a `jac` that returns its matrix.")
+        if callable(loss):
+            raise NotImplementedError("a callable `loss` is not implemented for "
+                                      "device='cuda'; use a built-in loss.")
+        if not isinstance(args, tuple):
+            raise ValueError(f"`args` must be a tuple, got {type(args).__name__}.")
+        _check_gpu_args(args)
+        if _is_cuda_array(x0):
+            x0 = as_device(x0).copy_to_host()
+        if dt == np.float32 and diff_step is None and isinstance(jac, str):
+            # float64's default relative steps (sqrt / cbrt of its eps) are below
+            # float32's resolution: x + h == x, a zero Jacobian column
+            eps32 = float(np.finfo(np.float32).eps)
+            diff_step = eps32 ** (1.0 / 3.0 if jac == "3-point" else 0.5)
     return_pcov = _check_flag(return_pcov, "return_pcov")
     return_stderr = _check_flag(return_stderr, "return_stderr")
     X0 = _check_x0_batch(x0, x0_name)
@@ -244,15 +391,23 @@ def _least_squares_batch(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale
     if not isinstance(args, tuple):
         raise ValueError(f"`args` must be a tuple, got {type(args).__name__}.")
     if flags is None:
-        split = _per_row_flags(args, K, per_row)
-        args = tuple(np.ascontiguousarray(a) if s else a for a, s in zip(args, split))
+        split = _per_row_flags(args, K, per_row, device_arrays=on_gpu)
+        args = tuple(np.ascontiguousarray(a) if s and isinstance(a, np.ndarray) else a
+                     for a, s in zip(args, split))
         flags = tuple(ROW if s else WHOLE for s in split)
     if max_nfev is None:
         max_nfev = 100 * n
     if K == 0:
         return _empty_result(0, n, return_pcov, return_stderr, threads)
 
-    if m is None:
+    if on_gpu:
+        from .cuda import _import_cuda
+        _import_cuda()          # no numba-cuda or no GPU: say so before any work
+    if inplace:
+        m = fun.m
+        _probe_inplace(ufun, ujac if jac_ip else None, m, n, X0, LB, UB, args, flags,
+                       mrow, method)
+    elif m is None:
         m = _probe_m(fun, X0, LB, UB, args, flags, method)
     if method == "lm" and m < n:
         raise ValueError(f"`method`='lm' needs at least as many residuals as variables, "
@@ -263,22 +418,35 @@ def _least_squares_batch(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale
     fopts = np.array([ftol, xtol, gtol, float(f_scale)])
     iopts = np.array([L.METHOD_CODES[method], jac_code, loss_code, int(max_nfev),
                       int(jac_scale), 0], dtype=np.int64)
-    P = cpu.Problem(
-        K=K, fun=fun, jac=jac if callable(jac) else None,
-        loss=loss if callable(loss) else None, rows=row_args(flags), args=args,
-        X0=X0, LB=LB, UB=UB,
-        mrow=np.zeros(0, dtype=np.int64) if mrow is None else mrow, m=int(m),
-        fopts=fopts, iopts=iopts, x_scale=np.array(xs, dtype=float),
-        rstep=np.array(rstep, dtype=float), robust=robust,
-        callable_loss=loss_code == CALLABLE, cov=return_pcov or return_stderr,
-        absolute=bool(absolute), return_pcov=return_pcov, return_stderr=return_stderr)
-    if gpu is not None:
+    x_scale_a = np.array(xs, dtype=float)
+    rstep_a = np.array(rstep, dtype=float)
+    cov = return_pcov or return_stderr
+    if on_gpu:
         from . import cuda as gpu_driver
-        out = gpu_driver.solve_curve_fit(
-            gpu["model"], gpu["jac"], args[0], args[1], args[2], X0, LB, UB, fopts,
-            iopts, P.x_scale, P.rstep, int(m), n, gpu["dtype"], P.cov, absolute,
+        out = gpu_driver.solve(
+            ufun, ujac if jac_ip else None, args, tuple(_KINDS[f] for f in flags), X0, LB,
+            UB, mrow, fopts, iopts, x_scale_a, rstep_a, int(m), n, dt, cov, absolute,
             return_pcov, return_stderr, loss_code)
     else:
+        if inplace:
+            # the thread's output rows travel as SCRATCH arguments of the adapters
+            fun, jw = inplace_residual(ufun, len(args), ujac if callable(ujac) else None,
+                                       jac_ip)
+            args = args + (np.zeros((threads, m)),)
+            flags = flags + (SCRATCH,)
+            if jac_ip:
+                args = args + (np.zeros((threads, m, n)),)
+                flags = flags + (SCRATCH,)
+            if callable(ujac):
+                jac = jw
+        P = cpu.Problem(
+            K=K, fun=fun, jac=jac if callable(jac) else None,
+            loss=loss if callable(loss) else None, rows=row_args(flags), args=args,
+            X0=X0, LB=LB, UB=UB,
+            mrow=np.zeros(0, dtype=np.int64) if mrow is None else mrow, m=int(m),
+            fopts=fopts, iopts=iopts, x_scale=x_scale_a, rstep=rstep_a, robust=robust,
+            callable_loss=loss_code == CALLABLE, cov=cov, absolute=bool(absolute),
+            return_pcov=return_pcov, return_stderr=return_stderr)
         out = cpu.solve(P, threads, progress, block_hook)
     bad = np.flatnonzero(out["status"] == BAD_SHAPE)
     if bad.size:
@@ -398,13 +566,21 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     device : {'cpu', 'cuda'}, optional
         'cuda' runs one fit per GPU thread through numba-cuda (the
         ``cuda`` extra), compiling the same solver kernel and ``f`` as CUDA
-        device functions: it needs ``inplace=True`` (a model that allocates
-        nothing; see :mod:`lsqcore.batch.cuda`), ``jac`` None, '2-point',
-        '3-point' or an in-place callable, a built-in ``loss``, and
-        ``nan_policy`` None or 'raise'.  ``xdata``, ``ydata`` may be device
-        arrays (``__cuda_array_interface__``: CuPy, Numba) of the batch
-        ``dtype``, used in place; host arrays are moved in chunks.  Without
-        numba-cuda or a GPU it raises RuntimeError saying which is missing.
+        device functions, through :func:`least_squares_batch` with the
+        in-place residual ``(f(x, *p) - y) / sigma``.  The model may be
+        written the ordinary way, ``f(x, p0, ...) -> array``, if it is
+        elementwise (it works for a scalar ``x``): the GPU then evaluates
+        it point by point as a scalar device function (checked on the
+        first row before any work: a model that is not elementwise raises
+        ValueError); or in place (``inplace=True``, see
+        :mod:`lsqcore.batch.cuda`).  ``jac``: None, '2-point', '3-point',
+        or an in-place callable with ``inplace=True``.  A built-in
+        ``loss``.  ``nan_policy='omit'`` compacts host data as on the CPU
+        (each GPU row runs its ``m_k`` points).  ``xdata``, ``ydata`` may
+        be device arrays (``__cuda_array_interface__``: CuPy, Numba) of the
+        batch ``dtype``, used in place (then ``nan_policy`` must be None);
+        host arrays are moved in chunks.  Without numba-cuda or a GPU it
+        raises RuntimeError saying which is missing.
     dtype : {None, numpy.float64, numpy.float32}, optional
         Arithmetic precision of the solve; float32 only with
         ``device='cuda'`` (give tolerances above float32's resolution,
@@ -440,30 +616,20 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     if inplace and jac == "cs":
         raise ValueError("jac='cs' needs complex model values; it cannot be used "
                          "with inplace=True (a real output buffer).")
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"`device` must be 'cpu' or 'cuda', got {device!r}.")
-    dt = np.dtype(np.float64 if dtype is None else dtype)
-    if dt not in (np.float64, np.float32) or (device == "cpu" and dt != np.float64):
-        raise ValueError(f"`dtype` must be float64 (or float32 with device='cuda'), "
-                         f"got {dtype!r} with device={device!r}.")
-    on_gpu = device == "cuda"
+    dt, on_gpu = _check_device(device, dtype)
     if on_gpu:
         from .cuda import is_cuda_array
-        if not inplace:
-            raise ValueError("device='cuda' needs the allocation-free model form "
-                             "f(x, p0, ..., p_{n-1}, out) with inplace=True (GPU threads "
-                             "cannot allocate the returned array).")
-        if nan_policy == "omit":
-            raise NotImplementedError("nan_policy='omit' is not implemented for "
-                                      "device='cuda'; use device='cpu'.")
+        if not inplace and callable(jac):
+            raise ValueError("device='cuda' with the ordinary model form (inplace=False) "
+                             "takes `jac` None, '2-point' or '3-point'; an analytic `jac` "
+                             "needs the in-place forms f(x, p0, ..., out) and jac(x, p0, "
+                             "..., out) with inplace=True.")
+        if jac == "cs":
+            raise ValueError("jac='cs' is not available with device='cuda'; use '2-point', "
+                             "'3-point' or an in-place analytic `jac` (inplace=True).")
         if callable(kwargs.get("loss")):
             raise NotImplementedError("a callable `loss` is not implemented for "
                                       "device='cuda'; use a built-in loss.")
-        if dt == np.float32 and kwargs.get("diff_step") is None and isinstance(jac, str):
-            # float64's default relative steps (sqrt / cbrt of its eps) are below
-            # float32's resolution: x + h == x, a zero Jacobian column
-            eps32 = float(np.finfo(np.float32).eps)
-            kwargs["diff_step"] = eps32 ** (1.0 / 3.0 if jac == "3-point" else 0.5)
     else:
         def is_cuda_array(a):
             return False
@@ -488,8 +654,7 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
         w_per_row = False
     else:
         if is_cuda_array(sigma):
-            from numba import cuda as _cuda
-            sigma = _cuda.as_cuda_array(sigma).copy_to_host()
+            sigma = as_device(sigma).copy_to_host()
         sg = np.asarray(sigma, dtype=float)
         if sg.shape == (m,):
             w_per_row = False
@@ -523,6 +688,8 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
 
     # ---- NaN handling
     mrow = None
+    if on_gpu and not inplace:
+        _check_elementwise(f, X, P0, n)
     if nan_policy is not None and (is_cuda_array(Y) or is_cuda_array(X)):
         raise NotImplementedError("nan_policy is not implemented for data on the GPU; "
                                   "use nan_policy=None (rows with NaN get status "
@@ -548,21 +715,65 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     X = X if is_cuda_array(X) else np.ascontiguousarray(X)
     Wt = np.ascontiguousarray(Wt if w_per_row else np.broadcast_to(Wt, (1, m)))
 
-    residual, jacobian = model_residual(f, n, jac if callable(jac) else None, inplace)
-    flags = (BCAST_TRUNC, ROW_TRUNC, BCAST_TRUNC)
     args = (X, Y, Wt)
-    threads_n = _check_threads(threads)
-    if inplace:
-        args = args + (np.zeros((threads_n, m)),)
-        flags = flags + (SCRATCH,)
-        if callable(jac):
-            args = args + (np.zeros((threads_n, m, n)),)
-            flags = flags + (SCRATCH,)
+    flags = (BCAST_TRUNC, ROW_TRUNC, BCAST_TRUNC)
+    if inplace or on_gpu:
+        # one in-place residual for both devices: the GPU evaluates an ordinary
+        # (elementwise) model point by point as a scalar device function
+        residual, jacobian = curve_fit_inplace(f, n, jac if callable(jac) else None,
+                                               elementwise=not inplace)
+        fun = InPlace(residual, m)
+        jac = InPlace(jacobian, m) if callable(jac) else jac
+    else:
+        residual, jacobian = model_residual(f, n, jac if callable(jac) else None)
+        fun = residual
+        jac = jacobian if callable(jac) else jac
     return _least_squares_batch(
-        residual, P0, jacobian if callable(jac) else jac, (LB, UB), method,
+        fun, P0, jac, (LB, UB), method,
         kwargs.get("ftol", 1e-8), kwargs.get("xtol", 1e-8), kwargs.get("gtol", 1e-8),
         kwargs.get("x_scale"), kwargs.get("loss", "linear"), kwargs.get("f_scale", 1.0),
-        kwargs.get("diff_step"), kwargs.get("max_nfev"), args, None, threads_n, progress,
+        kwargs.get("diff_step"), kwargs.get("max_nfev"), args, None, threads, progress,
         return_pcov, return_stderr, _block_hook, flags=flags, mrow=mrow, m=m,
-        absolute=absolute_sigma, x0_name="p0",
-        gpu=dict(model=f, jac=jac if callable(jac) else None, dtype=dt) if on_gpu else None)
+        absolute=absolute_sigma, x0_name="p0", device=device, dtype=dt)
+
+
+def _check_elementwise(f, X, P0, n):
+    """The GPU evaluates an ordinary model ``f(x, *p) -> array`` point by point
+    as a scalar device function: check, before any work, that ``f`` accepts a
+    scalar ``x`` and agrees with its array form on the first row."""
+    if _is_cuda_array(X):
+        d = as_device(X)
+        X = d[0:1].copy_to_host() if d.ndim == 2 else d.copy_to_host()
+    x = np.asarray(X, dtype=float).reshape(-1, X.shape[-1])[0]
+    p = [float(v) for v in P0[0]]
+    what = ("device='cuda' with inplace=False compiles the model `f` as a scalar CUDA "
+            "device function evaluated point by point, so `f` must be elementwise: "
+            f"f(x_i, p_0, ..., p_{n - 1}) -> float for a scalar x_i, equal to f(x, *p)[i] "
+            "(math.* or np.* functions of scalars; no x.shape, indexing, reductions or "
+            "allocation); or write the allocation-free form f(x, p0, ..., out) and pass "
+            "inplace=True")
+    x0 = float(x[0])
+    try:
+        with np.errstate(all="ignore"):
+            v = f(x0, *p)
+    except Exception as e:   # noqa: BLE001 - numba typing errors of the user's model
+        msg = str(e).strip().splitlines()
+        raise ValueError(f"{what}. Calling f({x0!r}, *p0) with a scalar x failed: "
+                         f"{type(e).__name__}: {msg[0] if msg else ''}") from None
+    if np.ndim(v) != 0 or not isinstance(np.asarray(v).item(), (float, int)):
+        raise ValueError(f"{what}. f({x0!r}, *p0) returned {type(v).__name__} of shape "
+                         f"{np.shape(v)}, not a real scalar.")
+    # at p0 and at a second point (a term multiplied by a zero in p0 is invisible there)
+    for q in (p, [v + 0.125 * (abs(v) + 1.0) for v in p]):
+        try:
+            with np.errstate(all="ignore"):
+                full = np.asarray(f(x, *q), dtype=float)
+                pts = np.array([f(float(xi), *q) for xi in x], dtype=float)
+        except Exception as e:   # noqa: BLE001
+            raise ValueError(f"{what}. Evaluating f on the first row failed: "
+                             f"{type(e).__name__}: {e}") from None
+        if full.shape != pts.shape or not np.allclose(full, pts, rtol=1e-12, atol=0.0,
+                                                      equal_nan=True):
+            raise ValueError(f"{what}. On the first row of `xdata`, f(x, *p) (shape "
+                             f"{full.shape}) differs from f evaluated point by point at "
+                             f"p = {q}: `f` is not elementwise.")

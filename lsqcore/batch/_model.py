@@ -149,3 +149,115 @@ def model_residual(model, n, jac=None, inplace=False):
         _MODEL_CACHE.pop(next(iter(_MODEL_CACHE)))
     _MODEL_CACHE[key] = (residual, jacobian)
     return residual, jacobian
+
+
+# ---------------------------------------------------------------- in-place forms
+
+_INPLACE_CACHE = {}
+
+
+def _memo(cache, key, build):
+    hit = cache.get(key)
+    if hit is None:
+        hit = build()
+        if len(cache) >= _MODEL_CACHE_MAX:
+            cache.pop(next(iter(cache)))
+        cache[key] = hit
+    return hit
+
+
+def inplace_residual(fun, nargs, jac=None, jac_inplace=False):
+    """CPU adapters of an in-place residual ``fun(x, out, *args)``.
+
+    The CPU batch driver calls ``fun(x, *args) -> array``; this wraps the
+    in-place form (:class:`lsqcore.InPlace`) as ``residual(x, a_0, ...,
+    a_{nargs-1}, buf[, jbuf]) -> buf``, where ``buf`` (and ``jbuf``, shape
+    (m, n), for an in-place ``jac``) are the thread's scratch rows appended
+    to the argument tuple by the front end: nothing is allocated per
+    evaluation, and the values are the ones ``fun`` writes (the same
+    arithmetic as the single solver's in-place path).
+
+    Parameters
+    ----------
+    fun : numba dispatcher
+        ``fun(x, out, *args)`` writing ``m`` residuals into ``out``.
+    nargs : int
+        Number of the user's extra arguments.
+    jac : numba dispatcher, optional
+        ``jac(x, out, *args)`` filling ``out`` (m, n) when ``jac_inplace``,
+        else ``jac(x, *args) -> (m, n)``.
+
+    Returns
+    -------
+    residual, jacobian : dispatchers
+        ``jacobian`` is None without ``jac``; both take the same argument
+        tuple.
+    """
+    def build():
+        a = "".join(f"a{i}, " for i in range(nargs))
+        sig = f"p, {a}buf, jbuf" if jac_inplace else f"p, {a}buf"
+        glb = {"FUN": fun, "JACF": jac}
+        res = _compile(f"def _residual({sig}):\n"
+                       f"    FUN(p, buf, {a})\n"
+                       "    return buf\n", "_residual", glb)
+        jw = None
+        if jac is not None and jac_inplace:
+            jw = _compile(f"def _jacobian({sig}):\n"
+                          f"    JACF(p, jbuf, {a})\n"
+                          "    return jbuf\n", "_jacobian", glb)
+        elif jac is not None:
+            jw = _compile(f"def _jacobian({sig}):\n"
+                          f"    return JACF(p, {a})\n", "_jacobian", glb)
+        return res, jw
+    return _memo(_INPLACE_CACHE, ("ls", fun, int(nargs), jac, bool(jac_inplace)), build)
+
+
+def curve_fit_inplace(model, n, jac=None, elementwise=False):
+    """curve_fit's residual in the in-place form, for the CPU and the GPU.
+
+    ``residual(p, out, x, y, w)`` writes ``(f(x, *p) - y) * w`` into ``out``
+    and ``jacobian(p, J, x, y, w)`` writes ``w[:, None] * jac(x, *p)`` into
+    ``J`` (m, n): the in-place residual of :class:`lsqcore.InPlace`, which
+    :func:`lsqcore.least_squares_batch` runs on either device.  The number
+    of points is ``out.shape[0]`` (``x``, ``y``, ``w`` may be longer: a GPU
+    row after ``nan_policy='omit'`` keeps its full length, its first ``m_k``
+    points being the finite ones).
+
+    Parameters
+    ----------
+    model : numba dispatcher
+        ``model(x, p0, ..., p_{n-1}, out)`` writing ``m`` values into
+        ``out``, or with ``elementwise=True`` a scalar model
+        ``model(x_i, p0, ..., p_{n-1}) -> float`` evaluated point by point
+        (the ordinary ``f(x, *p)`` of a model that works elementwise).
+    n : int
+        Number of parameters.
+    jac : numba dispatcher, optional
+        ``jac(x, p0, ..., p_{n-1}, out)`` filling ``out`` (m, n).
+    """
+    def build():
+        # real parameters: ``.real`` is the identity on float64 / float32 and
+        # keeps a complex-typed branch of a driver from reaching the model
+        PR = ", ".join(f"p[{j}].real" for j in range(n))
+        glb = {"model": model, "jacf": jac}
+        if elementwise:
+            src = ("def _cf_residual(p, out, x, y, w):\n"
+                   "    for i in range(out.shape[0]):\n"
+                   f"        out[i] = (model(x[i], {PR}) - y[i]) * w[i]\n")
+        else:
+            src = ("def _cf_residual(p, out, x, y, w):\n"
+                   "    m = out.shape[0]\n"
+                   f"    model(x[:m], {PR}, out)\n"
+                   "    for i in range(m):\n"
+                   "        out[i] = (out[i] - y[i]) * w[i]\n")
+        res = _compile(src, "_cf_residual", glb)
+        jw = None
+        if jac is not None:
+            jw = _compile("def _cf_jacobian(p, J, x, y, w):\n"
+                          "    m = J.shape[0]\n"
+                          f"    jacf(x[:m], {PR}, J)\n"
+                          "    for i in range(m):\n"
+                          f"        for j in range({n}):\n"
+                          "            J[i, j] = w[i] * J[i, j]\n", "_cf_jacobian", glb)
+        return res, jw
+    return _memo(_INPLACE_CACHE, ("cf", model, int(n), jac, bool(elementwise)), build)

@@ -8,22 +8,31 @@ No algorithm is written here.  The CUDA kernel generated below calls the
 ``cpu._covariance``.  numba-cuda compiles a CPU dispatcher called from a
 CUDA kernel as a CUDA device function from the same Python source, so the
 GPU runs the ask/tell kernel unchanged; this module only adds the request
-loop (the GPU twin of :func:`lsqcore._driver.run_compiled_with`), the
-residual ``(f(x, *p) - y) * (1 / sigma)`` of :func:`curve_fit_batch`, and
-the host side (chunks, transfers, results).
+loop (the GPU twin of :func:`lsqcore._driver.run_compiled_with`) and the
+host side (chunks, transfers, results).  It serves both front ends:
+:func:`least_squares_batch` hands it the user's in-place residual
+``fun(x, out, *row_args)`` (``lsqcore.InPlace``) and the extra arguments
+with how each is split by row; :func:`curve_fit_batch` hands it the
+in-place residual ``(f(x, *p) - y) * (1 / sigma)`` built by
+:func:`lsqcore.batch._model.curve_fit_inplace` -- the same function the CPU
+batch runs for ``inplace=True``.
 
 Each thread keeps its workspace ``W`` and state ``S`` in CUDA *local*
 memory (``cuda.local.array`` sized at compile time for the batch's ``m``
 and ``n``): the hardware interleaves local memory across the threads of a
 warp, so the threads' identical workspace offsets are coalesced accesses.
+A row with fewer points (``nan_policy='omit'``: ``m_k`` finite points
+first) lays out its workspace for ``m_k`` inside the same local arrays.
 
-What model code works on the GPU (``inplace=True`` form, see
-``docs/batch.md``): ``f(x, p0, ..., p_{n-1}, out)`` decorated with
-``numba.njit``, writing ``out[i]`` in a scalar loop with ``math.*`` (or
-scalar ``np.exp`` ...) functions.  Nothing that allocates: no array
-expressions (``np.exp(-b * x)`` on an array), no ``np.empty`` / ``np.zeros``,
-no returned arrays, no Python objects, no exceptions with formatted messages.
-The same function then runs on the CPU batch (``inplace=True``).
+What model code works on the GPU (see ``docs/gpu.md``): a residual
+``fun(x, out, *args)`` or a model ``f(x, p0, ..., p_{n-1}, out)`` decorated
+with ``numba.njit``, writing ``out[i]`` in a scalar loop with ``math.*`` (or
+scalar ``np.exp`` ...) functions; or, for curve_fit, an elementwise model
+``f(x, p0, ...) -> value`` that the residual calls once per point with a
+scalar ``x``.  Nothing that allocates: no array expressions
+(``np.exp(-b * x)`` on an array), no ``np.empty`` / ``np.zeros``, no
+returned arrays, no Python objects, no exceptions with formatted messages.
+The same functions then run on the CPU batch.
 
 Under ``NUMBA_ENABLE_CUDASIM=1`` (the tests, CI without a GPU) the same
 generated kernel runs in Numba's CUDA simulator, where the kernel functions
@@ -35,7 +44,7 @@ import numpy as np
 
 from .. import _layout as L
 from .._loss import LINEAR
-from ._result import NOT_RUN, NONFINITE_START
+from ._result import NOT_RUN, NONFINITE_START, TOO_FEW_POINTS
 
 THREADS_PER_BLOCK = 128
 # at most this many blocks per launch (0: one thread per row); threads then
@@ -81,25 +90,31 @@ def _import_cuda():
 
 
 def is_cuda_array(a):
-    return hasattr(a, "__cuda_array_interface__")
+    """True for a device array: ``__cuda_array_interface__`` (Numba, CuPy, ...) or,
+    under ``NUMBA_ENABLE_CUDASIM=1``, the simulator's device array."""
+    return hasattr(a, "__cuda_array_interface__") or type(a).__name__ == "FakeCUDAArray"
 
 
-_SRC = '''
-def _resid(p, out, xr, yr, wr):
-    MODEL(xr, {P}, out)
-    for i in range({M}):
-        out[i] = (out[i] - yr[i]) * wr[i]
+def as_device(a):
+    """A Numba device array (a view, no copy) of the device array ``a``."""
+    if type(a).__name__ == "FakeCUDAArray":
+        return a
+    from numba import cuda
+    return cuda.as_cuda_array(a)
 
 
-def _jacob(p, Jflat, xr, yr, wr):
-    J = Jflat.reshape(({M}, {N}))
-    JACF(xr, {P}, J)
-    for i in range({M}):
-        for j in range({N}):
-            J[i, j] = wr[i] * J[i, j]
+def array_shape(a):
+    """Shape of a numpy array, a device array or a ``__cuda_array_interface__`` object."""
+    if hasattr(a, "__cuda_array_interface__"):
+        return tuple(a.__cuda_array_interface__["shape"])
+    return np.shape(a)
 
 
-def _kernel(P0, LB, UB, X, Y, Wt, fopts, iopts, xs, rs, ox, ocost, ostatus, onfev,
+# kinds of the residual's extra arguments (how a row selects its part)
+WHOLE, ROW, BCAST = "whole", "row", "bcast"
+
+_SRC = """
+def _kernel(P0, LB, UB, MROW, {ARGS}fopts, iopts, xs, rs, ox, ocost, ostatus, onfev,
             onjev, onit, oopt, opcov, ose, K):
 {UNWRAP}    W = cuda.local.array({WS}, DT)
     S = cuda.local.array({SS}, i64)
@@ -112,18 +127,16 @@ def _kernel(P0, LB, UB, X, Y, Wt, fopts, iopts, xs, rs, ox, ocost, ostatus, onfe
     # grid-stride loop: a launch of fewer threads than rows keeps the
     # workspaces of the resident threads in cache
     for t in range(cuda.grid(1), K, cuda.gridsize(1)):
-        _row(t, W, S, xb, f0, cl, A, V, pc, P0, LB, UB, X, Y, Wt, fopts, iopts, xs,
+        _row(t, W, S, xb, f0, cl, A, V, pc, P0, LB, UB, MROW, {ARGS}fopts, iopts, xs,
              rs, ox, ocost, ostatus, onfev, onjev, onit, oopt, opcov, ose)
 
 
-def _row(t, W, S, xb, f0, cl, A, V, pc, P0, LB, UB, X, Y, Wt, fopts, iopts, xs, rs,
+def _row(t, W, S, xb, f0, cl, A, V, pc, P0, LB, UB, MROW, {ARGS}fopts, iopts, xs, rs,
          ox, ocost, ostatus, onfev, onjev, onit, oopt, opcov, ose):
-    xr = X[t if X.shape[0] != 1 else 0]
-    yr = Y[t]
-    wr = Wt[t if Wt.shape[0] != 1 else 0]
-    lb = LB[t if LB.shape[0] != 1 else 0]
+{SELECT}    lb = LB[t if LB.shape[0] != 1 else 0]
     ub = UB[t if UB.shape[0] != 1 else 0]
     kp = t if P0.shape[0] != 1 else 0
+    m = {M} if MROW.shape[0] == 0 else MROW[t]
     ok = True
     for j in range({N}):
         xb[j] = P0[kp, j]
@@ -136,11 +149,14 @@ def _row(t, W, S, xb, f0, cl, A, V, pc, P0, LB, UB, X, Y, Wt, fopts, iopts, xs, 
     if not ok:
         ostatus[t] = NONFINITE_START
         return
+    if m == 0 or (iopts[0] == LM and m < {N}):
+        ostatus[t] = TOO_FEW_POINTS
+        return
     if iopts[0] == TRF:
         make_strictly_feasible(xb, lb, ub, 1e-10)
-    _resid(xb, f0, xr, yr, wr)
+    RESID(xb, f0[:m], {RARGS})
     onfev[t] = 1
-    for i in range({M}):
+    for i in range(m):
         if not math.isfinite(f0[i]):
             ok = False
     if not ok:
@@ -148,8 +164,8 @@ def _row(t, W, S, xb, f0, cl, A, V, pc, P0, LB, UB, X, Y, Wt, fopts, iopts, xs, 
         return
     for i in range({WS}):
         W[i] = 0.0
-    init_layout(S, {M}, {N}, ROBUST, False, 0)
-    setup(W, S, xb, f0, lb, ub, xs, rs, fopts, iopts)
+    init_layout(S, m, {N}, ROBUST, False, 0)
+    setup(W, S, xb, f0[:m], lb, ub, xs, rs, fopts, iopts)
     oX = S[O_X]
     oXN = S[O_XNEW]
     oFN = S[O_FNEW]
@@ -159,15 +175,15 @@ def _row(t, W, S, xb, f0, cl, A, V, pc, P0, LB, UB, X, Y, Wt, fopts, iopts, xs, 
     while True:
         req = advance(W, S)
         if req == REQ_F:
-            _resid(W[oXN:oXN + {N}], W[oFN:oFN + {M}], xr, yr, wr)
+            RESID(W[oXN:oXN + {N}], W[oFN:oFN + m], {RARGS})
         elif req == REQ_FD:
             for q in range(S[REQ_K]):
                 a = oXQ + q * {N}
-                b = oB + q * {M}
-                _resid(W[a:a + {N}], W[b:b + {M}], xr, yr, wr)
+                b = oB + q * m
+                RESID(W[a:a + {N}], W[b:b + m], {RARGS})
         elif req == REQ_J:
             if HAS_JAC:
-                _jacob(W[oX:oX + {N}], W[oJ:oJ + {M} * {N}], xr, yr, wr)
+                JACOB(W[oX:oX + {N}], W[oJ:oJ + m * {N}].reshape((m, {N})), {RARGS})
         elif req == REQ_DONE:
             break
     onfev[t] = S[NFEV]
@@ -192,8 +208,8 @@ def _row(t, W, S, xb, f0, cl, A, V, pc, P0, LB, UB, X, Y, Wt, fopts, iopts, xs, 
             break
     oopt[t] = opt
     if COV:
-        _covariance(W[oJ:oJ + {M} * {N}].reshape(({M}, {N})), cost, {M}, {N}, ABSOLUTE,
-                    A.reshape(({M}, {N})), V.reshape(({N}, {N})), cl[:{N}],
+        _covariance(W[oJ:oJ + m * {N}].reshape((m, {N})), cost, m, {N}, ABSOLUTE,
+                    A[:m * {N}].reshape((m, {N})), V.reshape(({N}, {N})), cl[:{N}],
                     pc.reshape(({N}, {N})))
         if opcov.shape[0] > 0:
             for a in range({N}):
@@ -203,44 +219,58 @@ def _row(t, W, S, xb, f0, cl, A, V, pc, P0, LB, UB, X, Y, Wt, fopts, iopts, xs, 
             for a in range({N}):
                 ose[t, a] = math.sqrt(pc[a * {N} + a])
     ostatus[t] = S[STATUS]
-'''
+"""
 
 
-def _build(cuda, model, jac, m, n, dtype, cov, absolute, robust):
-    """The generated, jitted CUDA kernel for one model / size / dtype."""
-    from numba import njit, types
+def _build(cuda, resid, jacob, kinds, m, n, dtype, cov, absolute, robust):
+    """The generated, jitted CUDA kernel for one residual / size / dtype.
+
+    ``resid(x, out, *row_args)`` and ``jacob(x, J, *row_args)`` (or None)
+    are the in-place residual and Jacobian (``@njit`` functions, compiled
+    again as CUDA device functions); ``kinds[i]`` says how row ``t`` takes
+    its part of extra argument ``i``: ``WHOLE`` (all of it), ``ROW``
+    (``A[t]``) or ``BCAST`` (``A[t]``, or ``A[0]`` when ``A`` has one row).
+    """
+    from numba import njit, types  # noqa: F401
     from .._kernel import setup, advance
     from .._bounds import make_strictly_feasible, coleman_li_scaling
     from .cpu import _covariance
 
-    key = (model, jac, m, n, np.dtype(dtype).str, bool(cov), bool(absolute), bool(robust))
+    kinds = tuple(kinds)
+    key = (resid, jacob, kinds, m, n, np.dtype(dtype).str, bool(cov), bool(absolute),
+           bool(robust))
     kern = _KERNELS.get(key)
     if kern is not None:
         return kern
     WS, SS = L.workspace_shape(m, n, robust, False, 0)
     from numba import config
     sim = bool(config.ENABLE_CUDASIM)
+    names = [f"A{i}" for i in range(len(kinds))]
     # the simulator passes its own array wrappers; the kernel's @njit functions
     # (run as CPU code there) need the numpy arrays inside
-    unwrap = ("    P0, LB, UB, X, Y, Wt, fopts, iopts, xs, rs = [getattr(a, '_ary', a) for a in "
-              "(P0, LB, UB, X, Y, Wt, fopts, iopts, xs, rs)]\n") if sim else ""
-    src = _SRC.format(UNWRAP=unwrap, M=m, N=n, N2=2 * n, MN=m * n, NN=n * n, WS=int(WS), SS=int(SS),
-                      P=", ".join(f"p[{j}]" for j in range(n)))
+    wrapped = ["P0", "LB", "UB", "MROW", *names, "fopts", "iopts", "xs", "rs"]
+    unwrap = (f"    {', '.join(wrapped)} = [getattr(a, '_ary', a) for a in "
+              f"({', '.join(wrapped)},)]\n") if sim else ""
+    select = "".join(
+        f"    r{i} = " + {WHOLE: f"A{i}", ROW: f"A{i}[t]",
+                          BCAST: f"A{i}[t if A{i}.shape[0] != 1 else 0]"}[k] + "\n"
+        for i, k in enumerate(kinds))
+    src = _SRC.format(UNWRAP=unwrap, M=m, N=n, N2=2 * n, MN=m * n, NN=n * n, WS=int(WS),
+                      SS=int(SS), ARGS="".join(a + ", " for a in names), SELECT=select,
+                      RARGS=", ".join(f"r{i}" for i in range(len(kinds))))
     ns = dict(
-        math=math, cuda=cuda, MODEL=model, JACF=jac, HAS_JAC=jac is not None,
+        math=math, cuda=cuda, RESID=resid, JACOB=jacob, HAS_JAC=jacob is not None,
         COV=bool(cov), ABSOLUTE=bool(absolute), ROBUST=bool(robust),
         DT=types.float32 if np.dtype(dtype) == np.float32 else types.float64,
         i64=types.int64, setup=setup, advance=advance, init_layout=L.init_layout,
         make_strictly_feasible=make_strictly_feasible,
         coleman_li_scaling=coleman_li_scaling, _covariance=_covariance,
-        NONFINITE_START=NONFINITE_START, TRF=L.TRF,
-        REQ_F=L.REQ_F, REQ_FD=L.REQ_FD, REQ_J=L.REQ_J, REQ_DONE=L.REQ_DONE,
+        NONFINITE_START=NONFINITE_START, TOO_FEW_POINTS=TOO_FEW_POINTS, TRF=L.TRF,
+        LM=L.LM, REQ_F=L.REQ_F, REQ_FD=L.REQ_FD, REQ_J=L.REQ_J, REQ_DONE=L.REQ_DONE,
         REQ_K=L.REQ_K, NFEV=L.NFEV, NJEV=L.NJEV, NIT=L.NIT, STATUS=L.STATUS,
         COST=L.COST, O_X=L.O_X, O_XNEW=L.O_XNEW, O_FNEW=L.O_FNEW, O_B=L.O_B,
         O_XQ=L.O_XQ, O_J=L.O_J, O_G=L.O_G)
     exec(compile(src, "<lsqcore.batch.cuda generated kernel>", "exec"), ns)
-    ns["_resid"] = njit(error_model="numpy")(ns["_resid"])
-    ns["_jacob"] = njit(error_model="numpy")(ns["_jacob"])
     ns["_row"] = cuda.jit(device=True)(ns["_row"])
     kern = cuda.jit(ns["_kernel"])
     _KERNELS[key] = kern
@@ -255,22 +285,34 @@ def _free_bytes(cuda):
         return 1 << 30
 
 
-def solve_curve_fit(model, jac, X, Y, Wt, P0, LB, UB, fopts, iopts, x_scale, rstep,
-                    m, n, dtype, cov, absolute, return_pcov, return_stderr,
-                    loss_code=0, threads_per_block=None, chunk=None, max_blocks=None):
-    """Run ``curve_fit_batch`` rows on the GPU; returns the output dict.
+def solve(resid, jacob, args, kinds, X0, LB, UB, mrow, fopts, iopts, x_scale, rstep,
+          m, n, dtype, cov, absolute, return_pcov, return_stderr, loss_code=0,
+          threads_per_block=None, chunk=None, max_blocks=None):
+    """Run batch rows on the GPU; returns the output dict of :func:`cpu.solve`.
 
-    ``X`` (1|K, m), ``Y`` (K, m), ``Wt`` (1|K, m) may be host (numpy) or
-    device (``__cuda_array_interface__``) arrays; device arrays are used in
-    place (one launch over all rows), host arrays are moved in chunks that
-    fit in device memory.  ``P0``, ``LB``, ``UB`` are small host arrays
-    ((1|K, n)).
+    Parameters
+    ----------
+    resid, jacob : numba dispatchers
+        In-place residual ``resid(x, out, *row_args)`` and Jacobian
+        ``jacob(x, J, *row_args)`` (or None: finite differences).
+    args, kinds : tuple
+        The extra arguments and how each is split by row (``WHOLE``,
+        ``ROW``, ``BCAST``).  Arrays may be host (numpy) or device
+        (``__cuda_array_interface__``) arrays; device arrays are used in
+        place (one launch over all rows) and must have the batch ``dtype``
+        when they hold floats; host arrays of floats are converted to
+        ``dtype`` and moved in chunks that fit in device memory.  Numbers
+        are passed by value (floats in ``dtype``).
+    X0, LB, UB : ndarray
+        (K, n), (1|K, n), (1|K, n) host arrays.
+    mrow : ndarray or None
+        Points per row (after ``nan_policy='omit'``), or None: ``m`` for all.
     """
     cuda = _import_cuda()
     dt = np.dtype(dtype)
-    K = Y.shape[0]
+    K = X0.shape[0]
     tpb = int(threads_per_block or THREADS_PER_BLOCK)
-    kern = _build(cuda, model, jac, m, n, dt, cov, absolute, loss_code != LINEAR)
+    kern = _build(cuda, resid, jacob, kinds, m, n, dt, cov, absolute, loss_code != LINEAR)
 
     out_x = np.full((K, n), np.nan, dtype=dt)
     out_cost = np.full(K, np.nan, dtype=dt)
@@ -282,41 +324,58 @@ def solve_curve_fit(model, jac, X, Y, Wt, P0, LB, UB, fopts, iopts, x_scale, rst
     out_pcov = np.full((K if return_pcov else 0, n, n), np.nan, dtype=dt)
     out_se = np.full((K if return_stderr else 0, n), np.nan, dtype=dt)
 
-    def dev(a, rows=None):
-        """Device view of ``a`` (rows ``rows`` of a per-fit array), in ``dt``."""
+    def split(kind, shape0):
+        return kind == ROW or (kind == BCAST and shape0 != 1)
+
+    def dev(a, rows, kind):
+        """Device form of ``a`` (its rows ``rows`` when split by row)."""
         if is_cuda_array(a):
-            d = cuda.as_cuda_array(a)
-            if rows is not None and d.shape[0] != 1:
-                d = d[rows]
-            if d.dtype != dt:
+            d = as_device(a)
+            if d.dtype.kind == "f" and d.dtype != dt:
                 raise TypeError(f"a device array given to device='cuda' must have the "
                                 f"batch dtype {dt}, got {d.dtype}.")
-            return d
-        a = np.asarray(a)
-        if rows is not None and a.shape[0] != 1:
-            a = a[rows]
-        return cuda.to_device(np.ascontiguousarray(a, dtype=dt))
+            return d[rows] if split(kind, d.shape[0]) else d
+        if isinstance(a, np.ndarray):
+            if split(kind, a.shape[0]):
+                a = a[rows]
+            if a.dtype.kind in "fc":
+                a = a.astype(dt, copy=False)
+            return cuda.to_device(np.ascontiguousarray(a))
+        if isinstance(a, (float, np.floating)):
+            return dt.type(a)
+        return a
 
     fo = cuda.to_device(np.asarray(fopts, dtype=dt))
     io = cuda.to_device(np.asarray(iopts, dtype=np.int64))
     xs = cuda.to_device(np.asarray(x_scale, dtype=dt))
     rs = cuda.to_device(np.asarray(rstep, dtype=dt))
+    no_mrow = cuda.to_device(np.zeros(0, dtype=np.int64))
+    # shared arguments go to the device once
+    shared = [None if split(k, (array_shape(a) or (1,))[0]) else dev(a, None, k)
+              for a, k in zip(args, kinds)]
 
-    any_dev = is_cuda_array(Y)
+    any_dev = any(is_cuda_array(a) for a, k in zip(args, kinds) if k != WHOLE)
     if chunk is None:
         if any_dev:
             chunk = K
         else:
             isz = dt.itemsize
-            per_row = isz * (2 * m + 4 * n + 2 + n * n) + 8 * 4
+            per_row = isz * (4 * n + 2 + n * n) + 8 * 5
+            for a, k, sh in zip(args, kinds, shared):
+                if sh is None:
+                    per_row += isz * int(np.prod(array_shape(a)[1:], dtype=np.int64))
             chunk = max(1, min(K, int(_free_bytes(cuda) * MEMORY_FRACTION) // per_row))
     chunk = max(1, int(chunk))
     for start in range(0, K, chunk):
         stop = min(K, start + chunk)
         rows = slice(start, stop)
         k = stop - start
-        dP0, dLB, dUB = dev(P0, rows), dev(LB, rows), dev(UB, rows)
-        dX, dY, dW = dev(X, rows), dev(Y, rows), dev(Wt, rows)
+        dP0 = cuda.to_device(np.ascontiguousarray(X0[rows], dtype=dt))
+        dLB = cuda.to_device(np.ascontiguousarray(LB[rows] if LB.shape[0] != 1 else LB, dtype=dt))
+        dUB = cuda.to_device(np.ascontiguousarray(UB[rows] if UB.shape[0] != 1 else UB, dtype=dt))
+        dM = no_mrow if mrow is None else cuda.to_device(np.ascontiguousarray(mrow[rows]))
+        dA = [sh if sh is not None else dev(a, rows, kd)
+              for a, kd, sh in zip(args, kinds, shared)]
         ox = cuda.to_device(out_x[rows])
         ocost = cuda.to_device(out_cost[rows])
         ost = cuda.to_device(out_status[rows])
@@ -330,7 +389,7 @@ def solve_curve_fit(model, jac, X, Y, Wt, P0, LB, UB, fopts, iopts, x_scale, rst
         mb = max_blocks if max_blocks is not None else MAX_BLOCKS
         if mb:
             blocks = min(blocks, int(mb))
-        kern[blocks, tpb](dP0, dLB, dUB, dX, dY, dW, fo, io, xs, rs, ox, ocost, ost,
+        kern[blocks, tpb](dP0, dLB, dUB, dM, *dA, fo, io, xs, rs, ox, ocost, ost,
                           onf, onj, oni, oopt, opc, ose, k)
         cuda.synchronize()
         out_x[rows] = ox.copy_to_host()
