@@ -17,11 +17,12 @@ from scipy.optimize import Bounds, OptimizeResult
 
 from . import _layout as L
 from ._bounds import make_strictly_feasible, active_constraints
-from ._driver import (run_python, compiled_entry, Views, ERR_F_SHAPE, ERR_J_SHAPE,
-                      ERR_LOSS_SHAPE, ERR_F0_NONFINITE, ERR_LM_M_LT_N,
-                      ERR_INPLACE_SHORT, ERR_INPLACE_OVERRUN)
+from ._driver import (run_python, compiled_entry, solve_by_address, Views, ERR_F_SHAPE,
+                      ERR_J_SHAPE, ERR_LOSS_SHAPE, ERR_F0_NONFINITE, ERR_LM_M_LT_N,
+                      ERR_INPLACE_SHORT, ERR_INPLACE_OVERRUN, ERR_RAISED, ERR_JAC_RAISED)
 from ._jacobian import SQRT_EPS, CBRT_EPS
-from ._kernel import setup
+from ._kernel import setup, KERNEL
+from ._cabi import arg_key, model_pointers
 from ._linalg import EPS
 from ._loss import LOSS_CODES, CALLABLE, LINEAR
 from ._status import MESSAGES, CALLBACK_STOP, NONFINITE_JAC
@@ -332,13 +333,21 @@ def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf"
     if (type(fun) is CPUDispatcher and not kwargs and not notify
             and (jac_f is None or type(jac_f) is CPUDispatcher)
             and (loss_f is None or type(loss_f) is CPUDispatcher)):
+        key = None if loss_f is not None or jac_code == L.JAC_CS else arg_key(args)
         try:
-            W, S, err = compiled_entry(fun, jac_f, loss_f, m_inplace, jac_code == L.JAC_CS)(
-                m_inplace, x0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap, args)
+            if key is not None:
+                # the cached driver, reaching the model through C wrappers
+                fp, jp = model_pointers(fun, jac_f, m_inplace >= 0, args, key)
+                W, S, err = solve_by_address(KERNEL, fp, jp, m_inplace, x0, lb, ub, x_scale,
+                                             rstep, fopts, iopts, trace_cap, args)
+            else:
+                W, S, err = compiled_entry(fun, jac_f, loss_f, m_inplace,
+                                           jac_code == L.JAC_CS)(
+                    m_inplace, x0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap, args)
         except TypingError as e:
             _raise_typing_error(e, fun, jac_f, loss_f, m_inplace)
         if err:
-            _raise_driver_error(err, int(S[L.M]), n)
+            _raise_driver_error(err, int(S[L.M]), n, fun, jac_f, x0, W, S, args, m_inplace)
         f0 = None
     else:
         f0 = _initial_residual(fun, x0, args, kwargs, m_inplace)
@@ -453,7 +462,22 @@ def _raise_typing_error(e, fun, jac, loss, m_inplace):
                     f"{str(e).splitlines()[0] if str(e) else type(e).__name__}") from e
 
 
-def _raise_driver_error(err, m, n):
+def _raise_driver_error(err, m, n, fun=None, jac=None, x0=None, W=None, S=None, args=(),
+                        m_inplace=-1):
+    if err in (ERR_RAISED, ERR_JAC_RAISED):
+        # a user function raised inside compiled code (a C frame, which an
+        # exception cannot cross): call it again where it failed, in Python,
+        # so that its own exception reaches the caller unchanged
+        x = x0.copy() if W.size == 0 else W[S[L.O_XNEW]:S[L.O_XNEW] + n].copy()
+        if err == ERR_JAC_RAISED:
+            jac(x, *args)
+        elif m_inplace >= 0:
+            fun(x, np.empty(m_inplace), *args)
+        else:
+            fun(x, *args)
+        raise RuntimeError(f"`{'jac' if err == ERR_JAC_RAISED else 'fun'}` raised an "
+                           f"exception in compiled code at x = {x!r}, but not when called "
+                           "again there from Python.")
     if err == ERR_INPLACE_SHORT:
         raise ValueError(f"`fun` (in-place form) wrote fewer than m = {m} values into "
                          "`out` at `x0`.")

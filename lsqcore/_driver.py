@@ -7,21 +7,25 @@ workspace.  Two drivers serve single problems:
 
 * :func:`run_python`: plain Python, for any callable.  Only the user's
   function runs in the interpreter; every answer is checked for shape.
-* :func:`run_compiled`: the same loop compiled with Numba, for jitted
-  ``fun`` / ``jac`` / ``loss``.  It is specialised per model (Numba cannot
-  cache a function that takes another jitted function as an argument) but
-  is small, so a new model costs a fraction of a second while the heavy,
-  cached kernel is reused.
+* :func:`request_loop`: the same loop compiled with Numba, for jitted
+  ``fun`` / ``jac`` / ``loss``.  It reaches the kernel through C addresses
+  and serves two entries: :func:`solve_by_address`, which calls the user's
+  functions through the addresses of small per-model C wrappers
+  (:mod:`lsqcore._cabi`) and is therefore cached on disk, shared by every
+  model; and :func:`compiled_entry`, specialised per model (jitted losses,
+  complex step, arguments the wrappers cannot pass), small enough that a
+  new model costs a second or two while the heavy, cached kernel is reused.
 
-Error codes returned by the compiled driver (negative, never a status):
-``ERR_F_SHAPE``, ``ERR_J_SHAPE``, ``ERR_LOSS_SHAPE``.
+Error codes returned by the compiled drivers (negative, never a status):
+the ``ERR_*`` constants below.
 """
 import numpy as np
 from numba import njit
 
 from . import _layout as L
 
-from ._kernel import advance, advance_extern, setup_extern, workspace_size_extern
+from ._cabi import ccall, f64_vector, RAISED
+from ._kernel import advance, KERNEL
 from ._jacobian import complex_step_jacobian
 
 ERR_F_SHAPE = -101
@@ -144,20 +148,55 @@ def _cs_unused(fun, x, h, J, args):
 
 @njit(error_model="numpy", inline="always")
 def call_alloc(fun, x, out, args):
-    """Residual convention ``f = fun(x, *args)``; False if the length is wrong."""
+    """Residual convention ``f = fun(x, *args)``; ``ERR_F_SHAPE`` if the length is wrong."""
     fv = fun(x, *args)
     if fv.shape[0] != out.shape[0]:
-        return False
+        return ERR_F_SHAPE
     for i in range(out.shape[0]):
         out[i] = fv[i]
-    return True
+    return 0
 
 
 @njit(error_model="numpy", inline="always")
 def call_inplace(fun, x, out, args):
     """Allocation-free residual convention ``fun(x, out, *args)`` (writes ``out``)."""
     fun(x, out, *args)
-    return True
+    return 0
+
+
+@njit(error_model="numpy", inline="always")
+def call_address(fun, x, out, args):
+    """Residual through the address of a :mod:`lsqcore._cabi` wrapper (either form)."""
+    k = ccall(fun, (x, out) + args)
+    if k == RAISED:
+        return ERR_RAISED
+    if k != out.shape[0]:
+        return ERR_F_SHAPE
+    return 0
+
+
+@njit(error_model="numpy", inline="always")
+def jac_alloc(jac, x, J, args):
+    """Jacobian convention ``J = jac(x, *args)`` into ``J`` (m, n)."""
+    Jv = jac(x, *args)
+    m, n = J.shape
+    if Jv.shape[0] != m or Jv.shape[1] != n:
+        return ERR_J_SHAPE
+    for i in range(m):
+        for j in range(n):
+            J[i, j] = Jv[i, j]
+    return 0
+
+
+@njit(error_model="numpy", inline="always")
+def jac_address(jac, x, J, args):
+    """Jacobian through the address of a :mod:`lsqcore._cabi` wrapper."""
+    k = ccall(jac, (x, J) + args)
+    if k == RAISED:
+        return ERR_JAC_RAISED
+    if k != 0:
+        return ERR_J_SHAPE
+    return 0
 
 
 @njit(error_model="numpy")
@@ -175,12 +214,21 @@ def run_compiled(fun, jac, loss, W, S, args):
 def run_compiled_with(call, jac_cs, fun, jac, loss, W, S, args):
     """:func:`run_compiled` for a residual called through ``call`` (``call_alloc``
     or ``call_inplace``); ``jac_cs`` is the complex-step Jacobian or
-    ``_cs_unused``.
+    ``_cs_unused``.  The kernel is reached through its C address."""
+    return request_loop(KERNEL, call, jac_alloc, jac_cs, fun, jac, loss, W, S, args)
 
-    This function is compiled once per user model, so it indexes the
-    workspace by hand and reaches the kernel only through C addresses
-    (:func:`lsqcore._kernel.advance_extern`): nothing of the kernel is
-    recompiled with it.
+
+@njit(error_model="numpy", inline="always")
+def request_loop(kern, call, jcall, jac_cs, fun, jac, loss, W, S, args):
+    """Answer the kernel's requests until it is done; 0 or an ``ERR_*`` code.
+
+    ``kern`` holds the kernel's C addresses (:data:`lsqcore._kernel.KERNEL`);
+    ``call``/``jcall`` evaluate the residual and the Jacobian (the
+    ``call_*``/``jac_*`` adapters above), so that one loop serves jitted
+    functions bound at compile time and wrappers reached by address.  The
+    loop indexes the workspace by hand and nothing of the kernel is compiled
+    with it.  When a user function fails, the point it failed at is left in
+    ``x_new``.
     """
     m = S[L.M]
     n = S[L.N]
@@ -194,24 +242,27 @@ def run_compiled_with(call, jac_cs, fun, jac, loss, W, S, args):
     x_new = W[oXN:oXN + n]
     f_new = W[oFN:oFN + m]
     while True:
-        req = advance_extern(W, S)
+        req = ccall(kern[0], (W, S))
         if req == L.REQ_F:
-            if not call(fun, x_new, f_new, args):
-                return ERR_F_SHAPE
+            err = call(fun, x_new, f_new, args)
+            if err:
+                return err
         elif req == L.REQ_FD:
             for k in range(S[L.REQ_K]):
                 a = oXQ + k * n
                 b = oB + k * m
-                if not call(fun, W[a:a + n], W[b:b + m], args):
-                    return ERR_F_SHAPE
+                err = call(fun, W[a:a + n], W[b:b + m], args)
+                if err:
+                    for j in range(n):
+                        x_new[j] = W[a + j]
+                    return err
         elif req == L.REQ_J:
             if jac is not None:
-                Jv = jac(x, *args)
-                if Jv.shape[0] != m or Jv.shape[1] != n:
-                    return ERR_J_SHAPE
-                for i in range(m):
+                err = jcall(jac, x, W[oJ:oJ + m * n].reshape((m, n)), args)
+                if err:
                     for j in range(n):
-                        W[oJ + i * n + j] = Jv[i, j]
+                        x_new[j] = x[j]
+                    return err
         elif req == L.REQ_JCS:
             oH = S[L.O_H]
             jac_cs(fun, x, W[oH:oH + n], W[oJ:oJ + m * n], args)
@@ -235,21 +286,31 @@ ERR_F0_NONFINITE = -104
 ERR_LM_M_LT_N = -105
 ERR_INPLACE_SHORT = -106
 ERR_INPLACE_OVERRUN = -107
+ERR_RAISED = -108          # `fun` raised (address path); the point is in x_new
+ERR_JAC_RAISED = -109      # `jac` raised (address path); the point is in x_new
 
 # a quiet NaN with a payload no arithmetic produces: marks unwritten entries
 GUARD_BITS = 0x7FF8DEADBEEF1234
 GUARD = 8
+# first buffer for a residual of unknown length (address path)
+FIRST_CAP = 256
 
 
 @njit(error_model="numpy", inline="always")
 def first_alloc(fun, x0, m, args):
     """``f(x0)`` for the ``fun(x, *args) -> array`` convention (``m`` unused)."""
-    return fun(x0.copy(), *args), 0
+    return f64_vector(fun(x0.copy(), *args)), 0
 
 
 @njit(error_model="numpy", inline="always")
 def first_inplace(fun, x0, m, args):
-    """``f(x0)`` for the in-place convention, into a guarded buffer.
+    """``f(x0)`` for the in-place convention (see :func:`first_guarded`)."""
+    return first_guarded(call_inplace, fun, x0, m, args)
+
+
+@njit(error_model="numpy", inline="always")
+def first_guarded(call, fun, x0, m, args):
+    """``f(x0)`` for an in-place residual, into a guarded buffer.
 
     The buffer has ``GUARD`` extra entries and every entry starts as a NaN
     with a private payload: after the call all ``m`` entries must have been
@@ -261,7 +322,9 @@ def first_inplace(fun, x0, m, args):
     bits = buf.view(np.int64)
     for i in range(m + GUARD):
         bits[i] = GUARD_BITS
-    fun(x0.copy(), buf[:m], *args)
+    err = call(fun, x0.copy(), buf[:m], args)
+    if err:
+        return buf[:m].copy(), err
     for i in range(m, m + GUARD):
         if bits[i] != GUARD_BITS:
             return buf[:m].copy(), ERR_INPLACE_OVERRUN
@@ -272,13 +335,30 @@ def first_inplace(fun, x0, m, args):
 
 
 @njit(error_model="numpy", inline="always")
-def solve_compiled(call, first, jac_cs, fun, jac, loss, m_inplace, x0, lb, ub, x_scale,
-                   rstep, fopts, iopts, trace_cap, args):
+def first_address(fun, x0, m, args):
+    """``f(x0)`` through a wrapper's address, in place (``m >= 0``) or not."""
+    if m >= 0:
+        return first_guarded(call_address, fun, x0, m, args)
+    buf = np.empty(FIRST_CAP)
+    k = ccall(fun, (x0.copy(), buf) + args)
+    if k > FIRST_CAP:
+        buf = np.empty(k)
+        k = ccall(fun, (x0.copy(), buf) + args)
+    if k == RAISED:
+        return buf[:0], ERR_RAISED
+    return buf[:k].copy(), 0
+
+
+@njit(error_model="numpy", inline="always")
+def solve_compiled(kern, call, jcall, first, jac_cs, fun, jac, loss, m_inplace, x0, lb, ub,
+                   x_scale, rstep, fopts, iopts, trace_cap, args):
     """Evaluate ``f(x0)``, lay out a workspace and solve, all in compiled code.
 
-    ``m_inplace`` is the residual count of an in-place ``fun(x, out, *args)``
-    (``call``/``first`` are then :func:`call_inplace`/:func:`first_inplace`),
-    or -1 for ``fun(x, *args)`` (:func:`call_alloc`/:func:`first_alloc`).
+    ``kern`` holds the kernel's C addresses; ``call``, ``jcall`` and
+    ``first`` are the adapters of the residual's and Jacobian's convention
+    (``*_alloc``/``*_inplace`` for jitted functions bound at compile time,
+    ``*_address`` for :mod:`lsqcore._cabi` wrappers).  ``m_inplace`` is the
+    residual count of an in-place ``fun(x, out, *args)``, or -1.
     Returns ``(W, S, err)``; ``err`` is 0 or an ``ERR_*`` code (then ``S``
     holds ``m`` and ``n`` for the message and nothing was iterated).
     """
@@ -295,10 +375,24 @@ def solve_compiled(call, first, jac_cs, fun, jac, loss, m_inplace, x0, lb, ub, x
             return np.zeros(0), S, ERR_F0_NONFINITE
     if iopts[0] == L.LM and m < n:
         return np.zeros(0), S, ERR_LM_M_LT_N
-    W = np.zeros(workspace_size_extern(m, n, iopts[2], trace_cap))
-    setup_extern(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap)
-    err = run_compiled_with(call, jac_cs, fun, jac, loss, W, S, args)
+    W = np.zeros(ccall(kern[2], (m, n, iopts[2], trace_cap)))
+    ccall(kern[1], (W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap))
+    err = request_loop(kern, call, jcall, jac_cs, fun, jac, loss, W, S, args)
     return W, S, err
+
+
+@njit(cache=True, error_model="numpy")
+def solve_by_address(kern, fun, jac, m_inplace, x0, lb, ub, x_scale, rstep, fopts, iopts,
+                     trace_cap, args):
+    """:func:`solve_compiled` with ``fun``/``jac`` given as wrapper addresses.
+
+    Nothing in its signature names a model, so it is compiled once per
+    type signature of ``args`` and cached on disk: a new model costs only
+    its :mod:`lsqcore._cabi` wrappers.
+    """
+    return solve_compiled(kern, call_address, jac_address, first_address, _cs_unused, fun,
+                          jac, None, m_inplace, x0, lb, ub, x_scale, rstep, fopts, iopts,
+                          trace_cap, args)
 
 
 _ENTRIES = {}
@@ -321,7 +415,7 @@ def compiled_entry(fun, jac, loss, m_inplace=-1, cs=False):
         jac_cs = _cs_compiled if cs else _cs_unused
 
         def entry(m, x0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap, args):
-            return solve_compiled(call, first, jac_cs, fun, jac, loss, m, x0, lb, ub,
-                                  x_scale, rstep, fopts, iopts, trace_cap, args)
+            return solve_compiled(KERNEL, call, jac_alloc, first, jac_cs, fun, jac, loss, m,
+                                  x0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap, args)
         entry = _ENTRIES[key] = njit(error_model="numpy")(entry)
     return entry

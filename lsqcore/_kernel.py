@@ -24,9 +24,9 @@ call-overhead trade-off.
 
 Phases of the state machine are in ``S[PHASE]``; see the constants below.
 """
-import ctypes
 import math
 
+import numpy as np
 from numba import njit, cfunc, carray, types
 
 from . import _layout as L
@@ -397,16 +397,21 @@ def advance(W, S):
             return _done(S)
 
 
-# ---- the kernel behind a C function pointer ----------------------------------
+# ---- the kernel behind C addresses -------------------------------------------
 # A compiled driver that calls `advance` directly links the kernel's code into
 # its own module, and Numba then re-optimises the whole kernel for every new
 # user model (~20 s).  Calling it through the address of a cached C callback
-# keeps the kernel out of the driver's module: a new model compiles in a
-# fraction of a second.  (The price: a function that uses `advance_extern`
-# holds a raw address and cannot itself be cached on disk.)
+# (lsqcore._cabi.ccall) keeps the kernel out of the driver's module: a new
+# model compiles in a fraction of a second.  The addresses are in KERNEL; a
+# driver that receives them as an argument can itself be cached on disk.
+# The signatures follow ccall's convention (an array is its data pointer and
+# its shape).
 
-_ADVANCE_SIG = types.int64(types.CPointer(types.float64), types.int64,
-                           types.CPointer(types.int64), types.int64)
+_P_F64 = types.CPointer(types.float64)
+_P_I64 = types.CPointer(types.int64)
+_i64 = types.int64
+
+_ADVANCE_SIG = _i64(_P_F64, _i64, _P_I64, _i64)
 
 
 @cfunc(_ADVANCE_SIG, cache=True, error_model="numpy")
@@ -414,35 +419,23 @@ def _advance_c(wp, wn, sp, sn):
     return advance(carray(wp, (wn,)), carray(sp, (sn,)))
 
 
-_ADVANCE_PTR = ctypes.CFUNCTYPE(
-    ctypes.c_int64, ctypes.POINTER(ctypes.c_double), ctypes.c_int64,
-    ctypes.POINTER(ctypes.c_int64), ctypes.c_int64)(_advance_c.address)
-
-
-@njit(error_model="numpy")
-def advance_extern(W, S):
-    """:func:`advance` called through its C address (for compiled drivers)."""
-    return _ADVANCE_PTR(W.ctypes, W.size, S.ctypes, S.size)
-
-
-_P_F64 = types.CPointer(types.float64)
-_P_I64 = types.CPointer(types.int64)
-_SETUP_SIG = types.void(_P_F64, types.int64, _P_I64, types.int64, types.int64, types.int64,
-                        _P_F64, _P_F64, _P_F64, _P_F64, _P_F64, _P_F64, _P_F64, _P_I64,
-                        types.int64)
+_SETUP_SIG = _i64(_P_F64, _i64, _P_I64, _i64, _P_F64, _i64, _P_F64, _i64, _P_F64, _i64,
+                  _P_F64, _i64, _P_F64, _i64, _P_F64, _i64, _P_F64, _i64, _P_I64, _i64, _i64)
 
 
 @cfunc(_SETUP_SIG, cache=True, error_model="numpy")
-def _setup_c(wp, wn, sp, sn, m, n, x0, f0, lb, ub, xs, rs, fo, io, trace_cap):
+def _setup_c(wp, wn, sp, sn, x0, n, f0, m, lb, n1, ub, n2, xs, n3, rs, n4, fo, n5, io, n6,
+             trace_cap):
     W = carray(wp, (wn,))
     S = carray(sp, (sn,))
-    iopts = carray(io, (6,))
+    iopts = carray(io, (n6,))
     L.init_layout(S, m, n, iopts[2] != LINEAR, iopts[2] == CALLABLE, trace_cap)
     setup(W, S, carray(x0, (n,)), carray(f0, (m,)), carray(lb, (n,)), carray(ub, (n,)),
-          carray(xs, (n,)), carray(rs, (n,)), carray(fo, (4,)), iopts)
+          carray(xs, (n,)), carray(rs, (n,)), carray(fo, (n5,)), iopts)
+    return 0
 
 
-_SIZE_SIG = types.int64(types.int64, types.int64, types.int64, types.int64)
+_SIZE_SIG = _i64(_i64, _i64, _i64, _i64)
 
 
 @cfunc(_SIZE_SIG, cache=True, error_model="numpy")
@@ -450,23 +443,6 @@ def _size_c(m, n, loss, trace_cap):
     return L.workspace_shape(m, n, loss != LINEAR, loss == CALLABLE, trace_cap)[0]
 
 
-_D = ctypes.POINTER(ctypes.c_double)
-_I = ctypes.POINTER(ctypes.c_int64)
-_i64 = ctypes.c_int64
-_SETUP_PTR = ctypes.CFUNCTYPE(None, _D, _i64, _I, _i64, _i64, _i64, _D, _D, _D, _D, _D, _D,
-                              _D, _I, _i64)(_setup_c.address)
-_SIZE_PTR = ctypes.CFUNCTYPE(_i64, _i64, _i64, _i64, _i64)(_size_c.address)
-
-
-@njit(error_model="numpy")
-def setup_extern(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap):
-    """Lay out ``S`` and :func:`setup`, through C addresses (C-contiguous arrays)."""
-    _SETUP_PTR(W.ctypes, W.size, S.ctypes, S.size, f0.size, x0.size, x0.ctypes, f0.ctypes,
-               lb.ctypes, ub.ctypes, x_scale.ctypes, rstep.ctypes, fopts.ctypes,
-               iopts.ctypes, trace_cap)
-
-
-@njit(error_model="numpy")
-def workspace_size_extern(m, n, loss, trace_cap):
-    """Length of ``W`` for a problem (see :func:`lsqcore._layout.workspace_shape`)."""
-    return _SIZE_PTR(m, n, loss, trace_cap)
+#: C addresses of ``advance``, ``setup`` and ``workspace_shape`` (see above).
+KERNEL = np.array([_advance_c.address, _setup_c.address, _size_c.address], dtype=np.int64)
+KERNEL.flags.writeable = False

@@ -37,7 +37,9 @@ from numba import njit
 
 from . import _layout as L
 from ._bounds import make_strictly_feasible
-from ._driver import (solve_compiled, call_alloc, first_alloc, _cs_unused, _cs_compiled,
+from ._kernel import KERNEL
+from ._driver import (solve_compiled, call_alloc, jac_alloc, first_alloc, _cs_unused,
+                      _cs_compiled,
                       ERR_F_SHAPE, ERR_J_SHAPE, ERR_F0_NONFINITE, ERR_LM_M_LT_N)
 from ._jacobian import SQRT_EPS, CBRT_EPS
 
@@ -170,11 +172,13 @@ def least_squares(fun, x0, args=(), lb=None, ub=None, method="trf", jac="2-point
     fopts = np.array([ftol, xtol, gtol, f_scale])
     iopts = np.array([mc, jc, lc, nf, jac_scale, 0], dtype=np.int64)
     if jc == L.JAC_CS:
-        W, S, err = solve_compiled(call_alloc, first_alloc, _cs_compiled, fun, jac_fun, None,
-                                   -1, x, lo, hi, xs, rs, fopts, iopts, 0, args)
+        W, S, err = solve_compiled(KERNEL, call_alloc, jac_alloc, first_alloc, _cs_compiled,
+                                   fun, jac_fun, None, -1, x, lo, hi, xs, rs, fopts, iopts,
+                                   0, args)
     else:
-        W, S, err = solve_compiled(call_alloc, first_alloc, _cs_unused, fun, jac_fun, None,
-                                   -1, x, lo, hi, xs, rs, fopts, iopts, 0, args)
+        W, S, err = solve_compiled(KERNEL, call_alloc, jac_alloc, first_alloc, _cs_unused,
+                                   fun, jac_fun, None, -1, x, lo, hi, xs, rs, fopts, iopts,
+                                   0, args)
     if err == ERR_F0_NONFINITE:
         raise ValueError("residuals are not finite at `x0`")
     if err == ERR_LM_M_LT_N:

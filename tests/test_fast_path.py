@@ -148,3 +148,76 @@ def test_kernel_is_served_from_the_disk_cache_in_a_new_process():
                          env=dict(os.environ))
     hits = [int(v) for v in out.stdout.split()]
     assert hits == [1, 1, 1], out.stdout + out.stderr
+
+
+def test_driver_is_shared_by_models_and_served_from_the_disk_cache():
+    """A jitted residual is reached through the address of a small per-model C
+    wrapper, so the solver driver (`solve_by_address`) names no model: a fresh
+    process fitting a model it has never seen loads that driver from Numba's
+    disk cache (a hit, no new compile), and compiles only the wrapper."""
+    lsqcore.least_squares(decay, X0, args=(T, Y))      # make sure the cache is written
+    code = ("import numpy as np, numba, lsqcore\n"
+            "from lsqcore._driver import solve_by_address as D\n"
+            "@numba.njit\n"
+            "def brand_new(p, t, y):\n"
+            "    return p[0] / (1.0 + p[1] * t) + p[2] - y\n"
+            "t = np.linspace(0.0, 4.0, 50); y = 2.0 / (1.0 + 0.7 * t) + 0.3\n"
+            "r = lsqcore.least_squares(brand_new, np.array([1.0, 1.0, 0.0]), args=(t, y))\n"
+            "print(r.status, sum(D.stats.cache_hits.values()),"
+            " sum(D.stats.cache_misses.values()))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=dict(os.environ))
+    status, hits, misses = (int(v) for v in out.stdout.split())
+    assert status > 0 and hits >= 1 and misses == 0, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("method", ["trf", "lm", "gn"])
+def test_address_path_and_per_model_path_give_the_same_iterates(method):
+    """The cached driver (user functions behind C wrappers) and the per-model
+    driver (user functions compiled into it) run the same kernel: bitwise the
+    same answer, evaluation counts and trace."""
+    from lsqcore._driver import compiled_entry
+    from lsqcore import _api
+    r = lsqcore.least_squares(decay, X0, args=(T, Y), method=method, trace=True)
+    entries = dict(_api.__dict__)
+    try:
+        # force the per-model path: arguments the wrappers do not take
+        _api.arg_key = lambda args: None
+        r2 = lsqcore.least_squares(decay, X0, args=(T, Y), method=method, trace=True)
+    finally:
+        _api.arg_key = entries["arg_key"]
+    assert compiled_entry(decay, None, None, -1, False) is not None
+    np.testing.assert_array_equal(r.x, r2.x)
+    assert (r.cost, r.nfev, r.njev, r.status) == (r2.cost, r2.nfev, r2.njev, r2.status)
+    np.testing.assert_array_equal(np.asarray(r.trace.x), np.asarray(r2.trace.x))
+
+
+@njit
+def _jac_raising(p, t, y):
+    if p[1] > 1.2:
+        raise ValueError("jac boom")
+    e = np.exp(-p[1] * t)
+    J = np.empty((t.size, 3))
+    J[:, 0] = e
+    J[:, 1] = -p[0] * t * e
+    J[:, 2] = 1.0
+    return J
+
+
+@njit
+def _fun_raising_mid_fd(p, t, y):
+    if 0.0 < p[2] < 1e-7:                  # only at the first finite-difference point
+        raise KeyError("fd boom")
+    return p[0] * np.exp(-p[1] * t) + p[2] - y
+
+
+def test_exceptions_of_jitted_functions_cross_the_c_wrappers_unchanged():
+    """A jitted `fun`/`jac` that raises in the cached driver (behind a C frame)
+    reaches the caller as its own exception, type and message; the next call
+    is clean."""
+    with pytest.raises(ValueError, match="jac boom"):
+        lsqcore.least_squares(decay, X0, jac=_jac_raising, args=(T, Y))
+    with pytest.raises(KeyError, match="fd boom"):
+        lsqcore.least_squares(_fun_raising_mid_fd, np.array([1.0, 1.0, 0.0]), args=(T, Y))
+    r = lsqcore.least_squares(decay, X0, args=(T, Y))
+    assert r.success

@@ -1,0 +1,212 @@
+"""Calling compiled code through run-time addresses: a cached driver for every model.
+
+Numba caches a compiled function on disk only if its type signature holds no
+function objects and its code holds no raw addresses.  A solver that takes
+the user's jitted residual as an argument is therefore recompiled (and
+re-linked) in every new process, for every new model (design notes).  The
+way out used here is the C calling convention:
+
+* each user model is wrapped once, per process, in a small ``cfunc`` whose
+  signature depends only on the types of ``args``
+  (:func:`model_pointers`); its compile is the only per-model cost;
+* the solver driver (:func:`lsqcore._driver.solve_by_address`) receives the
+  wrapper's address as an ``int64`` and calls it with :func:`ccall`.  Its
+  signature holds only arrays and integers, so Numba caches it on disk, one
+  entry per ``args`` signature, shared by every model.
+
+The C convention of :func:`ccall`: each array argument becomes its data
+pointer followed by its shape (one ``int64`` per dimension); scalars pass by
+value; the callee returns ``int64``.  The wrappers follow it:
+
+``resid(x, n, out, m, *args) -> k``
+    evaluates ``f = fun(x, *args)`` (or ``fun(x, out, *args)`` in place) and
+    returns its length ``k``, writing ``out`` only when ``k <= m``;
+    ``RAISED`` if ``fun`` raised.
+``jac(x, n, J, m, n, *args) -> 0``
+    writes ``jac(x, *args)`` into ``J`` (m, n); ``BAD_SHAPE`` if the shapes
+    differ, ``RAISED`` if ``jac`` raised.
+
+A Python exception cannot cross a C frame: the wrapper reports ``RAISED``
+and the front end re-runs the user's function at the point where it failed,
+in Python, so the exception reaches the caller unchanged.
+"""
+import numpy as np
+from llvmlite import ir
+from numba import cfunc, types
+from numba.core import cgutils
+from numba.core.errors import TypingError
+from numba.extending import intrinsic, overload
+
+RAISED = -(2 ** 62)
+BAD_SHAPE = -(2 ** 62) + 1
+
+
+def f64_vector(a):
+    """Identity on a 1-d float64 array; a typing error for anything else."""
+    return a
+
+
+@overload(f64_vector, inline="always")
+def _f64_vector(a):
+    if not (isinstance(a, types.Array) and a.ndim == 1 and a.dtype == types.float64):
+        raise TypingError(f"`fun` must return a 1-d float64 array, got {a}")
+    return lambda a: a
+
+
+@intrinsic
+def ccall(typingctx, addr, cargs):
+    """``ccall(addr, (a, b, ...)) -> int64``: call the C function at ``addr``.
+
+    Arrays (C-contiguous) pass as their data pointer and shape, numbers by
+    value (see the module docstring).
+    """
+    if not isinstance(addr, types.Integer) or not isinstance(cargs, types.BaseTuple):
+        return None
+    for t in cargs:
+        _check_c_type(t)
+
+    def codegen(context, builder, signature, llargs):
+        addr_v, tup = llargs
+        values, lltypes = [], []
+        for i, t in enumerate(signature.args[1]):
+            v = builder.extract_value(tup, i)
+            if isinstance(t, types.Array):
+                ary = context.make_array(t)(context, builder, v)
+                values.append(ary.data)
+                lltypes.append(ary.data.type)
+                for s in cgutils.unpack_tuple(builder, ary.shape, t.ndim):
+                    values.append(s)
+                    lltypes.append(s.type)
+            else:
+                values.append(v)
+                lltypes.append(context.get_value_type(t))
+        fnty = ir.FunctionType(ir.IntType(64), lltypes)
+        fn = builder.inttoptr(addr_v, fnty.as_pointer())
+        return builder.call(fn, values)
+
+    return types.int64(addr, cargs), codegen
+
+
+_SCALARS = (types.Float, types.Integer)
+
+
+def _check_c_type(t):
+    if isinstance(t, types.Array):
+        if t.layout != "C" or not isinstance(t.dtype, _SCALARS + (types.Complex,)):
+            raise TypingError(f"ccall: arrays must be C-contiguous and numeric, got {t}")
+    elif not isinstance(t, _SCALARS):
+        raise TypingError(f"ccall: unsupported argument type {t}")
+
+
+def c_signature(arg_types):
+    """The C argument types of ``arg_types`` (numba types) under :func:`ccall`'s convention."""
+    out = []
+    for t in arg_types:
+        _check_c_type(t)
+        if isinstance(t, types.Array):
+            out.append(types.CPointer(t.dtype))
+            out.extend([types.intp] * t.ndim)
+        else:
+            out.append(t)
+    return out
+
+
+def _unpack_source(arg_types):
+    """Parameter names and the lines that rebuild ``args`` from C arguments."""
+    params, lines, names = [], [], []
+    for k, t in enumerate(arg_types):
+        if isinstance(t, types.Array):
+            dims = [f"a{k}_{d}" for d in range(t.ndim)]
+            params += [f"a{k}_p"] + dims
+            lines.append(f"    a{k} = carray(a{k}_p, ({', '.join(dims)},))")
+        else:
+            params.append(f"a{k}")
+        names.append(f"a{k}")
+    return params, lines, names
+
+
+def _compile(src, name, env, arg_types, head):
+    ns = dict(env)
+    exec(src, ns)
+    sig = types.int64(*c_signature(head), *c_signature(arg_types))
+    return cfunc(sig, error_model="numpy")(ns[name])
+
+
+_X = types.Array(types.float64, 1, "C")
+_J = types.Array(types.float64, 2, "C")
+
+
+def residual_wrapper(fun, arg_types, inplace):
+    """The ``resid`` cfunc of ``fun`` for ``args`` of ``arg_types`` (see module docstring)."""
+    params, lines, names = _unpack_source(arg_types)
+    call_args = ", ".join(["x", "out"] + names if inplace else ["x"] + names)
+    body = (["    out = carray(out_p, (m,))"] if inplace else [])
+    if inplace:
+        body += ["    try:", f"        fun({call_args})", "    except Exception:",
+                 "        return RAISED", "    return m"]
+    else:
+        body += ["    try:", f"        f = fun({call_args})", "    except Exception:",
+                 "        return RAISED", "    f = f64_vector(f)", "    k = f.shape[0]", "    if k <= m:",
+                 "        out = carray(out_p, (m,))", "        for i in range(k):",
+                 "            out[i] = f[i]", "    return k"]
+    src = "\n".join([f"def resid({', '.join(['x_p', 'n', 'out_p', 'm'] + params)}):",
+                     "    x = carray(x_p, (n,))"] + lines + body) + "\n"
+    from numba import carray
+    return _compile(src, "resid", dict(fun=fun, carray=carray, RAISED=RAISED,
+                                        f64_vector=f64_vector),
+                    arg_types, (_X, _X))
+
+
+def jacobian_wrapper(jac, arg_types):
+    """The ``jac`` cfunc of an allocating ``jac(x, *args) -> (m, n)``."""
+    params, lines, names = _unpack_source(arg_types)
+    src = "\n".join(
+        [f"def jw({', '.join(['x_p', 'n', 'J_p', 'm', 'nj'] + params)}):",
+         "    x = carray(x_p, (n,))", "    J = carray(J_p, (m, nj))"] + lines
+        + ["    try:", f"        Jv = jac({', '.join(['x'] + names)})", "    except Exception:",
+           "        return RAISED",
+           "    if Jv.shape[0] != m or Jv.shape[1] != nj:", "        return BAD_SHAPE",
+           "    for i in range(m):", "        for j in range(nj):",
+           "            J[i, j] = Jv[i, j]", "    return 0"]) + "\n"
+    from numba import carray
+    return _compile(src, "jw", dict(jac=jac, carray=carray, RAISED=RAISED,
+                                    BAD_SHAPE=BAD_SHAPE), arg_types, (_X, _J))
+
+
+def arg_key(args):
+    """A cheap key of the types of ``args``, or None when they do not fit :func:`ccall`."""
+    key = []
+    for a in args:
+        ta = type(a)
+        if ta is np.ndarray:
+            if not a.flags.c_contiguous or a.dtype.kind not in "fiuc":
+                return None
+            key.append((a.dtype.char, a.ndim))
+        elif ta is float or ta is int:
+            key.append(ta)
+        else:
+            return None
+    return tuple(key)
+
+
+_WRAPPERS = {}
+
+
+def model_pointers(fun, jac, inplace, args, key):
+    """Addresses ``(resid, jac)`` of the wrappers of ``fun``/``jac`` (0 for no ``jac``).
+
+    Compiled once per ``(fun, jac, inplace, key)`` and kept for the life of
+    the process.  Raises ``numba`` typing errors for a model that cannot be
+    compiled with these ``args`` (among them one for a ``fun`` that returns
+    anything but a 1-d float64 array).
+    """
+    k = (fun, jac, inplace, key)
+    hit = _WRAPPERS.get(k)
+    if hit is None:
+        from numba import typeof
+        arg_types = tuple(typeof(a) for a in args)
+        r = residual_wrapper(fun, arg_types, inplace)
+        j = jacobian_wrapper(jac, arg_types) if jac is not None else None
+        hit = _WRAPPERS[k] = (r, j, r.address, j.address if j is not None else 0)
+    return hit[2], hit[3]
+
