@@ -558,16 +558,17 @@ def _optimality(x, g, lb, ub, bounded):
 
 
 def _result(W, S, method, lb, ub, xtol, trace):
-    m, n = int(S[L.M]), int(S[L.N])
-    o = S[L.O_X]
+    s = S.tolist()                       # Python ints: cheaper slicing than numpy ints
+    m, n = s[L.M], s[L.N]
+    o = s[L.O_X]
     x = W[o:o + n].copy()
-    o = S[L.O_G]
+    o = s[L.O_G]
     g = W[o:o + n].copy()
-    o = S[L.O_F]
+    o = s[L.O_F]
     f = W[o:o + m].copy()
-    o = S[L.O_J]
-    J = W[o:o + m * n].reshape(m, n).copy()
-    status = int(S[L.STATUS])
+    o = s[L.O_J]
+    J = W[o:o + m * n].reshape(m, n)
+    status = s[L.STATUS]
     active = np.zeros(n, dtype=int)
     bounded = method == "trf" and not _is_unbounded(lb)
     if bounded:
@@ -579,9 +580,9 @@ def _result(W, S, method, lb, ub, xtol, trace):
         optimality = float(W[L.G_NORM])
     res = OptimizeResult(
         x=x, cost=float(W[L.COST]), fun=f, jac=J, grad=g,
-        optimality=optimality, active_mask=active, nfev=int(S[L.NFEV]),
-        njev=int(S[L.NJEV]), status=status, message=MESSAGES[status],
-        success=status > 0, nit=int(S[L.NIT]))
+        optimality=optimality, active_mask=active, nfev=s[L.NFEV],
+        njev=s[L.NJEV], status=status, message=MESSAGES[status],
+        success=status > 0, nit=s[L.NIT])
     if trace:
         from ._trace import Trace
         res.trace = Trace.from_workspace(W, S)
