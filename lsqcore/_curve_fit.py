@@ -102,7 +102,11 @@ def whiten_mat(T, B):
 # The residual goes through an @overload'ed stub: for complex ``p`` (the
 # complex-step branch of the compiled driver, typed whether or not it runs)
 # it calls the model only if jac='cs' was asked for, so that a float-only
-# model (e.g. one using math.exp) still compiles.
+# model (e.g. one using math.exp) still compiles.  These wrappers also serve
+# the batch (lsqcore.batch._model.model_residual), where a row's model may
+# return the wrong length at run time: then they return an empty array
+# (never reading past ``y`` or ``T``) and the compiled driver reports the
+# shape.
 _RESID_SRC = (
     "def stub(p, x, y, T):\n"
     "    pass\n"
@@ -113,12 +117,16 @@ _RESID_SRC = (
     "            return np.full(y.shape[0], np.nan + 0j)\n"
     "        return impl\n"
     "    def impl(p, x, y, T):\n"
-    "        return whiten_vec(T, model(x, {a}) - y)\n"
+    "        r = model(x, {a})\n"
+    "        k = r.shape[0] if r.shape[0] == y.shape[0] else 0\n"
+    "        return whiten_vec(T[:k], r[:k] - y[:k])\n"
     "    return impl\n"
     "def resid(p, x, y, T):\n"
     "    return stub(p, x, y, T)\n")
 _JAC_SRC = ("def jacw(p, x, y, T):\n"
-            "    return whiten_mat(T, jac(x, {a}))\n")
+            "    J = jac(x, {a})\n"
+            "    k = J.shape[0] if J.shape[0] == y.shape[0] and J.shape[1] == {n} else 0\n"
+            "    return whiten_mat(T[:k], J[:k])\n")
 _WRAPPERS = {}
 
 
@@ -132,7 +140,7 @@ def _compiled_wrapper(name, user, n, cs=False):
         ns = {"np": np, "whiten_vec": whiten_vec, "whiten_mat": whiten_mat,
               "types": types, "overload": overload, "CS": cs,
               "model" if name == "resid" else "jac": user}
-        exec((_RESID_SRC if name == "resid" else _JAC_SRC).format(a=a), ns)
+        exec((_RESID_SRC if name == "resid" else _JAC_SRC).format(a=a, n=n), ns)
         w = njit(error_model="numpy")(ns[name])
         _WRAPPERS[key] = w
     return w

@@ -293,7 +293,7 @@ def test_real_sigint_stops_between_blocks():
 def _single_cf(k, x, y, p0, sigma=None, inplace=False, **opts):
     """The single solve that batch row k must reproduce bitwise (Python driver)."""
     residual, _ = model_residual(expdecay, 3)
-    w = np.ones(y.size) if sigma is None else 1.0 / np.asarray(sigma, float)
+    w = (np.ones(y.size) if sigma is None else 1.0 / np.asarray(sigma, float))[:, None]
     return quiet(least_squares, lambda p, *a: residual(p, *a), p0,
                  args=(np.ascontiguousarray(x), np.ascontiguousarray(y), w), **opts)
 
@@ -451,6 +451,28 @@ def test_inplace_residual_agrees_with_scipy():
                 assert res.cost[k] <= ref.cost * (1 + 1e-3), (k, res.cost[k], ref.cost)
                 f = resid.py_func(res.x[k], t, y[k])
                 np.testing.assert_allclose(f, ref.fun, rtol=0, atol=1e-7)
+
+
+def test_model_of_the_wrong_length_gives_an_empty_residual():
+    """curve_fit's compiled wrappers (one generator for lsqcore.curve_fit and
+    the batch) return an empty array for a model or Jacobian of the wrong
+    length, never reading past the row's data; the batch driver then marks
+    the row BAD_SHAPE and the call raises naming it."""
+    @njit
+    def short(x, a, b):
+        return a * x[1:] + b
+
+    @njit
+    def short_jac(x, a, b):
+        return np.ones((x.shape[0], 3))
+
+    residual, jacobian = model_residual(short, 2, short_jac)
+    w = np.ones((M, 1))
+    assert residual(np.array([1.0, 0.0]), T, Y[0], w).shape == (0,)
+    assert jacobian(np.array([1.0, 0.0]), T, Y[0], w).shape == (0, 3)
+    good, _ = model_residual(expdecay, 3)
+    np.testing.assert_array_equal(good(P_TRUE[0], T, Y[0], w),
+                                  expdecay(T, *P_TRUE[0]) - Y[0])
 
 
 # ------------------------------------------------------------------ bad input

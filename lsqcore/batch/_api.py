@@ -725,7 +725,10 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
         fun = InPlace(residual, m)
         jac = InPlace(jacobian, m) if callable(jac) else jac
     else:
-        residual, jacobian = model_residual(f, n, jac if callable(jac) else None)
+        # single curve_fit's wrappers: the weights travel as an (m, 1) column
+        residual, jacobian = model_residual(f, n, jac if callable(jac) else None,
+                                            cs=(jac == "cs"))
+        args = (X, Y, np.ascontiguousarray(Wt[..., None]))
         fun = residual
         jac = jacobian if callable(jac) else jac
     return _least_squares_batch(

@@ -10,10 +10,16 @@ pattern and compiled:
   as row ``k`` (per fit), as the first ``m_k`` points of row ``k`` (per fit,
   after NaN compaction) or as this thread's scratch row.
 * :func:`model_residual` -- the residual of ``curve_fit_batch`` for a model
-  ``f(x, p0, ..., p_{n-1})`` with scalar parameters (scipy's convention):
-  ``(f(x, *p) - y) * w`` with ``w = 1 / sigma``, the same arithmetic as
-  :func:`scipy.optimize.curve_fit`; optionally its Jacobian wrapper
-  ``w[:, None] * jac(x, *p)``.
+  ``f(x, p0, ..., p_{n-1}) -> array`` with scalar parameters (scipy's
+  convention): ``(f(x, *p) - y) * w`` with ``w = 1 / sigma``, the same
+  arithmetic as :func:`scipy.optimize.curve_fit`; optionally its Jacobian
+  wrapper ``w[:, None] * jac(x, *p)``.  These are single ``curve_fit``'s own
+  wrappers (:func:`lsqcore._curve_fit._compiled_wrapper`);
+* :func:`curve_fit_inplace` -- the same residual in the in-place form
+  ``r(p, out, x, y, w)`` (an in-place or an elementwise model), which the
+  CPU batch (``inplace=True``) and the GPU run;
+* :func:`inplace_residual` -- the CPU adapters of an in-place residual
+  (``lsqcore.InPlace``) to the batch driver's calling convention.
 
 The user's jitted model is bound as a *global* of the generated function,
 not passed in the argument tuple: a dispatcher inside a tuple becomes a
@@ -32,7 +38,6 @@ from numba import njit
 WHOLE, ROW, ROW_TRUNC, SCRATCH, BCAST_TRUNC = 0, 1, 2, 3, 4
 
 _ROWS_CACHE = {}
-_MODEL_CACHE = {}
 _MODEL_CACHE_MAX = 64
 
 
@@ -67,88 +72,38 @@ def row_args(flags):
     return fn
 
 
-def _params(n):
-    return ", ".join(f"p[{j}]" for j in range(n))
-
-
-def model_residual(model, n, jac=None, inplace=False):
+def model_residual(model, n, jac=None, cs=False):
     """Compiled residual (and Jacobian) wrappers of a ``curve_fit`` model.
+
+    The same generated wrappers as :func:`lsqcore.curve_fit` (one generator,
+    :func:`lsqcore._curve_fit._compiled_wrapper`): ``residual(p, x, y, T)``
+    is ``T[:, 0] * (model(x, *p) - y)`` and ``jacobian(p, x, y, T)`` is
+    ``T[:, :1] * jac(x, *p)``, with the weights ``T = 1 / sigma`` as an
+    ``(m, 1)`` column -- so a batch row is, by construction, the problem the
+    single ``curve_fit`` solves.  A model or Jacobian of the wrong length
+    gives an empty array (the driver then reports the shape; nothing is
+    read past the row's data).
 
     Parameters
     ----------
     model : numba dispatcher
-        ``model(x, p0, ..., p_{n-1}) -> (m,) array``, or with
-        ``inplace=True`` ``model(x, p0, ..., p_{n-1}, out)`` writing the
-        model values into ``out`` (length ``m``) and returning nothing.
+        ``model(x, p0, ..., p_{n-1}) -> (m,) array``.
     n : int
         Number of parameters.
     jac : numba dispatcher, optional
-        ``jac(x, p0, ..., p_{n-1}) -> (m, n) array`` (``inplace``:
-        ``jac(x, p0, ..., out)`` filling ``out`` of shape (m, n)).
+        ``jac(x, p0, ..., p_{n-1}) -> (m, n) array``.
+    cs : bool, optional
+        True when the Jacobian is ``'cs'`` (the residual then propagates
+        complex parameters into ``model``).
 
     Returns
     -------
     residual, jacobian : dispatchers
-        ``residual(p, x, y, w)`` and ``jacobian(p, x, y, w)``; with
-        ``inplace`` both take the thread's buffers ``(p, x, y, w, buf[, jbuf])``
-        (None without ``jac``).  A residual or Jacobian of the wrong length
-        returns an array of the wrong length so that the driver reports
-        it (it never reads past the model's output).
+        ``jacobian`` is None without ``jac``.
     """
-    key = (model, jac, int(n), bool(inplace))
-    hit = _MODEL_CACHE.get(key)
-    if hit is not None:
-        return hit
-    P = _params(n)
-    # the in-place model gets real parameters (``.real`` is the identity on
-    # float64): a complex-step driver would type it with complex ones, and
-    # jac='cs' is refused with inplace
-    PR = ", ".join(f"p[{j}].real" for j in range(n))
-    glb = {"model": model, "jacf": jac}
-    if inplace:
-        # fun and jac receive the same argument tuple: (x, y, w, buf[, jbuf])
-        sig = "p, x, y, w, buf, jbuf" if jac is not None else "p, x, y, w, buf"
-        res_src = (
-            f"def _residual({sig}):\n"
-            f"    model(x, {PR}, buf)\n"
-            "    for i in range(y.shape[0]):\n"
-            "        buf[i] = (buf[i] - y[i]) * w[i]\n"
-            "    return buf\n")
-        jac_src = (
-            f"def _jacobian({sig}):\n"
-            f"    jacf(x, {PR}, jbuf)\n"
-            "    for i in range(y.shape[0]):\n"
-            f"        for j in range({n}):\n"
-            "            jbuf[i, j] = w[i] * jbuf[i, j]\n"
-            "    return jbuf\n")
-    else:
-        res_src = (
-            "def _residual(p, x, y, w):\n"
-            f"    r = model(x, {P})\n"
-            "    m = y.shape[0]\n"
-            "    if r.shape[0] != m:\n"
-            "        return np.empty_like(r)\n"
-            "    out = np.empty_like(r)\n"
-            "    for i in range(m):\n"
-            "        out[i] = (r[i] - y[i]) * w[i]\n"
-            "    return out\n")
-        jac_src = (
-            "def _jacobian(p, x, y, w):\n"
-            f"    Jm = jacf(x, {P})\n"
-            "    m = y.shape[0]\n"
-            f"    if Jm.shape[0] != m or Jm.shape[1] != {n}:\n"
-            "        return np.empty((Jm.shape[0], Jm.shape[1]))\n"
-            f"    out = np.empty((m, {n}))\n"
-            "    for i in range(m):\n"
-            f"        for j in range({n}):\n"
-            "            out[i, j] = w[i] * Jm[i, j]\n"
-            "    return out\n")
-    residual = _compile(res_src, "_residual", glb)
-    jacobian = _compile(jac_src, "_jacobian", glb) if jac is not None else None
-    if len(_MODEL_CACHE) >= _MODEL_CACHE_MAX:
-        _MODEL_CACHE.pop(next(iter(_MODEL_CACHE)))
-    _MODEL_CACHE[key] = (residual, jacobian)
-    return residual, jacobian
+    from .._curve_fit import _compiled_wrapper
+    return (_compiled_wrapper("resid", model, int(n), cs=bool(cs)),
+            None if jac is None else _compiled_wrapper("jacw", jac, int(n)))
 
 
 # ---------------------------------------------------------------- in-place forms
