@@ -13,9 +13,24 @@ float32 for
 for a few launch shapes (threads per block, blocks cap), after a warm-up
 call that compiles the kernel (its time is printed as well), and the
 agreement with the CPU batch path (float64, all cores) on the first
-``W4_GPU_CHECK_ROWS`` rows.  Run on a machine with an NVIDIA GPU:
+``W4_GPU_CHECK_ROWS`` rows.  Then, at the best launch shape and with device
+data, the other ways of writing the same fit (``W4_GPU_FORMS``, comma
+separated; each compiles its own kernel, about a minute on an H100):
+
+* ``ordinary``: ``curve_fit_batch`` with the ordinary model
+  ``f(x, a, b, c) -> array`` (elementwise: evaluated point by point);
+* ``general``: ``least_squares_batch(lsqcore.InPlace(resid, m), ...)``, the
+  general form with ``args=(t, Y)`` (``Y`` split by row).
+
+Run on a machine with an NVIDIA GPU:
 
     python benchmarks/bench_cuda.py            # K from W4_GPU_ROWS (default 1e6)
+    W4_GPU_FORMS= python benchmarks/bench_cuda.py      # the W4 in-place path only
+
+Smoke test without a GPU (Numba's CUDA simulator; the figures mean nothing):
+
+    NUMBA_ENABLE_CUDASIM=1 W4_GPU_ROWS=6 W4_GPU_CHECK_ROWS=6 W4_GPU_SHAPES=128x0 \
+        W4_GPU_DTYPES=float64 python benchmarks/bench_cuda.py
 """
 import json
 import math
@@ -27,7 +42,8 @@ import warnings
 import numpy as np
 from numba import njit
 
-from lsqcore.batch import curve_fit_batch
+import lsqcore
+from lsqcore.batch import curve_fit_batch, least_squares_batch
 from lsqcore.batch import cuda as G
 
 K = int(os.environ.get("W4_GPU_ROWS", 1_000_000))
@@ -35,6 +51,7 @@ CHECK = int(os.environ.get("W4_GPU_CHECK_ROWS", 20000))
 M = 30
 T = np.linspace(0.0, 4.0, M)
 P0 = [1.0, 1.0, 0.0]
+FORMS = [f for f in os.environ.get("W4_GPU_FORMS", "ordinary,general").split(",") if f]
 SHAPES = [(int(a), int(b)) for a, b in
           (s.split("x") for s in os.environ.get("W4_GPU_SHAPES", "128x0,64x0,256x0,128x528,128x1056,64x2112").split(","))]
 
@@ -43,6 +60,18 @@ SHAPES = [(int(a), int(b)) for a, b in
 def expdecay(x, a, b, c, out):
     for i in range(x.shape[0]):
         out[i] = a * math.exp(-b * x[i]) + c
+
+
+@njit(cache=True)
+def expdecay_ordinary(x, a, b, c):
+    return a * np.exp(-b * x) + c
+
+
+@njit(cache=True)
+def resid_inplace(p, out, t, y):
+    a, b, c = p[0], p[1], p[2]
+    for i in range(t.shape[0]):
+        out[i] = a * math.exp(-b * t[i]) + c - y[i]
 
 
 def w4_data(K, seed=6):
@@ -64,12 +93,27 @@ def gpu(Y, dt, **kw):
                                dtype=dt, method="lm", **tol(dt), **kw)
 
 
+def gpu_form(form, Y, dt):
+    """The same W4 fits written another way (see FORMS)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if form == "ordinary":
+            return curve_fit_batch(expdecay_ordinary, T, Y, p0=P0, device="cuda", dtype=dt,
+                                   method="lm", **tol(dt))
+        if form == "general":
+            x0 = np.tile(np.asarray(P0, dtype=float), (Y.shape[0], 1))
+            return least_squares_batch(lsqcore.InPlace(resid_inplace, M), x0, args=(T, Y),
+                                       method="lm", device="cuda", dtype=dt, **tol(dt))
+    raise ValueError(f"unknown W4_GPU_FORMS entry {form!r} (ordinary, general)")
+
+
 def main():
     from numba import cuda
     dev = cuda.get_current_device()
     import numba, numba_cuda
-    info = dict(device=dev.name.decode() if isinstance(dev.name, bytes) else str(dev.name),
-                cc=list(dev.compute_capability), numba=numba.__version__,
+    name = getattr(dev, "name", "CUDA simulator")   # the simulator's device has no name
+    info = dict(device=name.decode() if isinstance(name, bytes) else str(name),
+                cc=list(getattr(dev, "compute_capability", ())), numba=numba.__version__,
                 numba_cuda=getattr(numba_cuda, "__version__", "?"), numpy=np.__version__,
                 K=K)
     print("INFO", json.dumps(info), flush=True)
@@ -116,6 +160,22 @@ def main():
                          mean_nfev=float(r.nfev.mean()))
         res[name]["x"] = r.x[:CHECK].astype(np.float64)
         res[name]["status"] = r.status[:CHECK]
+        for form in FORMS:
+            t0 = time.perf_counter()
+            gpu_form(form, Y[:256], dt)                  # compile
+            tc = time.perf_counter() - t0
+            ts = []
+            for rep in range(3):
+                t0 = time.perf_counter()
+                rf = gpu_form(form, Yd, dt)
+                ts.append(time.perf_counter() - t0)
+            tf = min(ts)
+            rows.append((name, f"{tpb}x{mb or 'all'}", f"device data, {form}", K / tf))
+            print(f"{name} {form}: compile {tc:.1f} s, device data {K / tf / 1e6:.2f} M fits/s "
+                  f"({tf:.3f} s)", flush=True)
+            key = f"{name}_{form}"
+            res[key] = dict(device_fits_s=K / tf, compile_s=tc, x=rf.x[:CHECK].astype(np.float64),
+                            status=rf.status[:CHECK])
     # agreement with the CPU batch path on a subset
     t0 = time.perf_counter()
     rc = curve_fit_batch(expdecay, T, Y[:CHECK], p0=P0, inplace=True, method="lm")
@@ -125,7 +185,7 @@ def main():
         x, st = res[name].pop("x"), res[name].pop("status")
         both = (rc.status > 0) & (st > 0)
         rel = np.max(np.abs(x[both] - rc.x[both]) / np.abs(rc.x[both]), axis=1)
-        lim = 1e-10 if name == "float64" else 1e-3
+        lim = 1e-10 if name.startswith("float64") else 1e-3
         res[name].update(check_rows=CHECK, status_equal=float(np.mean(st == rc.status)),
                          frac_within=float(np.mean(rel <= lim)), within=lim,
                          max_rel=float(rel.max()), median_rel=float(np.median(rel)))

@@ -5,8 +5,13 @@ In CI (no GPU) the GPU kernel runs in Numba's CUDA simulator: each check runs
 variable must be set before ``numba.cuda`` is first imported in a process).
 The simulator runs the same generated kernel, whose solver functions are the
 CPU compilations, so rows must agree bit for bit (float64: same status, same
-parameters).  On a machine with a GPU, ``test_real_gpu_matches_cpu`` runs the
-comparison on the device.  Everything is skipped only when numba-cuda is not
+parameters).  Two suites: curve_fit_batch with the in-place model (every
+method / Jacobian kind / loss), and the ``general`` one --
+least_squares_batch with lsqcore.InPlace residuals (per-row array and
+scalar arguments, device arrays), curve_fit_batch with an ordinary
+elementwise model and nan_policy='omit', and scipy on a well- and an
+ill-conditioned problem.  On a machine with a GPU, ``test_real_gpu_matches_cpu``
+runs the comparison on the device.  Everything is skipped only when numba-cuda is not
 installed (the ``test`` extra installs it).
 """
 import json
