@@ -269,16 +269,15 @@ def solve_trust_region(s, V, uf, Delta, alpha, rtol, gn_factor, to_boundary,
         if alpha < alpha_lower or alpha > alpha_upper:
             alpha = max(0.001 * alpha_upper, math.sqrt(alpha_lower * alpha_upper))
         phi, dphi = _phi(s, uf, alpha, Delta)
-        if abs(phi) < rtol * Delta:
-            break
         if phi < 0.0:
             alpha_upper = alpha
         ratio = phi / dphi
         alpha_lower = max(alpha_lower, alpha - ratio)
-        # Newton on 1/||p(alpha)|| (More 1978, eq. 5.5), kept in the bracket
+        # Newton on 1/||p(alpha)|| (More 1978, eq. 5.5); the update is applied
+        # also on the iteration that meets the tolerance (as scipy's trf)
         alpha -= (phi + Delta) * ratio / Delta
-        if alpha < alpha_lower or alpha > alpha_upper:
-            alpha = max(0.001 * alpha_upper, math.sqrt(alpha_lower * alpha_upper))
+        if abs(phi) < rtol * Delta:
+            break
     _combine(s, V, uf, alpha, p)
     if to_boundary:
         nrm = 0.0

@@ -675,16 +675,12 @@ def test_regression_cauchy_huge_scale_other_local_minimum():
     check_case(_cauchy_case(), "trf", "analytic", "cauchy", 1.0, None)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open (docs/hardening.md): lsqcore._linalg.solve_trust_region stops the "
-    "More iteration at the alpha that passed |phi| < rtol Delta; scipy's trf "
-    "(solve_lsq_trust_region) first applies the Newton update computed from "
-    "that phi.  Remove this marker with the kernel fix."))
 def test_regression_cauchy_huge_scale_trf_path_follows_scipy():
-    """trf's iterates follow scipy's: the first 20 agree to 1e-9 relative
-    (with scipy's order of the trust-region iteration they agree to ~1e-16;
-    with lsqcore's they part at iteration 7, the second trial of a shrunk
-    region, by 5e-6, and end in another local minimum)."""
+    """trf's iterates follow scipy's: the first 20 agree to 1e-9 relative.
+    (Before solve_trust_region applied the Newton update of the iteration
+    that met the tolerance, as scipy does, they parted at iteration 7, the
+    second trial of a shrunk region, by 5e-6, and ended in another local
+    minimum.)"""
     case = _cauchy_case()
     its = {"lsq": [], "sp": []}
     kw = dict(jac=lin_jac, method="trf", loss="cauchy", args=case.args, max_nfev=400, **TOL)
