@@ -5,11 +5,12 @@ Levenberg-Marquardt and trust-region-reflective solvers written as one
 cached ask/tell kernel (:mod:`lsqcore._kernel`).
 """
 from ._api import least_squares, InPlace
+from ._optimize_result import OptimizeResult
 
-__all__ = ["least_squares", "InPlace"]
+__all__ = ["least_squares", "InPlace", "OptimizeResult"]
 __version__ = "0.1.0"
 from ._curve_fit import curve_fit
-from ._diagnostics import FitWarning, Diagnostic, diagnose
+from ._diagnostics import Diagnostic, diagnose
 from ._report import FitReport, fit_report
 from ._multistart import multistart
 
@@ -18,3 +19,12 @@ __all__ += ["curve_fit", "FitWarning", "Diagnostic", "diagnose", "FitReport",
 from .batch import least_squares_batch, curve_fit_batch
 
 __all__ += ["least_squares_batch", "curve_fit_batch"]
+
+
+def __getattr__(name):
+    # FitWarning subclasses scipy.optimize.OptimizeWarning: built on first use
+    # so that `import lsqcore` does not import scipy.optimize (0.3-0.8 s)
+    if name == "FitWarning":
+        from ._diagnostics import fit_warning
+        return fit_warning()
+    raise AttributeError(f"module 'lsqcore' has no attribute {name!r}")

@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 from numba.core.errors import TypingError
 from numba.core.registry import CPUDispatcher
-from scipy.optimize import Bounds, OptimizeResult
+import sys
 
 from . import _layout as L
 from ._bounds import make_strictly_feasible, active_constraints
@@ -25,6 +25,7 @@ from ._kernel import setup, KERNEL
 from ._cabi import arg_key, model_pointers
 from ._linalg import EPS
 from ._loss import LOSS_CODES, CALLABLE, LINEAR
+from ._optimize_result import OptimizeResult
 from ._status import MESSAGES, CALLBACK_STOP, NONFINITE_JAC
 
 METHODS = ("trf", "lm", "gn")
@@ -111,7 +112,8 @@ def _is_unbounded(lb):
 
 def bounds_pair(bounds):
     """``(lb, ub)`` from a 2-sequence or a `scipy.optimize.Bounds` (not yet arrays)."""
-    if isinstance(bounds, Bounds):
+    so = sys.modules.get("scipy.optimize")   # a Bounds object means scipy.optimize is loaded
+    if so is not None and isinstance(bounds, so.Bounds):
         return bounds.lb, bounds.ub
     try:
         nb = len(bounds)

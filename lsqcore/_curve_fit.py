@@ -34,7 +34,7 @@ from numba import njit, types
 from numba.core.registry import CPUDispatcher
 from numba.extending import overload
 
-from ._diagnostics import Diagnostic, FitWarning, default_rcond, emit
+from ._diagnostics import Diagnostic, fit_warning, default_rcond, emit
 from ._report import analyse_fit, build_report
 from . import _multistart as MS
 
@@ -624,7 +624,7 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
         except Exception as e:   # noqa: BLE001 - numba typing errors of the user's model
             warnings.warn(f"curve_fit: the jitted model could not be called from the "
                           f"compiled residual ({type(e).__name__}); using the Python "
-                          "driver.", FitWarning, stacklevel=2)
+                          "driver.", fit_warning(), stacklevel=2)
             fun = None
     if fun is None:
         fun, jfun = _python_wrappers(f, jac, xdata, ydata, T, kind)

@@ -49,7 +49,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit
-from scipy.optimize import OptimizeWarning
 
 EPS = np.finfo(float).eps
 
@@ -64,13 +63,38 @@ STRONG_CORRELATION = 0.95
 RCOND_BY_JAC = {"2-point": 1e-7, "3-point": 1e-9}
 
 
-class FitWarning(OptimizeWarning):
-    """A fit finished but something about it deserves a look.
+_FIT_WARNING = []
 
-    Subclass of :class:`scipy.optimize.OptimizeWarning` (itself a
-    ``UserWarning``), so filters written for scipy's ``curve_fit`` apply.
-    The message names the problem; ``lsqcore.fit_report`` explains it.
+
+def fit_warning():
+    """The class :class:`FitWarning`, made on first use.
+
+    It subclasses ``scipy.optimize.OptimizeWarning``, and importing
+    ``scipy.optimize`` costs 0.3-0.8 s: the class is built when first asked
+    for (``lsqcore.FitWarning``, or the first warning issued), not at
+    ``import lsqcore``.
     """
+    if not _FIT_WARNING:
+        from scipy.optimize import OptimizeWarning
+
+        class FitWarning(OptimizeWarning):
+            """A fit finished but something about it deserves a look.
+
+            Subclass of :class:`scipy.optimize.OptimizeWarning` (itself a
+            ``UserWarning``), so filters written for scipy's ``curve_fit``
+            apply.  The message names the problem; ``lsqcore.fit_report``
+            explains it.
+            """
+
+        FitWarning.__module__ = "lsqcore"
+        _FIT_WARNING.append(FitWarning)
+    return _FIT_WARNING[0]
+
+
+def __getattr__(name):
+    if name == "FitWarning":
+        return fit_warning()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -442,7 +466,7 @@ def run_checks(*, x, f, J, status, nfev, lb, ub, names, active_mask=None,
 
 def emit(diags, stacklevel=3):
     for d in diags:
-        warnings.warn(f"{d.message}. {d.explanation}", FitWarning, stacklevel=stacklevel)
+        warnings.warn(f"{d.message}. {d.explanation}", fit_warning(), stacklevel=stacklevel)
 
 
 def diagnose(res, *, bounds=None, names=None, jac="2-point", rcond=None, warn=True):

@@ -30,8 +30,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.optimize import OptimizeResult
-from scipy.special import ndtri
+from ._optimize_result import OptimizeResult
 
 #: results whose costs agree to this relative tolerance and whose x agree to
 #: X_RTOL are counted as the same minimum
@@ -76,6 +75,7 @@ def draw_starts(x0, n_starts, bounds=(-np.inf, np.inf), seed=None, spread=None, 
             if not np.all(np.isfinite(s)) or np.any(s <= 0):
                 raise ValueError(f"`spread` must be positive and finite, got {spread!r}.")
         r = 10.0 ** (float(decades) * (2 * u[:, n] - 1))
+        from scipy.special import ndtri   # imported here: scipy.special is slow to import
         z = ndtri(u[:, :n])
         Y = x0 + r[:, None] * s * z
         lo = np.isfinite(lb)

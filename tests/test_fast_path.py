@@ -221,3 +221,35 @@ def test_exceptions_of_jitted_functions_cross_the_c_wrappers_unchanged():
         lsqcore.least_squares(_fun_raising_mid_fd, np.array([1.0, 1.0, 0.0]), args=(T, Y))
     r = lsqcore.least_squares(decay, X0, args=(T, Y))
     assert r.success
+
+
+def test_import_does_not_load_scipy_optimize():
+    """`import lsqcore` and a first fit stay clear of scipy.optimize (0.3-0.8 s of
+    start-up); lsqcore.FitWarning, built on first use, is still a subclass of
+    scipy's OptimizeWarning."""
+    code = ("import sys, numpy as np, numba, lsqcore\n"
+            "@numba.njit\n"
+            "def f(p, t, y):\n"
+            "    return p[0] * np.exp(-p[1] * t) + p[2] - y\n"
+            "t = np.linspace(0.0, 4.0, 50); y = 2.0 * np.exp(-t)\n"
+            "r = lsqcore.least_squares(f, np.array([1.0, 1.0, 0.0]), args=(t, y))\n"
+            "a = 'scipy.optimize' in sys.modules\n"
+            "from scipy.optimize import OptimizeWarning\n"
+            "print(a, r.success, issubclass(lsqcore.FitWarning, OptimizeWarning))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=dict(os.environ))
+    assert out.stdout.split() == ["False", "True", "True"], out.stdout + out.stderr
+
+
+def test_result_behaves_as_scipys_optimize_result():
+    r = lsqcore.least_squares(decay, X0, args=(T, Y))
+    s = scipy_least_squares(lambda p: decay(p, T, Y), X0)
+    assert set(s.keys()) <= set(r.keys())
+    assert r.x is r["x"] and r.status == r["status"]
+    r.extra = 1
+    assert r["extra"] == 1
+    del r.extra
+    with pytest.raises(AttributeError):
+        r.extra
+    assert sorted(dir(r)) == sorted(r.keys())
+    assert "message: '`" in repr(r) and repr(r).splitlines()[0].strip().startswith("x:")
