@@ -283,37 +283,47 @@ def _rho01(loss, f, f_scale):
 FD_REL = {"analytic": 0.0, "cs": 1e-12, "3-point": 1e-9, "2-point": 1e-6}
 
 
+def solver_row_scale(res, method, loss, f_scale):
+    """The row scaling the solver applied to its Jacobian for a robust loss
+    (res.jac = diag(scale) J): Triggs' sqrt(max(rho' + 2 rho'' f^2, eps))
+    for trf and lm (as scipy), sqrt(rho') for gn (IRLS, methods/gn.py).
+    Computed with lsqcore's own rho (lsqcore._loss) and the kernel's
+    expression, so that dividing res.jac by it gives back, to an ulp, the
+    Jacobian the solver used: for huber beyond its threshold rho' + 2 rho''
+    f^2 is 0 up to rounding, and whether it is clipped to eps is decided by
+    that rounding (an independent formula differed by sqrt(1.5) on a row)."""
+    from lsqcore._loss import LOSS_CODES, evaluate_rho
+    f = np.ascontiguousarray(res.fun, dtype=np.float64)
+    rho = np.empty((3, f.size))
+    evaluate_rho(LOSS_CODES[loss], f, float(f_scale), rho)
+    with np.errstate(all="ignore"):
+        if method == "gn":
+            return np.sqrt(rho[1])
+        w = rho[1] + 2.0 * rho[2] * f * f
+        return np.sqrt(np.where(w < EPS, EPS, w))
+
+
 def gtol_measure(res, case, method, loss, f_scale, jac="analytic"):
-    """The method's own first-order optimality at res.x, from f(res.x) and the
-    solver's own Jacobian res.jac (the one its gtol test used): for a robust
-    loss res.jac is loss-scaled - Triggs' sqrt(rho' + 2 rho'' f^2) J for trf
-    and lm (as scipy), sqrt(rho') J for gn (IRLS) - and the matching scaled
-    residuals are recomputed here, less the rounding floor of J'f."""
+    """The method's own first-order optimality at res.x, from f(res.x)
+    (recomputed), this module's rho' and a Jacobian: for the linear loss the
+    solver's own res.jac (the one its gtol test used, finite differences
+    included); for a robust loss (res.jac is then loss-scaled) the model's
+    analytic Jacobian when the solver used it, else res.jac unscaled by
+    :func:`solver_row_scale` (the solver's finite-difference Jacobian).
+    Less the rounding floor of J'f."""
     with np.errstate(all="ignore"):
         f = case.fun(res.x, *case.args)
-    J, rel = np.asarray(res.jac), 0.0
     _, r1 = rho01(loss, f, f_scale)
-    if loss != "linear" and method == "gn":
-        # gn scales by iteratively reweighted least squares (methods/gn.py):
-        # res.jac is J_s = sqrt(rho') J, and f_s = sqrt(rho') f.  (The Triggs
-        # f_s below, paired with gn's J_s, gave a wrong gradient: a true gtol
-        # claim, |g| 8.7e-13, re-checked as 1.3e-12.)
-        with np.errstate(all="ignore"):
-            f = np.sqrt(r1) * f
-            r1 = np.ones_like(f)
-    elif loss != "linear":
-        # res.jac is the loss-scaled J_s = J sqrt(rho' + 2 rho'' f^2) (scipy's
-        # scale_for_robust_loss_function); the gradient is J_s' f_s with
-        # f_s = rho' f / sqrt(...) - computed here independently of the solver
-        with np.errstate(all="ignore"):
-            z = (f / f_scale) ** 2
-            r2 = rho2(loss, z) / f_scale ** 2
-            js = r1 + 2.0 * r2 * f ** 2
-            js = np.sqrt(np.where(js < EPS, EPS, js))
-            f = r1 * f / js
-            r1 = np.ones_like(f)
+    J = np.asarray(res.jac)
+    if loss != "linear":
+        if jac == "analytic":
+            with np.errstate(all="ignore"):
+                J = case.jac(res.x, *case.args)
+        else:
+            with np.errstate(all="ignore"):
+                J = J / solver_row_scale(res, method, loss, f_scale)[:, None]
     with np.errstate(all="ignore"):
-        return _gtol_measure(res, case, method, f, J, r1, rel)
+        return _gtol_measure(res, case, method, f, J, r1, 0.0)
 
 
 def _gtol_measure(res, case, method, f, J, r1, rel):
@@ -447,7 +457,12 @@ def check_case(case, method, jac, loss, f_scale, x_scale):
     # of their terms (zero-residual fits end there, on either side)
     y_s = case.args[2] * np.maximum(np.abs(f_at / case.args[2] + case.args[1]),
                                     np.abs(case.args[1]))
-    atol = 1e-20 * c0 + 0.5 * float(np.sum((16 * EPS * y_s) ** 2)) + 1e-300
+    # (the cost of rounding-level residuals d under the loss: d^2 for the
+    # linear loss, bounded for saturating ones; d capped so that it cannot
+    # overflow - residual terms ~1e265 occur on arctan's plateau)
+    with np.errstate(all="ignore"):
+        d = np.minimum(16 * EPS * y_s, 1e150 * f_scale)
+        atol = 1e-20 * c0 + 0.5 * float(np.sum(rho01(loss, d, f_scale)[0])) + 1e-300
     if loss == "soft_l1":
         # rho = 2 (sqrt(1 + z) - 1) cancels for z << 1 (scipy's formula, and
         # lsqcore's): each term is known to ~eps of f_scale^2 sqrt(1 + z), not
@@ -799,3 +814,50 @@ def test_regression_gtol_slack_coleman_li_near_bound():
                 (np.array([[1257.3022109339329]]), np.array([-0.016609573669127884]), 0.001),
                 (np.array([-2.76983536705329e-05]), np.array([0.0])), convex=True)
     check_case(case, "trf", "2-point", "linear", 1.0, None)
+
+
+def test_regression_huber_gtol_recheck_clip_by_rounding():
+    """trf, 3-point, huber (f_scale 0.1), a bounded 31 x 1 linear fit: for the
+    13 residuals beyond huber's threshold rho' + 2 rho'' f^2 is 0 up to
+    rounding; the kernel got 3.3e-16 on one row (kept), the test's own
+    formula 0 (clipped to eps), and the re-check of a true gtol claim
+    (|v g| = 2.4e-13) read 1e-3.  The solver's finite-difference Jacobian is
+    now recovered with the solver's own row scaling (solver_row_scale)."""
+    A = np.random.default_rng(0).standard_normal((31, 1))
+    y = np.array([-0.0422221922674059, 0.08171766919088791, -0.11249486381670558,
+                  0.013594728594395013, 0.04666608813031163, -0.08859821685073707,
+                  -0.19436741206670327, -0.04876309039053883, 0.021297669296996197,
+                  0.4160876411349731, 0.2649613363823391, 0.06948675458294654,
+                  0.5127852119124329, 0.014373590626586129, 0.40641620698431635,
+                  0.34919827652487956, 0.29400917260488413, 0.19767264351396763,
+                  -0.05036501301491523, -0.3389001965928358, 0.026440898700251916,
+                  -0.2201832884857931, 0.010306331853208422, -0.03401511496670273,
+                  -0.14599752514424508, 0.049939195967145245, 0.037110086224551087,
+                  0.1266321782487974, 0.05210153800327306, -0.16303963231308183,
+                  0.3851242516556632])
+    case = Case("linear", np.array([-0.20917557487171307]), np.array([-0.2058148602677899]),
+                (A, y, 1.0), (np.array([-0.41835114974342613]), np.array([0.003360714603923176])),
+                convex=True)
+    res = call(lsqcore.least_squares, case, "trf", "3-point", "huber", 0.1, None)
+    assert res.status == 1
+    assert gtol_measure(res, case, "trf", "huber", 0.1, "3-point") <= TOL["gtol"]
+    check_case(case, "trf", "3-point", "huber", 0.1, None)
+
+
+def test_regression_arctan_plateau_rounding_floor_no_overflow():
+    """gn + arctan (f_scale 0.1) ran a two-exponential fit to x ~ 3e4 where
+    the residual terms are ~1e265: the cost's rounding floor (16 eps |y_s|)^2
+    overflowed (RuntimeWarning).  The floor is now the loss of the
+    rounding-level residuals, capped."""
+    t = np.linspace(0.0, 5.0, 8)
+    case = Case("exp", np.array([-1.3174306915139018, 3.175340849698113, -2.9681921083448137,
+                                 3.4925963956152426]),
+                np.array([-1.3980931393206846, 3.374642813859878, -3.013911653338429,
+                          3.322102162829649]),
+                (t, np.array(_ARCTAN_Y), 1.0), (np.full(4, -np.inf), np.full(4, np.inf)),
+                convex=False)
+    check_case(case, "gn", "analytic", "arctan", 0.1, None)
+
+
+_ARCTAN_Y = [-5.095164930228293, -4.483624725247081, 3.7953061648341566, 4.097557401300144,
+             5.966404745067853, 3.2890604036418156, -0.2272681864282271, 3.6847524771460525]
