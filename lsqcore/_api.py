@@ -82,10 +82,16 @@ def _check_x0(x0):
         x0 = x0.reshape(1)
     if x0.size == 0:
         raise ValueError("`x0` must have at least one element.")
-    # one reduction: a NaN or inf anywhere makes the sum of x0 * 0 NaN
-    if not math.isfinite(float(np.dot(x0, _constant(x0.size, 0.0)))) and not np.isfinite(x0).all():
+    if x0.size <= 16:
+        finite = all(map(math.isfinite, x0.tolist()))
+    else:
+        # one reduction: a NaN or inf anywhere makes the sum of x0 * 0 NaN
+        finite = math.isfinite(float(np.dot(x0, _constant(x0.size, 0.0))))
+    if not finite and not np.isfinite(x0).all():
         raise ValueError(f"`x0` must be finite, got {x0!r}.")
-    return x0.copy()
+    if not (x0.flags.c_contiguous and x0.flags.writeable):
+        x0 = x0.copy()                   # one compiled signature: C-contiguous, writeable
+    return x0
 
 
 _CONSTANTS = {}
@@ -307,6 +313,7 @@ def least_squares(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method="trf"
     if callback is not None and not callable(callback):
         raise ValueError("`callback` must be callable or None.")
     if method == "trf" and not _is_unbounded(lb):
+        x0 = x0.copy()                   # (the caller's x0 is never written)
         make_strictly_feasible(x0, lb, ub, 1e-10)
     if max_nfev is None:
         max_nfev = 100 * n

@@ -253,3 +253,22 @@ def test_result_behaves_as_scipys_optimize_result():
         r.extra
     assert sorted(dir(r)) == sorted(r.keys())
     assert "message: '`" in repr(r) and repr(r).splitlines()[0].strip().startswith("x:")
+
+
+def test_callers_x0_is_never_written_nor_required_contiguous():
+    """x0 is no longer copied up front: the solver must not write the caller's
+    array (also when trf moves a start on a bound inside), and a strided or
+    read-only x0 works as a fresh array does."""
+    x0 = np.array([1.0, 1.0, 0.0])
+    keep = x0.copy()
+    r = lsqcore.least_squares(decay, x0, args=(T, Y))
+    np.testing.assert_array_equal(x0, keep)
+    xb = np.array([1.0, 1.0, 0.0])
+    lsqcore.least_squares(decay, xb, args=(T, Y), bounds=([1.0, 0.0, -1.0], [3.0, 2.0, 1.0]))
+    np.testing.assert_array_equal(xb, keep)
+    strided = np.array([1.0, 9.0, 1.0, 9.0, 0.0, 9.0])[::2]
+    ro = keep.copy()
+    ro.flags.writeable = False
+    for x in (strided, ro):
+        r2 = lsqcore.least_squares(decay, x, args=(T, Y))
+        np.testing.assert_array_equal(r2.x, r.x)
