@@ -165,14 +165,19 @@ def call_inplace(fun, x, out, args):
 
 
 @njit(error_model="numpy", inline="always")
+def _wrapper_status(k, expected, raised, bad):
+    """Error code of a :mod:`lsqcore._cabi` wrapper's return value ``k``."""
+    if k == RAISED:
+        return raised
+    if k != expected:
+        return bad
+    return 0
+
+
+@njit(error_model="numpy", inline="always")
 def call_address(fun, x, out, args):
     """Residual through the address of a :mod:`lsqcore._cabi` wrapper (either form)."""
-    k = ccall(fun, (x, out) + args)
-    if k == RAISED:
-        return ERR_RAISED
-    if k != out.shape[0]:
-        return ERR_F_SHAPE
-    return 0
+    return _wrapper_status(ccall(fun, (x, out) + args), out.shape[0], ERR_RAISED, ERR_F_SHAPE)
 
 
 @njit(error_model="numpy", inline="always")
@@ -191,12 +196,7 @@ def jac_alloc(jac, x, J, args):
 @njit(error_model="numpy", inline="always")
 def jac_address(jac, x, J, args):
     """Jacobian through the address of a :mod:`lsqcore._cabi` wrapper."""
-    k = ccall(jac, (x, J) + args)
-    if k == RAISED:
-        return ERR_JAC_RAISED
-    if k != 0:
-        return ERR_J_SHAPE
-    return 0
+    return _wrapper_status(ccall(jac, (x, J) + args), 0, ERR_JAC_RAISED, ERR_J_SHAPE)
 
 
 @njit(error_model="numpy")

@@ -150,6 +150,14 @@ def test_kernel_is_served_from_the_disk_cache_in_a_new_process():
     assert hits == [1, 1, 1], out.stdout + out.stderr
 
 
+def _fresh_process(code):
+    """stdout of ``code`` run in a new Python process (stderr appended on failure)."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=dict(os.environ))
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout
+
+
 def test_driver_is_shared_by_models_and_served_from_the_disk_cache():
     """A jitted residual is reached through the address of a small per-model C
     wrapper, so the solver driver (`solve_by_address`) names no model: a fresh
@@ -165,10 +173,9 @@ def test_driver_is_shared_by_models_and_served_from_the_disk_cache():
             "r = lsqcore.least_squares(brand_new, np.array([1.0, 1.0, 0.0]), args=(t, y))\n"
             "print(r.status, sum(D.stats.cache_hits.values()),"
             " sum(D.stats.cache_misses.values()))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env=dict(os.environ))
-    status, hits, misses = (int(v) for v in out.stdout.split())
-    assert status > 0 and hits >= 1 and misses == 0, out.stdout + out.stderr
+    out = _fresh_process(code)
+    status, hits, misses = (int(v) for v in out.split())
+    assert status > 0 and hits >= 1 and misses == 0, out
 
 
 @pytest.mark.parametrize("method", ["trf", "lm", "gn"])
@@ -236,9 +243,8 @@ def test_import_does_not_load_scipy_optimize():
             "a = 'scipy.optimize' in sys.modules\n"
             "from scipy.optimize import OptimizeWarning\n"
             "print(a, r.success, issubclass(lsqcore.FitWarning, OptimizeWarning))\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, env=dict(os.environ))
-    assert out.stdout.split() == ["False", "True", "True"], out.stdout + out.stderr
+    out = _fresh_process(code)
+    assert out.split() == ["False", "True", "True"], out
 
 
 def test_result_behaves_as_scipys_optimize_result():
