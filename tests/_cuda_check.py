@@ -131,6 +131,7 @@ def _rows_vs(rc, rg):
                statuses_gpu=sorted(set(rg.status.tolist())),
                both_converged=int(both.sum()),
                max_rel=float(rel.max()) if rel.size else 0.0,
+               frac_rel_1e3=float(np.mean(rel.max(axis=1) <= 1e-3)) if rel.size else 1.0,
                nfev_equal=float(np.mean(rc.nfev == rg.nfev)),
                cost_rel=float(np.max(np.abs(rg.cost[both] - rc.cost[both])
                                      / np.maximum(rc.cost[both], 1e-300))) if both.any() else 0.0)

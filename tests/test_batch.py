@@ -541,6 +541,10 @@ def test_model_of_the_wrong_length_gives_an_empty_residual():
      r"`dtype` must be float64 \(or float32 with device='cuda'\)"),
     (lambda: least_squares_batch(InPlace(resid_ip, M), X0, args=(T, Y), device="gpu"),
      "`device` must be 'cpu' or 'cuda'"),
+    (lambda: least_squares_batch(InPlace(resid, M), X0, args=(T, Y)),
+     r"`fun` \(lsqcore.InPlace\) could not be called as fun\(x, out, \*args\)"),
+    (lambda: curve_fit_batch(expdecay, T, Y, p0=[1, 1, 0], inplace=True),
+     r"the model `f` could not be called as f\(x, p0, ..., p_\{n-1\}, out\)"),
 ])
 def test_bad_input_is_named(call, match):
     with pytest.raises((ValueError, TypeError), match=match):

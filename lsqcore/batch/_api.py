@@ -20,6 +20,7 @@ from . import cpu
 from ._model import (row_args, model_residual, inplace_residual, curve_fit_inplace,
                      WHOLE, ROW, ROW_TRUNC, SCRATCH, BCAST_TRUNC)
 from ._result import BatchResult, BAD_SHAPE
+from . import cuda as _gpu
 from .cuda import is_cuda_array as _is_cuda_array, as_device, array_shape
 
 
@@ -254,8 +255,9 @@ def _check_device(device, dtype):
     return dt, device == "cuda"
 
 
-def _check_gpu_args(args):
+def _check_gpu_args(args, dt):
     for i, a in enumerate(args):
+        _gpu.check_device_dtype(a, dt, f"args[{i}]")
         if not (isinstance(a, (np.ndarray, numbers.Number)) or _is_cuda_array(a)):
             raise ValueError(f"`args[{i}]` must be an array (numpy, or a device array with "
                              f"__cuda_array_interface__) or a number for device='cuda', "
@@ -279,7 +281,16 @@ def _host_row(a, r, flag):
     return a[r if (flag != BCAST_TRUNC or a.shape[0] != 1) else 0]
 
 
-def _probe_inplace(fun, jac, m, n, X0, LB, UB, args, flags, mrow, method):
+_LABELS = {"fun": ("`fun` (lsqcore.InPlace)", "fun(x, out, *args) writing (m,) residuals"),
+           "jac": ("`jac` (lsqcore.InPlace)", "jac(x, out, *args) filling out of shape (m, n)")}
+_CF_LABELS = {"fun": ("the model `f`", "f(x, p0, ..., p_{n-1}, out) writing (m,) values "
+                      "(inplace=True), or an elementwise f(x_i, p0, ..., p_{n-1}) -> float "
+                      "(device='cuda')"),
+              "jac": ("`jac`", "jac(x, p0, ..., p_{n-1}, out) filling out of shape (m, n) "
+                      "(inplace=True)")}
+
+
+def _probe_inplace(fun, jac, m, n, X0, LB, UB, args, flags, mrow, method, labels=_LABELS):
     """Call the in-place ``fun`` (and in-place ``jac``) once, at the first row
     that can run, into guarded buffers: writing fewer than ``m_k`` values or
     past the end raises ValueError naming the function, before any work."""
@@ -310,11 +321,10 @@ def _probe_inplace(fun, jac, m, n, X0, LB, UB, args, flags, mrow, method):
         try:
             with np.errstate(all="ignore"):
                 fn(x.copy(), buf[:shape[0]], *ra)
-        except TypingError as e:
-            form = ("fun(x, out, *args) writing (m,) residuals" if name == "fun" else
-                    "jac(x, out, *args) filling out of shape (m, n)")
-            raise TypeError(f"`{name}` (lsqcore.InPlace) could not be compiled as {form} "
-                            f"for the argument types of row {r}. Numba said: "
+        except (TypingError, TypeError) as e:   # wrong types, or wrong number of arguments
+            who, form = labels[name]
+            raise TypeError(f"{who} could not be called as {form} with the arguments of "
+                            f"row {r}. Numba said: "
                             f"{str(e).splitlines()[0] if str(e) else type(e).__name__}"
                             ) from e
         bits = buf.view(np.int64)
@@ -326,14 +336,15 @@ def _probe_inplace(fun, jac, m, n, X0, LB, UB, args, flags, mrow, method):
                              f"(shape {shape}, m = {mk} from lsqcore.InPlace) for row {r}.")
 
 
-_KINDS = {WHOLE: "whole", ROW: "row", ROW_TRUNC: "row", BCAST_TRUNC: "bcast"}
+# how the GPU driver selects a row's part of each extra argument
+_KINDS = {WHOLE: _gpu.WHOLE, ROW: _gpu.ROW, ROW_TRUNC: _gpu.ROW, BCAST_TRUNC: _gpu.BCAST}
 
 
 def _least_squares_batch(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
                          f_scale, diff_step, max_nfev, args, per_row, threads, progress,
                          return_pcov, return_stderr, block_hook, *, flags=None,
                          mrow=None, m=None, absolute=False, x0_name="x0", device="cpu",
-                         dtype=None):
+                         dtype=None, labels=_LABELS):
     dt, on_gpu = _check_device(device, dtype)
     inplace = isinstance(fun, InPlace)
     jac_ip = isinstance(jac, InPlace)
@@ -368,7 +379,7 @@ def _least_squares_batch(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale
                                       "device='cuda'; use a built-in loss.")
         if not isinstance(args, tuple):
             raise ValueError(f"`args` must be a tuple, got {type(args).__name__}.")
-        _check_gpu_args(args)
+        _check_gpu_args(args, dt)
         if _is_cuda_array(x0):
             x0 = as_device(x0).copy_to_host()
         if dt == np.float32 and diff_step is None and isinstance(jac, str):
@@ -401,12 +412,11 @@ def _least_squares_batch(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale
         return _empty_result(0, n, return_pcov, return_stderr, threads)
 
     if on_gpu:
-        from .cuda import _import_cuda
-        _import_cuda()          # no numba-cuda or no GPU: say so before any work
+        _gpu._import_cuda()     # no numba-cuda or no GPU: say so before any work
     if inplace:
         m = fun.m
         _probe_inplace(ufun, ujac if jac_ip else None, m, n, X0, LB, UB, args, flags,
-                       mrow, method)
+                       mrow, method, labels)
     elif m is None:
         m = _probe_m(fun, X0, LB, UB, args, flags, method)
     if method == "lm" and m < n:
@@ -422,8 +432,7 @@ def _least_squares_batch(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale
     rstep_a = np.array(rstep, dtype=float)
     cov = return_pcov or return_stderr
     if on_gpu:
-        from . import cuda as gpu_driver
-        out = gpu_driver.solve(
+        out = _gpu.solve(
             ufun, ujac if jac_ip else None, args, tuple(_KINDS[f] for f in flags), X0, LB,
             UB, mrow, fopts, iopts, x_scale_a, rstep_a, int(m), n, dt, cov, absolute,
             return_pcov, return_stderr, loss_code)
@@ -635,6 +644,9 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
             return False
 
     # ---- ydata, xdata, sigma
+    if on_gpu:
+        for name, a in (("xdata", xdata), ("ydata", ydata)):
+            _gpu.check_device_dtype(a, dt, name)
     Y = ydata if is_cuda_array(ydata) else np.asarray(ydata, dtype=float)
     if Y.ndim != 2:
         raise ValueError(f"`ydata` must have shape (K, m), one row per fit, got shape {Y.shape}.")
@@ -737,7 +749,7 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
         kwargs.get("x_scale"), kwargs.get("loss", "linear"), kwargs.get("f_scale", 1.0),
         kwargs.get("diff_step"), kwargs.get("max_nfev"), args, None, threads, progress,
         return_pcov, return_stderr, _block_hook, flags=flags, mrow=mrow, m=m,
-        absolute=absolute_sigma, x0_name="p0", device=device, dtype=dt)
+        absolute=absolute_sigma, x0_name="p0", device=device, dtype=dt, labels=_CF_LABELS)
 
 
 def _check_elementwise(f, X, P0, n):

@@ -103,6 +103,23 @@ def as_device(a):
     return cuda.as_cuda_array(a)
 
 
+def array_dtype(a):
+    """dtype of a numpy array, a device array or a ``__cuda_array_interface__`` object."""
+    if hasattr(a, "__cuda_array_interface__"):
+        return np.dtype(a.__cuda_array_interface__["typestr"])
+    return np.dtype(a.dtype)
+
+
+def check_device_dtype(a, dt, name):
+    """A floating device array must already have the batch dtype (it is used in place)."""
+    if is_cuda_array(a):
+        got = array_dtype(a)
+        if got.kind in "fc" and got != dt:
+            raise ValueError(f"`{name}` is a device array of dtype {got}; device='cuda' with "
+                             f"dtype={dt.name} needs {dt.name} (device arrays are used in "
+                             f"place, not converted).")
+
+
 def array_shape(a):
     """Shape of a numpy array, a device array or a ``__cuda_array_interface__`` object."""
     if hasattr(a, "__cuda_array_interface__"):
