@@ -191,9 +191,11 @@ def curve_fit_inplace(model, n, jac=None, elementwise=False):
         ``jac(x, p0, ..., p_{n-1}, out)`` filling ``out`` (m, n).
     """
     def build():
-        # real parameters: ``.real`` is the identity on float64 / float32 and
-        # keeps a complex-typed branch of a driver from reaching the model
-        PR = ", ".join(f"p[{j}].real" for j in range(n))
+        # plain p[j] (no ``.real``: this source is also compiled for the GPU);
+        # no driver types it with complex parameters (jac='cs' is refused for
+        # in-place residuals, and the CPU driver's complex-step branch is
+        # compiled only for jac='cs')
+        PR = ", ".join(f"p[{j}]" for j in range(n))
         glb = {"model": model, "jacf": jac}
         if elementwise:
             src = ("def _cf_residual(p, out, x, y, w):\n"

@@ -48,8 +48,9 @@ PROGRESS_SECONDS = 2.0
 
 
 @njit(cache=True, error_model="numpy")
-def _covariance(J, cost, m, n, absolute, A, V, s, pc):
-    """``pcov`` as curve_fit computes it, without allocating.
+def _covariance(J, cost, m, n, absolute, A, V, s, pc, small):
+    """``pcov`` as curve_fit computes it, without allocating (``small``: 3 n
+    scratch; the GPU driver compiles this function as a device function).
 
     ``pinv(J^T J) = V diag(1 / s^2) V^T`` from the SVD ``J = U diag(s) V^T``,
     singular values at or below ``eps * max(m, n) * s_max`` discarded; unless
@@ -75,7 +76,6 @@ def _covariance(J, cost, m, n, absolute, A, V, s, pc):
     for i in range(m):
         for j in range(n):
             At[j, i] = J[i, j]
-    small = np.empty(3 * n)
     tau = small[:n]
     householder_qr(At, tau)
     copy_r(At, pc)
@@ -191,7 +191,7 @@ def _finish_row(k, tid, err, mk, data, work, iopts, flags, outs):
     out_opt[k] = opt
     if cov:
         _covariance(L.mat(W, S, L.O_J, mk, n), cost, mk, n, absolute,
-                    A[:mk * n].reshape((mk, n)), V, cl[:n], pc)
+                    A[:mk * n].reshape((mk, n)), V, cl[:n], pc, cl[2 * n:5 * n])
         if out_pcov.shape[0] > 0:
             for a in range(n):
                 for b in range(n):
@@ -294,7 +294,7 @@ def solve(P, threads, progress, block_hook=None):
     Wt = np.zeros((threads, w_size))
     St = np.zeros((threads, s_size), dtype=np.int64)
     Xt = np.zeros((threads, n))
-    Ct = np.zeros((threads, 2 * n))
+    Ct = np.zeros((threads, 5 * n))    # scaling (2 n), covariance scratch (3 n)
     c = 1 if P.cov else 0           # covariance scratch only when asked
     Pt = np.zeros((threads, c * n, n))
     At = np.zeros((threads, c * m * n))

@@ -137,7 +137,7 @@ def _kernel(P0, LB, UB, MROW, {ARGS}fopts, iopts, xs, rs, ox, ocost, ostatus, on
     S = cuda.local.array({SS}, i64)
     xb = cuda.local.array({N}, DT)
     f0 = cuda.local.array({M}, DT)
-    cl = cuda.local.array({N2}, DT)
+    cl = cuda.local.array({N5}, DT)
     A = cuda.local.array({MN}, DT)
     V = cuda.local.array({NN}, DT)
     pc = cuda.local.array({NN}, DT)
@@ -212,7 +212,8 @@ def _row(t, W, S, xb, f0, cl, A, V, pc, P0, LB, UB, MROW, {ARGS}fopts, iopts, xs
     ocost[t] = cost
     oG = S[O_G]
     if iopts[0] == TRF:
-        coleman_li_scaling(W[oX:oX + {N}], W[oG:oG + {N}], lb, ub, cl[:{N}], cl[{N}:])
+        coleman_li_scaling(W[oX:oX + {N}], W[oG:oG + {N}], lb, ub, cl[:{N}],
+                           cl[{N}:2 * {N}])
     else:
         for j in range({N}):
             cl[j] = 1.0
@@ -227,7 +228,7 @@ def _row(t, W, S, xb, f0, cl, A, V, pc, P0, LB, UB, MROW, {ARGS}fopts, iopts, xs
     if COV:
         _covariance(W[oJ:oJ + m * {N}].reshape((m, {N})), cost, m, {N}, ABSOLUTE,
                     A[:m * {N}].reshape((m, {N})), V.reshape(({N}, {N})), cl[:{N}],
-                    pc.reshape(({N}, {N})))
+                    pc.reshape(({N}, {N})), cl[2 * {N}:5 * {N}])
         if opcov.shape[0] > 0:
             for a in range({N}):
                 for b in range({N}):
@@ -272,7 +273,7 @@ def _build(cuda, resid, jacob, kinds, m, n, dtype, cov, absolute, robust):
         f"    r{i} = " + {WHOLE: f"A{i}", ROW: f"A{i}[t]",
                           BCAST: f"A{i}[t if A{i}.shape[0] != 1 else 0]"}[k] + "\n"
         for i, k in enumerate(kinds))
-    src = _SRC.format(UNWRAP=unwrap, M=m, N=n, N2=2 * n, MN=m * n, NN=n * n, WS=int(WS),
+    src = _SRC.format(UNWRAP=unwrap, M=m, N=n, N5=5 * n, MN=m * n, NN=n * n, WS=int(WS),
                       SS=int(SS), ARGS="".join(a + ", " for a in names), SELECT=select,
                       RARGS=", ".join(f"r{i}" for i in range(len(kinds))))
     ns = dict(
