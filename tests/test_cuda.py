@@ -98,7 +98,8 @@ def test_simulator_general_form_and_ordinary_model():
     nan_policy='omit': every row as on the CPU batch, and against scipy."""
     res = _check(["10", "general"], sim=True)
     assert set(res) == {"ls_lm_fd", "ls_trf_jac_bounds", "ls_illcond", "ls_device_data",
-                        "cf_ordinary_trf_3point", "cf_ordinary_omit_pcov"}
+                        "cf_ordinary_trf_3point", "cf_ordinary_omit_pcov",
+                        "cf_ordinary_illcond"}
     for name, r in res.items():
         # the issue's criterion: same status, parameters within 1e-10 relative
         # where both converge (under the simulator they are in fact bitwise equal)
@@ -114,10 +115,13 @@ def test_simulator_general_form_and_ordinary_model():
     # scipy: the well-conditioned rows agree in x; the ill-conditioned ones
     # (cond(J) ~ 1e7, x ill-determined) reach scipy's cost (both stop on
     # gtol in a flat valley: measured 6e-9 here, up to 1.6e-4 on other data)
-    r = res["ls_lm_fd"]
-    assert r["sp_rows"] >= 8 and r["sp_max_rel"] <= 1e-4 and r["sp_cost_excess"] <= 1e-8, r
-    r = res["ls_illcond"]
-    assert r["sp_rows"] == 10 and r["sp_cost_excess"] <= 1e-3, r
+    for name in ("ls_lm_fd", "cf_ordinary_trf_3point", "cf_ordinary_omit_pcov"):
+        r = res[name]
+        assert r["sp_rows"] >= 8 and r["sp_max_rel"] <= 1e-4, (name, r)
+        assert r["sp_cost_excess"] <= 1e-8, (name, r)
+    for name in ("ls_illcond", "cf_ordinary_illcond"):
+        # (rows stopped by max_nfev are not compared: one of the curve_fit rows)
+        assert res[name]["sp_rows"] >= 8 and res[name]["sp_cost_excess"] <= 1e-3, (name, res[name])
 
 
 def test_bad_options_for_cuda():
@@ -193,6 +197,9 @@ def test_bad_options_for_cuda():
     with pytest.raises(ValueError, match="`ydata` is a device array of dtype float64; .*float32"):
         curve_fit_batch(f, x, DeviceArray((2, 5), "<f8"), p0=[1.0, 0.0], device="cuda",
                         dtype=np.float32)
+    with pytest.raises(NotImplementedError, match="nan_policy is not implemented for data on"):
+        curve_fit_batch(f, x, DeviceArray((2, 5), "<f8"), p0=[1.0, 0.0], device="cuda",
+                        nan_policy="omit")
     with pytest.raises(NotImplementedError, match="callable `loss`"):
         least_squares_batch(InPlace(r_ip, 5), x0, args=(x, y), device="cuda", loss=njit(
             lambda z: np.vstack((z, np.ones_like(z), np.zeros_like(z)))))

@@ -647,6 +647,13 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     if on_gpu:
         for name, a in (("xdata", xdata), ("ydata", ydata)):
             _gpu.check_device_dtype(a, dt, name)
+        if nan_policy is not None and (is_cuda_array(xdata) or is_cuda_array(ydata)):
+            raise NotImplementedError("nan_policy is not implemented for data on the GPU; "
+                                      "use nan_policy=None (rows with NaN get status "
+                                      "NONFINITE_START).")
+        # any __cuda_array_interface__ object as a Numba device array (a view)
+        xdata = as_device(xdata) if is_cuda_array(xdata) else xdata
+        ydata = as_device(ydata) if is_cuda_array(ydata) else ydata
     Y = ydata if is_cuda_array(ydata) else np.asarray(ydata, dtype=float)
     if Y.ndim != 2:
         raise ValueError(f"`ydata` must have shape (K, m), one row per fit, got shape {Y.shape}.")
@@ -702,10 +709,6 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     mrow = None
     if on_gpu and not inplace:
         _check_elementwise(f, X, P0, n)
-    if nan_policy is not None and (is_cuda_array(Y) or is_cuda_array(X)):
-        raise NotImplementedError("nan_policy is not implemented for data on the GPU; "
-                                  "use nan_policy=None (rows with NaN get status "
-                                  "NONFINITE_START).")
     if nan_policy is not None:
         has_nan = np.isnan(Y) | np.isnan(X)
         if nan_policy == "raise" and np.any(has_nan):
