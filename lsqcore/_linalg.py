@@ -213,7 +213,7 @@ def jacobi_svd(U, s, V, uf, w):
 
 @njit(cache=True, error_model="numpy")
 def solve_trust_region(s, V, uf, Delta, alpha, rtol, gn_factor, to_boundary,
-                       cutoff, p):
+                       update_last, cutoff, p):
     """Solve ``min ||J p + f||`` subject to ``||p|| <= Delta`` from an SVD of ``J``.
 
     If ``J`` is rank deficient (smallest singular value at or below
@@ -235,6 +235,14 @@ def solve_trust_region(s, V, uf, Delta, alpha, rtol, gn_factor, to_boundary,
         Take the Gauss-Newton step when ``||p_gn|| <= gn_factor * Delta``.
     to_boundary : bool
         Rescale a constrained step to lie exactly on the boundary.
+    update_last : bool
+        Order of the iteration.  True: each Newton update is applied before
+        the tolerance test, so the step uses the updated ``alpha`` (scipy's
+        trf, ``solve_lsq_trust_region``; its cauchy/1e8 iterates are matched
+        to 1e-9, tests/test_properties.py).  False: the test comes first and
+        the step uses the ``alpha`` that passed it, always inside the
+        safeguarding bracket (MINPACK's ``lmpar``, used by 'lm': an
+        unbracketed last update can make ``alpha`` negative).
     cutoff : float
         Rank threshold on the singular values.
     p : ndarray, shape (n,)
@@ -269,15 +277,18 @@ def solve_trust_region(s, V, uf, Delta, alpha, rtol, gn_factor, to_boundary,
         if alpha < alpha_lower or alpha > alpha_upper:
             alpha = max(0.001 * alpha_upper, math.sqrt(alpha_lower * alpha_upper))
         phi, dphi = _phi(s, uf, alpha, Delta)
+        if abs(phi) < rtol * Delta and not update_last:
+            break
         if phi < 0.0:
             alpha_upper = alpha
         ratio = phi / dphi
         alpha_lower = max(alpha_lower, alpha - ratio)
-        # Newton on 1/||p(alpha)|| (More 1978, eq. 5.5); the update is applied
-        # also on the iteration that meets the tolerance (as scipy's trf)
+        # Newton on 1/||p(alpha)|| (More 1978, eq. 5.5)
         alpha -= (phi + Delta) * ratio / Delta
         if abs(phi) < rtol * Delta:
-            break
+            break                        # update_last: scipy's order, alpha as updated
+        if alpha < alpha_lower or alpha > alpha_upper:
+            alpha = max(0.001 * alpha_upper, math.sqrt(alpha_lower * alpha_upper))
     _combine(s, V, uf, alpha, p)
     if to_boundary:
         nrm = 0.0

@@ -370,7 +370,9 @@ def local_minimum_certified(res, case, method, jac, loss, f_scale, x_scale, atol
        definite, the Newton step ``d = H^-1 g`` to the nearby minimum below
        ``1e-6 ||x||`` and the cost that minimum would save,
        ``0.5 g' d``, within the comparison tolerance
-       (``1e-8 cost + atol``);
+       (``1e-8 cost + atol``) - with a finite-difference Jacobian both
+       widened by its resolution: ``2 |H^-1 dg|`` and ``2 * 0.5 dg' H^-1 dg``,
+       ``dg = (J_fd - J)' rho' f`` the error of the solver's Jacobian at x;
     2. scipy itself, restarted at lsqcore's ``x`` with the same options,
        cannot lower the cost by more than that tolerance (no slope, saddle
        or collapsed trust region: the model's curvature is not left out).
@@ -382,6 +384,19 @@ def local_minimum_certified(res, case, method, jac, loss, f_scale, x_scale, atol
         w = r1 + 2.0 * rho2(loss, (f / f_scale) ** 2) / f_scale ** 2 * f ** 2
         g = J.T @ (r1 * f)
         H = J.T @ (w[:, None] * J)
+    dg = np.zeros_like(g)
+    if jac != "analytic":
+        # the solver's finite-difference Jacobian: its error dg = (J_fd - J)' rho' f
+        # limits how well any solver using it can place the minimum - by
+        # |H^-1 dg| in x and 0.5 dg' H^-1 dg in cost (a flat valley: two
+        # nearly equal exponential rates, cond(H) ~ 1e11, a 2-point Jacobian
+        # good to 1e-8 resolves the cost only to ~5e-14)
+        Jfd = np.asarray(res.jac)
+        if loss != "linear":
+            with np.errstate(all="ignore"):
+                Jfd = Jfd / solver_row_scale(res, method, loss, f_scale)[:, None]
+        with np.errstate(all="ignore"):
+            dg = (Jfd - J).T @ (r1 * f)
     am = np.asarray(res.active_mask)
     if np.any(g[am == -1] < 0) or np.any(g[am == 1] > 0):
         note("local-minimum certificate: the gradient points into the box at an active bound")
@@ -398,9 +413,14 @@ def local_minimum_certified(res, case, method, jac, loss, f_scale, x_scale, atol
             return False
         d = np.linalg.solve(Hf, gf)
         dec = 0.5 * float(gf @ d)
+        dd = np.linalg.solve(Hf, dg[free])
+        fd_step, fd_gap = float(np.linalg.norm(dd)), 0.5 * float(dg[free] @ dd)
+        tol += 2.0 * max(fd_gap, 0.0)
         note(f"local-minimum certificate: |H^-1 g| = {float(np.linalg.norm(d))!r}, "
-             f"0.5 g' H^-1 g = {dec!r} (tolerance {tol!r})")
-        if not (np.linalg.norm(d) <= 1e-6 * np.linalg.norm(res.x) + 1e-300 and dec <= tol):
+             f"0.5 g' H^-1 g = {dec!r} (tolerance {tol!r}; finite differences: "
+             f"|H^-1 dg| = {fd_step!r}, 0.5 dg' H^-1 dg = {fd_gap!r})")
+        if not (np.linalg.norm(d) <= 1e-6 * np.linalg.norm(res.x) + 2.0 * fd_step + 1e-300
+                and dec <= tol):
             return False
     restart = Case(case.family, case.x_true, np.array(res.x, copy=True), case.args, case.bounds,
                    case.convex)
@@ -408,6 +428,16 @@ def local_minimum_certified(res, case, method, jac, loss, f_scale, x_scale, atol
                  f_scale, x_scale)
     note(f"scipy restarted at lsqcore's x: status={again.status} cost={again.cost!r}")
     return bool(again.cost >= res.cost - tol)
+
+
+def perturbed_costs(solver, case, method, jac, loss, f_scale, x_scale, k=4):
+    """Final costs from k starts x0 (1 + 4 i eps), i = 1..k (kept in the box)."""
+    costs = []
+    for i in range(1, k + 1):
+        x0 = np.clip(case.x0 * (1.0 + 4 * i * EPS), case.bounds[0], case.bounds[1])
+        c = Case(case.family, case.x_true, x0, case.args, case.bounds, case.convex)
+        costs.append(float(call(solver, c, method, jac, loss, f_scale, x_scale).cost))
+    return costs
 
 
 def check_case(case, method, jac, loss, f_scale, x_scale):
@@ -545,6 +575,22 @@ def check_case(case, method, jac, loss, f_scale, x_scale):
         # within 5e-5 of each other in x); the paths may choose different ones
         if local_minimum_certified(res, case, method, jac, loss, f_scale, x_scale, atol):
             return
+        # path noise, measured: both stopped for lack of progress and the
+        # outcome moves with ulp-level changes of x0 (a flat valley crawled
+        # with a finite-difference Jacobian).  Accepted when lsqcore's and
+        # scipy's outcomes over 4 starts x0 (1 + 4 i eps) each, plus the
+        # original ones, overlap: min(lsqcore) <= max(scipy) (1 + 1e-8) + atol.
+        # A systematic difference (each solver keeping its own minimum, as the
+        # cauchy/1e8 finding did before 4ef4e71) is still reported.
+        if res.status in (2, 3, 4) and ref.status in (2, 3, 4):
+            sp_method = "trf" if method == "gn" else method
+            c_lsq = [float(res.cost)] + perturbed_costs(lsqcore.least_squares, case, method, jac,
+                                                        loss, f_scale, x_scale)
+            c_sp = [float(ref.cost)] + perturbed_costs(sp_least_squares, case, sp_method, jac,
+                                                       loss, f_scale, x_scale)
+            note(f"perturbed starts: lsqcore {c_lsq!r}, scipy {c_sp!r}")
+            if min(c_lsq) <= max(c_sp) * (1 + 1e-8) + atol:
+                return
     raise AssertionError(f"cost {res.cost!r} > scipy's {ref.cost!r} (status {res.status} vs "
                          f"{ref.status})")
 
@@ -863,13 +909,6 @@ _ARCTAN_Y = [-5.095164930228293, -4.483624725247081, 3.7953061648341566, 4.09755
              5.966404745067853, 3.2890604036418156, -0.2272681864282271, 3.6847524771460525]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "open (docs/hardening.md): since 4ef4e71 lsqcore._linalg.solve_trust_region "
-    "applies the last Newton update also for lm (rtol 0.1, no rescaling to Delta) "
-    "and no longer brings alpha back into [alpha_lower, alpha_upper]: alpha can "
-    "go negative and the lm step out of the region; here lm accepted a step to "
-    "cost 2.7e98 (start 247) and reported xtol success.  Remove the marker with "
-    "the kernel fix (scipy's order for trf only)."))
 def test_regression_lm_step_after_unbracketed_alpha():
     """lm on a two-exponential fit from a far start (the property run after
     4ef4e71): cost must never rise above the start, and success must be true.
@@ -884,3 +923,56 @@ def test_regression_lm_step_after_unbracketed_alpha():
                           20.459200455193276]),
                 (t, y, 1.0), (np.full(4, -np.inf), np.full(4, np.inf)), convex=False)
     check_case(case, "lm", "analytic", "linear", 1.0, None)
+
+
+def test_regression_fd_jacobian_flat_valley():
+    """trf, 2-point, two nearly equal exponential rates at residual scale 100:
+    cond(J'J) ~ 1e11, both solvers crawl ~365 evaluations and stop by xtol
+    5e-4 apart in a flat valley, 8.227429870e-7 vs scipy's 8.227429712e-7
+    (2e-8 relative).  lsqcore's point is 4.2e-14 above the local minimum;
+    its 2-point Jacobian (error 1.1e-8) resolves the cost only to 5.3e-14
+    (0.5 dg' H^-1 dg).  With the analytic Jacobian both reach 8.2274294496e-7."""
+    t = np.linspace(0.0, 1.0, 26)
+    case = Case("exp", np.array([1.2360197889288, 3.036674116981429, 1.105046730436254,
+                                 3.2349532569123807]),
+                np.array([1.3016851783756425, 3.0971298922288755, 1.1058146984228174,
+                          3.2142203937492053]),
+                (t, np.array(_VALLEY_Y), 100.0), (np.full(4, -np.inf), np.full(4, np.inf)),
+                convex=False)
+    check_case(case, "trf", "2-point", "linear", 1.0, None)
+
+
+_VALLEY_Y = [2.341062268735467, 2.0655711378848487, 1.8225150852486787, 1.6080833783139934,
+             1.418910972595506, 1.2520110427268403, 1.1047512362675338, 0.9748396953271121,
+             0.8602123746162205, 0.7590738280611912, 0.6698371401604978, 0.5911055024527716,
+             0.5216308185745223, 0.46033188072727327, 0.4062374829035395, 0.3585093172126899,
+             0.31639251797307677, 0.2792301438772853, 0.24643555441583678, 0.21749632899257804,
+             0.19195792716199753, 0.16942214111490303, 0.14953383377041607, 0.13197704233101,
+             0.11648733048598507, 0.10281551981075714]
+
+
+def test_regression_fd_flat_valley_path_noise():
+    """As test_regression_fd_jacobian_flat_valley, m = 29: lsqcore stopped
+    (xtol) 1.9e-13 above scipy (8.455045783e-7 vs 8.455043862e-7), 1.9e-13
+    above the local minimum - more than its 2-point Jacobian's resolution
+    there (2.2e-14).  But the outcome is path noise: from x0 (1 + 1e-15)
+    scipy ends at 8.455044219e-7 and lsqcore at 8.455043874e-7.  Accepted by
+    the overlap of the two solvers' outcomes over ulp-perturbed starts."""
+    t = np.linspace(0.0, 1.0, 29)
+    case = Case("exp", np.array([1.2360197889288, 3.036674116981429, 1.105046730436254,
+                                 3.2349532569123807]),
+                np.array([1.2280981198610692, 2.948864260662459, 1.032698243884704,
+                          2.9454461440222732]),
+                (t, np.array(_VALLEY29_Y), 100.0), (np.full(4, -np.inf), np.full(4, np.inf)),
+                convex=False)
+    check_case(case, "trf", "2-point", "linear", 1.0, None)
+
+
+_VALLEY29_Y = [2.341062268735467, 2.093464961948349, 1.8720647096943541, 1.6740989783620963,
+               1.4970940730517857, 1.3388197123812997, 1.1972843464888685, 1.0707376555774797,
+               0.9575720991804666, 0.8563759856356158, 0.7658839967207244, 0.6849678929483959,
+               0.6126029787870664, 0.5478930408398106, 0.49001927225082526, 0.4382681581785508,
+               0.39198629858164297, 0.35059855547217694, 0.3135835648440106, 0.2804803345711474,
+               0.25087418985825677, 0.2243971720775186, 0.20071643171650502, 0.17953173628109204,
+               0.16058901178431068, 0.14364507900198334, 0.1284944634029239, 0.11493896671383409,
+               0.10281850088898935]

@@ -87,7 +87,7 @@ def _gn_by_substitution(W, S, p):
 
 
 @njit(cache=True, error_model="numpy")
-def trust_region_step(W, S, Delta, alpha, rtol, gn_factor, to_boundary, p):
+def trust_region_step(W, S, Delta, alpha, rtol, gn_factor, to_boundary, update_last, p):
     """Step for radius ``Delta`` (see :func:`lsqcore._linalg.solve_trust_region`).
 
     The SVD is needed only when the Gauss-Newton step does not fit in the
@@ -104,7 +104,8 @@ def trust_region_step(W, S, Delta, alpha, rtol, gn_factor, to_boundary, p):
     ensure_svd(W, S)
     s = vec(W, S, O_SV, n)
     return solve_trust_region(s, mat(W, S, O_VV, n, n), vec(W, S, O_UFS, n), Delta,
-                              alpha, rtol, gn_factor, to_boundary, rank_cutoff(S, s), p)
+                              alpha, rtol, gn_factor, to_boundary, update_last,
+                              rank_cutoff(S, s), p)
 
 
 @njit(cache=True, error_model="numpy")

@@ -112,7 +112,7 @@ def trial(W, S):
     x_new = vec(W, S, O_XNEW, n)
     step = vec(W, S, O_STEP, n)
     step_h = vec(W, S, O_STEPH, n)
-    W[ALPHA] = trust_region_step(W, S, W[DELTA], W[ALPHA], 0.1, 1.1, False, p_h)
+    W[ALPHA] = trust_region_step(W, S, W[DELTA], W[ALPHA], 0.1, 1.1, False, False, p_h)
     for i in range(n):
         step_h[i] = p_h[i]
         step[i] = scale[i] * p_h[i]

@@ -133,7 +133,7 @@ def trial(W, S):
     step = vec(W, S, O_STEP, n)
     step_h = vec(W, S, O_STEPH, n)
     Delta = W[DELTA]
-    W[ALPHA] = trust_region_step(W, S, Delta, W[ALPHA], 0.01, 1.0, True, p_h)
+    W[ALPHA] = trust_region_step(W, S, Delta, W[ALPHA], 0.01, 1.0, True, True, p_h)
     if S[BOUNDED]:
         value = _select_step(W, S, x, p_h, d, g_h, R, Delta, step, step_h)
     else:
