@@ -65,6 +65,8 @@ def rho_builtin(kind, z):
         t = 1.0 + z
         return math.log1p(z), 1.0 / t, -1.0 / (t * t)
     if kind == ARCTAN:
+        if z == math.inf:       # f^2 overflowed: the plateau's limits (-2 z / t^2 is inf / inf)
+            return 0.5 * math.pi, 0.0, -0.0
         t = 1.0 + z * z
         return math.atan(z), 1.0 / t, -2.0 * z / (t * t)
     return z, 1.0, 0.0
@@ -118,7 +120,7 @@ def scale_for_loss(J, f, rho, f_s):
     m, n = J.shape
     for i in range(m):
         w = rho[1, i] + 2.0 * rho[2, i] * f[i] * f[i]
-        if w < EPS:
+        if not w >= EPS:        # also NaN: rho'' f^2 = -0 * inf once f^2 overflows
             w = EPS
         w = math.sqrt(w)
         f_s[i] = rho[1, i] * f[i] / w

@@ -976,3 +976,26 @@ _VALLEY29_Y = [2.341062268735467, 2.093464961948349, 1.8720647096943541, 1.67409
                0.25087418985825677, 0.2243971720775186, 0.20071643171650502, 0.17953173628109204,
                0.16058901178431068, 0.14364507900198334, 0.1284944634029239, 0.11493896671383409,
                0.10281850088898935]
+
+
+def test_regression_arctan_overflowing_residual_jacobian_finite():
+    """trf + arctan, x_scale='jac', bounded two-exponential fit: the solver
+    ended (gtol, on arctan's plateau) where a residual is ~1e164, so
+    z = f^2 = inf: rho'' = -2 z / (1 + z^2)^2 was inf / inf = NaN, the
+    Triggs weight rho' + 2 rho'' f^2 NaN escaped the eps clip (NaN < eps is
+    false) and result.jac had a NaN row under success=True.  lsqcore._loss
+    now gives arctan's limits at z = inf and clips a NaN weight to eps."""
+    t = np.linspace(0.0, 5.0, 4)
+    case = Case("exp", np.array([1.6762027436057276, 1.2303968347557945, 2.696109609009204,
+                                 3.7051010284032926]),
+                np.array([8.806940369271596, -10.030502396727789, 25.906483838202703,
+                          17.89627995925811]),
+                (t, np.array([4.372312352614932, 0.2212522632155054, 0.027754112036309717,
+                              0.0035690836101811905]), 1.0),
+                (np.array([-165.94407161696702, -133.07018587230723, -266.91485129191113,
+                           -366.80500181192593]),
+                 np.array([176.42721472984434, 124.27008031033525, 295.51744473912305,
+                           388.40638279958733])), convex=False)
+    res = call(lsqcore.least_squares, case, "trf", "analytic", "arctan", 1.0, "jac")
+    assert np.all(np.isfinite(res.jac)) and np.all(np.isfinite(res.grad))
+    check_case(case, "trf", "analytic", "arctan", 1.0, "jac")
