@@ -478,8 +478,15 @@ def check_case(case, method, jac, loss, f_scale, x_scale):
         assert gm <= TOL["gtol"] * (1 + 1e-6) + 1e-300 or (method == "lm" and gm <= TOL["gtol"] + 1e-14), \
             f"status 1 (gtol) but the gradient test fails: {gm!r}"
     # ---- against scipy
-    ref = call(sp_least_squares, case, "trf" if method == "gn" else method, jac, loss, f_scale,
-               x_scale)
+    try:
+        ref = call(sp_least_squares, case, "trf" if method == "gn" else method, jac, loss,
+                   f_scale, x_scale)
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        # scipy itself fails: its arctan rho'' at f^2 = inf is NaN, its Triggs
+        # weight too (NaN < EPS is false), and scipy.linalg.svd refuses the
+        # NaN Jacobian.  lsqcore's own result was checked above.
+        note(f"scipy raised {exc!r}: no comparison")
+        return
     note(f"scipy: status={ref.status} cost={ref.cost!r} nfev={ref.nfev} x={ref.x!r}")
     if not ref.success:
         return
@@ -998,4 +1005,23 @@ def test_regression_arctan_overflowing_residual_jacobian_finite():
                            388.40638279958733])), convex=False)
     res = call(lsqcore.least_squares, case, "trf", "analytic", "arctan", 1.0, "jac")
     assert np.all(np.isfinite(res.jac)) and np.all(np.isfinite(res.grad))
+    check_case(case, "trf", "analytic", "arctan", 1.0, "jac")
+
+
+def test_regression_scipy_reference_crashes_on_arctan_overflow():
+    """trf + arctan, x_scale='jac', residual scale 10: scipy's own trf
+    raises (its arctan rho'' at f^2 = inf is NaN, and so is its Triggs
+    weight; scipy.linalg.svd refuses the NaN Jacobian).  lsqcore ends
+    honestly (max_nfev, finite result); the comparison is skipped."""
+    t = np.linspace(0.0, 5.0, 4)
+    case = Case("exp", np.array([0.7303895761622216, 1.0640595090472433, -1.6157788473449037,
+                                 2.653514571555022]),
+                np.array([2.4718649102521812, 6.445565093994052, -5.558053110409835,
+                          -2.5357393496463883]),
+                (t, np.array([-0.8853892711826822, 0.1045874983136224, 0.02081322967636955,
+                              0.0035697583813742314]), 10.0),
+                (np.array([-72.30856804005992, -105.3418913956771, -167.1359378449002,
+                           -267.8871965051486]),
+                 np.array([75.51082252647433, 112.85151599871838, 159.96210588714547,
+                           268.00497172705724])), convex=False)
     check_case(case, "trf", "analytic", "arctan", 1.0, "jac")
