@@ -320,8 +320,12 @@ def gtol_measure(res, case, method, loss, f_scale, jac="analytic"):
             with np.errstate(all="ignore"):
                 J = case.jac(res.x, *case.args)
         else:
+            # a row scaled by 0 (rho' = 0: a residual whose f^2 overflowed, on
+            # a saturating loss's plateau) cannot be unscaled, and adds
+            # rho' f = 0 to the gradient: it is taken as 0
+            sc = solver_row_scale(res, method, loss, f_scale)[:, None]
             with np.errstate(all="ignore"):
-                J = J / solver_row_scale(res, method, loss, f_scale)[:, None]
+                J = np.where(sc > 0, J / np.where(sc > 0, sc, 1.0), 0.0)
     with np.errstate(all="ignore"):
         return _gtol_measure(res, case, method, f, J, r1, 0.0)
 
@@ -1066,3 +1070,20 @@ _CRAWL_Y = [4.378595571952955, 3.2095084530719347, 2.985650086674579, 3.18244710
             -0.250930649867091, 0.13491995163763537, -0.09531914906520769, 0.08250472684186706,
             0.22456653141886035, 0.006795626986961643, 0.5517679242975184, 0.0900338661029304,
             -0.4345010529784685]
+
+
+def test_regression_gn_arctan_plateau_zero_row_scale():
+    """gn, 2-point, arctan: gn's gtol stop (true) on arctan's plateau with
+    seven residuals ~1e241 (f^2 = inf, rho' = 0): gn's IRLS row scale
+    sqrt(rho') is 0 there, and unscaling result.jac gave 0/0 = NaN in the
+    re-check.  Such rows add rho' f = 0 to the gradient and are taken as 0."""
+    t = np.linspace(0.0, 5.0, 8)
+    case = Case("exp", np.array([-1.7795540617506418, 1.3161426628408934, -2.876159240814838,
+                                 3.799732843835251]),
+                np.array([-1.6768991676083442, 1.2643379265535033, -2.9029087357923617,
+                          3.5216240873464204]),
+                (t, np.array([-2.577521268083375, -3.385561251966837, 2.4214029586706314,
+                              1.5904680982746273, 1.3279233324792172, 0.11614483949349746,
+                              2.5390200240301497, -3.431187097486561]), 10.0),
+                (np.full(4, -np.inf), np.full(4, np.inf)), convex=False)
+    check_case(case, "gn", "2-point", "arctan", 1.0, None)
