@@ -46,6 +46,18 @@ EPS = 2.220446049250313e-16
 
 
 @njit(cache=True, error_model="numpy")
+def max_nan(a, b):
+    """``max(a, b)`` that propagates NaN.
+
+    Python's (and Numba's) ``max(0.0, nan)`` is ``0.0``: a gradient norm
+    accumulated that way reads a NaN gradient as converged.
+    """
+    if a != a or b != b:
+        return math.nan
+    return a if a >= b else b
+
+
+@njit(cache=True, error_model="numpy")
 def householder_qr(At, tau):
     """Factor ``A = Q R`` in place by Householder reflections, ``A`` stored by columns.
 

@@ -459,3 +459,32 @@ def test_huge_m_small_n():
         np.testing.assert_allclose(r[name]["x"], [2.0, 3.0], rtol=1e-8)
         assert r[name]["s"] < 60.0, r
         assert r[name]["peak_mb"] - r["base_mb"] < 16 * m_mb, r
+
+
+# --------------------------------------------------------------------------
+# A NaN gradient is never "converged"
+# --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("method", ["trf", "lm", "gn"])
+def test_nan_gradient_fails_the_gtol_test(method):
+    """`max(0.0, nan)` is 0.0: a gradient norm accumulated with it read a NaN
+    gradient as gtol convergence.  Each method's gtol test on a workspace
+    whose gradient holds a NaN must say "not converged" and store NaN."""
+    from lsqcore import _layout as L
+    from lsqcore._kernel import setup
+    from lsqcore.methods import trf, lm, gn
+    from lsqcore._linalg import max_nan
+    assert np.isnan(max_nan(0.0, np.nan)) and np.isnan(max_nan(np.nan, 1.0))
+    assert max_nan(1.0, 2.0) == 2.0
+    m, n = 4, 2
+    W, S = L.allocate(m, n, False, False)
+    setup(W, S, np.array([1.0, 2.0]), np.ones(m), np.full(n, -np.inf), np.full(n, np.inf),
+          np.ones(n), np.full(n, 1e-8), np.array([1e-8, 1e-8, 1e-8, 1.0]),
+          np.array([L.METHOD_CODES[method], L.JAC_2POINT, 0, 100, 0, 0]))
+    W[L.COST] = 2.0
+    W[S[L.O_J]:S[L.O_J] + m * n] = 1.0
+    g = W[S[L.O_G]:S[L.O_G] + n]
+    g[:] = [0.0, np.nan]
+    mod = {"trf": trf, "lm": lm, "gn": gn}[method]
+    assert not mod.gtol_test(W, S)
+    assert np.isnan(W[L.G_NORM])

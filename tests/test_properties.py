@@ -1031,7 +1031,7 @@ def test_regression_scipy_reference_crashes_on_arctan_overflow():
     check_case(case, "trf", "analytic", "arctan", 1.0, "jac")
 
 
-@pytest.mark.xfail(strict=False, reason=(
+@pytest.mark.xfail(strict=True, reason=(
     "open, not classified (docs/hardening.md): trf + cauchy + x_scale='jac' "
     "crawling a degenerate two-exponential valley (a = -b, equal rates) for "
     "~800 evaluations ends ~1.2e-4 (8e-8 relative) above scipy, for all of 5 "

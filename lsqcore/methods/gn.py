@@ -42,7 +42,7 @@ from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST, STATUS,
                        O_SCALEINV, O_R, O_W1, O_J, O_D,
                        FTOL, XTOL, GTOL, COST, COST_NEW, ACTRED, PRERED, RATIO,
                        STEP_NORM, STEP_H_NORM, G_NORM, LS_T, GP, DELTA, ALPHA, PRED_FULL)
-from .._linalg import norm_r, norm2, dot
+from .._linalg import norm_r, norm2, dot, max_nan
 from .._status import (check_termination, RUNNING, LINE_SEARCH_FAIL, FTOL as ST_FTOL,
                        XTOL as ST_XTOL)
 from .common import factor_scaled_jacobian, gauss_newton_step, update_jac_scale
@@ -59,7 +59,7 @@ def gtol_test(W, S):
     g = vec(W, S, O_G, n)
     g_norm = 0.0
     for i in range(n):
-        g_norm = max(g_norm, abs(g[i]))
+        g_norm = max_nan(g_norm, abs(g[i]))
     W[G_NORM] = g_norm
     return g_norm < W[GTOL]
 

@@ -47,7 +47,7 @@ from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST, STATUS,
                        FTOL, XTOL, GTOL, DELTA, ALPHA, COST, COST_NEW, ACTRED,
                        PRERED, RATIO, STEP_NORM, STEP_H_NORM, G_NORM, X_NORM,
                        DIRDER, PNORM)
-from .._linalg import quadratic, norm_r, norm2, EPS
+from .._linalg import quadratic, norm_r, norm2, EPS, max_nan
 from .._status import FTOL as ST_FTOL, XTOL as ST_XTOL, FTOL_XTOL
 from .common import factor_scaled_jacobian, trust_region_step, update_jac_scale, column_norms
 
@@ -66,10 +66,10 @@ def gtol_test(W, S):
     if fnorm > 0.0:
         for j in range(n):
             if cn[j] > 0.0:
-                gnorm = max(gnorm, abs(g[j] / cn[j]) / fnorm)
+                gnorm = max_nan(gnorm, abs(g[j] / cn[j]) / fnorm)
     W[G_NORM] = 0.0
     for j in range(n):
-        W[G_NORM] = max(W[G_NORM], abs(g[j]))
+        W[G_NORM] = max_nan(W[G_NORM], abs(g[j]))
     return gnorm <= W[GTOL]
 
 
