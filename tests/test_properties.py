@@ -943,13 +943,17 @@ def test_regression_fd_jacobian_flat_valley():
     (2e-8 relative).  lsqcore's point is 4.2e-14 above the local minimum;
     its 2-point Jacobian (error 1.1e-8) resolves the cost only to 5.3e-14
     (0.5 dg' H^-1 dg).  With the analytic Jacobian both reach 8.2274294496e-7."""
-    t = np.linspace(0.0, 1.0, 26)
+    _flat_valley(_VALLEY_Y, [1.3016851783756425, 3.0971298922288755, 1.1058146984228174,
+                             3.2142203937492053])
+
+
+def _flat_valley(y, x0):
+    """trf, 2-point, on the two-exponential flat valley with data ``y`` (m = len(y))."""
+    t = np.linspace(0.0, 1.0, len(y))
     case = Case("exp", np.array([1.2360197889288, 3.036674116981429, 1.105046730436254,
                                  3.2349532569123807]),
-                np.array([1.3016851783756425, 3.0971298922288755, 1.1058146984228174,
-                          3.2142203937492053]),
-                (t, np.array(_VALLEY_Y), 100.0), (np.full(4, -np.inf), np.full(4, np.inf)),
-                convex=False)
+                np.array(x0), (t, np.array(y), 100.0),
+                (np.full(4, -np.inf), np.full(4, np.inf)), convex=False)
     check_case(case, "trf", "2-point", "linear", 1.0, None)
 
 
@@ -969,14 +973,8 @@ def test_regression_fd_flat_valley_path_noise():
     there (2.2e-14).  But the outcome is path noise: from x0 (1 + 1e-15)
     scipy ends at 8.455044219e-7 and lsqcore at 8.455043874e-7.  Accepted by
     the overlap of the two solvers' outcomes over ulp-perturbed starts."""
-    t = np.linspace(0.0, 1.0, 29)
-    case = Case("exp", np.array([1.2360197889288, 3.036674116981429, 1.105046730436254,
-                                 3.2349532569123807]),
-                np.array([1.2280981198610692, 2.948864260662459, 1.032698243884704,
-                          2.9454461440222732]),
-                (t, np.array(_VALLEY29_Y), 100.0), (np.full(4, -np.inf), np.full(4, np.inf)),
-                convex=False)
-    check_case(case, "trf", "2-point", "linear", 1.0, None)
+    _flat_valley(_VALLEY29_Y, [1.2280981198610692, 2.948864260662459, 1.032698243884704,
+                               2.9454461440222732])
 
 
 _VALLEY29_Y = [2.341062268735467, 2.093464961948349, 1.8720647096943541, 1.6740989783620963,
