@@ -1030,10 +1030,11 @@ def test_regression_scipy_reference_crashes_on_arctan_overflow():
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "open, not classified (docs/hardening.md): trf + cauchy + x_scale='jac' "
+    "documented limitation (docs/hardening.md): trf + cauchy + x_scale='jac' "
     "crawling a degenerate two-exponential valley (a = -b, equal rates) for "
     "~800 evaluations ends ~1.2e-4 (8e-8 relative) above scipy, for all of 5 "
-    "ulp-perturbed starts each"))
+    "ulp-perturbed starts each; both end points are non-stationary xtol stops "
+    "(optimality 6.5e4 lsqcore, 3.1e5 scipy): a crawl, not a minimum"))
 def test_regression_trf_cauchy_jac_scale_crawl_open():
     """trf, analytic, cauchy (f_scale 10), x_scale='jac', bounded, m = 57:
     both solvers crawl (status 3 after ~800 evaluations), lsqcore at
