@@ -32,7 +32,7 @@ in Python, so the exception reaches the caller unchanged.
 """
 import numpy as np
 from llvmlite import ir
-from numba import cfunc, types
+from numba import carray, cfunc, types
 from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
@@ -151,7 +151,6 @@ def residual_wrapper(fun, arg_types, inplace):
                  "            out[i] = f[i]", "    return k"]
     src = "\n".join([f"def resid({', '.join(['x_p', 'n', 'out_p', 'm'] + params)}):",
                      "    x = carray(x_p, (n,))"] + lines + body) + "\n"
-    from numba import carray
     return _compile(src, "resid", dict(fun=fun, carray=carray, RAISED=RAISED,
                                         f64_vector=f64_vector),
                     arg_types, (_X, _X))
@@ -168,7 +167,6 @@ def jacobian_wrapper(jac, arg_types):
            "    if Jv.shape[0] != m or Jv.shape[1] != nj:", "        return BAD_SHAPE",
            "    for i in range(m):", "        for j in range(nj):",
            "            J[i, j] = Jv[i, j]", "    return 0"]) + "\n"
-    from numba import carray
     return _compile(src, "jw", dict(jac=jac, carray=carray, RAISED=RAISED,
                                     BAD_SHAPE=BAD_SHAPE), arg_types, (_X, _J))
 

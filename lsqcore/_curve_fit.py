@@ -19,7 +19,7 @@ array, the residual ``r`` is itself compiled: Numba cannot star-unpack an
 array into scalar arguments, so a small wrapper is generated per parameter
 count and weighting (``f(x, p[0], ..., p[n-1])``) with the user's dispatcher
 bound as a global, and the whole solve runs in
-:func:`lsqcore._driver.run_compiled`.  Wrappers are memoised per model, so
+:func:`lsqcore.least_squares`'s compiled driver.  Wrappers are memoised per model, so
 a model is compiled once per process.  Anything else runs the plain-Python
 driver, where only the model itself is interpreted.
 """

@@ -199,22 +199,12 @@ def jac_address(jac, x, J, args):
     return _wrapper_status(ccall(jac, (x, J) + args), 0, ERR_JAC_RAISED, ERR_J_SHAPE)
 
 
-@njit(error_model="numpy")
-def run_compiled(fun, jac, loss, W, S, args):
-    """The compiled twin of :func:`run_python` (``jac``/``loss`` may be None).
-
-    Returns 0 when the kernel is done, or an ``ERR_*`` code.
-    """
-    if S[L.JAC] == L.JAC_CS:
-        return run_compiled_with(call_alloc, _cs_compiled, fun, jac, loss, W, S, args)
-    return run_compiled_with(call_alloc, _cs_unused, fun, jac, loss, W, S, args)
-
-
 @njit(error_model="numpy", inline="always")
 def run_compiled_with(call, jac_cs, fun, jac, loss, W, S, args):
-    """:func:`run_compiled` for a residual called through ``call`` (``call_alloc``
-    or ``call_inplace``); ``jac_cs`` is the complex-step Jacobian or
-    ``_cs_unused``.  The kernel is reached through its C address."""
+    """:func:`request_loop` with the kernel's own addresses and jitted functions
+    bound at compile time: the residual called through ``call``
+    (``call_alloc`` or ``call_inplace``), ``jac_cs`` the complex-step
+    Jacobian or ``_cs_unused`` (the batch's loop)."""
     return request_loop(KERNEL, call, jac_alloc, jac_cs, fun, jac, loss, W, S, args)
 
 

@@ -3,7 +3,7 @@
 Every row of a batch is an ordinary single problem solved by the same
 cached ask/tell kernel (:mod:`lsqcore._kernel`) and the same compiled
 request loop (:func:`lsqcore._driver.run_compiled_with`, the loop of
-:func:`lsqcore._driver.run_compiled`) as :func:`lsqcore.least_squares`;
+:func:`lsqcore._driver.request_loop`) as :func:`lsqcore.least_squares`;
 this module only adds the outer loops:
 
 * rows are distributed over threads by ``numba.prange`` with dynamic
