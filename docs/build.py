@@ -166,18 +166,18 @@ def signature(obj, name):
     return f"{name}{sig}"
 
 
+def _heading(anchor, title, obj, qualname):
+    """Heading, signature block and docstring of a class or callable."""
+    return ([f'### <a id="{anchor}"></a>{title}', "", "```python",
+             signature(obj, qualname), "```", ""] + list(render_doc(obj.__doc__)))
+
+
 def describe(qualname, obj):
     """Markdown for one public object."""
     out = []
     anchor = qualname.replace(".", "-").lower()
     if inspect.isclass(obj):
-        out.append(f'### <a id="{anchor}"></a>class `{qualname}`')
-        out.append("")
-        out.append("```python")
-        out.append(signature(obj, qualname))
-        out.append("```")
-        out.append("")
-        out.extend(render_doc(obj.__doc__))
+        out.extend(_heading(anchor, f"class `{qualname}`", obj, qualname))
         members = []
         for mname, member in inspect.getmembers(obj):
             if mname.startswith("_") or mname not in obj.__dict__:
@@ -194,13 +194,7 @@ def describe(qualname, obj):
             out.append("")
             out.extend(render_doc(doc, level=5))
     elif callable(obj):
-        out.append(f'### <a id="{anchor}"></a>`{qualname}`')
-        out.append("")
-        out.append("```python")
-        out.append(signature(obj, qualname))
-        out.append("```")
-        out.append("")
-        out.extend(render_doc(obj.__doc__))
+        out.extend(_heading(anchor, f"`{qualname}`", obj, qualname))
     else:
         out.append(f'### <a id="{anchor}"></a>`{qualname}`')
         out.append("")

@@ -13,6 +13,8 @@ state.
   measure (E. D. Dolan, J. J. More, "Benchmarking optimization software
   with performance profiles", Math. Program. 91, 2002).
 """
+import sys
+
 import numpy as np
 
 __all__ = ["MissingMatplotlib", "require_matplotlib", "plot_study", "plot_profiles",
@@ -37,6 +39,17 @@ def require_matplotlib():
             "plots need matplotlib, which is not installed: "
             "pip install 'lsqcore[plot]' (or pip install matplotlib)") from e
     return Figure, FigureCanvasAgg
+
+
+def matplotlib_missing(prog):
+    """For a command-line tool: False if plots can be drawn, else print why
+    (``prog: ...`` on stderr) and return True."""
+    try:
+        require_matplotlib()
+    except MissingMatplotlib as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return True
+    return False
 
 
 def _new_figure(ncols, width=5.2, height=4.2):

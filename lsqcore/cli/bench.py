@@ -290,11 +290,8 @@ def detail(solvers, records, cases):
 
 def run(args):
     if args.profile:
-        from .._study_plot import require_matplotlib, MissingMatplotlib
-        try:
-            require_matplotlib()
-        except MissingMatplotlib as e:
-            print(f"bench: {e}", file=sys.stderr)
+        from .._study_plot import matplotlib_missing
+        if matplotlib_missing("bench"):
             return 2
     try:
         solvers = [Solver(s.strip(), args.driver) for s in args.methods.split(",") if s.strip()]

@@ -129,11 +129,8 @@ def run(args):
               f"{problem.name}, got {args.start}", file=sys.stderr)
         return 2
     if args.plot:
-        from .._study_plot import require_matplotlib, MissingMatplotlib
-        try:
-            require_matplotlib()
-        except MissingMatplotlib as e:
-            print(f"study: {e}", file=sys.stderr)
+        from .._study_plot import matplotlib_missing
+        if matplotlib_missing("study"):
             return 2
     x_scale = args.x_scale
     if x_scale is not None and x_scale != "jac":
