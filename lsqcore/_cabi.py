@@ -139,16 +139,15 @@ _J = types.Array(types.float64, 2, "C")
 def residual_wrapper(fun, arg_types, inplace):
     """The ``resid`` cfunc of ``fun`` for ``args`` of ``arg_types`` (see module docstring)."""
     params, lines, names = _unpack_source(arg_types)
-    call_args = ", ".join(["x", "out"] + names if inplace else ["x"] + names)
-    body = (["    out = carray(out_p, (m,))"] if inplace else [])
     if inplace:
-        body += ["    try:", f"        fun({call_args})", "    except Exception:",
-                 "        return RAISED", "    return m"]
+        body = ["    out = carray(out_p, (m,))", "    try:",
+                f"        fun({', '.join(['x', 'out'] + names)})", "    except Exception:",
+                "        return RAISED", "    return m"]
     else:
-        body += ["    try:", f"        f = fun({call_args})", "    except Exception:",
-                 "        return RAISED", "    f = f64_vector(f)", "    k = f.shape[0]", "    if k <= m:",
-                 "        out = carray(out_p, (m,))", "        for i in range(k):",
-                 "            out[i] = f[i]", "    return k"]
+        body = ["    try:", f"        f = fun({', '.join(['x'] + names)})",
+                "    except Exception:", "        return RAISED", "    f = f64_vector(f)",
+                "    k = f.shape[0]", "    if k <= m:", "        out = carray(out_p, (m,))",
+                "        for i in range(k):", "            out[i] = f[i]", "    return k"]
     src = "\n".join([f"def resid({', '.join(['x_p', 'n', 'out_p', 'm'] + params)}):",
                      "    x = carray(x_p, (n,))"] + lines + body) + "\n"
     return _compile(src, "resid", dict(fun=fun, carray=carray, RAISED=RAISED,
