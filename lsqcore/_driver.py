@@ -408,7 +408,7 @@ def pack_floats(fopts, lb, ub, x_scale, rstep):
     return F
 
 
-@njit(error_model="numpy", inline="always")
+@njit(error_model="numpy")
 def _solve_packed(P, F, x0, args):
     """:func:`solve_compiled` with ``fun``/``jac`` given as wrapper addresses in ``P``."""
     n = x0.shape[0]

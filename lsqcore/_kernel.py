@@ -413,9 +413,19 @@ _i64 = types.int64
 _ADVANCE_SIG = _i64(_P_F64, _i64, _P_I64, _i64)
 
 
+# The C entries inline their function's body (a twin with ``inline='always'``)
+# rather than calling the cached dispatcher: compiling the dispatcher on its
+# own and then linking it into the C entry optimised and generated the whole
+# kernel twice, ~1 s more of the first import after installation.  The
+# dispatchers themselves are compiled only for the drivers that call them
+# (the plain-Python loop, the GPU kernel).
+_advance_inline = njit(error_model="numpy", inline="always")(advance.py_func)
+_setup_inline = njit(error_model="numpy", inline="always")(setup.py_func)
+
+
 @cfunc(_ADVANCE_SIG, cache=True, error_model="numpy")
 def _advance_c(wp, wn, sp, sn):
-    return advance(carray(wp, (wn,)), carray(sp, (sn,)))
+    return _advance_inline(carray(wp, (wn,)), carray(sp, (sn,)))
 
 
 _SETUP_SIG = _i64(_P_F64, _i64, _P_I64, _i64, _P_F64, _i64, _P_F64, _i64, _P_F64, _i64,
@@ -429,7 +439,7 @@ def _setup_c(wp, wn, sp, sn, x0, n, f0, m, lb, n1, ub, n2, xs, n3, rs, n4, fo, n
     S = carray(sp, (sn,))
     iopts = carray(io, (n6,))
     L.init_layout(S, m, n, iopts[2] != LINEAR, iopts[2] == CALLABLE, trace_cap)
-    setup(W, S, carray(x0, (n,)), carray(f0, (m,)), carray(lb, (n,)), carray(ub, (n,)),
+    _setup_inline(W, S, carray(x0, (n,)), carray(f0, (m,)), carray(lb, (n,)), carray(ub, (n,)),
           carray(xs, (n,)), carray(rs, (n,)), carray(fo, (n5,)), iopts)
     return 0
 
