@@ -16,10 +16,10 @@ SIAM J. Sci. Comput. 21(1), 1999.
 import math
 
 import numpy as np
-from numba import njit
+from ._jit import kernel_jit
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def coleman_li_scaling(x, g, lb, ub, v, dv):
     """Coleman-Li vector ``v`` and its derivative sign ``dv``.
 
@@ -39,7 +39,7 @@ def coleman_li_scaling(x, g, lb, ub, v, dv):
             dv[i] = 0.0
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def step_to_bound(x, s, lb, ub, hits):
     """Largest ``t >= 0`` with ``lb <= x + t s <= ub``; ``hits`` marks the blocking bounds."""
     t_min = np.inf
@@ -57,7 +57,7 @@ def step_to_bound(x, s, lb, ub, hits):
     return t_min
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def intersect_trust_region(x, s, Delta):
     """Roots ``t1 <= t2`` of ``||x + t s|| = Delta`` (``||x|| <= Delta``)."""
     a = 0.0
@@ -78,7 +78,7 @@ def intersect_trust_region(x, s, Delta):
     return t2, t1
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def in_bounds(x, lb, ub):
     for i in range(x.shape[0]):
         if x[i] < lb[i] or x[i] > ub[i]:
@@ -86,7 +86,7 @@ def in_bounds(x, lb, ub):
     return True
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def nextafter(a, b):
     """``np.nextafter(a, b)`` for float64 scalars, bit for bit, from ``math``
     alone (``frexp`` / ``ldexp``), so that CUDA device code can compile it too.
@@ -116,7 +116,7 @@ def nextafter(a, b):
     return math.copysign(0.0, a) if r == 0.0 else r
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def make_strictly_feasible(x, lb, ub, rstep):
     """Move ``x`` strictly inside the box, in place.
 
@@ -141,7 +141,7 @@ def make_strictly_feasible(x, lb, ub, rstep):
                 x[i] = 0.5 * (lo + hi)
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def active_constraints(x, lb, ub, rtol, active):
     """``active[i]`` is -1 (lower), +1 (upper) or 0, within ``rtol`` relative distance."""
     for i in range(x.shape[0]):

@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from numba import njit
+from ._jit import kernel_jit
 
 from ._linalg import EPS
 
@@ -35,7 +35,7 @@ CENTRAL = 0.0
 ONE_SIDED = 1.0
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def default_rstep(jac_kind):
     """Default relative step: sqrt(eps) forward, eps^(1/3) central."""
     if jac_kind == 2:
@@ -43,7 +43,7 @@ def default_rstep(jac_kind):
     return SQRT_EPS
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def fd_steps(x, lb, ub, rstep, typ, three_point, h, scheme):
     """Choose the step ``h_j`` (sign included) and the scheme of every column.
 
@@ -88,7 +88,7 @@ def fd_steps(x, lb, ub, rstep, typ, three_point, h, scheme):
         h[j] = (x[j] + hj) - x[j]
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def fd_points(x, h, scheme, stage, XQ):
     """Fill row ``j`` of ``XQ`` with the ``stage``-th (1 or 2) point for column ``j``."""
     n = x.shape[0]
@@ -103,7 +103,7 @@ def fd_points(x, h, scheme, stage, XQ):
             XQ[j, j] = x[j] + 2.0 * h[j]
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def fd_assemble(f, FQ, h, scheme, three_point, stage, J):
     """Turn the residuals at the requested points into Jacobian columns.
 
@@ -129,7 +129,7 @@ def fd_assemble(f, FQ, h, scheme, three_point, stage, J):
                 J[i, j] = (-3.0 * f[i] + 4.0 * J[i, j] - FQ[j, i]) / (2.0 * h[j])
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def cs_steps(x, rstep, h):
     """Complex-step increments ``h_j`` (tiny: there is no cancellation)."""
     for j in range(x.shape[0]):

@@ -28,6 +28,7 @@ import math
 
 import numpy as np
 from numba import njit, cfunc, carray, types
+from ._jit import kernel_jit
 
 from . import _layout as L
 from ._layout import vec, mat
@@ -43,7 +44,7 @@ PH_INIT, PH_INIT_RHO, PH_JAC, PH_FD1, PH_FD2, PH_JAC_DONE, PH_CHECK, PH_STEP, \
 ACCEPTED, REJECTED, INVALID = 1, 0, -1
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts):
     """Load a problem into a laid-out workspace (see :func:`lsqcore._layout.init_layout`).
 
@@ -108,14 +109,14 @@ def setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts):
         fv[i] = f0[i]
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def _request(S, req, phase):
     S[L.REQ] = req
     S[L.PHASE] = phase
     return req
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def _honest(W, S):
     """No success at a point whose cost is not finite.
 
@@ -129,14 +130,14 @@ def _honest(W, S):
         S[L.STATUS] = IMPROPER_INPUT
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def _done(S):
     S[L.PHASE] = PH_DONE
     S[L.REQ] = L.REQ_DONE
     return L.REQ_DONE
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def _cost_of_new(W, S):
     """Cost at ``f_new`` for a built-in loss; returns False if a request is needed."""
     m = S[L.M]
@@ -152,7 +153,7 @@ def _cost_of_new(W, S):
     return True
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def _accept(W, S):
     """Make the trial point the current point."""
     m = S[L.M]
@@ -173,7 +174,7 @@ def _accept(W, S):
     W[L.COST] = W[L.COST_NEW]
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def _all_finite(a):
     for i in range(a.shape[0]):
         if not math.isfinite(a[i]):
@@ -181,7 +182,7 @@ def _all_finite(a):
     return True
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def _all_zero(a):
     for i in range(a.shape[0]):
         if a[i] != 0.0:
@@ -189,7 +190,7 @@ def _all_zero(a):
     return True
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def _record(W, S, outcome):
     """Append one trace record: the trial, its evaluation and the verdict."""
     k = S[L.TRACE_LEN]
@@ -216,7 +217,7 @@ def _record(W, S, outcome):
     S[L.TRACE_LEN] = k + 1
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def _widen_null_steps(J, typ):
     """A finite-difference column that is exactly zero usually means the step
     was below the resolution of ``f`` (a parameter far smaller than its
@@ -240,7 +241,7 @@ def _widen_null_steps(J, typ):
     return widened
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def advance(W, S):
     """Run until the next request; return its code (``REQ_*`` in :mod:`lsqcore._layout`)."""
     m = S[L.M]

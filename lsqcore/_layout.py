@@ -10,10 +10,12 @@ unbox) and lets a batch driver give each thread one preallocated pair.
 ``vec`` and ``mat`` return views; no kernel allocates.
 """
 import numpy as np
-from numba import njit, types
+from numba import types
 from numba.core import cgutils
 from numba.core.imputils import impl_ret_borrowed
 from numba.extending import intrinsic
+
+from ._jit import kernel_jit
 
 # ---- integer record S: sizes, options, counters -------------------------------
 M, N, METHOD, JAC, LOSS, PHASE, REQ, REQ_K, NFEV, NJEV, NIT, MAX_NFEV, \
@@ -49,7 +51,7 @@ REQ_DONE = 7
 TRACE_FIELDS = 12
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def workspace_shape(m, n, robust, callable_loss, trace_cap):
     """Sizes ``(len(W), len(S))`` for a problem of ``m`` residuals, ``n`` unknowns."""
     nvec = 28 * n
@@ -60,7 +62,7 @@ def workspace_shape(m, n, robust, callable_loss, trace_cap):
     return N_SCALARS + nvec + mvec + rho + mats + trace, S_SIZE
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def init_layout(S, m, n, robust, callable_loss, trace_cap):
     """Write sizes and array offsets into ``S``."""
     S[M] = m

@@ -41,11 +41,12 @@ they serve the single, batch and GPU drivers alike.
 import math
 
 from numba import njit
+from ._jit import kernel_jit
 
 EPS = 2.220446049250313e-16
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def max_nan(a, b):
     """``max(a, b)`` that propagates NaN.
 
@@ -76,7 +77,7 @@ def _max_abs(a, lo, hi):
     return max(max(b0, b1), max(b2, b3))
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def householder_qr(At, tau):
     """Factor ``A = Q R`` in place by Householder reflections, ``A`` stored by columns.
 
@@ -126,7 +127,7 @@ def householder_qr(At, tau):
                 b[i] -= w * a[i]
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def apply_qt(At, tau, b):
     """Overwrite ``b`` with ``Q^T b`` using the reflectors stored in ``At``."""
     cols, rows = At.shape
@@ -145,7 +146,7 @@ def apply_qt(At, tau, b):
             b[i] -= s * a[i]
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def copy_r(At, R):
     """Copy ``R`` out of the factored ``At`` into square ``R`` (zero-padded)."""
     cols, rows = At.shape
@@ -155,7 +156,7 @@ def copy_r(At, R):
             R[i, j] = At[j, i] if (i <= j and i < rows) else 0.0
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def jacobi_svd(U, s, V, uf, w):
     """One-sided Jacobi SVD of the square matrix held in ``U``.
 
@@ -240,7 +241,7 @@ def jacobi_svd(U, s, V, uf, w):
                 V[i, j], V[i, best] = V[i, best], V[i, j]
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def solve_trust_region(s, V, uf, Delta, alpha, rtol, gn_factor, to_boundary,
                        update_last, cutoff, p):
     """Solve ``min ||J p + f||`` subject to ``||p|| <= Delta`` from an SVD of ``J``.
@@ -330,7 +331,7 @@ def solve_trust_region(s, V, uf, Delta, alpha, rtol, gn_factor, to_boundary,
     return alpha
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def _phi(s, uf, alpha, Delta):
     """``phi = ||p(alpha)|| - Delta`` and its derivative in ``alpha``."""
     pn2 = 0.0
@@ -348,7 +349,7 @@ def _phi(s, uf, alpha, Delta):
     return pn - Delta, -d3 / pn
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def _combine(s, V, uf, alpha, p):
     """``p = -V diag(s / (s^2 + alpha)) uf`` (a zero singular value adds nothing)."""
     n = s.shape[0]
@@ -365,7 +366,7 @@ def _combine(s, V, uf, alpha, p):
             p[j] -= V[j, i] * c
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def pinv_step(s, V, uf, cutoff, p):
     """Minimum-norm Gauss-Newton step ``p = -V diag(1/s) uf`` over ``s > cutoff``."""
     n = s.shape[0]
@@ -379,7 +380,7 @@ def pinv_step(s, V, uf, cutoff, p):
             p[j] -= V[j, i] * c
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def norm_r(R, p):
     """``||R p||^2`` for upper-triangular ``R`` (equal to ``||J p||^2`` when ``J = Q R``)."""
     n = R.shape[0]
@@ -392,7 +393,7 @@ def norm_r(R, p):
     return acc
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def dot_r(R, a, b):
     """``(R a) . (R b)``, i.e. ``(J a) . (J b)``."""
     n = R.shape[0]
@@ -407,7 +408,7 @@ def dot_r(R, a, b):
     return acc
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def quadratic(R, g, p):
     """The Gauss-Newton model ``q(p) = g.p + 0.5 ||J p||^2`` with ``||J p|| = ||R p||``."""
     gp = 0.0
@@ -416,7 +417,7 @@ def quadratic(R, g, p):
     return gp + 0.5 * norm_r(R, p)
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def well_conditioned(R, rtol):
     """True if every ``|R_jj| > rtol * max |R_ii|``: ``R`` is safely invertible."""
     n = R.shape[0]
@@ -431,7 +432,7 @@ def well_conditioned(R, rtol):
     return True
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def back_substitute(R, b, p):
     """Solve ``R p = -b`` for upper-triangular ``R``: the Gauss-Newton step."""
     n = R.shape[0]
@@ -442,7 +443,7 @@ def back_substitute(R, b, p):
         p[i] = acc / R[i, i]
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def minimize_quadratic_1d(a, b, lo, hi, c):
     """Minimise ``a t^2 + b t + c`` over ``lo <= t <= hi``; return ``(t, value)``."""
     t_best = lo
@@ -461,7 +462,7 @@ def minimize_quadratic_1d(a, b, lo, hi, c):
     return t_best, v_best
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def norm2(a):
     """Euclidean norm without overflow for moderate lengths."""
     big = 0.0
@@ -478,7 +479,7 @@ def norm2(a):
     return big * math.sqrt(acc)
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def dot(a, b):
     acc = 0.0
     for i in range(a.shape[0]):

@@ -34,7 +34,7 @@ a modern synthesis", Vision Algorithms: Theory and Practice, 2000.
 """
 import math
 
-from numba import njit
+from ._jit import kernel_jit
 
 from ._linalg import EPS
 
@@ -49,7 +49,7 @@ LOSS_CODES = {"linear": LINEAR, "soft_l1": SOFT_L1, "huber": HUBER,
               "cauchy": CAUCHY, "arctan": ARCTAN}
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def rho_builtin(kind, z):
     """``(rho(z), rho'(z), rho''(z))`` of a built-in loss at ``z >= 0``."""
     if kind == SOFT_L1:
@@ -72,7 +72,7 @@ def rho_builtin(kind, z):
     return z, 1.0, 0.0
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def evaluate_rho(kind, f, f_scale, rho):
     """Fill ``rho`` (3, m) for residuals ``f`` and return the cost ``0.5 sum rho[0]``."""
     c2 = f_scale * f_scale
@@ -87,14 +87,14 @@ def evaluate_rho(kind, f, f_scale, rho):
     return 0.5 * cost
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def callable_loss_input(f, f_scale, z):
     """``z = (f / f_scale)^2``: the argument a user's loss callable receives."""
     for i in range(f.shape[0]):
         z[i] = (f[i] / f_scale) ** 2
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def finish_callable_loss(rho, f_scale):
     """Rescale a user's ``rho(z)`` to ``rho_C`` in place and return the cost."""
     c2 = f_scale * f_scale
@@ -106,7 +106,7 @@ def finish_callable_loss(rho, f_scale):
     return 0.5 * cost
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def linear_cost(f):
     acc = 0.0
     for i in range(f.shape[0]):
@@ -114,7 +114,7 @@ def linear_cost(f):
     return 0.5 * acc
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def scale_for_loss(J, f, rho, f_s):
     """Triggs' row scaling: ``J <- sqrt(w) J`` in place and ``f_s = rho' f / sqrt(w)``."""
     m, n = J.shape
@@ -128,7 +128,7 @@ def scale_for_loss(J, f, rho, f_s):
             J[i, j] *= w
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def scale_irls(J, f, rho, f_s):
     """Iteratively reweighted least squares: ``J <- sqrt(rho') J``, ``f_s = sqrt(rho') f``.
 

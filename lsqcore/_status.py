@@ -6,7 +6,7 @@ written against scipy keeps working; lsqcore adds its own negative ones:
 Jacobian is identically zero where the cost is positive: scipy would report
 ``gtol`` success there).
 """
-from numba import njit
+from ._jit import kernel_jit
 
 RUNNING = -99
 CALLBACK_STOP = -2
@@ -38,7 +38,7 @@ MESSAGES = {
 }
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def check_termination(dF, F, dx_norm, x_norm, ratio, ftol, xtol):
     """The ``ftol``/``xtol`` tests of the trust-region and line-search methods.
 

@@ -1,7 +1,7 @@
 """Pieces shared by the three methods: the factorisation of the scaled Jacobian."""
 import math
 
-from numba import njit
+from .._jit import kernel_jit
 
 from .._layout import (vec, mat, M, N, O_J, O_B, O_R, O_RA, O_TAU, O_W1, O_W2,
                        O_FNEW, O_FS, O_SV, O_VV, O_UF, O_UFS, O_U, SVD_READY)
@@ -10,7 +10,7 @@ from .._linalg import (householder_qr, apply_qt, copy_r, jacobi_svd, EPS,
                        pinv_step)
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def factor_scaled_jacobian(W, S, d, diag, augmented):
     """QR of ``J_h = J diag(d)``, optionally stacked on ``diag(sqrt(diag))``.
 
@@ -57,7 +57,7 @@ def factor_scaled_jacobian(W, S, d, diag, augmented):
     S[SVD_READY] = 0
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def ensure_svd(W, S):
     """SVD of ``R`` (kept intact): ``R = U diag(s) V^T`` and ``ufs = U^T uf``, once per Jacobian."""
     if S[SVD_READY] == 1:
@@ -75,7 +75,7 @@ def ensure_svd(W, S):
     S[SVD_READY] = 1
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def _gn_by_substitution(W, S, p):
     """Gauss-Newton step from ``R`` alone when ``R`` is well conditioned."""
     n = S[N]
@@ -86,7 +86,7 @@ def _gn_by_substitution(W, S, p):
     return True
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def trust_region_step(W, S, Delta, alpha, rtol, gn_factor, to_boundary, update_last, p):
     """Step for radius ``Delta`` (see :func:`lsqcore._linalg.solve_trust_region`).
 
@@ -108,7 +108,7 @@ def trust_region_step(W, S, Delta, alpha, rtol, gn_factor, to_boundary, update_l
                               rank_cutoff(S, s), p)
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def gauss_newton_step(W, S, p):
     """Minimum-norm Gauss-Newton step ``p = -J_h^+ f``."""
     if _gn_by_substitution(W, S, p):
@@ -119,13 +119,13 @@ def gauss_newton_step(W, S, p):
     pinv_step(s, mat(W, S, O_VV, n, n), vec(W, S, O_UFS, n), rank_cutoff(S, s), p)
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def rank_cutoff(S, s):
     """Singular values at or below ``eps * max(m, n) * s_max`` count as zero."""
     return EPS * max(S[M], S[N]) * s[0]
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def column_norms(J, out):
     m, n = J.shape
     # column by column, the sum in a register (``out`` may alias ``J``'s
@@ -137,7 +137,7 @@ def column_norms(J, out):
         out[j] = math.sqrt(acc)
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def update_jac_scale(J, scale, scale_inv, first, tmp):
     """``x_scale='jac'``: ``scale_inv = max(scale_inv, ||J e_j||)``, ``scale = 1/scale_inv``.
 

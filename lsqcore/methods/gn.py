@@ -35,7 +35,7 @@ References
 J. Nocedal, S. J. Wright, "Numerical Optimization", 2nd ed., ch. 3 and 10, 2006.
 A. Bjorck, "Numerical Methods for Least Squares Problems", SIAM, 1996, ch. 9.
 """
-from numba import njit
+from .._jit import kernel_jit
 
 from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST, STATUS,
                        O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
@@ -52,7 +52,7 @@ SQRT_EPS = 1.4901161193847656e-08
 MIN_T = 1e-12
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def gtol_test(W, S):
     """``||g||_inf < gtol``."""
     n = S[N]
@@ -64,7 +64,7 @@ def gtol_test(W, S):
     return g_norm < W[GTOL]
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def factorize(W, S):
     m = S[M]
     n = S[N]
@@ -95,7 +95,7 @@ def factorize(W, S):
         S[STATUS] = ST_FTOL
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def trial(W, S):
     n = S[N]
     t = W[LS_T]
@@ -114,7 +114,7 @@ def trial(W, S):
     W[STEP_NORM] = norm2(step)
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def evaluate(W, S, valid):
     """Armijo test; a full step is also tested for ``ftol``/``xtol``."""
     n = S[N]

@@ -39,7 +39,7 @@ K. Levenberg, Q. Appl. Math. 2, 1944.  D. W. Marquardt, SIAM J. Appl. Math. 11, 
 """
 import math
 
-from numba import njit
+from .._jit import kernel_jit
 
 from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST, STATUS,
                        O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
@@ -52,7 +52,7 @@ from .._status import FTOL as ST_FTOL, XTOL as ST_XTOL, FTOL_XTOL
 from .common import factor_scaled_jacobian, trust_region_step, update_jac_scale, column_norms
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def gtol_test(W, S):
     """Largest cosine between ``f`` and a column of ``J`` is at most ``gtol``."""
     m = S[M]
@@ -73,7 +73,7 @@ def gtol_test(W, S):
     return gnorm <= W[GTOL]
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def factorize(W, S):
     m = S[M]
     n = S[N]
@@ -102,7 +102,7 @@ def factorize(W, S):
     factor_scaled_jacobian(W, S, d, d, False)
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def trial(W, S):
     n = S[N]
     R = mat(W, S, O_R, n, n)
@@ -128,7 +128,7 @@ def trial(W, S):
         if fnorm2 > 0.0 else 0.0
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def evaluate(W, S, valid):
     n = S[N]
     fnorm = math.sqrt(2.0 * W[COST])

@@ -46,7 +46,7 @@ J. Nocedal, S. J. Wright, "Numerical Optimization", 2nd ed., 2006.
 """
 import math
 
-from numba import njit
+from .._jit import kernel_jit
 
 from .._layout import (vec, M, N, BOUNDED, JAC_SCALE, FIRST, STATUS,
                        O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
@@ -61,7 +61,7 @@ from .._status import check_termination, RUNNING
 from .common import factor_scaled_jacobian, trust_region_step, update_jac_scale
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def gtol_test(W, S):
     """``||v * g||_inf < gtol`` (scaled first-order optimality)."""
     n = S[N]
@@ -77,7 +77,7 @@ def gtol_test(W, S):
     return g_norm < W[GTOL]
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def factorize(W, S):
     n = S[N]
     m = S[M]
@@ -121,7 +121,7 @@ def factorize(W, S):
     W[THETA] = max(0.995, 1.0 - W[G_NORM])
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def trial(W, S):
     n = S[N]
     R = mat(W, S, O_R, n, n)
@@ -149,7 +149,7 @@ def trial(W, S):
     W[STEP_H_NORM] = norm2(step_h)
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def _select_step(W, S, x, p_h, d, g_h, R, Delta, step, step_h):
     """Best of the cut-back, reflected and Cauchy steps (Branch et al. 1999)."""
     n = S[N]
@@ -233,7 +233,7 @@ def _select_step(W, S, x, p_h, d, g_h, R, Delta, step, step_h):
     return value
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def evaluate(W, S, valid):
     """Ratio test, radius update and termination; returns True to accept."""
     n = S[N]
