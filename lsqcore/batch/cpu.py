@@ -57,6 +57,7 @@ from numba import njit, prange
 from .. import _layout as L
 from .._bounds import make_strictly_feasible, coleman_li_scaling
 from .._cabi import ccall, packed, RAISED
+from .._jit import kernel_jit
 from .._driver import (run_compiled_with, call_alloc, _cs_compiled, _cs_unused, request_loop,
                        call_address, jac_address, ERR_RAISED, ERR_JAC_RAISED)
 from .._kernel import setup, _all_finite, KERNEL
@@ -69,7 +70,7 @@ BLOCK_SECONDS = 0.1
 PROGRESS_SECONDS = 2.0
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def _covariance(J, cost, m, n, absolute, A, V, s, pc, small):
     """``pcov`` as curve_fit computes it, without allocating (``small``: 3 n
     scratch; the GPU driver compiles this function as a device function).
@@ -124,7 +125,7 @@ def _covariance(J, cost, m, n, absolute, A, V, s, pc, small):
             pc[a, b] = math.inf if bad else pc[a, b] * scale
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def _begin_row(k, tid, data, work, iopts, m, outs):
     """Copy row ``k``'s start into the thread's ``xb``; returns ``m_k`` or -1.
 
@@ -154,7 +155,7 @@ def _begin_row(k, tid, data, work, iopts, m, outs):
     return mk
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def _start(k, tid, f0, mk, data, work, opts, flags, outs):
     """Check ``f(x0)`` and load the row into the thread's zeroed workspace."""
     X0, LB, UB, _ = data
@@ -175,7 +176,7 @@ def _start(k, tid, f0, mk, data, work, opts, flags, outs):
     return True
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def _finish_row(k, tid, err, mk, data, work, iopts, flags, outs):
     """Copy the solved row out: x, cost, counters, optimality, pcov; status last."""
     X0, LB, UB, _ = data
@@ -225,7 +226,7 @@ def _finish_row(k, tid, err, mk, data, work, iopts, flags, outs):
     out_status[k] = S[L.STATUS]
 
 
-@njit(cache=True, error_model="numpy")
+@kernel_jit
 def _raised_row(k, tid, at_start, n, work, outs):
     """Row ``k``'s residual or Jacobian raised (address path): the point it
     raised at (``x0`` moved inside the bounds, or the kernel's ``x_new``) goes
