@@ -20,7 +20,6 @@ Prints one line per workload (the figures go into docs/benchmarks.md).
 """
 import os
 import sys
-import time
 import warnings
 
 import numba
@@ -31,18 +30,10 @@ from numba import njit
 sys.path.insert(0, os.path.dirname(__file__))
 import lsqcore  # noqa: E402
 from lsqcore._workloads import WORKLOADS  # noqa: E402
+from lsqcore.cli.demo import _median_time as _median  # noqa: E402
 
 TARGETS = {"W1": "<= 10 us and >= 100x trf", "W2": ">= 50x trf", "W3": ">= 3x trf",
            "W4": ">= 500000 fits/s (2 cores)"}
-
-
-def _median(fn, reps):
-    ts = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
-    return float(np.median(ts))
 
 
 def _evaluation_loop(fun):
