@@ -16,6 +16,7 @@ SIAM J. Sci. Comput. 21(1), 1999.
 import math
 
 import numpy as np
+
 from ._jit import kernel_jit
 
 

@@ -25,7 +25,6 @@ import math
 import numpy as np
 
 from ._jit import kernel_jit
-
 from ._linalg import EPS
 
 SQRT_EPS = math.sqrt(EPS)

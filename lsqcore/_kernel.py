@@ -28,9 +28,9 @@ import math
 
 import numpy as np
 from numba import njit, cfunc, carray, types
-from ._jit import kernel_jit
 
 from . import _layout as L
+from ._jit import kernel_jit
 from ._layout import vec, mat
 from ._loss import (LINEAR, CALLABLE, evaluate_rho, callable_loss_input,
                     finish_callable_loss, linear_cost, scale_for_loss, scale_irls)

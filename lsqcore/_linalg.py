@@ -41,6 +41,7 @@ they serve the single, batch and GPU drivers alike.
 import math
 
 from numba import njit
+
 from ._jit import kernel_jit
 
 EPS = 2.220446049250313e-16

@@ -35,7 +35,6 @@ a modern synthesis", Vision Algorithms: Theory and Practice, 2000.
 import math
 
 from ._jit import kernel_jit
-
 from ._linalg import EPS
 
 LINEAR = 0

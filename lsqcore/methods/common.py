@@ -2,7 +2,6 @@
 import math
 
 from .._jit import kernel_jit
-
 from .._layout import (vec, mat, M, N, O_J, O_B, O_R, O_RA, O_TAU, O_W1, O_W2,
                        O_FNEW, O_FS, O_SV, O_VV, O_UF, O_UFS, O_U, SVD_READY)
 from .._linalg import (householder_qr, apply_qt, copy_r, jacobi_svd, EPS,

@@ -36,7 +36,6 @@ J. Nocedal, S. J. Wright, "Numerical Optimization", 2nd ed., ch. 3 and 10, 2006.
 A. Bjorck, "Numerical Methods for Least Squares Problems", SIAM, 1996, ch. 9.
 """
 from .._jit import kernel_jit
-
 from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST, STATUS,
                        O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
                        O_SCALEINV, O_R, O_W1, O_J, O_D,

@@ -47,7 +47,6 @@ J. Nocedal, S. J. Wright, "Numerical Optimization", 2nd ed., 2006.
 import math
 
 from .._jit import kernel_jit
-
 from .._layout import (vec, M, N, BOUNDED, JAC_SCALE, FIRST, STATUS,
                        O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
                        O_SCALEINV, O_V, O_DV, O_D, O_DIAGH, O_LB, O_UB,
