@@ -4,7 +4,9 @@ The integers are scipy's (``scipy.optimize.least_squares``) so that code
 written against scipy keeps working; lsqcore adds its own negative ones:
 -3 (non-finite Jacobian), -4 (Gauss-Newton line search failed), -5 (the
 Jacobian is identically zero where the cost is positive: scipy would report
-``gtol`` success there).
+``gtol`` success there), -6 (an ``ftol``/``xtol`` stop at a point that is not
+stationary, or where a parameter no longer moves the residuals: scipy would
+report success there; see :func:`lsqcore._kernel._vet_tolerance_stop`).
 """
 from ._jit import kernel_jit
 
@@ -19,6 +21,10 @@ FTOL_XTOL = 4
 NONFINITE_JAC = -3
 LINE_SEARCH_FAIL = -4
 FLAT = -5
+NONSTATIONARY = -6
+
+#: the statuses of the tolerance stops, which claim convergence because progress stalled
+TOLERANCE_STOPS = (FTOL, XTOL, FTOL_XTOL)
 
 MESSAGES = {
     CALLBACK_STOP: "Stopped because `callback` raised StopIteration or returned True.",
@@ -33,6 +39,11 @@ MESSAGES = {
     FLAT: "The Jacobian is identically zero at a point of positive cost: the residuals "
           "do not depend on the parameters here (a flat region, e.g. an underflowing "
           "model), so this is not a fitted minimum.",
+    NONSTATIONARY: "The `ftol`/`xtol` test stopped the solve (progress stalled), but this is "
+                   "not a fitted minimum: the gradient is not small relative to the residuals "
+                   "and the Jacobian, or a parameter that moved the residuals at the start no "
+                   "longer does (the parameters diverged into a flat region, e.g. an "
+                   "underflowing exponential). Try another start, bounds, or method.",
     LINE_SEARCH_FAIL: "The line search found no decrease along the Gauss-Newton "
                       "direction; the last point is returned (try 'lm' or 'trf').",
 }

@@ -52,7 +52,7 @@ EPS = np.finfo(float).eps
 ORACLE_TOL = dict(ftol=1e-12, xtol=1e-12, gtol=1e-12)
 ORACLE_MAX_NFEV = 5000
 
-STATUS_VALUES = {-5, -4, -3, -2, -1, 0, 1, 2, 3, 4}  # scipy's + lsqcore's -3, -4, -5
+STATUS_VALUES = {-6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4}  # scipy's + lsqcore's -3 .. -6
 
 
 # --------------------------------------------------------------------------
