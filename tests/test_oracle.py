@@ -252,12 +252,27 @@ def _jit_cases():
                 yield pytest.param(p, method, jk, id="%s-%s-%s" % (p.name, method, jk), marks=marks)
 
 
+def _python_wrapper(f):
+    """A plain Python callable around a compiled function: the Python driver
+    then evaluates exactly the jitted residual's bits."""
+    def wrapped(x, *args):
+        return f(x, *args)
+    return wrapped
+
+
 @pytest.mark.parametrize("prob,method,jac_kind", list(_jit_cases()))
 def test_jit_vs_python(prob, method, jac_kind, needs_solver):
+    """The compiled driver follows the Python driver's iterates exactly when
+    both evaluate the same residual (the jitted one, called from Python in
+    the reference run): same nfev, njev, status, x and cost on every CPU.
+    (The numpy model of the same problem differs from the jitted one by an
+    ulp of ``exp`` where numpy's SIMD paths are used; the jitted result is
+    checked against the problem itself by ``check_result``.)"""
     kw = dict(method=method, args=prob.args, **ORACLE_TOL)
     if prob.has_bounds:
         kw["bounds"] = prob.bounds
-    r_py = solve(prob.fun, prob.x0.copy(), jac=_jac_arg(prob, jac_kind), **kw)
+    jac_py = _python_wrapper(prob.jit_jac) if jac_kind == "analytic" else jac_kind
+    r_py = solve(_python_wrapper(prob.jit_fun), prob.x0.copy(), jac=jac_py, **kw)
     r_jit = solve(prob.jit_fun, prob.x0.copy(),
                   jac=prob.jit_jac if jac_kind == "analytic" else jac_kind, **kw)
     check_result(r_jit, prob, jac_kind=jac_kind, where="%s/%s/%s/jit" % (prob.name, method, jac_kind))
@@ -265,8 +280,8 @@ def test_jit_vs_python(prob, method, jac_kind, needs_solver):
     assert r_py.nfev == r_jit.nfev, detail
     assert r_py.njev == r_jit.njev, detail
     assert r_py.status == r_jit.status, detail
-    np.testing.assert_allclose(r_jit.x, r_py.x, rtol=1e-9, atol=1e-12, err_msg=detail)
-    assert math.isclose(r_jit.cost, r_py.cost, rel_tol=1e-9, abs_tol=1e-25), detail
+    np.testing.assert_allclose(r_jit.x, r_py.x, rtol=1e-12, atol=0, err_msg=detail)
+    assert math.isclose(r_jit.cost, r_py.cost, rel_tol=1e-12, abs_tol=1e-300), detail
 
 
 @pytest.mark.parametrize("method", ["trf", "lm", pytest.param("gn", marks=lsqcore_only("method 'gn'"))])
