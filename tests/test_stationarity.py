@@ -131,6 +131,31 @@ def test_mgh17_gn_start1_under_both_numpy_paths(simd):
     assert int(success) == 0 or float(lre) >= 4, (simd, status, lre)
 
 
+def test_badly_scaled_fit_with_differences_fails_honestly():
+    """y = 2.5e9 exp(-1.3 x) + 0.5 + noise from a = 2e9, c = 0: 2-point
+    differences cannot resolve c next to model values of 2.5e9, and both
+    solvers stall (scipy's lm: xtol 'success' at c = 0.88, cost 9.85, where
+    the fit's cost is 0.0104).  lsqcore reports -6; curve_fit raises as
+    scipy's does on a failed fit; the analytic Jacobian converges."""
+    import cf_models as cm
+    D = cm.BY_NAME["exp_decay"]
+    y = 2.5e9 * np.exp(-1.3 * D.x) + 0.5 + 0.03 * np.sin(5 * D.x)
+
+    def fun(p):
+        return D.f(D.x, *p) - y
+    ref = quiet_call(sp_least_squares, fun, np.array([2e9, 1.0, 0.0]), method="lm")
+    res = lsqcore.least_squares(fun, [2e9, 1.0, 0.0], method="lm")
+    assert ref.success and res.status == -6
+    with pytest.raises(RuntimeError, match="not a fitted minimum"):
+        lsqcore.curve_fit(D.f, D.x, y, p0=[2e9, 1.0, 0.0])
+    def jac(p):
+        e = np.exp(-p[1] * D.x)
+        return np.column_stack([e, -p[0] * D.x * e, np.ones_like(D.x)])
+    assert np.allclose(D.f(D.x, 2.0, 1.0, 0.5), 2.0 * np.exp(-D.x) + 0.5)  # the model jac differentiates
+    ok = lsqcore.least_squares(fun, [2e9, 1.0, 0.0], method="lm", jac=jac)
+    assert ok.success and ok.cost < 0.011 < res.cost
+
+
 # ---- true minima keep their success and scipy's verdict ----------------------------
 
 KEPT = [
