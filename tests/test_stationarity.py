@@ -151,7 +151,8 @@ def test_badly_scaled_fit_with_differences_fails_honestly():
     def jac(p):
         e = np.exp(-p[1] * D.x)
         return np.column_stack([e, -p[0] * D.x * e, np.ones_like(D.x)])
-    assert np.allclose(D.f(D.x, 2.0, 1.0, 0.5), 2.0 * np.exp(-D.x) + 0.5)  # the model jac differentiates
+    # the model that jac differentiates
+    assert np.allclose(D.f(D.x, 2.0, 1.0, 0.5), 2.0 * np.exp(-D.x) + 0.5)
     ok = lsqcore.least_squares(fun, [2e9, 1.0, 0.0], method="lm", jac=jac)
     assert ok.success and ok.cost < 0.011 < res.cost
 
