@@ -160,7 +160,7 @@ def test_badly_scaled_fit_with_differences_fails_honestly():
 # ---- true minima keep their success and scipy's verdict ----------------------------
 
 KEPT = [
-    ("helical_valley", 0, "lm", "analytic"),       # zero residual, xtol stop, angle 1.0 of rounding noise
+    ("helical_valley", 0, "lm", "analytic"),       # zero residual: xtol stop, angle of noise
     ("discrete_boundary_value", 1, "lm", "2-point"),
     ("freudenstein_roth", 0, "trf", "2-point"),     # the other local minimum (cost 24.49)
     ("osborne2", 1, "trf", "analytic"),
