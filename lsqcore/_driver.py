@@ -46,28 +46,21 @@ class Views:
     """Numpy views of the workspace arrays a driver reads or writes (pure numpy)."""
 
     def __init__(self, W, S):
-        m, n = int(S[L.M]), int(S[L.N])
-        self.m, self.n = m, n
+        self.m, self.n = int(S[L.M]), int(S[L.N])
 
-        def v(slot, k):
-            o = int(S[slot])
-            return W[o:o + k]
-
-        def a(slot, r, c):
-            o = int(S[slot])
-            return W[o:o + r * c].reshape(r, c)
-
-        self.x = v(L.O_X, n)
-        self.x_new = v(L.O_XNEW, n)
-        self.f = v(L.O_F, m)
-        self.f_new = v(L.O_FNEW, m)
-        self.J = a(L.O_J, m, n)
-        self.FQ = a(L.O_B, n, m)
-        self.XQ = a(L.O_XQ, n, n)
-        self.h = v(L.O_H, n)
-        self.g = v(L.O_G, n)
-        self.z = v(L.O_Z, m)
-        self.rho_new = a(L.O_RHONEW, 3, m) if S[L.LOSS] != 0 else None
+        def v(name):
+            return L.numpy_view(W, S, name)
+        self.x = v("O_X")
+        self.x_new = v("O_XNEW")
+        self.f = v("O_F")
+        self.f_new = v("O_FNEW")
+        self.J = v("O_J")
+        self.FQ = v("O_B")
+        self.XQ = v("O_XQ")
+        self.h = v("O_H")
+        self.g = v("O_G")
+        self.z = v("O_Z")
+        self.rho_new = v("O_RHONEW") if S[L.LOSS] != 0 else None
 
 
 def _checked_f(fun, x, m, args, kwargs):

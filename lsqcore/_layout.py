@@ -53,73 +53,168 @@ REQ_DONE = 7
 TRACE_FIELDS = 12
 
 
+# ---- the workspace table --------------------------------------------------------
+# Every array of W, in memory order after the scalar registers: its slot in S,
+# its shape in terms of m and n, when it is present, what it holds, and which
+# phases of the solve reuse it for something else.  Offsets (init_layout), the
+# allocation size (workspace_shape), the Python driver's views (_driver.Views)
+# and docs/workspace.md are all derived from this one table.
+ALWAYS, ROBUST, CALLABLE_LOSS = 0, 1, 2
+#: where an absent array points: nowhere (a zero-length view here) or another slot
+EMPTY = -1
+
+WORKSPACE = (
+    # slot, (rows, cols), present, alias when absent, meaning, reused by
+    ("O_X", ("n", "1"), ALWAYS, EMPTY, "current point x", ""),
+    ("O_XNEW", ("n", "1"), ALWAYS, EMPTY, "trial point x + step; x0 during setup", ""),
+    ("O_STEP", ("n", "1"), ALWAYS, EMPTY, "trial step in x", ""),
+    ("O_STEPH", ("n", "1"), ALWAYS, EMPTY, "trial step in the scaled variables", ""),
+    ("O_PH", ("n", "1"), ALWAYS, EMPTY,
+     "step of the trust-region / line-search model, scaled variables", ""),
+    ("O_G", ("n", "1"), ALWAYS, EMPTY, "gradient g = J^T f_s at x", ""),
+    ("O_GH", ("n", "1"), ALWAYS, EMPTY, "scaled gradient D g", ""),
+    ("O_SCALE", ("n", "1"), ALWAYS, EMPTY, "x_scale (or the Jacobian's column norms)", ""),
+    ("O_SCALEINV", ("n", "1"), ALWAYS, EMPTY, "1 / x_scale", ""),
+    ("O_V", ("n", "1"), ALWAYS, EMPTY, "trf: Coleman-Li vector v", ""),
+    ("O_DV", ("n", "1"), ALWAYS, EMPTY, "trf: derivative dv of v", ""),
+    ("O_D", ("n", "1"), ALWAYS, EMPTY, "scaling D of the step variables", ""),
+    ("O_DIAGH", ("n", "1"), ALWAYS, EMPTY, "trf: diagonal C of the bound term, scaled", ""),
+    ("O_LB", ("n", "1"), ALWAYS, EMPTY, "lower bounds (-inf where none)", ""),
+    ("O_UB", ("n", "1"), ALWAYS, EMPTY, "upper bounds (+inf where none)", ""),
+    ("O_H", ("n", "1"), ALWAYS, EMPTY, "finite-difference (or complex-step) steps", ""),
+    ("O_RSTEP", ("n", "1"), ALWAYS, EMPTY, "relative finite-difference steps", ""),
+    ("O_FDC", ("n", "1"), ALWAYS, EMPTY,
+     "finite-difference scheme per column (forward, backward, central)", ""),
+    ("O_SV", ("n", "1"), ALWAYS, EMPTY, "singular values of R", ""),
+    ("O_UF", ("n", "1"), ALWAYS, EMPTY, "uf = (Q^T f_s)[:n] of the QR of J_h", ""),
+    ("O_UFS", ("n", "1"), ALWAYS, EMPTY, "U^T uf (R = U diag(s) V^T)", ""),
+    ("O_RH", ("n", "1"), ALWAYS, EMPTY, "trf: reflected step, scaled", ""),
+    ("O_AG", ("n", "1"), ALWAYS, EMPTY, "trf: Cauchy (anti-gradient) step, scaled", ""),
+    ("O_TYP", ("n", "1"), ALWAYS, EMPTY,
+     "typical size of each x for difference steps (min(1, |x0|), widened to 1)", ""),
+    ("O_W1", ("2n", "1"), ALWAYS, EMPTY, "work vector",
+     "SVD rotations; column norms (lm, scaling); trf: point on the bound and hit flags"),
+    ("O_W2", ("2n", "1"), ALWAYS, EMPTY, "work vector",
+     "right-hand side of the augmented QR; trf: reflected and Cauchy directions"),
+    ("O_F", ("m", "1"), ALWAYS, EMPTY, "residuals f at x", ""),
+    ("O_FNEW", ("m", "1"), ALWAYS, EMPTY, "residuals at the trial point; f0 during setup",
+     "Q^T f_s while a Jacobian is factored (free between trials)"),
+    ("O_FS", ("m", "1"), ROBUST, "O_F", "loss-scaled residuals f_s (the same as f for 'linear')",
+     ""),
+    ("O_Z", ("m", "1"), CALLABLE_LOSS, EMPTY, "z = (f / f_scale)^2 handed to a callable loss",
+     ""),
+    ("O_RHO", ("3", "m"), ROBUST, EMPTY, "rho, rho', rho'' of the loss at x", ""),
+    ("O_RHONEW", ("3", "m"), ROBUST, EMPTY, "rho, rho', rho'' at the trial point", ""),
+    ("O_J", ("m", "n"), ALWAYS, EMPTY, "Jacobian at x (loss-scaled after evaluation)", ""),
+    ("O_B", ("n", "m"), ALWAYS, EMPTY, "residuals at the difference points, one row each",
+     "the QR work matrix J_h stored by columns while a Jacobian is factored"),
+    ("O_R", ("n", "n"), ALWAYS, EMPTY, "triangular factor R of J_h (or of [J_h; diag])", ""),
+    ("O_VV", ("n", "n"), ALWAYS, EMPTY, "right singular vectors V of R", ""),
+    ("O_XQ", ("n", "n"), ALWAYS, EMPTY, "the difference points, one row each", ""),
+    ("O_U", ("n", "n"), ALWAYS, EMPTY, "left singular vectors U of R", ""),
+    ("O_RA", ("n", "2n"), ALWAYS, EMPTY, "[R; diag(sqrt(c))] by columns (augmented QR)", ""),
+    ("O_TAU", ("2n", "1"), ALWAYS, EMPTY, "Householder coefficients", ""),
+)
+
+
+def _extent(term):
+    """``(c1, cm, cn)`` of an extent ``'3'``, ``'m'``, ``'2n'``: c1 + cm m + cn n."""
+    k, sym = (term[:-1], term[-1]) if term[-1] in "mn" else (term, "")
+    k = int(k) if k else 1
+    return (0, k, 0) if sym == "m" else (0, 0, k) if sym == "n" else (k, 0, 0)
+
+
+def _size_terms(shape):
+    """Coefficients ``(c1, cm, cn, cmm, cmn, cnn)`` of the size ``rows * cols``."""
+    (a1, am, an), (b1, bm, bn) = _extent(shape[0]), _extent(shape[1])
+    return (a1 * b1, a1 * bm + am * b1, a1 * bn + an * b1, am * bm, am * bn + an * bm, an * bn)
+
+
+#: the table compiled for init_layout / workspace_shape, one row per array:
+#: slot, the six size coefficients, present-when, alias slot (or EMPTY)
+LAYOUT = np.array([(globals()[name],) + _size_terms(shape)
+                   + (when, EMPTY if alias == EMPTY else globals()[alias])
+                   for name, shape, when, alias, _, _ in WORKSPACE], dtype=np.int64)
+LAYOUT.flags.writeable = False
+
+
+@kernel_jit
+def _present(when, robust, callable_loss):
+    if when == ROBUST:
+        return robust
+    if when == CALLABLE_LOSS:
+        return callable_loss
+    return True
+
+
+@kernel_jit
+def _size(k, m, n):
+    """Number of floats of the array in row ``k`` of ``LAYOUT``."""
+    return (LAYOUT[k, 1] + LAYOUT[k, 2] * m + LAYOUT[k, 3] * n + LAYOUT[k, 4] * m * m
+            + LAYOUT[k, 5] * m * n + LAYOUT[k, 6] * n * n)
+
+
 @kernel_jit
 def workspace_shape(m, n, robust, callable_loss, trace_cap):
     """Sizes ``(len(W), len(S))`` for a problem of ``m`` residuals, ``n`` unknowns."""
-    nvec = 28 * n
-    mvec = 2 * m + (m if robust else 0) + (m if callable_loss else 0)
-    rho = 6 * m if robust else 0
-    mats = 2 * m * n + 4 * n * n + 2 * n * n + 2 * n
-    trace = trace_cap * (TRACE_FIELDS + n)
-    return N_SCALARS + nvec + mvec + rho + mats + trace, S_SIZE
+    size = N_SCALARS + trace_cap * (TRACE_FIELDS + n)
+    for k in range(LAYOUT.shape[0]):
+        if _present(LAYOUT[k, 7], robust, callable_loss):
+            size += _size(k, m, n)
+    return size, S_SIZE
 
 
 @kernel_jit
 def init_layout(S, m, n, robust, callable_loss, trace_cap):
-    """Write sizes and array offsets into ``S``."""
+    """Write sizes and array offsets into ``S`` (the order and sizes of ``WORKSPACE``)."""
     S[M] = m
     S[N] = n
     off = N_SCALARS
-    for slot in (O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
-                 O_SCALEINV, O_V, O_DV, O_D, O_DIAGH, O_LB, O_UB, O_H,
-                 O_RSTEP, O_FDC, O_SV, O_UF, O_UFS, O_RH, O_AG, O_TYP):
-        S[slot] = off
-        off += n
-    S[O_W1] = off
-    off += 2 * n
-    S[O_W2] = off
-    off += 2 * n
-    S[O_F] = off
-    off += m
-    S[O_FNEW] = off
-    off += m
-    if robust:
-        S[O_FS] = off
-        off += m
-    else:
-        S[O_FS] = S[O_F]
-    if callable_loss:
-        S[O_Z] = off
-        off += m
-    else:
-        S[O_Z] = off
-    if robust:
-        S[O_RHO] = off
-        off += 3 * m
-        S[O_RHONEW] = off
-        off += 3 * m
-    else:
-        S[O_RHO] = off
-        S[O_RHONEW] = off
-    S[O_J] = off
-    off += m * n
-    S[O_B] = off
-    off += m * n
-    S[O_R] = off
-    off += n * n
-    S[O_VV] = off
-    off += n * n
-    S[O_XQ] = off
-    off += n * n
-    S[O_U] = off
-    off += n * n
-    S[O_RA] = off
-    off += 2 * n * n
-    S[O_TAU] = off
-    off += 2 * n
+    for k in range(LAYOUT.shape[0]):
+        slot = LAYOUT[k, 0]
+        if _present(LAYOUT[k, 7], robust, callable_loss):
+            S[slot] = off
+            off += _size(k, m, n)
+        elif LAYOUT[k, 8] == EMPTY:
+            S[slot] = off
+        else:
+            S[slot] = S[LAYOUT[k, 8]]
     S[O_TRACE] = off
     S[TRACE_CAP] = trace_cap
     S[TRACE_LEN] = 0
+
+
+def numpy_view(W, S, name):
+    """A numpy view of the array ``name`` (``'O_X'``...) of ``WORKSPACE``: the
+    Python driver's access to the workspace (compiled code uses ``vec``/``mat``)."""
+    slot, (r1, rm, rn), (c1, cm, cn) = _VIEWS[name]
+    m, n = int(S[M]), int(S[N])
+    o = int(S[slot])
+    r = r1 + rm * m + rn * n
+    if (c1, cm, cn) == (1, 0, 0):
+        return W[o:o + r]
+    c = c1 + cm * m + cn * n
+    return W[o:o + r * c].reshape(r, c)
+
+
+#: name -> (slot, rows, cols) with each extent as (c1, cm, cn), for numpy_view
+_VIEWS = {name: (globals()[name], _extent(shape[0]), _extent(shape[1]))
+          for name, shape, _, _, _, _ in WORKSPACE}
+
+
+def workspace_markdown():
+    """The workspace table as Markdown (``docs/workspace.md`` is generated from it)."""
+    present = {ALWAYS: "always", ROBUST: "robust loss", CALLABLE_LOSS: "callable loss"}
+    rows = ["| slot | shape | present | meaning | also holds |", "|---|---|---|---|---|"]
+    for name, shape, when, alias, meaning, reuse in WORKSPACE:
+        where = present[when]
+        if when != ALWAYS:
+            where += "; else " + ("empty" if alias == EMPTY else "= `%s`" % alias)
+        dims = shape[0] if shape[1] == "1" else "%s x %s" % shape
+        rows.append("| `%s` | %s | %s | %s | %s |" % (name, dims, where, meaning, reuse or ""))
+    rows.append("| `O_TRACE` | trace_cap x (%d + n) | `trace=True` | one record per trial "
+                "step (lsqcore._trace.FIELDS, then x_new) | |" % TRACE_FIELDS)
+    return "\n".join(rows)
 
 
 def _view(context, builder, W_ty, W, S_ty, S, slot_ty, slot, extents):
