@@ -17,17 +17,9 @@ compiling) a specialisation, so each kernel function is compiled once per
 array/scalar type signature.  The values are still passed at run time, so
 the results are unchanged (checked bitwise on the NIST and MGH problem sets).
 """
-from numba.core import config, types
-from numba.core.registry import CPUDispatcher
+from numba.core import config
 
-
-class NonLiteralDispatcher(CPUDispatcher):
-    """A CPU dispatcher that types constant arguments by their plain type."""
-
-    def get_call_template(self, args, kws):
-        args = tuple(types.unliteral(a) for a in args)
-        kws = {k: types.unliteral(v) for k, v in kws.items()}
-        return super().get_call_template(args, kws)
+from ._numba_internals import NonLiteralDispatcher
 
 
 def kernel_jit(func):

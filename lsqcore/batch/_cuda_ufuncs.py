@@ -19,6 +19,8 @@ import math
 
 import numpy as np
 
+from .._numba_internals import cuda_ufunc_table, cuda_unary_math_lowering
+
 # ufunc -> its math twin (same function on real scalars)
 _TWINS = {np.exp: math.exp, np.expm1: math.expm1, np.exp2: math.exp2,
           np.sqrt: math.sqrt, np.log1p: math.log1p, np.absolute: math.fabs,
@@ -30,19 +32,14 @@ def add_missing():
     from numba import config
     if config.ENABLE_CUDASIM:          # the simulator runs the CPU compilations
         return []
-    try:
-        from numba.cuda import ufuncs
-        from numba.cuda.mathimpl import get_unary_impl_for_fn_and_ty
-        db = ufuncs.ufunc_db()
-    except Exception:                # pragma: no cover - another numba-cuda layout
-        return []
+    db = cuda_ufunc_table()
     added = []
     for uf, fn in _TWINS.items():
         if uf in db:
             continue
 
         def impl(context, builder, sig, args, fn=fn):
-            return get_unary_impl_for_fn_and_ty(fn, sig.args[0])(context, builder, sig, args)
+            return cuda_unary_math_lowering(fn, sig.args[0])(context, builder, sig, args)
         db[uf] = {"f->f": impl, "d->d": impl}
         added.append(uf.__name__)
     return added

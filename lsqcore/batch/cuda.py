@@ -44,6 +44,7 @@ import numpy as np
 
 from .. import _layout as L
 from .._loss import LINEAR
+from .._numba_internals import importing_numba_cuda
 from . import _cuda_ufuncs
 from ._result import NOT_RUN, NONFINITE_START, TOO_FEW_POINTS
 
@@ -59,13 +60,9 @@ _KERNELS = {}
 
 def _import_cuda():
     """``numba.cuda`` if usable, else a RuntimeError saying what is missing."""
-    if not hasattr(np, "row_stack"):
-        # numba-cuda <= 0.30.4 registers an overload of np.row_stack, which
-        # numpy 2.5 removed (an alias of vstack since numpy 2.0): give it the
-        # alias back so that its array module imports.
-        np.row_stack = np.vstack
     try:
-        from numba import cuda
+        with importing_numba_cuda():      # np.row_stack for numba-cuda <= 0.30.4 only
+            from numba import cuda
     except ImportError as e:         # pragma: no cover - depends on the install
         raise RuntimeError(
             "device='cuda' needs numba-cuda: pip install 'lsqcore[cuda]' "

@@ -1,0 +1,88 @@
+"""The private Numba / numba-cuda APIs of lsqcore._numba_internals, one test each.
+
+Each test says, when it fails, which internal moved and what in lsqcore uses
+it, so that a new Numba release is a one-module change.
+"""
+import inspect
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from numba import njit
+
+from lsqcore import _numba_internals as NI
+
+
+def test_cpu_dispatcher_is_the_class_of_njit_functions():
+    @njit
+    def f(x):
+        return x
+
+    assert type(f) is NI.CPUDispatcher, (
+        "numba.core.registry.CPUDispatcher is no longer the type of @njit functions: "
+        "the fast paths of lsqcore._api / _curve_fit test `type(fun) is CPUDispatcher`")
+
+
+def test_get_call_template_can_be_overridden():
+    params = list(inspect.signature(NI.CPUDispatcher.get_call_template).parameters)
+    assert params == ["self", "args", "kws"], (
+        "numba's Dispatcher.get_call_template(args, kws) changed: "
+        "lsqcore._numba_internals.NonLiteralDispatcher overrides it (see test_kernel_jit)")
+
+
+def test_fingerprint_is_a_type_key():
+    fp = NI.fingerprint
+    a64, b64, a32 = np.zeros(3), np.ones(5), np.zeros(3, np.float32)
+    assert fp((a64, 1.0)) == fp((b64, 2.0)), "same types must give the same fingerprint"
+    assert fp((a64, 1.0)) != fp((a32, 1.0)), "another dtype must give another fingerprint"
+    assert fp((a64,)) != fp((a64.reshape(1, 3),)), "another ndim must give another fingerprint"
+    with pytest.raises((ValueError, NotImplementedError)):
+        fp(object())        # the fast paths fall back to the general path on these
+
+
+def test_cuda_internals_exist():
+    pytest.importorskip("numba_cuda")
+    import math
+    from numba import types
+    table = NI.cuda_ufunc_table()
+    assert isinstance(table, dict) and np.sin in table, (
+        "numba.cuda.ufuncs.ufunc_db() changed: lsqcore.batch._cuda_ufuncs adds np.exp & co.")
+    assert callable(NI.cuda_unary_math_lowering(math.exp, types.float64)), (
+        "numba.cuda.mathimpl.get_unary_impl_for_fn_and_ty changed: "
+        "lsqcore.batch._cuda_ufuncs lowers np.exp like math.exp")
+
+
+_NO_PATCH = r"""
+import os
+os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+import numpy as np
+before = getattr(np, "row_stack", None)
+from lsqcore.batch import cuda
+cuda._import_cuda()
+print("numpy unchanged:", getattr(np, "row_stack", None) is before)
+"""
+
+
+def test_numba_cuda_import_leaves_numpy_alone():
+    """Importing numba-cuda through lsqcore changes nothing in numpy.  (A numpy
+    without row_stack cannot be tried here: numba 0.68 itself overloads it.)"""
+    pytest.importorskip("numba_cuda")
+    p = subprocess.run([sys.executable, "-c", _NO_PATCH], capture_output=True, text=True,
+                       timeout=300)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert "numpy unchanged: True" in p.stdout, p.stdout
+
+
+def test_importing_numba_cuda_restores_numpy():
+    had = hasattr(np, "row_stack")
+    saved = np.row_stack if had else None
+    try:
+        if had:
+            del np.row_stack
+        with NI.importing_numba_cuda():
+            assert np.row_stack is np.vstack
+        assert not hasattr(np, "row_stack")
+    finally:
+        if had:
+            np.row_stack = saved
