@@ -500,12 +500,20 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     popt : ndarray
         Best-fit parameters.
     pcov : ndarray
-        Covariance ``s^2 (J^T J)^+`` (pseudo-inverse; undetermined
-        directions are reported in ``infodict['null_space']`` and a warning).
+        Covariance ``s^2 (J^T J)^{-1}``.  Where the Jacobian is rank deficient
+        a parameter that takes part in a combination the data cannot determine
+        has an infinite variance: ``inf`` in its row and column (scipy returns
+        the pseudo-inverse there, whose diagonal looks like a small finite
+        error).  The combinations are in ``infodict['null_space']`` and a
+        warning.
     infodict : dict (``full_output``)
         ``nfev, njev, nit, fvec, jac, cost, rank, cond, null_space,
         diagnostics, report`` (a :class:`lsqcore.FitReport`), ``multistart``
-        (the multistart result or None), ``driver`` ('compiled' or 'python').
+        (the multistart result or None), ``driver`` ('compiled' or 'python'),
+        ``pcov_identifiable``: ``s^2 (J^T J)^+``, the pseudo-inverse, which
+        gives the variance ``c^T P c`` of every estimable function ``c^T p``
+        (``c`` orthogonal to the null space; e.g. ``a*d`` when only the
+        product is determined); equal to ``pcov`` at full rank.
     mesg : str (``full_output``)
     ier : int (``full_output``)
         The least_squares status.
@@ -685,7 +693,7 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
                            names=names, absolute_sigma=absolute_sigma, lb=lb, ub=ub,
                            active_mask=res.active_mask, jac_kind=jac_kind,
                            residuals_from_user=False, cost=res.cost)
-    diags, ja, pcov, _ = analysis
+    diags, ja, pcov, _, pcov_ident = analysis
     if warn:
         emit(diags)
     if not full_output:
@@ -702,7 +710,8 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     rep._plot = {"f": f, "xdata": xdata, "ydata": ydata, "sigma": sigma, "kind": kind}
     info = dict(nfev=res.nfev, njev=res.njev, nit=res.get("nit"), fvec=res.fun,
                 jac=Jc, cost=res.cost, rank=rep.rank, cond=rep.cond,
-                null_space=rep.null_space, diagnostics=rep.diagnostics, report=rep,
+                null_space=rep.null_space, pcov_identifiable=pcov_ident.copy(),
+                diagnostics=rep.diagnostics, report=rep,
                 multistart=ms, driver=driver, method=method, omitted=omitted)
     if "trace" in res:
         info["trace"] = res.trace

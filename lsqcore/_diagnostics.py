@@ -22,10 +22,15 @@ keeping the ``k`` singular values above ``rcond * s_max``.  For a full-rank
 ``J`` this *is* ``(J^T J)^{-1}``, computed stably.  When ``J`` is
 (numerically) rank deficient the dropped right singular vectors span the
 parameter combinations the data cannot determine; they are returned
-(``null_space``) and reported, and the pseudo-inverse gives the covariance of
-the identifiable combinations (estimable functions ``c^T x`` with ``c`` in
-the row space of ``J`` have the same variance for every generalised inverse;
-Seber & Wild sec. 3.4).  The equilibration makes the decision independent
+(``null_space``) and reported.  A parameter that takes part in such a
+combination (weight at least ``UNDETERMINED_WEIGHT`` of the largest in a
+dropped right singular vector of ``J D^{-1}``) is not determined by the data:
+its variance is infinite, and ``pcov`` has ``inf`` in its row and column, so
+``sqrt(diag(pcov))`` never gives it a small, finite error.  The
+pseudo-inverse is kept as the covariance of the identifiable combinations
+(``pcov_identifiable``; estimable functions ``c^T x`` with ``c`` in the row
+space of ``J`` have the same variance for every generalised inverse; Seber &
+Wild sec. 3.4).  The equilibration makes the decision independent
 of the units of the parameters.  scipy's 'lm' path returns an all-inf or a
 wrong matrix here (gh-22568, gh-21995).
 
@@ -62,7 +67,9 @@ BAD_SCALING = 1e8
 #: |correlation| flagged as strong in the report
 STRONG_CORRELATION = 0.95
 
-RCOND_BY_JAC = {"2-point": 1e-7, "3-point": 1e-9}
+#: singular-value cut-offs of difference Jacobians (their error level)
+RCOND_2POINT, RCOND_3POINT = 1e-7, 1e-9
+RCOND_BY_JAC = {"2-point": RCOND_2POINT, "3-point": RCOND_3POINT}
 
 
 _FIT_WARNING = []
@@ -256,22 +263,48 @@ def analyse_jacobian(J, rcond):
                             float(ratio), pinv)
 
 
+#: a parameter whose weight in a dropped right singular vector (scaled, largest
+#: weight 1) is at least this takes part in an undetermined combination
+UNDETERMINED_WEIGHT = 0.05
+
+
+def undetermined(ja):
+    """Boolean mask of the parameters that take part in a combination the data
+    cannot determine (the dropped right singular vectors of ``J D^{-1}``)."""
+    mask = np.zeros(ja.col_norms.size, dtype=bool)
+    if ja.finite:
+        for _, v in ja.directions(ja.rank):
+            mask |= np.abs(v) >= UNDETERMINED_WEIGHT
+    return mask
+
+
 def covariance(ja, rss, m, n, absolute_sigma):
     """``pcov`` from a :class:`JacobianAnalysis` (see the module docstring).
 
-    Returns ``(pcov, reason)``; ``reason`` is None, or a string saying why the
-    covariance could not be estimated (then ``pcov`` is all-inf).
+    Returns ``(pcov, pcov_identifiable, reason)``: ``pcov`` has ``inf`` in the
+    rows and columns of the :func:`undetermined` parameters, and
+    ``pcov_identifiable`` is the scaled pseudo-inverse (the covariance of the
+    combinations the data determine; equal to ``pcov`` at full rank).
+    ``reason`` is None, or a string saying why the covariance could not be
+    estimated (then both are all-inf).
     """
     if not ja.finite:
-        return np.full((n, n), np.inf), "the Jacobian at the solution is not finite"
+        inf = np.full((n, n), np.inf)
+        return inf, inf.copy(), "the Jacobian at the solution is not finite"
     k = ja.rank
-    if absolute_sigma:
-        return ja.pinv.copy(), None
-    if m > k:
-        return ja.pinv * (rss / (m - k)), None
-    return (np.full((n, n), np.inf),
-            f"there are no degrees of freedom to estimate the noise (m = {m} data "
-            f"points, {k} determined parameters); pass absolute_sigma=True with known sigma")
+    if not absolute_sigma and m <= k:
+        inf = np.full((n, n), np.inf)
+        return (inf, inf.copy(),
+                f"there are no degrees of freedom to estimate the noise (m = {m} data "
+                f"points, {k} determined parameters); pass absolute_sigma=True with known "
+                "sigma")
+    ident = ja.pinv.copy() if absolute_sigma else ja.pinv * (rss / (m - k))
+    pcov = ident.copy()
+    if k < n:
+        free = undetermined(ja)
+        pcov[free, :] = np.inf
+        pcov[:, free] = np.inf
+    return pcov, ident, None
 
 
 def correlation(pcov):
@@ -367,7 +400,7 @@ def check_jacobian(ja, names):
     if ja.rank < n:
         combos = []
         for d, v in ja.directions(ja.rank):
-            involved = np.abs(v) >= 0.05
+            involved = np.abs(v) >= UNDETERMINED_WEIGHT
             combos.append({"parameters": [names[j] for j in np.flatnonzero(involved)],
                            "direction": d, "text": format_direction(d, involved, names)})
         texts = "; ".join(f"({c['text']})" for c in combos)
@@ -382,9 +415,10 @@ def check_jacobian(ja, names):
             "unchanged (to the accuracy of the Jacobian), so the data cannot tell "
             "those values apart: the model is over-parametrised (e.g. a*d where only "
             "the product matters) or the data do not cover the region where the "
-            "parameters act.  The covariance is the pseudo-inverse: it gives the "
-            "uncertainty of the combinations the data do determine, and nothing about "
-            "the dropped ones.  Remove or fix a parameter, or reparametrise." + extra,
+            "parameters act.  Their variances are infinite (inf in pcov); the "
+            "pseudo-inverse (infodict['pcov_identifiable']) gives the uncertainty of "
+            "the combinations the data do determine.  Remove or fix a parameter, or "
+            "reparametrise." + extra,
             {"rank": ja.rank, "n": n, "combinations": combos,
              "singular_values": ja.sv, "rcond": ja.rcond}))
     elif ja.cond > ILL_CONDITIONED:

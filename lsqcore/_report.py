@@ -215,7 +215,8 @@ def analyse_fit(*, x, fun, J, status, nfev, names, absolute_sigma=False, lb=None
                 active_mask=None, rcond=None, jac_kind=None, residuals_from_user=True,
                 cost=None):
     """The part of a report that ``curve_fit`` always needs: the diagnostics,
-    the Jacobian analysis and ``pcov``.  Returns ``(diags, ja, pcov, chisq)``."""
+    the Jacobian analysis and ``pcov``.  Returns ``(diags, ja, pcov, chisq,
+    pcov_identifiable)`` (see :func:`lsqcore._diagnostics.covariance`)."""
     x = np.asarray(x, float)
     n = x.size
     f = np.asarray(fun, float)
@@ -227,10 +228,10 @@ def analyse_fit(*, x, fun, J, status, nfev, names, absolute_sigma=False, lb=None
     # scale by 2*cost (equal to chisq for the linear loss; rho-based for a
     # robust loss, as scipy does)
     rss = chisq if cost is None else 2.0 * float(cost)
-    pcov, why = covariance(ja, rss, m, n, absolute_sigma)
+    pcov, ident, why = covariance(ja, rss, m, n, absolute_sigma)
     if why is not None:
         diags.append(covariance_unavailable(why))
-    return diags, ja, pcov, chisq
+    return diags, ja, pcov, chisq, ident
 
 
 def build_report(*, x, fun, J, status, nfev, njev, nit, message, method, names,
@@ -250,7 +251,7 @@ def build_report(*, x, fun, J, status, nfev, njev, nit, message, method, names,
                                absolute_sigma=absolute_sigma, lb=lb, ub=ub,
                                active_mask=active_mask, rcond=rcond, jac_kind=jac_kind,
                                residuals_from_user=residuals_from_user, cost=cost)
-    diags, ja, pcov, chisq = analysis
+    diags, ja, pcov, chisq, _ = analysis
     diags = list(diags)
     pcov = np.asarray(pcov, float)
     stderr = np.sqrt(np.abs(np.diag(pcov))).copy()
@@ -272,14 +273,8 @@ def build_report(*, x, fun, J, status, nfev, njev, nit, message, method, names,
         if g.code == "rank_deficient":
             null_space = [{"parameters": c["parameters"], "direction": c["direction"],
                            "text": c["text"]} for c in g.details["combinations"]]
-    # A parameter that moves along an undetermined direction has no finite
-    # standard error, whatever the pseudo-inverse's diagonal says (that is the
-    # spread of the minimum-norm solution only): report it as inf.
-    undetermined = {nm for c in null_space for nm in c["parameters"]}
-    for j, nm in enumerate(names):
-        if nm in undetermined:
-            stderr[j] = np.inf
-            relerr[j] = np.inf
+    # (a parameter in an undetermined combination already has inf in pcov:
+    # lsqcore._diagnostics.covariance)
     rep = FitReport(
         source=source, method=method, names=names, values=x.copy(), stderr=stderr,
         relerr=relerr, pcov=pcov, correl=correl, m=m, n=n, dof=dof, chisq=chisq,

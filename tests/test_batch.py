@@ -192,6 +192,32 @@ def test_pcov_and_stderr_as_curve_fit(special_batch):
         np.testing.assert_allclose(res.pcov[k], pcov_sp, rtol=1e-3, atol=1e-10)
 
 
+@njit(cache=True)
+def resid_over(p, t, y):
+    # only the product p[0] * p[3] is identifiable
+    return p[0] * p[3] * np.exp(-p[1] * t) + p[2] - y
+
+
+def test_pcov_of_undetermined_parameters_is_inf():
+    """As curve_fit: a parameter in a combination the data cannot determine has
+    inf in its row and column; the others keep the pseudo-inverse's values."""
+    x0 = np.column_stack([X0, np.ones(K)])[:3]
+    res = quiet(least_squares_batch, resid_over, x0, args=(T, Y[:3]), threads=1,
+                progress=False, return_pcov=True, return_stderr=True)
+    for k in range(3):
+        assert np.all(np.isinf(res.pcov[k][[0, 3], :])) and np.all(np.isinf(res.pcov[k][:, [0, 3]]))
+        assert np.all(np.isinf(res.stderr[k][[0, 3]]))
+        single = quiet(least_squares, resid_over, x0[k], args=(T, Y[k]))
+        # curve_fit's rule: equilibrated columns, cut-off 1e-7 for '2-point'
+        D = np.linalg.norm(single.jac, axis=0)
+        _, s, VT = np.linalg.svd(single.jac / D, full_matrices=False)
+        keep = s > 1e-7 * s[0]
+        assert keep.sum() == 3
+        V = VT[keep].T / D[:, None]
+        pinv = (V / s[keep] ** 2) @ V.T * (2 * single.cost / (M - 4))
+        np.testing.assert_allclose(res.pcov[k][1:3, 1:3], pinv[1:3, 1:3], rtol=1e-6)
+
+
 def test_rows_agree_with_scipy():
     res = quiet(least_squares_batch, resid, X0, args=(T, Y), method="trf", threads=1,
                 progress=False)

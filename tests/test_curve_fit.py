@@ -273,16 +273,17 @@ def over_param(x, a, b, c, d):
     return a * d * np.exp(-b * x) + c
 
 
-def test_rank_deficient_pcov_is_pseudo_inverse_with_named_direction():
-    """Only the product k = a*d is identifiable.  The variances of b, c and of
-    the estimable function a*d must equal those of the reduced model
+def test_rank_deficient_pcov_is_honest_with_named_direction():
+    """Only the product k = a*d is identifiable.  a and d get infinite
+    variances in pcov (the pseudo-inverse, lsqcore's pcov before issue 14,
+    gives them small finite errors); b and c, and the estimable function a*d through
+    ``pcov_identifiable``, have the variances of the reduced model
     k*exp(-b x) + c (invariant under any generalised inverse, Seber & Wild
     sec. 3.4); the dropped direction (a up, d down) is named."""
     c = cm.BY_NAME["exp_decay"]
     with pytest.warns(FitWarning, match=r"rank 3 < 4.*\*a.*\*d"):
         p, C, info, _, _ = lsqcore.curve_fit(over_param, c.x, c.y, p0=[1, 1, 0, 1],
                                              full_output=True, jac="3-point", **TIGHT)
-    assert np.all(np.isfinite(C))
     assert info["rank"] == 3
     (ns,) = info["null_space"]
     assert sorted(ns["parameters"]) == ["a", "d"]
@@ -291,15 +292,48 @@ def test_rank_deficient_pcov_is_pseudo_inverse_with_named_direction():
     # J @ direction == 0: moving along it leaves the model unchanged
     np.testing.assert_allclose(direction[[1, 2]], 0, atol=1e-6)
     assert direction[0] / direction[3] == pytest.approx(-a / d, rel=1e-5)
+    # pcov: inf in the rows and columns of a and d, so the usual
+    # sqrt(diag(pcov)) idiom cannot give them small errors
+    se = np.sqrt(np.diag(C))
+    assert np.isinf(se[0]) and np.isinf(se[3])
+    assert np.all(np.isinf(C[[0, 3], :])) and np.all(np.isinf(C[:, [0, 3]]))
     pr, Cr = lsqcore.curve_fit(c.f, c.x, c.y, p0=[1, 1, 0], **TIGHT)
+    np.testing.assert_allclose(C[1:3, 1:3], Cr[1:3, 1:3], rtol=1e-6)
+    # the identifiable combinations keep their covariance under its own name
+    P = info["pcov_identifiable"]
+    assert np.all(np.isfinite(P))
+    np.testing.assert_allclose(P[1:3, 1:3], C[1:3, 1:3], rtol=0)
     assert a * d == pytest.approx(pr[0], rel=1e-7)
     g = np.array([d, 0, 0, a])                     # gradient of a*d
     # (s^2 uses m - rank degrees of freedom, as for the reduced model)
-    assert g @ C @ g == pytest.approx(Cr[0, 0], rel=1e-6)
-    np.testing.assert_allclose(C[1:3, 1:3], Cr[1:3, 1:3], rtol=1e-6)
+    assert g @ P @ g == pytest.approx(Cr[0, 0], rel=1e-6)
     rep = info["report"]
     assert np.isinf(rep.stderr[0]) and np.isinf(rep.stderr[3])
     assert "not determined by the data" in str(rep)
+    # scipy: the same optimum; b and c as here once its m - n degrees of
+    # freedom are replaced by m - rank (the reduced model's)
+    ps, Cs = _quiet(sp_curve_fit, over_param, c.x, c.y, p0=[1, 1, 0, 1], **TIGHT)
+    assert ps[0] * ps[3] == pytest.approx(a * d, rel=1e-6)
+    m = c.x.size
+    np.testing.assert_allclose(np.sqrt(np.diag(Cs)[1:3] * (m - 4) / (m - 3)), se[1:3],
+                               rtol=1e-3)
+
+
+def test_near_rank_deficient_but_identifiable_stays_finite():
+    """Two close decay rates: badly conditioned (cond ~ 1e5) but of full rank,
+    so every variance is finite and equals scipy's to the accuracy the
+    conditioning allows."""
+    x = np.linspace(0.0, 4.0, 60)
+
+    def two(x, a, b, cc, d):
+        return a * np.exp(-b * x) + cc * np.exp(-d * x)
+    y = two(x, 1.0, 1.0, 1.0, 1.3) + 1e-3 * np.sin(9 * x)
+    p, C, info, _, _ = _quiet(lsqcore.curve_fit, two, x, y, p0=[1, 0.9, 1, 1.4],
+                              full_output=True, jac="3-point", **TIGHT)
+    ps, Cs = _quiet(sp_curve_fit, two, x, y, p0=[1, 0.9, 1, 1.4], **TIGHT)
+    assert info["rank"] == 4 and np.all(np.isfinite(C))
+    np.testing.assert_array_equal(C, info["pcov_identifiable"])
+    np.testing.assert_allclose(np.sqrt(np.diag(C)), np.sqrt(np.diag(Cs)), rtol=1e-3)
 
 
 def dead_param(x, a, b, c):
@@ -312,7 +346,11 @@ def test_parameter_without_effect_is_named():
         p, C, info, _, _ = lsqcore.curve_fit(dead_param, c.x, c.y - 0.5, p0=[1, 1, 0],
                                              full_output=True, **TIGHT)
     assert info["null_space"][0]["parameters"] == ["c"]
-    assert np.all(np.isfinite(C)) and C[2, 2] == 0.0
+    assert np.all(np.isinf(C[2, :])) and np.all(np.isinf(C[:, 2]))
+    assert np.all(np.isfinite(C[:2, :2]))
+    P = info["pcov_identifiable"]
+    assert np.all(np.isfinite(P)) and P[2, 2] == 0.0
+    np.testing.assert_array_equal(P[:2, :2], C[:2, :2])
 
 
 def test_no_degrees_of_freedom_warns():

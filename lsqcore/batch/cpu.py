@@ -55,6 +55,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import _layout as L
+from .._layout import JAC_2POINT, JAC_3POINT
 from .._bounds import make_strictly_feasible, coleman_li_scaling
 from .._cabi import ccall, packed, RAISED
 from .._jit import kernel_jit
@@ -62,6 +63,7 @@ from .._driver import (run_compiled_with, call_alloc, _cs_compiled, _cs_unused, 
                        call_address, jac_address, ERR_RAISED, ERR_JAC_RAISED)
 from .._kernel import setup, _all_finite, KERNEL
 from .._linalg import EPS, householder_qr, copy_r, jacobi_svd
+from .._diagnostics import UNDETERMINED_WEIGHT, RCOND_2POINT, RCOND_3POINT
 from ._result import NOT_RUN, NONFINITE_START, TOO_FEW_POINTS, BAD_SHAPE, USER_RAISED
 
 # target wall time of one block (progress / Ctrl-C granularity)
@@ -71,19 +73,25 @@ PROGRESS_SECONDS = 2.0
 
 
 @kernel_jit
-def _covariance(J, cost, m, n, absolute, A, V, s, pc, small):
-    """``pcov`` as curve_fit computes it, without allocating (``small``: 3 n
+def _covariance(J, cost, m, n, absolute, jac_code, A, V, s, pc, small):
+    """``pcov`` by curve_fit's rule, without allocating (``small``: 3 n
     scratch; the GPU driver compiles this function as a device function).
 
-    ``pinv(J^T J) = V diag(1 / s^2) V^T`` from the SVD ``J = U diag(s) V^T``,
-    singular values at or below ``eps * max(m, n) * s_max`` discarded; unless
-    ``absolute``, times ``2 cost / (m - n)`` (the residual variance).  A
-    non-finite ``J`` or ``m <= n`` (scaled case) gives ``inf`` everywhere,
-    as scipy does (without its warning).
+    As :mod:`lsqcore._diagnostics`: the SVD of the column-equilibrated
+    ``J D^{-1} = U diag(s) V^T`` (``D = diag(||J_j||)``), singular values at or
+    below ``rcond * s_max`` discarded (``rcond``: the error level of the
+    Jacobian, 1e-7 for '2-point' and 1e-9 for '3-point' differences,
+    ``eps max(m, n)`` otherwise), ``pinv(J^T J) = D^{-1} V diag(1 / s^2) V^T
+    D^{-1}``; unless ``absolute``, times ``2 cost / (m - n)`` (the residual
+    variance, scipy's degrees of freedom).  A parameter that takes part in a
+    discarded direction (weight at least ``UNDETERMINED_WEIGHT`` of the
+    largest) gets ``inf`` in its row and column: the data do not determine
+    it.  A non-finite ``J`` or ``m <= n`` (scaled case) gives ``inf``
+    everywhere, as scipy does (without its warning).
 
     The SVD is the kernel's own (:mod:`lsqcore._linalg`): Householder QR of
-    ``J`` (stored by columns in ``A``), then one-sided Jacobi on the small
-    ``R``; ``pc`` holds ``R`` while the SVD runs.
+    ``J D^{-1}`` (stored by columns in ``A``), then one-sided Jacobi on the
+    small ``R``; ``pc`` holds ``R`` while the SVD runs.
     """
     ok = True
     for i in range(m):
@@ -95,25 +103,48 @@ def _covariance(J, cost, m, n, absolute, A, V, s, pc, small):
             for b in range(n):
                 pc[a, b] = math.inf
         return
+    for j in range(n):                  # column norms in s until the QR is done
+        c = 0.0
+        for i in range(m):
+            c += J[i, j] * J[i, j]
+        s[j] = math.sqrt(c) if c > 0.0 else 1.0
     At = A.reshape((n, m))
     for i in range(m):
         for j in range(n):
-            At[j, i] = J[i, j]
-    tau = small[:n]
-    householder_qr(At, tau)
+            At[j, i] = J[i, j] / s[j]
+    householder_qr(At, small[:n])
     copy_r(At, pc)
+    D = small[:n]                       # the QR's tau is no longer needed
+    for j in range(n):
+        D[j] = s[j]
     jacobi_svd(pc, s, V, small[n:2 * n], small[2 * n:])
-    threshold = EPS * max(m, n) * s[0]
+    if jac_code == JAC_2POINT:
+        rcond = RCOND_2POINT
+    elif jac_code == JAC_3POINT:
+        rcond = RCOND_3POINT
+    else:
+        rcond = EPS * max(m, n)
+    threshold = rcond * s[0]
     for a in range(n):
         for b in range(n):
             pc[a, b] = 0.0
+    free = small[n:2 * n]                 # 1: takes part in an undetermined combination
+    for a in range(n):
+        free[a] = 0.0
     for j in range(n):
         if s[j] > threshold:
             s2 = s[j] * s[j]
             for a in range(n):
-                va = V[a, j] / s2
+                va = V[a, j] / (s2 * D[a])
                 for b in range(n):
-                    pc[a, b] += va * V[b, j]
+                    pc[a, b] += va * V[b, j] / D[b]
+        else:
+            vmax = 0.0
+            for a in range(n):
+                vmax = max(vmax, abs(V[a, j]))
+            for a in range(n):
+                if abs(V[a, j]) >= UNDETERMINED_WEIGHT * vmax:
+                    free[a] = 1.0
     bad = False
     for a in range(n):
         for b in range(n):
@@ -122,7 +153,8 @@ def _covariance(J, cost, m, n, absolute, A, V, s, pc, small):
     scale = 1.0 if absolute else 2.0 * cost / (m - n)
     for a in range(n):
         for b in range(n):
-            pc[a, b] = math.inf if bad else pc[a, b] * scale
+            undetermined = free[a] != 0.0 or free[b] != 0.0
+            pc[a, b] = math.inf if bad or undetermined else pc[a, b] * scale
 
 
 @kernel_jit
@@ -213,7 +245,7 @@ def _finish_row(k, tid, err, mk, data, work, iopts, flags, outs):
             break
     out_opt[k] = opt
     if cov:
-        _covariance(L.mat(W, S, L.O_J, mk, n), cost, mk, n, absolute,
+        _covariance(L.mat(W, S, L.O_J, mk, n), cost, mk, n, absolute, S[L.JAC],
                     A[:mk * n].reshape((mk, n)), V, cl[:n], pc, cl[2 * n:5 * n])
         if out_pcov.shape[0] > 0:
             for a in range(n):

@@ -225,7 +225,7 @@ def _row(t, W, S, xb, f0, cl, A, V, pc, P0, LB, UB, MROW, {ARGS}fopts, iopts, xs
             break
     oopt[t] = opt
     if COV:
-        _covariance(W[oJ:oJ + m * {N}].reshape((m, {N})), cost, m, {N}, ABSOLUTE,
+        _covariance(W[oJ:oJ + m * {N}].reshape((m, {N})), cost, m, {N}, ABSOLUTE, S[L_JAC],
                     A[:m * {N}].reshape((m, {N})), V.reshape(({N}, {N})), cl[:{N}],
                     pc.reshape(({N}, {N})), cl[2 * {N}:5 * {N}])
         if opcov.shape[0] > 0:
@@ -286,7 +286,7 @@ def _build(cuda, resid, jacob, kinds, m, n, dtype, cov, absolute, robust):
         LM=L.LM, REQ_F=L.REQ_F, REQ_FD=L.REQ_FD, REQ_J=L.REQ_J, REQ_DONE=L.REQ_DONE,
         REQ_K=L.REQ_K, NFEV=L.NFEV, NJEV=L.NJEV, NIT=L.NIT, STATUS=L.STATUS,
         COST=L.COST, O_X=L.O_X, O_XNEW=L.O_XNEW, O_FNEW=L.O_FNEW, O_B=L.O_B,
-        O_XQ=L.O_XQ, O_J=L.O_J, O_G=L.O_G)
+        O_XQ=L.O_XQ, O_J=L.O_J, O_G=L.O_G, L_JAC=L.JAC)
     exec(compile(src, "<lsqcore.batch.cuda generated kernel>", "exec"), ns)
     ns["_row"] = cuda.jit(device=True)(ns["_row"])
     kern = cuda.jit(ns["_kernel"])
