@@ -8,7 +8,11 @@ Three numbers, as a user meets them:
 2. a second, new jitted model in the same process (its own compile only);
 3. empty cache (first use after installation): the same as 1 with
    ``NUMBA_CACHE_DIR`` pointing at an empty directory, so the whole kernel is
-   compiled.
+   compiled;
+4. an already-seen model (issue 14): a model module on disk (``@njit(cache=True)``
+   residual and ``jac``, as in a user's script) fitted once to fill the cache,
+   then in new processes: ``import lsqcore`` and the first fit with the
+   residual alone, and with residual and ``jac``.
 
 Run::
 
@@ -53,6 +57,62 @@ print(json.dumps(dict(import_s=t_import, first_fit_s=t_first, import_plus_first_
 """
 
 
+MODEL = r"""
+import numpy as np
+from numba import njit
+
+@njit(cache=True)
+def resid(p, t, y):
+    return p[0] * np.exp(-p[1] * t) + p[2] - y
+
+@njit(cache=True)
+def jac(p, t, y):
+    J = np.empty((t.size, 3))
+    e = np.exp(-p[1] * t)
+    J[:, 0] = e
+    J[:, 1] = -p[0] * t * e
+    J[:, 2] = 1.0
+    return J
+"""
+
+SEEN = r"""
+import time, json, sys
+t0 = time.perf_counter()
+import numpy as np
+import lsqcore
+t_import = time.perf_counter() - t0
+from model import resid, jac
+t = np.linspace(0, 4, 50)
+y = 2.5 * np.exp(-1.3 * t) + 0.5
+kw = dict(jac=jac) if sys.argv[1] == "jac" else {}
+t1 = time.perf_counter()
+r = lsqcore.least_squares(resid, np.array([1.0, 1.0, 0.0]), args=(t, y), **kw)
+print(json.dumps(dict(import_s=t_import, first_fit_s=time.perf_counter() - t1,
+                      status=int(r.status))))
+"""
+
+
+def measure_seen(env, repeat):
+    """Item 4 of the module docstring: ``{'model': [...], 'jac': [...]}`` of
+    ``(import_s, first_fit_s)`` per new process."""
+    out = {}
+    with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, "model.py"), "w") as fh:
+            fh.write(MODEL)
+        env = dict(env, PYTHONPATH=os.pathsep.join(
+            [d, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]))
+        for kind in ("model", "jac"):
+            runs = []
+            for i in range(repeat + 1):            # the first run fills the cache
+                r = subprocess.run([sys.executable, "-c", SEEN, kind], env=env, cwd=d,
+                                   capture_output=True, text=True, check=True)
+                if i:
+                    v = json.loads(r.stdout.strip().splitlines()[-1])
+                    runs.append((v["import_s"], v["first_fit_s"]))
+            out[kind] = runs
+    return out
+
+
 def measure(env):
     out = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True,
                          check=True)
@@ -70,6 +130,14 @@ def main(argv=None):
     best = min(warm, key=lambda d: d["import_plus_first_s"])
     print(f"warm cache : import {best['import_s']:.2f} s + first W1 fit {best['first_fit_s']:.2f} s"
           f" = {best['import_plus_first_s']:.2f} s; second new model +{best['second_model_s']:.2f} s")
+    seen = measure_seen(env, a.repeat)
+    for kind, label in (("model", "residual"), ("jac", "residual + jac")):
+        fits = sorted(f for _, f in seen[kind])
+        imps = sorted(i for i, _ in seen[kind])
+        print(f"seen model ({label}), new process: first fit median "
+              f"{fits[len(fits) // 2]:.3f} s (range {fits[0]:.3f}-{fits[-1]:.3f}); "
+              f"import lsqcore median {imps[len(imps) // 2]:.2f} s "
+              f"({len(fits)} processes)")
     if not a.skip_empty:
         with tempfile.TemporaryDirectory() as d:
             env_empty = dict(env, NUMBA_CACHE_DIR=d)

@@ -20,12 +20,12 @@ import numbers
 
 import numpy as np
 from numba.core.errors import TypingError
-from numba.core.registry import CPUDispatcher
 import sys
 
 from . import _layout as L
 from ._bounds import make_strictly_feasible, active_constraints
-from numba._dispatcher import compute_fingerprint as _fingerprint
+from ._numba_internals import CPUDispatcher, fingerprint as _fingerprint
+from ._log import first_use
 
 from ._driver import (run_python, compiled_entry, solve_by_address, solve_by_address_ws,
                       pack_ints, pack_floats, Views, ERR_F_SHAPE, ERR_J_SHAPE,
@@ -391,7 +391,22 @@ def least_squares(fun, x0, jac="2-point", bounds=_NO_BOUNDS, method="trf",
             except TypingError as e:
                 _raise_typing_error(e, fun_f, jac_f, None, m_inplace)
             return _address_result(parts, x0, fun_f, jac_f, args, m_inplace)
+    with first_use("kernel", KERNEL_MESSAGE):
+        return _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
+                              f_scale, diff_step, tr_solver, tr_options, jac_sparsity,
+                              max_nfev, verbose, args, kwargs, callback, trace, fast_key)
 
+
+#: said once if the first solve is still compiling after a few seconds
+KERNEL_MESSAGE = ("compiling the solver kernel for its first use after installation (about "
+                  "30 s on 2 cores, once: Numba caches it on disk, and later processes load "
+                  "it in under a second)")
+
+
+def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale,
+                   diff_step, tr_solver, tr_options, jac_sparsity, max_nfev, verbose, args,
+                   kwargs, callback, trace, fast_key):
+    """:func:`least_squares` on its general path (every call but a repeat)."""
     kwargs = {} if kwargs is None else dict(kwargs)
     args = tuple(args)
     x0_given = x0
@@ -441,7 +456,7 @@ def least_squares(fun, x0, jac="2-point", bounds=_NO_BOUNDS, method="trf",
         if key is not None:
             # the cached driver, reaching the model through C wrappers
             try:
-                fp, jp = model_pointers(fun, jac_f, m_inplace >= 0, args, key)
+                fp, jp = model_pointers(fun, jac_f, m_inplace >= 0, args, key, x0, m_inplace)
                 P = _frozen(pack_ints(_KERNEL, fp, jp, m_inplace, trace_cap, iopts_t),
                             np.int64)
                 F = pack_floats(fopts_t, lb, ub, x_scale, rstep)

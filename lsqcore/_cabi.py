@@ -6,8 +6,9 @@ the user's jitted residual as an argument is therefore recompiled (and
 re-linked) in every new process, for every new model (design notes).  The
 way out used here is the C calling convention:
 
-* each user model is wrapped once, per process, in a small ``cfunc``
-  (:func:`model_pointers`); its compile is the only per-model cost;
+* each user model is wrapped in a small ``cfunc`` (:func:`model_pointers`),
+  compiled on its first use and then served from the disk cache
+  (:mod:`lsqcore._wrapcache`): the only per-model cost, paid once;
 * ``args`` travel to the wrapper packed in one int64 block (:func:`pack`,
   cached on disk per ``args`` signature: an array is its data address and
   its shape, an int its value, a float its bits), which the wrapper unpacks;
@@ -40,10 +41,14 @@ in Python, so the exception reaches the caller unchanged.
 """
 import numpy as np
 from llvmlite import ir
-from numba import carray, cfunc, literal_unroll, njit, types
+from numba import carray, literal_unroll, njit, types
 from numba.core import cgutils
 from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
+
+from ._log import first_use
+from ._numba_internals import UNOPTIMISED
+from ._wrapcache import identity, wrapper_cfunc, wrapper_dir
 
 RAISED = -(2 ** 62)
 BAD_SHAPE = -(2 ** 62) + 1
@@ -176,11 +181,12 @@ def _block_layout(arg_types):
     for k, t in enumerate(arg_types):
         _check_c_type(t)
         if isinstance(t, types.Array):
-            env[f"PTR{k}"] = _pointer_of(t.dtype)
+            ptr = f"PTR_{t.dtype}"              # (the name says the type: see _wrapcache)
+            env[ptr] = _pointer_of(t.dtype)
             dims = []
             for d in range(t.ndim):
                 dims.append(f"blk[{i + 1 + d}]")
-            lines.append(f"    a{k} = carray(PTR{k}(blk[{i}]), ({', '.join(dims)},))")
+            lines.append(f"    a{k} = carray({ptr}(blk[{i}]), ({', '.join(dims)},))")
             i += 1 + t.ndim
         elif isinstance(t, types.Float):
             lines.append(f"    a{k} = bits_float(blk[{i}])")
@@ -258,16 +264,18 @@ def packed(args):
     return (pack(args),) if args else _NO_ARGS
 
 
-def compile_wrapper(src, name, env, head, extra=()):
+def compile_wrapper(src, name, env, head, extra=(), models=(), named=None):
     """The cfunc ``name`` defined by ``src``: C arguments ``head`` (numba
     types, see :func:`c_signature`), then ``extra`` (passed as they are),
-    then the argument block.  ``env`` adds names to those every wrapper uses.
+    then the argument block.  ``env`` adds names to those every wrapper uses;
+    ``models`` names the user's dispatchers among them and ``named`` gives
+    the identity of other generated callees, so that the wrapper is served
+    from the disk cache in later processes (:func:`lsqcore._wrapcache.wrapper_cfunc`).
     Shared with the batch's wrappers (:mod:`lsqcore.batch._cwrap`)."""
     ns = dict(env, carray=carray, RAISED=RAISED, BAD_SHAPE=BAD_SHAPE,
               f64_vector=f64_vector, bits_float=bits_float)
-    exec(compile(src, f"<lsqcore C wrapper {name}>", "exec"), ns)
     sig = types.int64(*c_signature(head), *extra, *c_signature(_BLOCK))
-    return cfunc(sig, error_model="numpy")(ns[name])
+    return wrapper_cfunc(src, name, ns, sig, models, named)
 
 
 X_TYPE = types.Array(types.float64, 1, "C")      # x, out (C: pointer and length)
@@ -307,7 +315,7 @@ def residual_wrapper(fun, arg_types, inplace):
     src = "\n".join(["def resid(x_p, n, out_p, m, blk_p, nblk):",
                      "    x = carray(x_p, (n,))"] + lines
                     + resid_body(inplace, "".join(", " + a for a in names))) + "\n"
-    return compile_wrapper(src, "resid", dict(env, fun=fun), (X_TYPE, X_TYPE))
+    return compile_wrapper(src, "resid", dict(env, fun=fun), (X_TYPE, X_TYPE), models=("fun",))
 
 
 def jacobian_wrapper(jac, arg_types):
@@ -317,7 +325,7 @@ def jacobian_wrapper(jac, arg_types):
         ["def jw(x_p, n, J_p, m, nj, blk_p, nblk):",
          "    x = carray(x_p, (n,))", "    J = carray(J_p, (m, nj))"] + lines
         + jac_body(False, "".join(", " + a for a in names))) + "\n"
-    return compile_wrapper(src, "jw", dict(env, jac=jac), (X_TYPE, J_TYPE))
+    return compile_wrapper(src, "jw", dict(env, jac=jac), (X_TYPE, J_TYPE), models=("jac",))
 
 
 def arg_key(args):
@@ -339,21 +347,106 @@ def arg_key(args):
 _WRAPPERS = {}
 
 
-def model_pointers(fun, jac, inplace, args, key):
+def model_pointers(fun, jac, inplace, args, key, x0, m):
     """Addresses ``(resid, jac)`` of the wrappers of ``fun``/``jac`` (0 for no ``jac``).
 
     Compiled once per ``(fun, jac, inplace, key)`` and kept for the life of
-    the process.  Raises ``numba`` typing errors for a model that cannot be
-    compiled with these ``args`` (among them one for a ``fun`` that returns
-    anything but a 1-d float64 array).
+    the process (served from the disk cache when the model was seen before:
+    :mod:`lsqcore._wrapcache`).  The first time, the model is also run once
+    at ``x0`` with bounds checks (:func:`check_indices`; ``m`` is the
+    residual length of an in-place ``fun``).  Raises ``numba`` typing errors
+    for a model that cannot be compiled with these ``args`` (among them one
+    for a ``fun`` that returns anything but a 1-d float64 array), and
+    ``IndexError`` for a model that indexes an array out of bounds at ``x0``.
     """
     k = (fun, jac, inplace, key)
     hit = _WRAPPERS.get(k)
     if hit is None:
         from numba import typeof
         arg_types = tuple(typeof(a) for a in args)
-        r = residual_wrapper(fun, arg_types, inplace)
-        j = jacobian_wrapper(jac, arg_types) if jac is not None else None
+        with first_use(("model",) + k, _compile_message(fun, jac)):
+            r = residual_wrapper(fun, arg_types, inplace)
+            j = jacobian_wrapper(jac, arg_types) if jac is not None else None
+            check_indices(fun, jac, inplace, args, arg_types, x0, m)
         hit = _WRAPPERS[k] = (r, j, r.address, j.address if j is not None else 0)
     return hit[2], hit[3]
 
+
+def _compile_message(fun, jac):
+    """The first-use message of a model's wrappers (:mod:`lsqcore._log`)."""
+    models = [f for f in (fun, jac) if f is not None]
+    names = " and ".join(f"`{f.py_func.__qualname__}`" for f in models)
+    if wrapper_dir() is not None and all(identity(f) is not None for f in models):
+        when = "once: cached on disk, later processes load them in milliseconds"
+    else:
+        when = ("in every new process: a function without a source file, or one that "
+                "reads non-constant globals, cannot be cached on disk")
+    return (f"compiling the C wrappers of {names} for these argument types, and a "
+            f"bounds-checked copy run once at x0 ({when})")
+
+
+# -- bounds-checked first call -------------------------------------------------
+
+def _checked_twin(disp):
+    """``disp``'s function compiled with Numba's bounds checks (same options otherwise)."""
+    opts = {k: v for k, v in disp.targetoptions.items()
+            if k not in ("nopython", "boundscheck") and k not in UNOPTIMISED}
+    return njit(boundscheck=True, **UNOPTIMISED, **opts)(disp.py_func)
+
+
+def _c_call(wrapper, *cargs):
+    """Call a wrapper cfunc from Python (arrays as their data address)."""
+    import ctypes
+    proto = ctypes.CFUNCTYPE(ctypes.c_int64, *[ctypes.c_int64] * len(cargs))
+    return proto(wrapper.address)(*cargs)
+
+
+def _index_error(what, disp, x0, args, call):
+    """Run the bounds-checked twin in Python (on the failure path only, where
+    its compile does not matter) and raise its ``IndexError`` with a message
+    that names the function; return if it raises nothing of the kind."""
+    try:
+        call(_checked_twin(disp))
+    except IndexError as e:
+        f = disp.py_func
+        raise IndexError(
+            f"`{what}` ({f.__module__}.{f.__qualname__}) indexes an array out of bounds "
+            f"at x0 (n = {x0.size}): {e}. Numba does not check indices in compiled "
+            "code, so the fit would read or write memory outside the array; check the "
+            "parameter count and the indices the function uses.") from e
+    except Exception:
+        return      # (any other error is reported by the solve, as usual)
+
+
+def check_indices(fun, jac, inplace, args, arg_types, x0, m):
+    """Run ``fun`` (and ``jac``) once at ``x0`` compiled with bounds checks.
+
+    Numba does not check indices in compiled code: a model that reads
+    ``p[5]`` when ``n = 3`` reads whatever lies beyond the array and the fit
+    may even "succeed" (issue 14).  The checked twins are wrappers like the
+    solver's (:func:`residual_wrapper`, :func:`jacobian_wrapper`) around the
+    user's functions compiled with ``boundscheck=True``, served from the disk
+    cache like them, so the check costs a model evaluation after the first
+    process.  Only the functions themselves are checked, not the jitted
+    functions they call.  Raises ``IndexError`` naming the function.
+    """
+    blk = packed(args)[0]
+    x = np.ascontiguousarray(x0, dtype=np.float64)
+    rc = residual_wrapper(_checked_twin(fun), arg_types, inplace)
+    out = np.full(max(m, 0), np.nan)
+    r = _c_call(rc, x.ctypes.data, x.size, out.ctypes.data, out.size, blk.ctypes.data,
+                blk.size)
+    if r == RAISED:
+        if inplace:
+            _index_error("fun", fun, x, args, lambda g: g(x, np.full(m, np.nan), *args))
+        else:
+            _index_error("fun", fun, x, args, lambda g: g(x, *args))
+        return
+    if jac is None:
+        return
+    rows = m if inplace else r
+    J = np.zeros((max(rows, 0), x.size))
+    jc = jacobian_wrapper(_checked_twin(jac), arg_types)
+    if _c_call(jc, x.ctypes.data, x.size, J.ctypes.data, J.shape[0], J.shape[1],
+               blk.ctypes.data, blk.size) == RAISED:
+        _index_error("jac", jac, x, args, lambda g: g(x, *args))

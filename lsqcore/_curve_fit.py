@@ -31,10 +31,9 @@ import warnings
 
 import numpy as np
 from numba import njit, types
-from numba.core.registry import CPUDispatcher
-from numba._dispatcher import compute_fingerprint as _fingerprint
 from numba.extending import overload
 
+from ._numba_internals import CPUDispatcher, fingerprint as _fingerprint
 from ._diagnostics import Diagnostic, fit_warning, default_rcond, emit
 from ._report import analyse_fit, build_report
 from . import _multistart as MS

@@ -86,3 +86,27 @@ def test_importing_numba_cuda_restores_numpy():
     finally:
         if had:
             np.row_stack = saved
+
+
+def test_compiling_sees_the_compiler_lock_from_another_thread():
+    import threading
+    from numba.core.compiler_lock import global_compiler_lock
+    seen = []
+    assert not NI.compiling(), "nothing is compiling at rest"
+    with global_compiler_lock:
+        t = threading.Thread(target=lambda: seen.append(NI.compiling()))
+        t.start()
+        t.join()
+    assert seen == [True], (
+        "numba.core.compiler_lock.global_compiler_lock._lock is no longer the RLock "
+        "Numba holds while compiling: lsqcore._log's first-use messages rely on it")
+
+
+def test_unoptimised_is_an_njit_option():
+    f = njit(**NI.UNOPTIMISED)(lambda a: a[0] + 1.0)
+    assert f(np.ones(2)) == 2.0
+    llvm = next(iter(f.inspect_llvm().values()))
+    assert "optnone" in llvm, (
+        "njit(_dbg_optnone=True) no longer marks the function optnone: "
+        "lsqcore._cabi's bounds-checked model copies compile with full optimisation "
+        "(slower first use, results unchanged)")

@@ -30,9 +30,11 @@ number passes by value, the callee returns ``int64``; ``blk`` is the block):
 
 The user's function is called with the very row arguments the per-model
 driver passes (same selector, same types), so a row's arithmetic is the
-same on both paths.  Each wrapper is compiled once per process and
-``(fun, jac, forms, row flags, argument types)`` (a fraction of a second:
-the only per-model compile of a batch on this path).
+same on both paths.  Each wrapper is compiled once per
+``(fun, jac, forms, row flags, argument types)`` and served from the disk
+cache in later processes (:mod:`lsqcore._wrapcache`; a model without a
+source file, such as ``curve_fit_batch``'s generated adapters, is compiled
+once per process): the only per-model compile of a batch on this path.
 """
 from numba import types, typeof
 
@@ -54,21 +56,23 @@ def _unpack(arg_types):
     return lines, "".join(f", ra[{i}]" for i in range(len(arg_types))), env
 
 
-def residual_wrapper(fun, rows, arg_types, inplace):
-    """The ``resid`` cfunc of ``fun`` with the row selector ``rows``."""
+def residual_wrapper(fun, rows, arg_types, inplace, flags):
+    """The ``resid`` cfunc of ``fun`` with the row selector ``rows`` (built from ``flags``)."""
     lines, ra, env = _unpack(arg_types)
     head = ["def resid(x_p, n, out_p, m, k, tid, mk, blk_p, nblk):", "    x = carray(x_p, (n,))"]
     src = "\n".join(head + lines + resid_body(inplace, ra)) + "\n"
-    return compile_wrapper(src, "resid", dict(env, fun=fun, ROWS=rows), (X_TYPE, X_TYPE), _ROW)
+    return compile_wrapper(src, "resid", dict(env, fun=fun, ROWS=rows), (X_TYPE, X_TYPE), _ROW,
+                           models=("fun",), named={"ROWS": f"row_args{tuple(flags)}"})
 
 
-def jacobian_wrapper(jac, rows, arg_types, inplace):
+def jacobian_wrapper(jac, rows, arg_types, inplace, flags):
     """The ``jac`` cfunc of ``jac`` (allocating or in place) with the row selector ``rows``."""
     lines, ra, env = _unpack(arg_types)
     head = ["def jw(x_p, n, J_p, m, nj, k, tid, mk, blk_p, nblk):",
             "    x = carray(x_p, (n,))", "    J = carray(J_p, (m, nj))"]
     src = "\n".join(head + lines + jac_body(inplace, ra)) + "\n"
-    return compile_wrapper(src, "jw", dict(env, jac=jac, ROWS=rows), (X_TYPE, J_TYPE), _ROW)
+    return compile_wrapper(src, "jw", dict(env, jac=jac, ROWS=rows), (X_TYPE, J_TYPE), _ROW,
+                           models=("jac",), named={"ROWS": f"row_args{tuple(flags)}"})
 
 
 def cacheable(fun, jac, loss, cs, args):
@@ -79,7 +83,7 @@ def cacheable(fun, jac, loss, cs, args):
     arrays of at least one dimension, Python floats and ints:
     :func:`lsqcore._cabi.arg_key`).
     """
-    from numba.core.registry import CPUDispatcher
+    from .._numba_internals import CPUDispatcher
     if (loss is not None or cs or type(fun) is not CPUDispatcher
             or not (jac is None or type(jac) is CPUDispatcher)):
         return None
@@ -104,8 +108,9 @@ def batch_pointers(fun, jac, inplace, jac_inplace, rows, flags, args, key):
     hit = _WRAPPERS.get(k)
     if hit is None:
         arg_types = tuple(typeof(a) for a in args)
-        r = residual_wrapper(fun, rows, arg_types, inplace)
-        j = jacobian_wrapper(jac, rows, arg_types, jac_inplace) if jac is not None else None
+        r = residual_wrapper(fun, rows, arg_types, inplace, flags)
+        j = (jacobian_wrapper(jac, rows, arg_types, jac_inplace, flags) if jac is not None
+             else None)
         if len(_WRAPPERS) >= _WRAPPERS_MAX:
             _WRAPPERS.pop(next(iter(_WRAPPERS)))
         hit = _WRAPPERS[k] = (r, j, r.address, j.address if j is not None else 0)
