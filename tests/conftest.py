@@ -90,6 +90,29 @@ def scipy_least_squares(*a, **kw):
     return _sp(*a, **kw)
 
 
+def pytest_sessionstart(session):
+    """Load (or, on the first run after installation, compile) the solver
+    kernel before collection, saying so, so that the first ~30-40 s of a
+    fresh run are not silent (issue 14)."""
+    if LSQ_UNAVAILABLE is not None or SELF_CHECK:
+        return
+    import time
+    tr = session.config.pluginmanager.get_plugin("terminalreporter")
+    write = tr.write_line if tr is not None else print
+    write("lsqcore: loading the solver kernel (the first run after installation compiles "
+          "it: about 30-40 s on 2 cores; Numba caches it on disk)")
+    t0 = time.perf_counter()
+    from numba import njit
+
+    @njit
+    def _line(p, t):
+        return p[0] + p[1] * t - 2.0 * t
+
+    for method in ("trf", "lm", "gn"):
+        LSQ(_line, np.array([1.0, 1.0]), args=(np.linspace(0.0, 1.0, 5),), method=method)
+    write(f"lsqcore: kernel ready ({time.perf_counter() - t0:.1f} s)")
+
+
 def pytest_configure(config):
     config.addinivalue_line(
         "markers",

@@ -124,7 +124,14 @@ def test_bench_mgh_python_driver_detail(capsys):
                "--starts", "1", "--methods", "trf,lm,gn,scipy-trf", "--driver", "python",
                "--repeat", "1", "--detail"])
     assert rc == 0
-    text = capsys.readouterr().out
+    captured = capsys.readouterr()
+    text = captured.out
+    # a line per problem as it goes, on stderr (issue 14: no silent minutes)
+    progress = [ln for ln in captured.err.splitlines() if ln.startswith("  [")]
+    assert len(progress) == 2, captured.err
+    assert progress[0].startswith("  [1/2] rosenbrock: solved lsqcore trf 1/1, lsqcore lm 1/1, "
+                                  "lsqcore gn 1/1, scipy trf 1/1 (")
+    assert progress[1].startswith("  [2/2] freudenstein_roth: solved lsqcore trf 1/1")
     assert "2 problems, 2 cases" in text
     detail = [ln for ln in text.splitlines() if ln.startswith(("rosenbrock /1",
                                                              "freudenstein_roth /1"))]

@@ -315,8 +315,8 @@ def run(args):
     print(f"time: median of up to {args.repeat} calls after a warm-up call; '1st calls' is "
           "the total of the warm-up calls (lsqcore compiles its driver once per model)\n")
     records = []
-    progress = sys.stderr.isatty()
     t_start = time.perf_counter()
+    done = 0
     for c, (p, k) in enumerate(cases):
         x0 = np.array(p.starts[k], dtype=float)
         opts = dict(ftol=args.tol, xtol=args.tol, gtol=args.tol, max_nfev=args.max_nfev * p.n)
@@ -325,11 +325,15 @@ def run(args):
             rec["case"] = c
             rec["start"] = k + 1
             records.append(rec)
-        if progress:
-            print(f"\r  {c + 1}/{len(cases)} cases ({time.perf_counter() - t_start:.0f} s)",
-                  end="", file=sys.stderr, flush=True)
-    if progress:
-        print("", file=sys.stderr)
+        if c + 1 == len(cases) or cases[c + 1][0].name != p.name:
+            # a line per problem as it goes (on stderr: stdout keeps the tables)
+            done += 1
+            mine = [r for r in records if r["problem"] == p.name]
+            solved_by = ", ".join(
+                f"{s.name} {sum(r['ok'] for r in mine if r['solver'] == s.name)}"
+                f"/{sum(r['solver'] == s.name for r in mine)}" for s in solvers)
+            print(f"  [{done}/{nprob}] {p.name}: solved {solved_by} "
+                  f"({time.perf_counter() - t_start:.1f} s)", file=sys.stderr, flush=True)
     if args.detail:
         print("\n".join(detail(solvers, records, cases)))
         print()
