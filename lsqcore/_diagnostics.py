@@ -72,32 +72,21 @@ RCOND_2POINT, RCOND_3POINT = 1e-7, 1e-9
 RCOND_BY_JAC = {"2-point": RCOND_2POINT, "3-point": RCOND_3POINT}
 
 
-_FIT_WARNING = []
-
-
 def fit_warning():
-    """The class :class:`FitWarning`, made on first use.
+    """The class :class:`FitWarning` (:mod:`lsqcore._fitwarning`), imported on first use.
 
     It subclasses ``scipy.optimize.OptimizeWarning``, and importing
-    ``scipy.optimize`` costs 0.3-0.8 s: the class is built when first asked
-    for (``lsqcore.FitWarning``, or the first warning issued), not at
-    ``import lsqcore``.
+    ``scipy.optimize`` costs 0.3-0.8 s: its module is imported when the
+    class is first asked for (``lsqcore.FitWarning``, or the first warning
+    issued), not at ``import lsqcore``.
+
+    Returns
+    -------
+    type
+        ``lsqcore.FitWarning``, the same class object on every call.
     """
-    if not _FIT_WARNING:
-        from scipy.optimize import OptimizeWarning
-
-        class FitWarning(OptimizeWarning):
-            """A fit finished but something about it deserves a look.
-
-            Subclass of :class:`scipy.optimize.OptimizeWarning` (itself a
-            ``UserWarning``), so filters written for scipy's ``curve_fit``
-            apply.  The message names the problem; ``lsqcore.fit_report``
-            explains it.
-            """
-
-        FitWarning.__module__ = "lsqcore"
-        _FIT_WARNING.append(FitWarning)
-    return _FIT_WARNING[0]
+    from ._fitwarning import FitWarning
+    return FitWarning
 
 
 def __getattr__(name):
