@@ -22,9 +22,10 @@ __all__ += ["least_squares_batch", "curve_fit_batch"]
 
 
 def __getattr__(name):
-    # FitWarning subclasses scipy.optimize.OptimizeWarning: built on first use
-    # so that `import lsqcore` does not import scipy.optimize (0.3-0.8 s)
+    # FitWarning subclasses scipy.optimize.OptimizeWarning: its module-level
+    # class (lsqcore._fitwarning) is imported on first use so that
+    # `import lsqcore` does not import scipy.optimize (0.3-0.8 s)
     if name == "FitWarning":
-        from ._diagnostics import fit_warning
-        return fit_warning()
+        from ._fitwarning import FitWarning
+        return FitWarning
     raise AttributeError(f"module 'lsqcore' has no attribute {name!r}")

@@ -363,7 +363,9 @@ def least_squares(fun, x0, jac="2-point", bounds=_NO_BOUNDS, method="trf",
     -------
     result : scipy.optimize.OptimizeResult
         ``x, cost, fun, jac, grad, optimality, active_mask, nfev, njev,
-        status, message, success`` with scipy's meanings, plus ``nit``.
+        status, message, success`` with scipy's meanings, plus ``nit`` and
+        ``method`` (the method that ran, which :func:`lsqcore.fit_report`
+        names).
     """
     if args and (type(fun) is CPUDispatcher or type(fun) is InPlace):
         args = _native_args(args)
@@ -390,7 +392,8 @@ def least_squares(fun, x0, jac="2-point", bounds=_NO_BOUNDS, method="trf",
                 parts = solve_by_address(P, F, x0, packed(args))
             except TypingError as e:
                 _raise_typing_error(e, fun_f, jac_f, None, m_inplace)
-            return _address_result(parts, x0, fun_f, jac_f, args, m_inplace)
+            return _address_result(parts, x0, fun_f, jac_f, args, m_inplace,
+                                   method=method)
     with first_use("kernel", KERNEL_MESSAGE):
         return _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
                               f_scale, diff_step, tr_solver, tr_options, jac_sparsity,
@@ -471,7 +474,7 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
                         and 0.0 not in fopts_t):
                     _remember_fast(fast_key, (P, F, fun, jac_f, m_inplace))
                 return _address_result(parts, x0, fun, jac_f, args, m_inplace, lb, ub,
-                                       xtol, unbounded or method != "trf", verbose)
+                                       xtol, unbounded or method != "trf", verbose, method)
             if err:
                 _raise_address_error(err, int(S[L.M]), _failed_at(x0, W, S), fun, jac_f,
                                      args, m_inplace)
@@ -528,7 +531,7 @@ def _remember_fast(key, entry):
 
 
 def _address_result(parts, x0, fun, jac, args, m_inplace, lb=None, ub=None, xtol=None,
-                    unbounded=True, verbose=0):
+                    unbounded=True, verbose=0, method="trf"):
     """The ``OptimizeResult`` of :func:`solve_by_address`'s ``parts`` (or its error)."""
     x, g, f, J, cost, optimality, nfev, njev, status, nit, m, err = parts
     if err:
@@ -540,7 +543,8 @@ def _address_result(parts, x0, fun, jac, args, m_inplace, lb=None, ub=None, xtol
         active_constraints(x, lb, ub, xtol, active)
     result = OptimizeResult(x=x, cost=cost, fun=f, jac=J, grad=g, optimality=optimality,
                             active_mask=active, nfev=nfev, njev=njev, status=status,
-                            message=MESSAGES[status], success=status > 0, nit=nit)
+                            message=MESSAGES[status], success=status > 0, nit=nit,
+                            method=method)
     if verbose >= 1:
         _print_summary(result, float("nan"))
     return result
@@ -778,7 +782,7 @@ def _result(W, S, method, lb, ub, xtol, trace):
         x=x, cost=float(W[L.COST]), fun=f, jac=J, grad=g,
         optimality=optimality, active_mask=active, nfev=s[L.NFEV],
         njev=s[L.NJEV], status=status, message=MESSAGES[status],
-        success=status > 0, nit=s[L.NIT])
+        success=status > 0, nit=s[L.NIT], method=method)
     if trace:
         from ._trace import Trace
         res.trace = Trace.from_workspace(W, S)

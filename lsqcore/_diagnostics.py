@@ -72,32 +72,21 @@ RCOND_2POINT, RCOND_3POINT = 1e-7, 1e-9
 RCOND_BY_JAC = {"2-point": RCOND_2POINT, "3-point": RCOND_3POINT}
 
 
-_FIT_WARNING = []
-
-
 def fit_warning():
-    """The class :class:`FitWarning`, made on first use.
+    """The class :class:`FitWarning` (:mod:`lsqcore._fitwarning`), imported on first use.
 
     It subclasses ``scipy.optimize.OptimizeWarning``, and importing
-    ``scipy.optimize`` costs 0.3-0.8 s: the class is built when first asked
-    for (``lsqcore.FitWarning``, or the first warning issued), not at
-    ``import lsqcore``.
+    ``scipy.optimize`` costs 0.3-0.8 s: its module is imported when the
+    class is first asked for (``lsqcore.FitWarning``, or the first warning
+    issued), not at ``import lsqcore``.
+
+    Returns
+    -------
+    type
+        ``lsqcore.FitWarning``, the same class object on every call.
     """
-    if not _FIT_WARNING:
-        from scipy.optimize import OptimizeWarning
-
-        class FitWarning(OptimizeWarning):
-            """A fit finished but something about it deserves a look.
-
-            Subclass of :class:`scipy.optimize.OptimizeWarning` (itself a
-            ``UserWarning``), so filters written for scipy's ``curve_fit``
-            apply.  The message names the problem; ``lsqcore.fit_report``
-            explains it.
-            """
-
-        FitWarning.__module__ = "lsqcore"
-        _FIT_WARNING.append(FitWarning)
-    return _FIT_WARNING[0]
+    from ._fitwarning import FitWarning
+    return FitWarning
 
 
 def __getattr__(name):
@@ -507,6 +496,34 @@ def emit(diags, stacklevel=3):
         warnings.warn(f"{d.message}. {d.explanation}", fit_warning(), stacklevel=stacklevel)
 
 
+def bounds_for_checks(x, bounds, active_mask):
+    """``(lb, ub)`` arrays for :func:`check_at_bound`, or ``(None, None)``.
+
+    Parameters
+    ----------
+    x : ndarray
+        The solution.
+    bounds : 2-tuple or None
+        The bounds of the solve, if known.
+    active_mask : array_like or None
+        ``active_mask`` of a ``least_squares`` result: without ``bounds``,
+        an active constraint (-1 lower, 1 upper) is taken as a bound at
+        ``x`` itself, so that a parameter held there is still reported.
+
+    Returns
+    -------
+    lb, ub : ndarray or None
+        Broadcast to the shape of ``x``.
+    """
+    if bounds is not None:
+        lb, ub = (np.broadcast_to(np.asarray(b, float), x.shape) for b in bounds)
+        return lb, ub
+    if active_mask is not None and np.any(np.asarray(active_mask) != 0):
+        am = np.asarray(active_mask)
+        return np.where(am == -1, x, -np.inf), np.where(am == 1, x, np.inf)
+    return None, None
+
+
 def diagnose(res, *, bounds=None, names=None, jac="2-point", rcond=None, warn=True):
     """Check a :func:`lsqcore.least_squares` result for the classic pitfalls.
 
@@ -534,13 +551,8 @@ def diagnose(res, *, bounds=None, names=None, jac="2-point", rcond=None, warn=Tr
     """
     x = np.asarray(res.x, float)
     nm = param_names(x.size, names)
-    lb = ub = None
-    if bounds is not None:
-        lb, ub = (np.broadcast_to(np.asarray(b, float), x.shape) for b in bounds)
     am = res.get("active_mask")
-    if lb is None and am is not None and np.any(np.asarray(am) != 0):
-        lb = np.where(np.asarray(am) == -1, x, -np.inf)
-        ub = np.where(np.asarray(am) == 1, x, np.inf)
+    lb, ub = bounds_for_checks(x, bounds, am)
     diags, _ = run_checks(x=x, f=res.fun, J=res.jac, status=int(res.status),
                           nfev=int(res.nfev), lb=lb, ub=ub, names=nm, active_mask=am,
                           rcond=rcond, jac_kind=jac if isinstance(jac, str) else None)

@@ -23,6 +23,11 @@ Jacobian, i.e. ``m - n`` unless some parameter combination is undetermined):
   ``2K(K+1)/(m-K-1)``.
 * standard errors ``sqrt(diag(pcov))``, relative errors ``stderr/|value|``
   and correlations ``pcov_ij / (se_i se_j)`` (Seber & Wild 1989, sec. 2.1).
+  The text shows no percentage (``--``) for a parameter held at a bound
+  (whose error assumes an interior optimum, marked ``(at lower bound)`` /
+  ``(at upper bound)``) or one that is zero within its error
+  (``|value| < stderr / 100``, marked ``(zero within its error)``): only the
+  absolute error is meaningful there.
 """
 from __future__ import annotations
 
@@ -31,10 +36,14 @@ import math
 import numpy as np
 
 from ._diagnostics import (STRONG_CORRELATION, Diagnostic, _plain, analyse_jacobian,
-                           correlation, covariance, covariance_unavailable,
-                           default_rcond, param_names, run_checks)
+                           bounds_for_checks, correlation, covariance,
+                           covariance_unavailable, default_rcond, param_names, run_checks)
 
 SHOW_CORRELATION = 0.5
+#: relative errors above this (|value| below 1/100 of its std. error) are not
+#: shown as a percentage: the value is zero within its error and the ratio
+#: (e.g. 5e+23% for a value of 8e-24 at a bound of 0) says nothing
+MAX_SHOWN_RELERR = 100.0
 
 
 def information_criteria(chisq, m, n, absolute_sigma):
@@ -60,12 +69,16 @@ class FitReport:
     names, values, stderr, relerr, pcov, correl
         Parameters, standard errors, relative errors ``stderr/|value|``, the
         covariance and correlation matrices.
+    at_bound : dict
+        ``{name: 'lower' | 'upper'}`` for the parameters held at a bound.
     strong_pairs : list of (name_i, name_j, r)
         Pairs with ``|r| >= 0.95``.
     m, n, dof, chisq, redchi, r2, rmse, aic, bic, aicc
         Goodness of fit (``r2`` and ``rmse`` are None without data ``y``).
     nfev, njev, nit, status, message, success, method
-        Solver outcome.
+        Solver outcome (``njev``, ``nit`` None when the solver does not
+        report them, e.g. ``nit`` of a scipy result; ``method`` None when
+        unknown).
     rank, cond, scaling_ratio, null_space
         Jacobian at the solution: numerical rank, condition number of the
         column-equilibrated Jacobian, ratio of largest to smallest column
@@ -89,8 +102,10 @@ class FitReport:
     def to_dict(self):
         """Everything in the report as plain Python (lists, floats, str)."""
         d = {k: _plain(getattr(self, k, None)) for k in self._FIELDS}
+        at = self.at_bound
         d["parameters"] = [
-            {"name": nm, "value": float(v), "stderr": float(se), "relerr": float(re)}
+            {"name": nm, "value": float(v), "stderr": float(se), "relerr": float(re),
+             "at_bound": at.get(nm)}
             for nm, v, se, re in zip(self.names, self.values, self.stderr, self.relerr)]
         d["diagnostics"] = [g.to_dict() for g in self.diagnostics]
         return d
@@ -113,10 +128,12 @@ class FitReport:
         """The report as text; ``explain=False`` omits the diagnostic explanations."""
         L = []
         w = L.append
-        w(f"Fit report ({self.source}, method {self.method!r})")
+        w(f"Fit report ({self.source}"
+          + (f", method {self.method!r})" if self.method is not None else ")"))
         w(f"  {self.message}")
-        w(f"  status {self.status} ({'success' if self.success else 'FAILED'}), "
-          f"nfev {self.nfev}, njev {self.njev}, nit {self.nit}")
+        counts = ", ".join(f"{k} {v}" for k, v in (("nfev", self.nfev), ("njev", self.njev),
+                                                  ("nit", self.nit)) if v is not None)
+        w(f"  status {self.status} ({'success' if self.success else 'FAILED'}), {counts}")
         w(f"  data points {self.m}, parameters {self.n}, degrees of freedom {self.dof}"
           + (", weighted" if self.weighted else "")
           + (", absolute sigma" if self.absolute_sigma else ""))
@@ -134,9 +151,13 @@ class FitReport:
         w("Parameters")
         width = max(8, max(len(s) for s in self.names) + 2)
         w(f"  {'name':<{width}}{'value':>16}{'std. error':>14}{'rel. error':>12}")
+        at = self.at_bound
         for nm, v, se, re, flag in zip(self.names, self.values, self.stderr, self.relerr,
                                        self._flags()):
-            rel = f"{100 * re:.3g}%" if np.isfinite(re) else "inf"
+            if nm in at or _zero_within_error(v, se):
+                rel = "--"              # only the absolute error means something
+            else:
+                rel = f"{100 * re:.3g}%" if np.isfinite(re) else "inf"
             w(f"  {nm:<{width}}{_num(v, 16)}{_num(se, 14)}{rel:>12}  {flag}".rstrip())
         shown = [(a, b, r) for a, b, r in self._pairs() if abs(r) >= SHOW_CORRELATION]
         w(f"Correlations (|r| >= {SHOW_CORRELATION}; ** strong: |r| >= {STRONG_CORRELATION})")
@@ -164,20 +185,29 @@ class FitReport:
                     w("      " + line)
         return "\n".join(L)
 
-    def _flags(self):
-        out = []
+    @property
+    def at_bound(self):
+        """``{name: 'lower' | 'upper'}`` of the parameters held at a bound
+        (from the ``at_bound`` diagnostic)."""
         at = {}
-        und = set()
         for g in self.diagnostics:
             if g.code == "at_bound":
                 at.update({nm: side for nm, side in zip(g.details["parameters"],
                                                         g.details["sides"])})
+        return at
+
+    def _flags(self):
+        out = []
+        at = self.at_bound
+        und = set()
         for c in self.null_space:
             und.update(c["parameters"])
-        for nm in self.names:
+        for nm, v, se in zip(self.names, self.values, self.stderr):
             f = []
             if nm in at:
                 f.append(f"at {at[nm]} bound")
+            elif nm not in und and _zero_within_error(v, se):
+                f.append("zero within its error")
             if nm in und:
                 f.append("not determined by the data")
             out.append("(" + "; ".join(f) + ")" if f else "")
@@ -190,6 +220,12 @@ class FitReport:
                 r = self.correl[i, j]
                 if np.isfinite(r):
                     yield self.names[i], self.names[j], float(r)
+
+
+def _zero_within_error(value, stderr):
+    """``|value|`` below ``stderr / MAX_SHOWN_RELERR`` (a finite, positive error)."""
+    return bool(np.isfinite(stderr) and stderr > 0
+                and abs(value) * MAX_SHOWN_RELERR < stderr)
 
 
 def _num(v, width=0):
@@ -306,7 +342,7 @@ def _constant_model_chisq(y, weights, chol):
 
 
 def fit_report(result, *, names=None, bounds=None, jac="2-point", absolute_sigma=False,
-               rcond=None):
+               rcond=None, method=None):
     """A :class:`FitReport` for a fit.
 
     Parameters
@@ -321,13 +357,20 @@ def fit_report(result, *, names=None, bounds=None, jac="2-point", absolute_sigma
     names : sequence of str, optional
         Parameter names (default ``p0, p1, ...``).
     bounds : 2-tuple, optional
-        Bounds of a ``least_squares`` solve (to detect parameters at a bound).
+        Bounds of a ``least_squares`` solve (to detect parameters at a bound;
+        default: the bounds active at the solution, from
+        ``result.active_mask``, as :func:`lsqcore.diagnose` does).
     jac : str, optional
         The ``jac`` option of a ``least_squares`` solve (sets the rank cut-off).
     absolute_sigma : bool, optional
         Residuals are already divided by known standard deviations.
     rcond : float, optional
         Relative singular-value cut-off for the covariance.
+    method : str, optional
+        The method of a ``least_squares`` solve, named in the report's
+        header.  Default: ``result.method``, which ``lsqcore.least_squares``
+        results carry; a ``scipy.optimize.least_squares`` result does not,
+        and its header then names no method unless this is given.
 
     Returns
     -------
@@ -342,10 +385,9 @@ def fit_report(result, *, names=None, bounds=None, jac="2-point", absolute_sigma
         return result
     res = result
     x = np.asarray(res.x, float)
-    lb = ub = None
-    if bounds is not None:
-        lb, ub = (np.broadcast_to(np.asarray(b, float), x.shape) for b in bounds)
-    method = res.get("method", "least_squares")
+    lb, ub = bounds_for_checks(x, bounds, res.get("active_mask"))
+    if method is None:
+        method = res.get("method")
     return build_report(
         x=x, fun=res.fun, J=res.jac, status=int(res.status), nfev=int(res.nfev),
         njev=res.get("njev"), nit=res.get("nit"), message=res.message, method=method,

@@ -28,6 +28,7 @@ from scipy.optimize import least_squares as sp_least_squares
 
 from lsqcore import InPlace
 from lsqcore.batch import curve_fit_batch, least_squares_batch
+from lsqcore.batch._result import NO_RESULT
 from lsqcore._workloads import expdecay as expdecay_alloc
 
 M = 30
@@ -95,6 +96,7 @@ def compare(K, dtype=np.float64, names=None):
             frac_rel_1e10=float(np.mean(rel.max(axis=1) <= 1e-10)) if rel.size else 1.0,
             frac_rel_1e3=float(np.mean(rel.max(axis=1) <= 1e-3)) if rel.size else 1.0,
             nfev_equal=float(np.mean(rc.nfev == rg.nfev)),
+            unfitted_nan=min(_unfitted_nan(rc), _unfitted_nan(rg)),
             cost_rel=float(np.max(np.abs(rg.cost[both] - rc.cost[both])
                                   / np.maximum(rc.cost[both], 1e-300))) if both.any() else 0.0)
         if rc.stderr is not None:
@@ -133,6 +135,7 @@ def _rows_vs(rc, rg):
                max_rel=float(rel.max()) if rel.size else 0.0,
                frac_rel_1e3=float(np.mean(rel.max(axis=1) <= 1e-3)) if rel.size else 1.0,
                nfev_equal=float(np.mean(rc.nfev == rg.nfev)),
+               unfitted_nan=min(_unfitted_nan(rc), _unfitted_nan(rg)),
                cost_rel=float(np.max(np.abs(rg.cost[both] - rc.cost[both])
                                      / np.maximum(rc.cost[both], 1e-300))) if both.any() else 0.0)
     for f in ("pcov", "stderr"):
@@ -240,6 +243,17 @@ def _cf_vs_scipy(rg, t, Yc, w, p0, jac):
         xr.append(float(np.max(np.abs(rg.x[k] - ref.x) / np.maximum(np.abs(ref.x), 1e-12))))
         cr.append(float((rg.cost[k] - ref.cost) / max(ref.cost, 1e-300)))
     return dict(sp_rows=len(xr), sp_max_rel=max(xr), sp_cost_excess=max(cr))
+
+
+def _unfitted_nan(r):
+    """1.0 when every row without a fitted result (statuses -10 .. -14) has
+    NaN x and cost (and pcov / stderr when asked), not its starting point."""
+    rows = np.isin(r.status, NO_RESULT)
+    ok = np.all(np.isnan(r.x[rows])) and np.all(np.isnan(r.cost[rows]))
+    for f in ("pcov", "stderr"):
+        if getattr(r, f) is not None:
+            ok = ok and np.all(np.isnan(getattr(r, f)[rows]))
+    return float(ok)
 
 
 def _with_nans(Y):

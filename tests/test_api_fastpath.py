@@ -17,7 +17,7 @@ T = np.linspace(0.0, 4.0, 50)
 Y = 2.5 * np.exp(-1.3 * T) + 0.5 + 0.02 * np.random.default_rng(1).standard_normal(50)
 X0 = np.array([1.0, 1.0, 0.0])
 FIELDS = ("x", "cost", "fun", "jac", "grad", "optimality", "active_mask", "nfev", "njev",
-          "status", "message", "success", "nit")
+          "status", "message", "success", "nit", "method")
 
 
 @njit

@@ -162,7 +162,8 @@ def test_failing_rows_mark_their_own_status(special_batch):
     assert res.status[NAN_ROW] == NONFINITE_START
     assert res.status[BADX0_ROW] == NONFINITE_START
     assert not res.success[NAN_ROW] and not res.success[BADX0_ROW]
-    assert np.isnan(res.cost[NAN_ROW]) and np.array_equal(res.x[NAN_ROW], X0_SPECIAL[NAN_ROW])
+    # no fitted result: NaN, not the starting point (test_unfitted_rows_are_nan)
+    assert np.isnan(res.cost[NAN_ROW]) and np.all(np.isnan(res.x[NAN_ROW]))
     assert "not finite" in res.message(res.status[NAN_ROW])
     # the singular start is solved like the single solver does
     single = quiet(least_squares, resid, X0_SPECIAL[SING_ROW], args=(T, Y[SING_ROW]))
@@ -172,6 +173,38 @@ def test_failing_rows_mark_their_own_status(special_batch):
     others = np.setdiff1d(np.arange(K), [NAN_ROW, SING_ROW, BADX0_ROW])
     np.testing.assert_array_equal(res.x[others], clean.x[others])
     np.testing.assert_array_equal(res.status[others], clean.status[others])
+
+
+def test_unfitted_rows_are_nan(special_batch):
+    """Rows with no fitted result (NaN data, a non-finite x0, no point left)
+    get NaN in x, cost, optimality, pcov and stderr -- never x0, which would
+    mix starting guesses into averages of res.x -- and keep their status; a
+    row that ran and failed (max_nfev) keeps its last iterate, as scipy."""
+    res = special_batch
+    for k in (NAN_ROW, BADX0_ROW):
+        assert res.status[k] == NONFINITE_START
+        for f in ("x", "cost", "optimality", "pcov", "stderr"):
+            assert np.all(np.isnan(getattr(res, f)[k])), (k, f, getattr(res, f)[k])
+    ok = np.setdiff1d(np.arange(K), [NAN_ROW, BADX0_ROW])
+    assert np.all(np.isfinite(res.x[ok])) and np.all(np.isfinite(res.cost[ok]))
+    # the mean over all rows is the mean of the fits, with no guesses in it
+    np.testing.assert_array_equal(np.nanmean(res.x, axis=0), np.mean(res.x[ok], axis=0))
+    # TOO_FEW_POINTS (nothing left after omitting NaNs), with pcov / stderr
+    Yn = Y[:4].copy()
+    Yn[1, :] = np.nan
+    r = quiet(curve_fit_batch, expdecay, T, Yn, p0=[1.0, 1.0, 0.0], nan_policy="omit",
+              threads=1, progress=False, return_pcov=True, return_stderr=True)
+    assert r.status[1] == TOO_FEW_POINTS and np.all(r.success[[0, 2, 3]])
+    for f in ("x", "cost", "optimality", "pcov", "stderr"):
+        assert np.all(np.isnan(getattr(r, f)[1])), f
+        assert np.all(np.isfinite(getattr(r, f)[[0, 2, 3]])), f
+    # a solver failure keeps its last iterate, cost and uncertainties
+    r = quiet(least_squares_batch, resid, X0[:3], args=(T, Y[:3]), max_nfev=3, threads=1,
+              progress=False, return_stderr=True)
+    assert np.all(r.status == 0)
+    single = quiet(least_squares, resid, X0[0], args=(T, Y[0]), max_nfev=3)
+    assert_row_equals_single(r, 0, single)
+    assert not np.array_equal(r.x[0], X0[0]) and np.all(np.isfinite(r.stderr))
 
 
 def test_pcov_and_stderr_as_curve_fit(special_batch):

@@ -64,6 +64,7 @@ def test_simulator_matches_cpu_every_row():
         assert r["nfev_equal"] == 1.0, (name, r)
         assert r["cost_rel"] == 0.0, (name, r)
         assert -11 in r["statuses_gpu"], (name, r)        # the NaN row: NONFINITE_START
+        assert r["unfitted_nan"] == 1.0, (name, r)        # ... has NaN x, not p0
     assert res["lm_fd"]["both_converged"] == 7
     assert res["trf_huber_maxnfev"]["statuses_gpu"] == [-11, 0]   # max_nfev
     assert res["trf_3point_stderr"]["stderr_rel"] == 0.0
@@ -106,6 +107,7 @@ def test_simulator_general_form_and_ordinary_model():
         assert r["status_equal"] == 1.0, (name, r)
         assert r["max_rel"] <= 1e-10, (name, r)
         assert r["cost_rel"] <= 1e-10 and r["nfev_equal"] == 1.0, (name, r)
+        assert r["unfitted_nan"] == 1.0, (name, r)        # failed rows: NaN, not x0
         assert r["both_converged"] >= 8, (name, r)
         for f in ("pcov_rel", "stderr_rel"):
             assert r.get(f, 0.0) <= 1e-10, (name, f, r)

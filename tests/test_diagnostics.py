@@ -208,3 +208,31 @@ def test_warn_false_keeps_diagnostics_in_report_only():
 def test_fitwarning_is_scipy_optimizewarning():
     from scipy.optimize import OptimizeWarning
     assert issubclass(FitWarning, OptimizeWarning) and issubclass(FitWarning, UserWarning)
+
+
+def test_fitwarning_pickles():
+    """lsqcore.FitWarning is a module-level class under its public name: the
+    class pickles by reference and an instance round-trips (as multiprocessing
+    and joblib need for warnings raised as errors in workers)."""
+    import pickle
+    assert FitWarning.__module__ == "lsqcore" and FitWarning.__qualname__ == "FitWarning"
+    assert pickle.loads(pickle.dumps(FitWarning)) is FitWarning
+    w = pickle.loads(pickle.dumps(FitWarning("x at its bound")))
+    assert type(w) is FitWarning and w.args == ("x at its bound",)
+    from lsqcore._diagnostics import fit_warning
+    assert fit_warning() is FitWarning is lsqcore._diagnostics.FitWarning
+
+
+def test_import_lsqcore_leaves_scipy_optimize_unimported():
+    """`import lsqcore` does not import scipy.optimize (0.3-0.8 s); asking for
+    lsqcore.FitWarning does, and the class then unpickles in that process."""
+    import subprocess
+    import sys
+    code = ("import sys, pickle, lsqcore\n"
+            "before = 'scipy.optimize' in sys.modules\n"
+            "W = lsqcore.FitWarning\n"
+            "ok = pickle.loads(pickle.dumps(W('m'))).args == ('m',)\n"
+            "print(before, 'scipy.optimize' in sys.modules, ok)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.split() == ["False", "True", "True"], out.stdout

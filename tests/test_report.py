@@ -151,3 +151,94 @@ def test_plot(tmp_path):
     plt.close(fig)
     with pytest.raises(TypeError, match="curve_fit"):
         lsqcore.plot.plot_fit({"nothing": 1})
+
+
+# ------------------------------------------------------------ header, counters, bounds
+T_B = np.linspace(0.0, 4.0, 40)
+Y_B = 2.0 * np.exp(-1.3 * T_B) - 0.3 + 0.02 * np.random.default_rng(1).standard_normal(40)
+BOUNDS_B = ([0.0, 0.0, 0.0], [10.0, 10.0, 10.0])
+
+
+def _resid_b(p):
+    return p[0] * np.exp(-p[1] * T_B) + p[2] - Y_B
+
+
+def _param_line(text, name):
+    (line,) = [ln for ln in text.splitlines() if ln.split()[:1] == [name]]
+    return line
+
+
+def test_report_parameter_at_bound_has_no_absurd_percentage():
+    """The offset c wants to be -0.3 but is bounded below by 0: trf ends with
+    c ~ 1e-23 (std. error 0.04), a relative error of ~1e+23%.  The report shows
+    the absolute error, '--' for the percentage and '(at lower bound)', found
+    from res.active_mask alone or from the bounds."""
+    res = lsqcore.least_squares(_resid_b, [1.0, 1.0, 0.5], bounds=BOUNDS_B)
+    assert res.active_mask[2] == -1 and abs(res.x[2]) < 1e-12
+    for rep in (fit_report(res, names=["a", "b", "c"]),
+                fit_report(res, names=["a", "b", "c"], bounds=BOUNDS_B)):
+        text = str(rep)
+        line = _param_line(text, "c")
+        assert "(at lower bound)" in line and line.split()[3] == "--", line
+        assert f"{rep.stderr[2]:.7g}" in line          # the absolute error is shown
+        assert "e+" not in line and "%" not in line, line
+        assert "%" in _param_line(text, "a")         # interior parameters keep theirs
+        assert rep.at_bound == {"c": "lower"}
+        assert rep.to_dict()["parameters"][2]["at_bound"] == "lower"
+        assert rep.relerr[2] > 1e20                  # the number itself is still there
+    assert "c at its lower bound 0" in str(fit_report(res, names=["a", "b", "c"],
+                                                      bounds=BOUNDS_B))
+
+
+def test_report_value_zero_within_its_error():
+    """Unbounded, a parameter that is zero up to rounding (the data's offset is
+    exactly 0): no percentage, the mark '(zero within its error)'."""
+    t = np.linspace(-1.0, 1.0, 21)
+    noise = np.sin(7.0 * t) * 0.05
+    basis = np.column_stack([np.ones_like(t), t])
+    noise -= basis @ np.linalg.lstsq(basis, noise, rcond=None)[0]   # orthogonal to 1, t
+    y = 2.0 * t + noise
+
+    def resid(p):
+        return p[0] * t + p[1] - y
+
+    res = lsqcore.least_squares(resid, [1.0, 1.0], method="lm")
+    assert abs(res.x[1]) < 1e-12
+    rep = fit_report(res, names=["slope", "offset"])
+    line = _param_line(str(rep), "offset")
+    assert "(zero within its error)" in line and line.split()[3] == "--", line
+    assert "%" not in line and "%" in _param_line(str(rep), "slope")
+    assert rep.at_bound == {}
+
+
+@pytest.mark.parametrize("method", ["trf", "lm", "gn"])
+def test_report_header_names_the_method(method):
+    res = lsqcore.least_squares(_resid_b, [1.0, 1.0, 0.0], method=method)
+    assert res.method == method
+    rep = fit_report(res)
+    assert rep.method == method
+    assert str(rep).splitlines()[0] == f"Fit report (least_squares, method '{method}')"
+    assert "least_squares'" not in str(rep)
+
+
+def test_report_of_scipy_result_omits_what_scipy_does_not_report():
+    """scipy's least_squares result has no nit (and no method): the report
+    leaves them out instead of printing None; method= names the method."""
+    from scipy.optimize import least_squares as sp_least_squares
+    res = sp_least_squares(_resid_b, [1.0, 1.0, 0.5], bounds=BOUNDS_B)
+    assert "nit" not in res and "method" not in res
+    rep = fit_report(res)
+    text = str(rep)
+    assert rep.nit is None and rep.method is None
+    assert "None" not in text and "nit" not in text
+    assert text.splitlines()[0] == "Fit report (least_squares)"
+    assert f"status {res.status} (success), nfev {res.nfev}, njev {res.njev}" in text
+    assert "(at lower bound)" in _param_line(text, "p2")
+    rep = fit_report(res, method="trf")
+    assert str(rep).splitlines()[0] == "Fit report (least_squares, method 'trf')"
+    json_ready = rep.to_dict()
+    assert json_ready["nit"] is None and json_ready["method"] == "trf"
+    # scipy's 'lm' with a difference Jacobian reports njev None: left out too
+    res = sp_least_squares(_resid_b, [1.0, 1.0, 0.0], method="lm")
+    text = str(fit_report(res, method="lm"))
+    assert "None" not in text and "njev" not in text.splitlines()[2]

@@ -19,7 +19,7 @@ from .._loss import LOSS_CODES, CALLABLE
 from . import cpu
 from ._model import (row_args, model_residual, inplace_residual, curve_fit_inplace,
                      WHOLE, ROW, ROW_TRUNC, SCRATCH, BCAST_TRUNC)
-from ._result import BatchResult, BAD_SHAPE, USER_RAISED
+from ._result import BatchResult, BAD_SHAPE, USER_RAISED, blank_unfitted
 from ._cwrap import cacheable, batch_pointers
 from . import cuda as _gpu
 from .cuda import is_cuda_array as _is_cuda_array, as_device, array_shape
@@ -486,6 +486,9 @@ def _least_squares_batch(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale
         raise ValueError(f"Row {k} (and {bad.size - 1} more): `fun`, `jac` or `loss` "
                          f"returned an array of the wrong shape (expected ({mk},), "
                          f"({mk}, {n}) and (3, {mk}) as for row 0).")
+    # rows without a fitted result (not run, NaN data, raised...): NaN, not x0,
+    # for both devices (the drivers leave x0 or the point of failure in x)
+    blank_unfitted(out)
     interrupted = out.pop("interrupted")
     return BatchResult(interrupted=interrupted, threads=threads, **out)
 

@@ -13,13 +13,13 @@ batch-only codes below when it could not run:
 
 ===========================  ====  ===========================================
 ``NOT_RUN``                   -10  the batch was interrupted (Ctrl-C) before
-                                   this row ran; ``x`` is NaN
+                                   this row ran
 ``NONFINITE_START``           -11  ``x0`` or the residuals at ``x0`` are not
                                    finite (NaN in the row's data): the single
-                                   solver would raise; ``x`` is ``x0``
+                                   solver would raise
 ``TOO_FEW_POINTS``            -12  after ``nan_policy='omit'`` the row has no
                                    point left, or fewer points than parameters
-                                   for ``method='lm'``; ``x`` is ``x0``
+                                   for ``method='lm'``
 ``BAD_SHAPE``                 -13  the residual, Jacobian or loss of this row
                                    returned an array of the wrong shape (the
                                    batch raises ``ValueError`` after the run
@@ -27,8 +27,17 @@ batch-only codes below when it could not run:
 ``USER_RAISED``               -14  the residual or Jacobian raised an
                                    exception for this fit (the batch re-raises
                                    it after the run, naming the first such
-                                   row); ``x`` is the point where it raised
+                                   row)
 ===========================  ====  ===========================================
+
+These rows have no fitted result: :func:`blank_unfitted` gives them NaN in
+``x``, ``cost``, ``optimality``, ``pcov`` and ``stderr`` (never the
+starting point, which would mix guesses into averages of ``x``); their
+counters (``nfev``, ``njev``, ``nit``) say what was evaluated.  A row that
+ran keeps its last iterate whatever its status, as scipy does: ``0``
+(``max_nfev``), ``-3`` .. ``-6`` (non-finite Jacobian, line search failed,
+flat Jacobian, tolerance stop at a non-stationary point) as well as the
+successes ``1`` .. ``4``.
 
 ``success`` is ``status > 0``, as in scipy.
 """
@@ -53,6 +62,38 @@ BATCH_MESSAGES.update({
     USER_RAISED: "The residual or Jacobian raised an exception for this fit.",
 })
 
+#: the statuses of rows that have no fitted result (the batch-only codes)
+NO_RESULT = (NOT_RUN, NONFINITE_START, TOO_FEW_POINTS, BAD_SHAPE, USER_RAISED)
+
+
+def blank_unfitted(out):
+    """NaN in the result fields of the rows that have no fitted result.
+
+    The one place where both drivers' outputs (:func:`lsqcore.batch.cpu.solve`,
+    :func:`lsqcore.batch.cuda.solve`) get this rule, before they become a
+    :class:`BatchResult`.
+
+    Parameters
+    ----------
+    out : dict
+        The driver's output arrays (``x``, ``cost``, ``status``,
+        ``optimality``, and ``pcov`` / ``stderr`` or None), changed in place.
+
+    Returns
+    -------
+    out : dict
+        The same dict.  Rows whose status is in :data:`NO_RESULT` have NaN in
+        ``x``, ``cost``, ``optimality``, ``pcov`` and ``stderr``; every other
+        row (one that ran, whatever its status) is left as the solver ended it.
+    """
+    rows = np.isin(out["status"], NO_RESULT)
+    if np.any(rows):
+        for name in ("x", "cost", "optimality", "pcov", "stderr"):
+            a = out.get(name)
+            if a is not None:
+                a[rows] = np.nan
+    return out
+
 
 class BatchResult:
     """Results of ``K`` independent fits, one array per field.
@@ -60,9 +101,12 @@ class BatchResult:
     Attributes
     ----------
     x : ndarray, shape (K, n)
-        Solutions (NaN for rows that did not run).
+        Solutions: the last iterate of each row that ran, whatever its
+        status (as scipy); NaN for rows with no fitted result (the
+        batch-only statuses -10 .. -14, never the starting point).
     cost : ndarray, shape (K,)
-        Final cost ``0.5 * sum(rho(f_i^2))`` (NaN for rows that did not run).
+        Final cost ``0.5 * sum(rho(f_i^2))`` (NaN for rows with no fitted
+        result; so are their ``optimality``, ``pcov`` and ``stderr``).
     status : ndarray of int, shape (K,)
         Termination status per row; see :mod:`lsqcore.batch._result` for
         the batch-only negative codes.  :meth:`message` turns a code into text.
