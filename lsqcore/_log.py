@@ -4,10 +4,15 @@ Numba compiles lsqcore's kernel on first use after installation (about
 30 s on 2 cores), a jitted model's wrappers on its first use (about 1-5 s),
 and caches both on disk.  Silence during such a wait looks like a hang
 (issue 14: the demo printed nothing for 21 s).  :func:`first_use` wraps a
-call that may compile: if, ``DELAY`` seconds into the call, Numba is
-compiling (its compiler lock is held: :func:`lsqcore._numba_internals.compiling`),
-the message is said once per process and key; a call served from the cache,
-or one that is merely slow in the user's own code, says nothing.
+call that may compile: if, ``DELAY`` seconds or more into the call, Numba
+is compiling (its compiler lock is held:
+:func:`lsqcore._numba_internals.compiling`; it looks every ``POLL`` seconds
+while the call lasts), the message is said once per process and key; a
+call served from the cache, or one that is merely slow in the user's own
+code, says nothing.  Calls nest (the solve around a model's wrappers): the
+innermost speaks, and an outer call speaks for a compile that starts after
+the inner one ended (the demo's first run: the model's wrappers, then the
+kernel).
 
 Messages go to the ``"lsqcore"`` logger at level INFO.  When the
 application has configured no logging handler they are written to stderr
@@ -29,8 +34,13 @@ logger = logging.getLogger("lsqcore")
 #: seconds into a call after which a running compile is announced
 DELAY = 2.0
 
+#: seconds between later looks while the call is not (yet) compiling or an
+#: inner call has the word
+POLL = 0.5
+
 _SAID = set()
-_ACTIVE = []
+_ACTIVE = []            # (key, token) of the calls in progress, innermost last
+_TIMERS = {}            # token -> its pending timer
 _LOCK = threading.Lock()
 
 
@@ -43,28 +53,43 @@ def say(msg):
         print(f"lsqcore: {msg}", file=sys.stderr, flush=True)
 
 
-def _fire(key, msg):
+def _arm(token, key, msg, delay):
+    t = threading.Timer(delay, _fire, (token, key, msg))
+    t.daemon = True
+    _TIMERS[token] = t
+    t.start()
+
+
+def _fire(token, key, msg):
     with _LOCK:
-        # the innermost active call speaks (its message is the more specific)
-        if key in _SAID or not _ACTIVE or _ACTIVE[-1] != key or not compiling():
+        if key in _SAID or token not in _TIMERS:
+            return
+        if _ACTIVE[-1][1] is not token or not compiling():
+            # an inner call has the word (its message is the more specific),
+            # or nothing compiles now: look again later, while the call lasts
+            _arm(token, key, msg, POLL)
             return
         _SAID.add(key)
+        del _TIMERS[token]
     say(msg)
 
 
 @contextmanager
 def first_use(key, msg):
-    """Announce ``msg`` once per process and ``key`` if the body is still
-    compiling after :data:`DELAY` seconds (see the module docstring)."""
+    """Announce ``msg`` once per process and ``key`` if the body is compiling
+    :data:`DELAY` seconds or more into it (see the module docstring)."""
     if key in _SAID:
         yield
         return
-    timer = threading.Timer(DELAY, _fire, (key, msg))
-    timer.daemon = True
-    _ACTIVE.append(key)
-    timer.start()
+    token = object()
+    with _LOCK:
+        _ACTIVE.append((key, token))
+        _arm(token, key, msg, DELAY)
     try:
         yield
     finally:
-        timer.cancel()
-        _ACTIVE.remove(key)
+        with _LOCK:
+            _ACTIVE.remove((key, token))
+            t = _TIMERS.pop(token, None)
+        if t is not None:
+            t.cancel()

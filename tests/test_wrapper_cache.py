@@ -195,6 +195,23 @@ def test_first_use_message_only_while_numba_compiles(monkeypatch, capsys):
     assert err.count("lsqcore: MSG-B") == 1
 
 
+def test_nested_first_use_messages_each_speak_for_their_compile(monkeypatch, capsys):
+    """The demo's first run: the model's wrappers compile inside the solve,
+    then the kernel; both are announced, each with its own message."""
+    monkeypatch.setattr(_log, "DELAY", 0.05)
+    monkeypatch.setattr(_log, "POLL", 0.05)
+    monkeypatch.setattr(_log, "_SAID", set())
+    monkeypatch.setattr(_log.logger, "propagate", False)
+    with _log.first_use("kernel", "KERNEL"):
+        with _log.first_use("model", "MODEL"):
+            with global_compiler_lock:
+                time.sleep(0.3)
+        with global_compiler_lock:
+            time.sleep(0.3)
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["lsqcore: MODEL", "lsqcore: KERNEL"]
+
+
 def test_first_use_message_goes_to_logging_when_configured(monkeypatch, caplog):
     monkeypatch.setattr(_log, "DELAY", 0.05)
     monkeypatch.setattr(_log, "_SAID", set())
