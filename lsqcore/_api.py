@@ -15,32 +15,27 @@ check bounds over Python floats, which is several times cheaper than numpy
 reductions on a handful of values.
 """
 import inspect
-import math
 import numbers
 
 import numpy as np
 from numba.core.errors import TypingError
-import sys
 
 from . import _layout as L
 from ._bounds import make_strictly_feasible, active_constraints
 from ._numba_internals import CPUDispatcher, fingerprint as _fingerprint
-from ._log import first_use
+from ._log import first_use, KERNEL_MESSAGE
 
 from ._driver import (run_python, compiled_entry, solve_by_address, solve_by_address_ws,
                       pack_ints, pack_floats, Views, ERR_F_SHAPE, ERR_J_SHAPE,
                       ERR_LOSS_SHAPE, ERR_F0_NONFINITE, ERR_LM_M_LT_N, ERR_INPLACE_SHORT,
                       ERR_INPLACE_OVERRUN, ERR_RAISED, ERR_JAC_RAISED, ERR_X0_NONFINITE)
-from ._jacobian import SQRT_EPS, CBRT_EPS
 from ._kernel import setup, KERNEL
 from ._cabi import arg_key, model_pointers, packed
-from ._linalg import EPS
 from ._loss import LOSS_CODES, CALLABLE, LINEAR
 from ._optimize_result import OptimizeResult
 from ._status import MESSAGES, CALLBACK_STOP, NONFINITE_JAC
-
-METHODS = ("trf", "lm", "gn")
-_DEFAULT_RSTEP = {L.JAC_2POINT: SQRT_EPS, L.JAC_3POINT: CBRT_EPS}
+from ._validate import (check_options, check_x0, check_bounds, check_x_scale, check_tolerances,
+                        check_f_scale, check_diff_step, check_callback, is_unbounded)
 _NO_BOUNDS = (-np.inf, np.inf)          # the default `bounds` (recognised by identity)
 _F64 = np.dtype(np.float64)
 _INT = np.dtype(int)                    # the dtype of active_mask
@@ -65,221 +60,6 @@ def _native_args(args):
 
 def _is_jitted(f):
     return isinstance(f, CPUDispatcher)
-
-
-def _check_options(fun, x0, jac, method, loss, verbose, max_nfev, tr_solver,
-                   jac_sparsity):
-    if not callable(fun):
-        raise TypeError(f"`fun` must be callable, got {type(fun).__name__}.")
-    if method == "dogbox":
-        raise ValueError("`method`='dogbox' is not available in lsqcore yet; "
-                         "use 'trf' (bounds) or 'lm' / 'gn' (no bounds).")
-    if method not in METHODS:
-        raise ValueError(f"`method` must be one of {METHODS}, got {method!r}.")
-    if tr_solver == "lsmr":
-        raise ValueError("`tr_solver`='lsmr' is not available in lsqcore yet; "
-                         "only the dense 'exact' solver is.")
-    if tr_solver not in (None, "exact"):
-        raise ValueError(f"`tr_solver` must be None or 'exact', got {tr_solver!r}.")
-    if jac_sparsity is not None:
-        raise ValueError("`jac_sparsity` is not supported by lsqcore (dense Jacobians only).")
-    if not (callable(jac) or jac in L.JAC_CODES):
-        raise ValueError("`jac` must be '2-point', '3-point', 'cs' or a callable, "
-                         f"got {jac!r}.")
-    if not (callable(loss) or loss in LOSS_CODES):
-        raise ValueError(f"`loss` must be one of {tuple(LOSS_CODES)} or a callable, "
-                         f"got {loss!r}.")
-    if method == "lm" and loss != "linear":
-        raise ValueError("`method`='lm' supports only `loss`='linear'; "
-                         "use 'trf' or 'gn' with a robust loss.")
-    if verbose not in (0, 1, 2):
-        raise ValueError(f"`verbose` must be 0, 1 or 2, got {verbose!r}.")
-    if max_nfev is not None:
-        if not isinstance(max_nfev, numbers.Integral) or max_nfev <= 0:
-            raise ValueError(f"`max_nfev` must be None or a positive integer, got {max_nfev!r}.")
-
-
-def _check_x0(x0):
-    if type(x0) is not np.ndarray or x0.dtype != np.float64:
-        if np.iscomplexobj(x0):
-            raise ValueError("`x0` must be real.")
-        try:
-            x0 = np.asarray(x0, dtype=float)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"`x0` must be a real array_like: {e}") from None
-    if x0.ndim != 1:
-        if x0.ndim > 1:
-            raise ValueError(f"`x0` must have at most 1 dimension, got shape {x0.shape}.")
-        x0 = x0.reshape(1)
-    if x0.size == 0:
-        raise ValueError("`x0` must have at least one element.")
-    if x0.size <= 16:
-        finite = all(map(math.isfinite, x0.tolist()))
-    else:
-        # one reduction: a NaN or inf anywhere makes the sum of x0 * 0 NaN
-        finite = math.isfinite(float(np.dot(x0, _constant(x0.size, 0.0))))
-    if not finite and not np.isfinite(x0).all():
-        raise ValueError(f"`x0` must be finite, got {x0!r}.")
-    if not (x0.flags.c_contiguous and x0.flags.writeable):
-        x0 = x0.copy()                   # one compiled signature: C-contiguous, writeable
-    return x0
-
-
-_CONSTANTS = {}
-
-
-def _constant(n, value):
-    """A cached, read-only array of ``n`` copies of ``value`` (defaults reused across calls)."""
-    key = (n, value)
-    a = _CONSTANTS.get(key)
-    if a is None:
-        a = _CONSTANTS[key] = np.full(n, value)
-        a.flags.writeable = False
-    return a
-
-
-def _unbounded(n):
-    """The cached (-inf, +inf) bounds; :func:`_is_unbounded` recognises them by identity."""
-    return _constant(n, -np.inf), _constant(n, np.inf)
-
-
-def _is_unbounded(lb):
-    return lb is _CONSTANTS.get((lb.size, -np.inf))
-
-
-def bounds_pair(bounds):
-    """``(lb, ub)`` from a 2-sequence or a `scipy.optimize.Bounds` (not yet arrays)."""
-    so = sys.modules.get("scipy.optimize")   # a Bounds object means scipy.optimize is loaded
-    if so is not None and isinstance(bounds, so.Bounds):
-        return bounds.lb, bounds.ub
-    try:
-        nb = len(bounds)
-    except TypeError:
-        raise ValueError("`bounds` must be a 2-tuple (lb, ub) or a scipy.optimize.Bounds.") from None
-    if nb != 2:
-        raise ValueError(f"`bounds` must contain 2 elements (lb, ub), got {nb}.")
-    return bounds[0], bounds[1]
-
-
-def _check_bounds(bounds, x0, method):
-    n = x0.size
-    if (type(bounds) is tuple and len(bounds) == 2 and type(bounds[0]) is float
-            and type(bounds[1]) is float and bounds[0] == -np.inf and bounds[1] == np.inf):
-        return _unbounded(n)
-    lb, ub = bounds_pair(bounds)
-    lb = np.asarray(lb, dtype=float)
-    ub = np.asarray(ub, dtype=float)
-    if lb.ndim == 0:
-        lb = np.full(n, float(lb))
-    if ub.ndim == 0:
-        ub = np.full(n, float(ub))
-    if lb.shape != (n,) or ub.shape != (n,):
-        raise ValueError(f"`bounds` must be scalars or arrays of shape ({n},) like `x0`, "
-                         f"got lb {lb.shape} and ub {ub.shape}.")
-    if n <= _SMALL:
-        # Python floats: a few comparisons cost less than one numpy reduction
-        lbl, ubl, xl = lb.tolist(), ub.tolist(), x0.tolist()
-        if any(map(math.isnan, lbl)) or any(map(math.isnan, ubl)):
-            _raise_nan_bounds()
-        i = next((i for i in range(n) if lbl[i] >= ubl[i]), -1)
-        if i >= 0:
-            _raise_crossed_bounds(lb, ub, i)
-        bounded = any(map(math.isfinite, lbl)) or any(map(math.isfinite, ubl))
-        if bounded and method in ("lm", "gn"):
-            _raise_bounds_method(method)
-        i = next((i for i in range(n) if xl[i] < lbl[i] or xl[i] > ubl[i]), -1)
-        if i >= 0:
-            _raise_infeasible(x0, lb, ub, i)
-        return lb, ub
-    if np.isnan(lb).any() or np.isnan(ub).any():
-        _raise_nan_bounds()
-    crossed = lb >= ub
-    if crossed.any():
-        _raise_crossed_bounds(lb, ub, int(np.argmax(crossed)))
-    bounded = bool(np.isfinite(lb).any() or np.isfinite(ub).any())
-    if bounded and method in ("lm", "gn"):
-        _raise_bounds_method(method)
-    outside = (x0 < lb) | (x0 > ub)
-    if outside.any():
-        _raise_infeasible(x0, lb, ub, int(np.argmax(outside)))
-    return lb, ub
-
-
-# up to this many variables the checks loop over Python floats
-_SMALL = 32
-
-
-def _raise_nan_bounds():
-    raise ValueError("`bounds` must not contain NaN.")
-
-
-def _raise_crossed_bounds(lb, ub, i):
-    raise ValueError("Each lower bound must be strictly less than each upper bound "
-                     f"(`bounds`): lb[{i}] = {lb[i]} >= ub[{i}] = {ub[i]}.")
-
-
-def _raise_bounds_method(method):
-    raise ValueError(f"`method`={method!r} does not support `bounds`; use 'trf'.")
-
-
-def _raise_infeasible(x0, lb, ub, i):
-    raise ValueError(f"`x0` is infeasible: x0[{i}] = {x0[i]} is outside the `bounds` "
-                     f"[{lb[i]}, {ub[i]}].")
-
-
-def _check_x_scale(x_scale, n, method):
-    if x_scale is None:
-        x_scale = "jac" if method == "lm" else 1.0
-    if isinstance(x_scale, str):
-        if x_scale != "jac":
-            raise ValueError(f"`x_scale` must be 'jac' or positive numbers, got {x_scale!r}.")
-        return _constant(n, 1.0), True
-    if type(x_scale) is float and x_scale == 1.0:
-        return _constant(n, 1.0), False
-    try:
-        xs = np.asarray(x_scale, dtype=float)
-    except (TypeError, ValueError):
-        raise ValueError("`x_scale` must be 'jac' or array_like of positive numbers.") from None
-    if xs.ndim == 0:
-        xs = np.full(n, float(xs))
-    if xs.shape != (n,):
-        raise ValueError(f"`x_scale` must have shape ({n},) like `x0`, got {xs.shape}.")
-    if not np.isfinite(xs).all() or (xs <= 0).any():
-        raise ValueError(f"`x_scale` must be finite and positive, got {xs!r}.")
-    return xs, False
-
-
-def _check_tolerances(ftol, xtol, gtol, method):
-    if (type(ftol) is float and type(xtol) is float and type(gtol) is float
-            and ftol >= EPS and xtol >= EPS and gtol >= EPS):
-        return ftol, xtol, gtol
-    tols = {}
-    for name, t in (("ftol", ftol), ("xtol", xtol), ("gtol", gtol)):
-        t = 0.0 if t is None else float(t)
-        if not t >= 0.0:
-            raise ValueError(f"`{name}` must be a non-negative number, got {t!r}.")
-        tols[name] = t
-    if method == "lm" and min(tols.values()) < EPS:
-        raise ValueError("All tolerances (`ftol`, `xtol`, `gtol`) must be at least machine "
-                         f"epsilon ({EPS:.2e}) for `method`='lm'.")
-    if max(tols.values()) < EPS:
-        raise ValueError("At least one of the tolerances `ftol`, `xtol`, `gtol` must be at "
-                         f"least machine epsilon ({EPS:.2e}).")
-    return tols["ftol"], tols["xtol"], tols["gtol"]
-
-
-def _check_diff_step(diff_step, n, jac):
-    if diff_step is None:
-        code = L.JAC_CODES.get(jac, L.JAC_2POINT) if isinstance(jac, str) else L.JAC_2POINT
-        return _constant(n, 0.0 if code == L.JAC_CS else _DEFAULT_RSTEP[code])
-    ds = np.asarray(diff_step, dtype=float)
-    if ds.ndim == 0:
-        ds = np.full(n, float(ds))
-    if ds.shape != (n,):
-        raise ValueError(f"`diff_step` must be a scalar or have shape ({n},), got {ds.shape}.")
-    if not np.isfinite(ds).all() or (ds <= 0).any():
-        raise ValueError(f"`diff_step` must be finite and positive, got {ds!r}.")
-    return ds
 
 
 def _initial_residual(fun, x0, args, kwargs, m_inplace=-1):
@@ -400,12 +180,6 @@ def least_squares(fun, x0, jac="2-point", bounds=_NO_BOUNDS, method="trf",
                               max_nfev, verbose, args, kwargs, callback, trace, fast_key)
 
 
-#: said once if the first solve is still compiling after a few seconds
-KERNEL_MESSAGE = ("compiling the solver kernel for its first use after installation (about "
-                  "30 s on 2 cores, once: Numba caches it on disk, and later processes load "
-                  "it in under a second)")
-
-
 def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale,
                    diff_step, tr_solver, tr_options, jac_sparsity, max_nfev, verbose, args,
                    kwargs, callback, trace, fast_key):
@@ -413,18 +187,16 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
     kwargs = {} if kwargs is None else dict(kwargs)
     args = tuple(args)
     x0_given = x0
-    _check_options(fun, x0, jac, method, loss, verbose, max_nfev, tr_solver, jac_sparsity)
-    x0 = _check_x0(x0)
+    check_options(fun, x0, jac, method, loss, verbose, max_nfev, tr_solver, jac_sparsity)
+    x0 = check_x0(x0)
     n = x0.size
-    lb, ub = _check_bounds(bounds, x0, method)
-    x_scale, jac_scale = _check_x_scale(x_scale, n, method)
-    ftol, xtol, gtol = _check_tolerances(ftol, xtol, gtol, method)
-    if not (math.isfinite(f_scale) and f_scale > 0):
-        raise ValueError(f"`f_scale` must be a positive number, got {f_scale!r}.")
-    rstep = _check_diff_step(diff_step, n, jac)
-    if callback is not None and not callable(callback):
-        raise ValueError("`callback` must be callable or None.")
-    unbounded = _is_unbounded(lb)
+    lb, ub = check_bounds(bounds, x0, method)
+    x_scale, jac_scale = check_x_scale(x_scale, n, method)
+    ftol, xtol, gtol = check_tolerances(ftol, xtol, gtol, method)
+    check_f_scale(f_scale)
+    rstep = check_diff_step(diff_step, n, jac)
+    check_callback(callback)
+    unbounded = is_unbounded(lb)
     if method == "trf" and not unbounded:
         x0 = x0.copy()                   # (the caller's x0 is never written)
         make_strictly_feasible(x0, lb, ub, 1e-10)
@@ -712,7 +484,7 @@ def _iteration_hook(callback, verbose, W, S, method, lb, ub):
     iteration.
     """
     v = Views(W, S)
-    bounded = method == "trf" and not _is_unbounded(lb)
+    bounded = method == "trf" and not is_unbounded(lb)
     wants_result = False
     if callback is not None:
         try:
@@ -770,7 +542,7 @@ def _result(W, S, method, lb, ub, xtol, trace):
     J = W[o:o + m * n].reshape(m, n)
     status = s[L.STATUS]
     active = np.zeros(n, dtype=int)
-    bounded = method == "trf" and not _is_unbounded(lb)
+    bounded = method == "trf" and not is_unbounded(lb)
     if bounded:
         active_constraints(x, lb, ub, xtol, active)
     if status == CALLBACK_STOP:

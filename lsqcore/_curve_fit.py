@@ -34,6 +34,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from ._numba_internals import CPUDispatcher, fingerprint as _fingerprint
+from ._validate import refuse_bounds
 from ._diagnostics import Diagnostic, fit_warning, default_rcond, emit
 from ._report import analyse_fit, build_report
 from . import _multistart as MS
@@ -615,7 +616,7 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     if method is None:
         method = "trf" if bounded else "lm"
     if bounded and method != "trf":
-        raise ValueError(f"`method`={method!r} does not support bounds; use 'trf'.")
+        refuse_bounds(method)
     i = next((i for i in range(n) if p0l[i] < lbl[i] or p0l[i] > ubl[i]), -1)
     if i >= 0:
         raise ValueError(f"`p0` is outside the bounds: {names[i]} = p0[{i}] = {p0[i]} not in "

@@ -32,6 +32,7 @@ from numba import njit, cfunc, carray, types
 from . import _layout as L
 from ._jit import kernel_jit
 from ._layout import vec, mat
+from ._log import first_use, KERNEL_MESSAGE
 from ._loss import (LINEAR, CALLABLE, evaluate_rho, callable_loss_input,
                     finish_callable_loss, linear_cost, scale_for_loss, scale_irls)
 from ._jacobian import fd_steps, fd_points, fd_assemble, cs_steps
@@ -530,33 +531,32 @@ _advance_inline = njit(error_model="numpy", inline="always")(advance.py_func)
 _setup_inline = njit(error_model="numpy", inline="always")(setup.py_func)
 
 
-@cfunc(_ADVANCE_SIG, cache=True, error_model="numpy")
-def _advance_c(wp, wn, sp, sn):
-    return _advance_inline(carray(wp, (wn,)), carray(sp, (sn,)))
-
-
 _SETUP_SIG = _i64(_P_F64, _i64, _P_I64, _i64, _P_F64, _i64, _P_F64, _i64, _P_F64, _i64,
                   _P_F64, _i64, _P_F64, _i64, _P_F64, _i64, _P_F64, _i64, _P_I64, _i64, _i64)
-
-
-@cfunc(_SETUP_SIG, cache=True, error_model="numpy")
-def _setup_c(wp, wn, sp, sn, x0, n, f0, m, lb, n1, ub, n2, xs, n3, rs, n4, fo, n5, io, n6,
-             trace_cap):
-    W = carray(wp, (wn,))
-    S = carray(sp, (sn,))
-    iopts = carray(io, (n6,))
-    L.init_layout(S, m, n, iopts[2] != LINEAR, iopts[2] == CALLABLE, trace_cap)
-    _setup_inline(W, S, carray(x0, (n,)), carray(f0, (m,)), carray(lb, (n,)), carray(ub, (n,)),
-          carray(xs, (n,)), carray(rs, (n,)), carray(fo, (n5,)), iopts)
-    return 0
-
-
 _SIZE_SIG = _i64(_i64, _i64, _i64, _i64)
 
+# compiled at import: the first import after installation compiles the kernel
+# (~30 s), and a compile still running after 2 s is announced (lsqcore._log)
+with first_use("kernel", KERNEL_MESSAGE):
+    @cfunc(_ADVANCE_SIG, cache=True, error_model="numpy")
+    def _advance_c(wp, wn, sp, sn):
+        return _advance_inline(carray(wp, (wn,)), carray(sp, (sn,)))
 
-@cfunc(_SIZE_SIG, cache=True, error_model="numpy")
-def _size_c(m, n, loss, trace_cap):
-    return L.workspace_shape(m, n, loss != LINEAR, loss == CALLABLE, trace_cap)[0]
+    @cfunc(_SETUP_SIG, cache=True, error_model="numpy")
+    def _setup_c(wp, wn, sp, sn, x0, n, f0, m, lb, n1, ub, n2, xs, n3, rs, n4, fo, n5, io, n6,
+                 trace_cap):
+        W = carray(wp, (wn,))
+        S = carray(sp, (sn,))
+        iopts = carray(io, (n6,))
+        L.init_layout(S, m, n, iopts[2] != LINEAR, iopts[2] == CALLABLE, trace_cap)
+        _setup_inline(W, S, carray(x0, (n,)), carray(f0, (m,)), carray(lb, (n,)),
+                      carray(ub, (n,)), carray(xs, (n,)), carray(rs, (n,)), carray(fo, (n5,)),
+                      iopts)
+        return 0
+
+    @cfunc(_SIZE_SIG, cache=True, error_model="numpy")
+    def _size_c(m, n, loss, trace_cap):
+        return L.workspace_shape(m, n, loss != LINEAR, loss == CALLABLE, trace_cap)[0]
 
 
 #: C addresses of ``advance``, ``setup`` and ``workspace_shape`` (see above).

@@ -27,7 +27,13 @@ from contextlib import contextmanager
 
 from ._numba_internals import compiling
 
-__all__ = ["first_use", "say", "logger", "DELAY"]
+__all__ = ["first_use", "say", "logger", "DELAY", "KERNEL_MESSAGE"]
+
+#: said once if the kernel (its C entries at ``import lsqcore``, or the
+#: drivers on the first solve) is still compiling after a few seconds
+KERNEL_MESSAGE = ("compiling the solver kernel for its first use after installation (about "
+                  "30 s on 2 cores, once: Numba caches it on disk, and later processes load "
+                  "it in under a second)")
 
 logger = logging.getLogger("lsqcore")
 

@@ -25,8 +25,10 @@ Example: fit an exponential decay to every row of a matrix in parallel::
         return out
 
 Options are plain numbers and strings; bounds are arrays or None.  Errors
-in the input raise ``ValueError`` inside compiled code (Numba's
-constant-message exceptions).  For millions of fits prefer
+in the input raise ``ValueError`` inside compiled code, under the rules of
+the Python front ends (:mod:`lsqcore._validate`) and naming the same
+parameter (Numba's exceptions carry constant messages, so without the
+offending value).  For millions of fits prefer
 :func:`lsqcore.least_squares_batch`, which also reuses one workspace per
 thread.
 """
@@ -42,6 +44,8 @@ from ._driver import (solve_compiled, call_alloc, jac_alloc, first_alloc, _cs_un
                       _cs_compiled,
                       ERR_F_SHAPE, ERR_J_SHAPE, ERR_F0_NONFINITE, ERR_LM_M_LT_N)
 from ._jacobian import SQRT_EPS, CBRT_EPS
+from ._loss import LINEAR, SOFT_L1, HUBER, CAUCHY, ARCTAN
+from ._validate import check_compiled_options, check_compiled_bounds, check_compiled_x_scale
 
 JitResult = namedtuple("JitResult", ["x", "cost", "fun", "status", "success", "nfev",
                                      "njev", "nit", "optimality"])
@@ -76,15 +80,15 @@ def _jac_code(jac):
 @njit(error_model="numpy")
 def _loss_code(loss):
     if loss == "linear":
-        return 0
+        return LINEAR
     if loss == "soft_l1":
-        return 1
+        return SOFT_L1
     if loss == "huber":
-        return 2
+        return HUBER
     if loss == "cauchy":
-        return 3
+        return CAUCHY
     if loss == "arctan":
-        return 4
+        return ARCTAN
     raise ValueError("`loss` must be 'linear', 'soft_l1', 'huber', 'cauchy' or 'arctan'")
 
 
@@ -123,37 +127,20 @@ def least_squares(fun, x0, args=(), lb=None, ub=None, method="trf", jac="2-point
     JitResult
     """
     n = x0.shape[0]
-    if n == 0:
-        raise ValueError("`x0` must have at least one element")
     x = x0.astype(np.float64)
-    for i in range(n):
-        if not np.isfinite(x[i]):
-            raise ValueError("`x0` must be finite")
     mc = _method_code(method)
+    lc = _loss_code(loss)
+    # the rules of the Python front ends (lsqcore._validate), in compiled code
+    check_compiled_options(x, mc, lc, ftol, xtol, gtol, f_scale, max_nfev)
     lo = np.full(n, -np.inf)
     hi = np.full(n, np.inf)
-    bounded = False
     if lb is not None:
         lo[:] = lb
-        bounded = True
     if ub is not None:
         hi[:] = ub
-        bounded = True
-    if bounded:
-        if mc != L.TRF:
-            raise ValueError("bounds need `method`='trf'")
-        for i in range(n):
-            if not lo[i] < hi[i]:
-                raise ValueError("each lower bound must be less than its upper bound")
-            if x[i] < lo[i] or x[i] > hi[i]:
-                raise ValueError("`x0` is outside the bounds")
+    check_compiled_bounds(x, lo, hi, mc)
+    if lb is not None or ub is not None:
         make_strictly_feasible(x, lo, hi, 1e-10)
-    lc = _loss_code(loss)
-    if mc == L.LM and lc != 0:
-        raise ValueError("`method`='lm' supports only `loss`='linear'")
-    if not (ftol >= 2.220446049250313e-16 or xtol >= 2.220446049250313e-16
-            or gtol >= 2.220446049250313e-16):
-        raise ValueError("at least one tolerance must be at least machine epsilon")
     jac_scale = 0
     xs = np.ones(n)
     if x_scale is None:
@@ -161,6 +148,7 @@ def least_squares(fun, x0, args=(), lb=None, ub=None, method="trf", jac="2-point
             jac_scale = 1
     else:
         xs[:] = x_scale
+        check_compiled_x_scale(xs)
     if jac_fun is None:
         jc = _jac_code(jac)
     else:

@@ -82,7 +82,10 @@ def _load_solver():
     return fn, None
 
 
-LSQ, LSQ_UNAVAILABLE = _load_solver()
+# loaded in pytest_sessionstart (importing lsqcore compiles its kernel on the
+# first run after installation: that wait is announced there, not spent
+# silently while pytest loads this file)
+LSQ, LSQ_UNAVAILABLE = None, "lsqcore not loaded yet"
 
 
 def scipy_least_squares(*a, **kw):
@@ -94,14 +97,17 @@ def pytest_sessionstart(session):
     """Load (or, on the first run after installation, compile) the solver
     kernel before collection, saying so, so that the first ~30-40 s of a
     fresh run are not silent (issue 14)."""
-    if LSQ_UNAVAILABLE is not None or SELF_CHECK:
-        return
+    global LSQ, LSQ_UNAVAILABLE
     import time
     tr = session.config.pluginmanager.get_plugin("terminalreporter")
     write = tr.write_line if tr is not None else print
-    write("lsqcore: loading the solver kernel (the first run after installation compiles "
-          "it: about 30-40 s on 2 cores; Numba caches it on disk)")
+    if not SELF_CHECK:
+        write("lsqcore: loading the solver kernel (the first run after installation compiles "
+              "it: about 30-40 s on 2 cores; Numba caches it on disk)")
     t0 = time.perf_counter()
+    LSQ, LSQ_UNAVAILABLE = _load_solver()
+    if LSQ_UNAVAILABLE is not None or SELF_CHECK:
+        return
     from numba import njit
 
     @njit

@@ -11,7 +11,7 @@ import pytest
 from numba import njit
 
 import lsqcore
-from lsqcore import InPlace, _api
+from lsqcore import InPlace, _api, _validate
 
 T = np.linspace(0.0, 4.0, 50)
 Y = 2.5 * np.exp(-1.3 * T) + 0.5 + 0.02 * np.random.default_rng(1).standard_normal(50)
@@ -323,7 +323,7 @@ def test_bounds_checks_over_python_floats_match_the_numpy_ones(monkeypatch, meth
     the same results and the same first error."""
     out = []
     for small in (32, 0):
-        monkeypatch.setattr(_api, "_SMALL", small)
+        monkeypatch.setattr(_validate, "_SMALL", small)
         try:
             out.append(lsqcore.least_squares(decay, X0, args=(T, Y), bounds=bounds,
                                              method=method))

@@ -578,7 +578,7 @@ def test_model_of_the_wrong_length_gives_an_empty_residual():
     (lambda: curve_fit_batch(expdecay, T, Y, p0=np.ones((K - 1, 3))), r"`p0` must have shape"),
     (lambda: curve_fit_batch(expdecay, T, Y, p0=[1, 1, 0], nan_policy="drop"), "`nan_policy`"),
     (lambda: curve_fit_batch(expdecay, T, Y, p0=[1, 1, 0], method="lm", bounds=(0, 5)),
-     "only works for unconstrained"),
+     "`method`=.lm. does not support `bounds`"),
     (lambda: curve_fit_batch(expdecay_ip, T, Y, p0=[1, 1, 0], inplace=True, jac="cs"),
      "jac='cs'"),
     (lambda: curve_fit_batch(expdecay, T, Y, p0=[1, 1, 0], foo=1), "unexpected keyword"),

@@ -13,8 +13,9 @@ import numpy as np
 import numba
 
 from .. import _layout as L
-from .._api import (bounds_pair, _check_options, _check_x_scale, _check_tolerances,
-                    _check_diff_step, _is_jitted, _native_args, InPlace)
+from .._api import _is_jitted, _native_args, InPlace
+from .._validate import (bounds_pair, check_options, check_x_scale, check_tolerances,
+                         check_diff_step, check_f_scale, refuse_bounds)
 from .._loss import LOSS_CODES, CALLABLE
 from . import cpu
 from ._model import (row_args, model_residual, inplace_residual, curve_fit_inplace,
@@ -357,7 +358,7 @@ def _least_squares_batch(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale
     jac_ip = isinstance(jac, InPlace)
     ufun = fun.fun if inplace else fun
     ujac = jac.fun if jac_ip else jac
-    _check_options(ufun, x0, ujac, method, loss, 0, max_nfev, None, None)
+    check_options(ufun, x0, ujac, method, loss, 0, max_nfev, None, None)
     _check_jitted(ufun, "fun")
     _check_jitted(ujac, "jac")
     _check_jitted(loss, "loss")
@@ -399,11 +400,10 @@ def _least_squares_batch(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale
     X0 = _check_x0_batch(x0, x0_name)
     K, n = X0.shape
     LB, UB, _ = _check_bounds_batch(bounds, X0, K, n, method, x0_name)
-    xs, jac_scale = _check_x_scale(x_scale, n, method)
-    ftol, xtol, gtol = _check_tolerances(ftol, xtol, gtol, method)
-    if not (np.isfinite(f_scale) and f_scale > 0):
-        raise ValueError(f"`f_scale` must be a positive number, got {f_scale!r}.")
-    rstep = _check_diff_step(diff_step, n, jac)
+    xs, jac_scale = check_x_scale(x_scale, n, method)
+    ftol, xtol, gtol = check_tolerances(ftol, xtol, gtol, method)
+    check_f_scale(f_scale)
+    rstep = check_diff_step(diff_step, n, jac)
     threads = _check_threads(threads)
     progress = _check_progress(progress)
     if not isinstance(args, tuple):
@@ -758,8 +758,8 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
         LB, UB, bounded = _check_bounds_batch(bounds, None, K, n, "trf")
     if method is None:
         method = "trf" if bounded else "lm"
-    if method == "lm" and bounded:
-        raise ValueError("Method 'lm' only works for unconstrained problems; use 'trf'.")
+    if method != "trf" and bounded:
+        refuse_bounds(method)
     P0 = np.ascontiguousarray(np.broadcast_to(P0, (K, n)))
 
     # ---- NaN handling

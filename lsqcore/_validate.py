@@ -1,0 +1,325 @@
+"""Checks of the solvers' input, shared by every front end.
+
+``least_squares``, ``curve_fit`` (through ``least_squares``), both batch
+front ends and the repeat-call fast path validate their options with these
+functions, in scipy's ``_lsq`` style: one small ``check_*`` per concern,
+each raising ``ValueError`` (``TypeError`` for a non-callable ``fun``) with
+a message that names the parameter (in backquotes) and says what was
+expected, before any work starts.  ``lsqcore.jit.least_squares`` applies
+the same rules in compiled code (:func:`check_compiled_options`), with
+constant messages naming the same parameters; ``tests/test_validation.py``
+runs one table of bad inputs through every front end.
+"""
+import math
+import numbers
+import sys
+
+import numpy as np
+from numba import njit
+
+from . import _layout as L
+from ._jacobian import SQRT_EPS, CBRT_EPS
+from ._linalg import EPS
+from ._loss import LOSS_CODES
+
+METHODS = ("trf", "lm", "gn")
+_DEFAULT_RSTEP = {L.JAC_2POINT: SQRT_EPS, L.JAC_3POINT: CBRT_EPS}
+
+
+def check_options(fun, x0, jac, method, loss, verbose, max_nfev, tr_solver,
+                   jac_sparsity):
+    if not callable(fun):
+        raise TypeError(f"`fun` must be callable, got {type(fun).__name__}.")
+    if method == "dogbox":
+        raise ValueError("`method`='dogbox' is not available in lsqcore yet; "
+                         "use 'trf' (bounds) or 'lm' / 'gn' (no bounds).")
+    if method not in METHODS:
+        raise ValueError(f"`method` must be one of {METHODS}, got {method!r}.")
+    if tr_solver == "lsmr":
+        raise ValueError("`tr_solver`='lsmr' is not available in lsqcore yet; "
+                         "only the dense 'exact' solver is.")
+    if tr_solver not in (None, "exact"):
+        raise ValueError(f"`tr_solver` must be None or 'exact', got {tr_solver!r}.")
+    if jac_sparsity is not None:
+        raise ValueError("`jac_sparsity` is not supported by lsqcore (dense Jacobians only).")
+    if not (callable(jac) or jac in L.JAC_CODES):
+        raise ValueError("`jac` must be '2-point', '3-point', 'cs' or a callable, "
+                         f"got {jac!r}.")
+    if not (callable(loss) or loss in LOSS_CODES):
+        raise ValueError(f"`loss` must be one of {tuple(LOSS_CODES)} or a callable, "
+                         f"got {loss!r}.")
+    if method == "lm" and loss != "linear":
+        raise ValueError("`method`='lm' supports only `loss`='linear'; "
+                         "use 'trf' or 'gn' with a robust loss.")
+    if verbose not in (0, 1, 2):
+        raise ValueError(f"`verbose` must be 0, 1 or 2, got {verbose!r}.")
+    if max_nfev is not None:
+        if not isinstance(max_nfev, numbers.Integral) or max_nfev <= 0:
+            raise ValueError(f"`max_nfev` must be None or a positive integer, got {max_nfev!r}.")
+
+
+def check_x0(x0):
+    if type(x0) is not np.ndarray or x0.dtype != np.float64:
+        if np.iscomplexobj(x0):
+            raise ValueError("`x0` must be real.")
+        try:
+            x0 = np.asarray(x0, dtype=float)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"`x0` must be a real array_like: {e}") from None
+    if x0.ndim != 1:
+        if x0.ndim > 1:
+            raise ValueError(f"`x0` must have at most 1 dimension, got shape {x0.shape}.")
+        x0 = x0.reshape(1)
+    if x0.size == 0:
+        raise ValueError("`x0` must have at least one element.")
+    if x0.size <= 16:
+        finite = all(map(math.isfinite, x0.tolist()))
+    else:
+        # one reduction: a NaN or inf anywhere makes the sum of x0 * 0 NaN
+        finite = math.isfinite(float(np.dot(x0, constant(x0.size, 0.0))))
+    if not finite and not np.isfinite(x0).all():
+        raise ValueError(f"`x0` must be finite, got {x0!r}.")
+    if not (x0.flags.c_contiguous and x0.flags.writeable):
+        x0 = x0.copy()                   # one compiled signature: C-contiguous, writeable
+    return x0
+
+
+_CONSTANTS = {}
+
+
+def constant(n, value):
+    """A cached, read-only array of ``n`` copies of ``value`` (defaults reused across calls)."""
+    key = (n, value)
+    a = _CONSTANTS.get(key)
+    if a is None:
+        a = _CONSTANTS[key] = np.full(n, value)
+        a.flags.writeable = False
+    return a
+
+
+def unbounded(n):
+    """The cached (-inf, +inf) bounds; :func:`is_unbounded` recognises them by identity."""
+    return constant(n, -np.inf), constant(n, np.inf)
+
+
+def is_unbounded(lb):
+    return lb is _CONSTANTS.get((lb.size, -np.inf))
+
+
+def bounds_pair(bounds):
+    """``(lb, ub)`` from a 2-sequence or a `scipy.optimize.Bounds` (not yet arrays)."""
+    so = sys.modules.get("scipy.optimize")   # a Bounds object means scipy.optimize is loaded
+    if so is not None and isinstance(bounds, so.Bounds):
+        return bounds.lb, bounds.ub
+    try:
+        nb = len(bounds)
+    except TypeError:
+        raise ValueError("`bounds` must be a 2-tuple (lb, ub) or a scipy.optimize.Bounds.") from None
+    if nb != 2:
+        raise ValueError(f"`bounds` must contain 2 elements (lb, ub), got {nb}.")
+    return bounds[0], bounds[1]
+
+
+def check_bounds(bounds, x0, method):
+    n = x0.size
+    if (type(bounds) is tuple and len(bounds) == 2 and type(bounds[0]) is float
+            and type(bounds[1]) is float and bounds[0] == -np.inf and bounds[1] == np.inf):
+        return unbounded(n)
+    lb, ub = bounds_pair(bounds)
+    lb = np.asarray(lb, dtype=float)
+    ub = np.asarray(ub, dtype=float)
+    if lb.ndim == 0:
+        lb = np.full(n, float(lb))
+    if ub.ndim == 0:
+        ub = np.full(n, float(ub))
+    if lb.shape != (n,) or ub.shape != (n,):
+        raise ValueError(f"`bounds` must be scalars or arrays of shape ({n},) like `x0`, "
+                         f"got lb {lb.shape} and ub {ub.shape}.")
+    if n <= _SMALL:
+        # Python floats: a few comparisons cost less than one numpy reduction
+        lbl, ubl, xl = lb.tolist(), ub.tolist(), x0.tolist()
+        if any(map(math.isnan, lbl)) or any(map(math.isnan, ubl)):
+            _raise_nan_bounds()
+        i = next((i for i in range(n) if lbl[i] >= ubl[i]), -1)
+        if i >= 0:
+            _raise_crossed_bounds(lb, ub, i)
+        bounded = any(map(math.isfinite, lbl)) or any(map(math.isfinite, ubl))
+        if bounded and method in ("lm", "gn"):
+            refuse_bounds(method)
+        i = next((i for i in range(n) if xl[i] < lbl[i] or xl[i] > ubl[i]), -1)
+        if i >= 0:
+            _raise_infeasible(x0, lb, ub, i)
+        return lb, ub
+    if np.isnan(lb).any() or np.isnan(ub).any():
+        _raise_nan_bounds()
+    crossed = lb >= ub
+    if crossed.any():
+        _raise_crossed_bounds(lb, ub, int(np.argmax(crossed)))
+    bounded = bool(np.isfinite(lb).any() or np.isfinite(ub).any())
+    if bounded and method in ("lm", "gn"):
+        refuse_bounds(method)
+    outside = (x0 < lb) | (x0 > ub)
+    if outside.any():
+        _raise_infeasible(x0, lb, ub, int(np.argmax(outside)))
+    return lb, ub
+
+
+# up to this many variables the checks loop over Python floats
+_SMALL = 32
+
+
+def _raise_nan_bounds():
+    raise ValueError("`bounds` must not contain NaN.")
+
+
+def _raise_crossed_bounds(lb, ub, i):
+    raise ValueError("Each lower bound must be strictly less than each upper bound "
+                     f"(`bounds`): lb[{i}] = {lb[i]} >= ub[{i}] = {ub[i]}.")
+
+
+def refuse_bounds(method):
+    """The error of bounds given to a method that takes none (every front end)."""
+    raise ValueError(f"`method`={method!r} does not support `bounds`; use 'trf'.")
+
+
+def _raise_infeasible(x0, lb, ub, i):
+    raise ValueError(f"`x0` is infeasible: x0[{i}] = {x0[i]} is outside the `bounds` "
+                     f"[{lb[i]}, {ub[i]}].")
+
+
+def check_x_scale(x_scale, n, method):
+    if x_scale is None:
+        x_scale = "jac" if method == "lm" else 1.0
+    if isinstance(x_scale, str):
+        if x_scale != "jac":
+            raise ValueError(f"`x_scale` must be 'jac' or positive numbers, got {x_scale!r}.")
+        return constant(n, 1.0), True
+    if type(x_scale) is float and x_scale == 1.0:
+        return constant(n, 1.0), False
+    try:
+        xs = np.asarray(x_scale, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError("`x_scale` must be 'jac' or array_like of positive numbers.") from None
+    if xs.ndim == 0:
+        xs = np.full(n, float(xs))
+    if xs.shape != (n,):
+        raise ValueError(f"`x_scale` must have shape ({n},) like `x0`, got {xs.shape}.")
+    if not np.isfinite(xs).all() or (xs <= 0).any():
+        raise ValueError(f"`x_scale` must be finite and positive, got {xs!r}.")
+    return xs, False
+
+
+def check_tolerances(ftol, xtol, gtol, method):
+    if (type(ftol) is float and type(xtol) is float and type(gtol) is float
+            and ftol >= EPS and xtol >= EPS and gtol >= EPS):
+        return ftol, xtol, gtol
+    tols = {}
+    for name, t in (("ftol", ftol), ("xtol", xtol), ("gtol", gtol)):
+        t = 0.0 if t is None else float(t)
+        if not t >= 0.0:
+            raise ValueError(f"`{name}` must be a non-negative number, got {t!r}.")
+        tols[name] = t
+    if method == "lm" and min(tols.values()) < EPS:
+        raise ValueError("All tolerances (`ftol`, `xtol`, `gtol`) must be at least machine "
+                         f"epsilon ({EPS:.2e}) for `method`='lm'.")
+    if max(tols.values()) < EPS:
+        raise ValueError("At least one of the tolerances `ftol`, `xtol`, `gtol` must be at "
+                         f"least machine epsilon ({EPS:.2e}).")
+    return tols["ftol"], tols["xtol"], tols["gtol"]
+
+
+def check_f_scale(f_scale):
+    try:
+        ok = math.isfinite(f_scale) and f_scale > 0
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"`f_scale` must be a positive number, got {f_scale!r}.")
+
+
+def check_callback(callback):
+    if callback is not None and not callable(callback):
+        raise ValueError("`callback` must be callable or None.")
+
+
+def check_diff_step(diff_step, n, jac):
+    if diff_step is None:
+        code = L.JAC_CODES.get(jac, L.JAC_2POINT) if isinstance(jac, str) else L.JAC_2POINT
+        return constant(n, 0.0 if code == L.JAC_CS else _DEFAULT_RSTEP[code])
+    ds = np.asarray(diff_step, dtype=float)
+    if ds.ndim == 0:
+        ds = np.full(n, float(ds))
+    if ds.shape != (n,):
+        raise ValueError(f"`diff_step` must be a scalar or have shape ({n},), got {ds.shape}.")
+    if not np.isfinite(ds).all() or (ds <= 0).any():
+        raise ValueError(f"`diff_step` must be finite and positive, got {ds!r}.")
+    return ds
+
+
+
+
+# -- the same rules in compiled code (lsqcore.jit.least_squares) -------------
+#
+# Numba's exceptions in compiled code carry constant messages: they name the
+# same parameter as the Python checks above, without the offending value.
+
+_LINEAR_LOSS = LOSS_CODES["linear"]
+
+
+@njit(error_model="numpy", cache=True)
+def check_compiled_options(x0, method_code, loss_code, ftol, xtol, gtol, f_scale, max_nfev):
+    """The rules of :func:`check_options`, :func:`check_x0`,
+    :func:`check_tolerances` and :func:`check_f_scale` for the compiled front
+    end (``max_nfev`` 0 means the default there)."""
+    if x0.shape[0] == 0:
+        raise ValueError("`x0` must have at least one element.")
+    for i in range(x0.shape[0]):
+        if not np.isfinite(x0[i]):
+            raise ValueError("`x0` must be finite.")
+    if method_code == L.LM and loss_code != _LINEAR_LOSS:
+        raise ValueError("`method`='lm' supports only `loss`='linear'; use 'trf' or 'gn' "
+                         "with a robust loss.")
+    if max_nfev < 0:
+        raise ValueError("`max_nfev` must be None or a positive integer.")
+    if not ftol >= 0.0:
+        raise ValueError("`ftol` must be a non-negative number.")
+    if not xtol >= 0.0:
+        raise ValueError("`xtol` must be a non-negative number.")
+    if not gtol >= 0.0:
+        raise ValueError("`gtol` must be a non-negative number.")
+    if method_code == L.LM and min(ftol, xtol, gtol) < EPS:
+        raise ValueError("All tolerances (`ftol`, `xtol`, `gtol`) must be at least machine "
+                         "epsilon for `method`='lm'.")
+    if max(ftol, xtol, gtol) < EPS:
+        raise ValueError("At least one of the tolerances `ftol`, `xtol`, `gtol` must be at "
+                         "least machine epsilon.")
+    if not (np.isfinite(f_scale) and f_scale > 0):
+        raise ValueError("`f_scale` must be a positive number.")
+
+
+@njit(error_model="numpy", cache=True)
+def check_compiled_x_scale(xs):
+    """:func:`check_x_scale`'s rule for an array ``x_scale`` in compiled code."""
+    for i in range(xs.shape[0]):
+        if not (np.isfinite(xs[i]) and xs[i] > 0):
+            raise ValueError("`x_scale` must be finite and positive.")
+
+
+@njit(error_model="numpy", cache=True)
+def check_compiled_bounds(x0, lb, ub, method_code):
+    """:func:`check_bounds`'s rules in compiled code (``lb``, ``ub`` arrays
+    of ``x0``'s shape, infinite where unbounded)."""
+    bounded = False
+    for i in range(x0.shape[0]):
+        if np.isnan(lb[i]) or np.isnan(ub[i]):
+            raise ValueError("`bounds` must not contain NaN.")
+        if not lb[i] < ub[i]:
+            raise ValueError("Each lower bound must be strictly less than each upper bound "
+                             "(`bounds`).")
+        if np.isfinite(lb[i]) or np.isfinite(ub[i]):
+            bounded = True
+    if bounded and method_code != L.TRF:
+        raise ValueError("`method` 'lm' and 'gn' do not support `bounds`; use 'trf'.")
+    for i in range(x0.shape[0]):
+        if x0[i] < lb[i] or x0[i] > ub[i]:
+            raise ValueError("`x0` is infeasible: outside the `bounds`.")
