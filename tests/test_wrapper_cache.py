@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 
 import numpy as np
@@ -21,7 +20,7 @@ from numba import njit
 from numba.core.compiler_lock import global_compiler_lock
 
 import lsqcore
-from lsqcore import _cabi, _log, _wrapcache
+from lsqcore import _log, _wrapcache
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
