@@ -27,7 +27,7 @@ import numpy as np
 import lsqcore
 from lsqcore import problems
 
-FIELDS = ("x", "cost", "nfev", "njev", "status")
+FIELDS = ("x", "cost", "nfev", "njev", "status", "optimality")
 
 
 def _wrap(p):

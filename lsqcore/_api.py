@@ -21,7 +21,7 @@ import numpy as np
 from numba.core.errors import TypingError
 
 from . import _layout as L
-from ._bounds import make_strictly_feasible, active_constraints
+from ._bounds import make_strictly_feasible, active_constraints, first_order_optimality
 from ._numba_internals import CPUDispatcher, fingerprint as _fingerprint
 from ._log import first_use, KERNEL_MESSAGE
 
@@ -519,14 +519,10 @@ def _iteration_hook(callback, verbose, W, S, method, lb, ub):
 
 
 def _optimality(x, g, lb, ub, bounded):
-    """scipy's first-order optimality: ``||v * g||_inf`` (Coleman-Li ``v``) with bounds."""
-    v = np.ones(x.size)
-    if bounded:
-        up = (g < 0) & np.isfinite(ub)
-        lo = (g > 0) & np.isfinite(lb)
-        v[up] = (ub - x)[up]
-        v[lo] = (x - lb)[lo]
-    return float(np.max(np.abs(g * v))) if x.size else 0.0
+    """scipy's first-order optimality (the definition of every path:
+    :func:`lsqcore._bounds.first_order_optimality`)."""
+    n = x.size
+    return float(first_order_optimality(x, g, lb, ub, bounded, np.empty(n), np.empty(n)))
 
 
 def _result(W, S, method, lb, ub, xtol, trace):

@@ -41,6 +41,31 @@ def coleman_li_scaling(x, g, lb, ub, v, dv):
 
 
 @kernel_jit
+def first_order_optimality(x, g, lb, ub, trf, v, dv):
+    """scipy's first-order optimality at ``x``: ``||v * g||_inf``, with the
+    Coleman-Li ``v`` for ``'trf'`` (``trf`` true) and ``v = 1`` otherwise.
+
+    The one definition every path reports (the single solve, the CPU batch,
+    the GPU batch); ``v`` and ``dv`` are work vectors of ``x``'s length.
+    NaN in ``g * v`` gives NaN.
+    """
+    n = x.shape[0]
+    if trf:
+        coleman_li_scaling(x, g, lb, ub, v, dv)
+    else:
+        for j in range(n):
+            v[j] = 1.0
+    opt = 0.0
+    for j in range(n):
+        t = abs(g[j] * v[j])
+        if t > opt or t != t:
+            opt = t
+        if opt != opt:
+            break
+    return opt
+
+
+@kernel_jit
 def step_to_bound(x, s, lb, ub, hits):
     """Largest ``t >= 0`` with ``lb <= x + t s <= ub``; ``hits`` marks the blocking bounds."""
     t_min = np.inf

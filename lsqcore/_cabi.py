@@ -26,16 +26,16 @@ with the block as their one extra argument:
 ``resid(x, n, out, m, blk, nblk) -> k``
     evaluates ``f = fun(x, *args)`` (or ``fun(x, out, *args)`` in place) and
     returns its length ``k``, writing ``out`` only when ``k <= m``;
-    ``RAISED`` if ``fun`` raised.
+    ``WRAPPER_RAISED`` if ``fun`` raised.
 ``jac(x, n, J, m, n, blk, nblk) -> 0``
-    writes ``jac(x, *args)`` into ``J`` (m, n); ``BAD_SHAPE`` if the shapes
-    differ, ``RAISED`` if ``jac`` raised.
+    writes ``jac(x, *args)`` into ``J`` (m, n); ``WRAPPER_BAD_SHAPE`` if the shapes
+    differ, ``WRAPPER_RAISED`` if ``jac`` raised.
 
 (The batch's wrappers, :mod:`lsqcore.batch._cwrap`, take the same block,
 holding the whole batch ``args``, and the row ``k``: they select the row's
 part themselves.)
 
-A Python exception cannot cross a C frame: the wrapper reports ``RAISED``
+A Python exception cannot cross a C frame: the wrapper reports ``WRAPPER_RAISED``
 and the front end re-runs the user's function at the point where it failed,
 in Python, so the exception reaches the caller unchanged.
 """
@@ -50,8 +50,11 @@ from ._log import first_use
 from ._numba_internals import UNOPTIMISED
 from ._wrapcache import identity, wrapper_cfunc, wrapper_dir
 
-RAISED = -(2 ** 62)
-BAD_SHAPE = -(2 ** 62) + 1
+#: what a wrapper returns when the user's function raised, or returned a
+#: Jacobian of the wrong shape (values no residual length can take; not the
+#: batch's row statuses of lsqcore.batch._result)
+WRAPPER_RAISED = -(2 ** 62)
+WRAPPER_BAD_SHAPE = -(2 ** 62) + 1
 
 
 def f64_vector(a):
@@ -272,7 +275,7 @@ def compile_wrapper(src, name, env, head, extra=(), models=(), named=None):
     the identity of other generated callees, so that the wrapper is served
     from the disk cache in later processes (:func:`lsqcore._wrapcache.wrapper_cfunc`).
     Shared with the batch's wrappers (:mod:`lsqcore.batch._cwrap`)."""
-    ns = dict(env, carray=carray, RAISED=RAISED, BAD_SHAPE=BAD_SHAPE,
+    ns = dict(env, carray=carray, WRAPPER_RAISED=WRAPPER_RAISED, WRAPPER_BAD_SHAPE=WRAPPER_BAD_SHAPE,
               f64_vector=f64_vector, bits_float=bits_float)
     sig = types.int64(*c_signature(head), *extra, *c_signature(_BLOCK))
     return wrapper_cfunc(src, name, ns, sig, models, named)
@@ -289,9 +292,9 @@ def resid_body(inplace, rest):
     wrappers (:mod:`lsqcore.batch._cwrap`)."""
     if inplace:
         return ["    out = carray(out_p, (m,))", "    try:", f"        fun(x, out{rest})",
-                "    except Exception:", "        return RAISED", "    return m"]
+                "    except Exception:", "        return WRAPPER_RAISED", "    return m"]
     return ["    try:", f"        f = fun(x{rest})", "    except Exception:",
-            "        return RAISED", "    f = f64_vector(f)", "    r = f.shape[0]",
+            "        return WRAPPER_RAISED", "    f = f64_vector(f)", "    r = f.shape[0]",
             "    if r <= m:", "        out = carray(out_p, (m,))",
             "        for i in range(r):", "            out[i] = f[i]", "    return r"]
 
@@ -300,10 +303,10 @@ def jac_body(inplace, rest):
     """Body lines of a Jacobian wrapper (``J`` already a view), as :func:`resid_body`."""
     if inplace:
         return ["    try:", f"        jac(x, J{rest})", "    except Exception:",
-                "        return RAISED", "    return 0"]
+                "        return WRAPPER_RAISED", "    return 0"]
     return ["    try:", f"        Jv = jac(x{rest})", "    except Exception:",
-            "        return RAISED",
-            "    if Jv.shape[0] != m or Jv.shape[1] != nj:", "        return BAD_SHAPE",
+            "        return WRAPPER_RAISED",
+            "    if Jv.shape[0] != m or Jv.shape[1] != nj:", "        return WRAPPER_BAD_SHAPE",
             "    for i in range(m):", "        for j in range(nj):",
             "            J[i, j] = Jv[i, j]", "    return 0"]
 
@@ -436,7 +439,7 @@ def check_indices(fun, jac, inplace, args, arg_types, x0, m):
     out = np.full(max(m, 0), np.nan)
     r = _c_call(rc, x.ctypes.data, x.size, out.ctypes.data, out.size, blk.ctypes.data,
                 blk.size)
-    if r == RAISED:
+    if r == WRAPPER_RAISED:
         if inplace:
             _index_error("fun", fun, x, args, lambda g: g(x, np.full(m, np.nan), *args))
         else:
@@ -448,5 +451,5 @@ def check_indices(fun, jac, inplace, args, arg_types, x0, m):
     J = np.zeros((max(rows, 0), x.size))
     jc = jacobian_wrapper(_checked_twin(jac), arg_types)
     if _c_call(jc, x.ctypes.data, x.size, J.ctypes.data, J.shape[0], J.shape[1],
-               blk.ctypes.data, blk.size) == RAISED:
+               blk.ctypes.data, blk.size) == WRAPPER_RAISED:
         _index_error("jac", jac, x, args, lambda g: g(x, *args))

@@ -33,7 +33,7 @@ from numba import njit
 
 from . import _layout as L
 
-from ._cabi import ccall, f64_vector, RAISED
+from ._cabi import ccall, f64_vector, WRAPPER_RAISED
 from ._kernel import advance, KERNEL
 from ._jacobian import complex_step_jacobian
 
@@ -169,7 +169,7 @@ def call_inplace(fun, x, out, args):
 @njit(error_model="numpy", inline="always")
 def _wrapper_status(k, expected, raised, bad):
     """Error code of a :mod:`lsqcore._cabi` wrapper's return value ``k``."""
-    if k == RAISED:
+    if k == WRAPPER_RAISED:
         return raised
     if k != expected:
         return bad
@@ -336,7 +336,7 @@ def first_address(fun, x0, m, args):
     if k > FIRST_CAP:
         buf = np.empty(k)
         k = ccall(fun, (x0.copy(), buf) + args)
-    if k == RAISED:
+    if k == WRAPPER_RAISED:
         return buf[:0], ERR_RAISED
     return buf[:k].copy(), 0
 

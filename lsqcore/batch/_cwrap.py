@@ -22,10 +22,10 @@ number passes by value, the callee returns ``int64``; ``blk`` is the block):
 ``resid(x, n, out, m, k, tid, mk, blk) -> r``
     evaluates the residual of row ``k`` at ``x``: ``fun(x, *row_k)`` (its
     length ``r``; ``out`` written only when ``r <= m``) or, in place,
-    ``fun(x, out, *row_k)`` (``r = m``); ``RAISED`` if ``fun`` raised.
+    ``fun(x, out, *row_k)`` (``r = m``); ``WRAPPER_RAISED`` if ``fun`` raised.
 ``jac(x, n, J, m, n, k, tid, mk, blk) -> 0``
     writes ``jac(x, *row_k)`` (or ``jac(x, J, *row_k)`` in place) into ``J``;
-    ``BAD_SHAPE`` for a matrix of the wrong shape, ``RAISED`` if ``jac``
+    ``WRAPPER_BAD_SHAPE`` for a matrix of the wrong shape, ``WRAPPER_RAISED`` if ``jac``
     raised.
 
 The user's function is called with the very row arguments the per-model
@@ -38,10 +38,10 @@ once per process): the only per-model compile of a batch on this path.
 """
 from numba import types, typeof
 
-from .._cabi import (RAISED, X_TYPE, J_TYPE, arg_key, compile_wrapper, resid_body, jac_body,
+from .._cabi import (WRAPPER_RAISED, X_TYPE, J_TYPE, arg_key, compile_wrapper, resid_body, jac_body,
                      _block_layout)
 
-__all__ = ["batch_pointers", "cacheable", "RAISED"]
+__all__ = ["batch_pointers", "cacheable", "WRAPPER_RAISED"]
 
 _ROW = (types.int64, types.int64, types.int64)      # k, tid, mk
 

@@ -56,8 +56,8 @@ from numba import njit, prange
 
 from .. import _layout as L
 from .._layout import JAC_2POINT, JAC_3POINT
-from .._bounds import make_strictly_feasible, coleman_li_scaling
-from .._cabi import ccall, packed, RAISED
+from .._bounds import make_strictly_feasible, first_order_optimality
+from .._cabi import ccall, packed, WRAPPER_RAISED
 from .._jit import kernel_jit
 from .._driver import (run_compiled_with, call_alloc, _cs_compiled, _cs_unused, request_loop,
                        call_address, jac_address, ERR_RAISED, ERR_JAC_RAISED)
@@ -230,20 +230,9 @@ def _finish_row(k, tid, err, mk, data, work, iopts, flags, outs):
     cost = W[L.COST]
     out_cost[k] = cost
     # first-order optimality as the single front end reports it
-    v = cl[:n]
-    if iopts[0] == L.TRF:
-        coleman_li_scaling(x, g, LB[k if LB.shape[0] != 1 else 0],
-                           UB[k if UB.shape[0] != 1 else 0], v, cl[n:2 * n])
-    else:
-        v[:] = 1.0
-    opt = 0.0
-    for j in range(n):
-        t = abs(g[j] * v[j])
-        if t > opt or t != t:
-            opt = t
-        if opt != opt:
-            break
-    out_opt[k] = opt
+    out_opt[k] = first_order_optimality(x, g, LB[k if LB.shape[0] != 1 else 0],
+                                        UB[k if UB.shape[0] != 1 else 0],
+                                        iopts[0] == L.TRF, cl[:n], cl[n:2 * n])
     if cov:
         _covariance(L.mat(W, S, L.O_J, mk, n), cost, mk, n, absolute, S[L.JAC],
                     A[:mk * n].reshape((mk, n)), V, cl[:n], pc, cl[2 * n:5 * n])
@@ -300,7 +289,7 @@ def solve_block_by_address(kern, fun, jac, args, start, stop, data, work, opts, 
             ca = (k, tid, mk) + args
             f0 = work[7][tid][:mk]
             r = ccall(fun, (work[2][tid], f0) + ca)
-            if r == RAISED:
+            if r == WRAPPER_RAISED:
                 _raised_row(k, tid, True, n, work, outs)
             elif r != mk:
                 outs[3][k] = 1

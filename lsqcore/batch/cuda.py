@@ -4,7 +4,7 @@ No algorithm is written here.  The CUDA kernel generated below calls the
 *same* ``@njit`` functions as every CPU driver -- :func:`lsqcore._kernel.setup`,
 :func:`lsqcore._kernel.advance` (and through it ``methods/{trf,lm}``,
 ``_linalg``, ``_bounds``, ``_jacobian``, ``_loss``), ``_layout.init_layout``,
-``_bounds.make_strictly_feasible`` / ``coleman_li_scaling`` and the batch's
+``_bounds.make_strictly_feasible`` / ``first_order_optimality`` and the batch's
 ``cpu._covariance``.  numba-cuda compiles a CPU dispatcher called from a
 CUDA kernel as a CUDA device function from the same Python source, so the
 GPU runs the ask/tell kernel unchanged; this module only adds the request
@@ -46,6 +46,7 @@ from .. import _layout as L
 from .._loss import LINEAR
 from .._numba_internals import importing_numba_cuda
 from . import _cuda_ufuncs
+from ._model import WHOLE, ROW, BCAST_TRUNC as BCAST
 from ._result import NOT_RUN, NONFINITE_START, TOO_FEW_POINTS
 
 THREADS_PER_BLOCK = 128
@@ -126,8 +127,9 @@ def array_shape(a):
     return np.shape(a)
 
 
-# kinds of the residual's extra arguments (how a row selects its part)
-WHOLE, ROW, BCAST = "whole", "row", "bcast"
+# kinds of the residual's extra arguments (how a row selects its part) are the
+# batch's row flags WHOLE, ROW and BCAST (= BCAST_TRUNC) of lsqcore.batch._model;
+# ROW_TRUNC rows are passed as ROW
 
 _SRC = """
 def _kernel(P0, LB, UB, MROW, {ARGS}fopts, iopts, xs, rs, ox, ocost, ostatus, onfev,
@@ -210,20 +212,8 @@ def _row(t, W, S, xb, f0, cl, A, V, pc, P0, LB, UB, MROW, {ARGS}fopts, iopts, xs
     cost = W[COST]
     ocost[t] = cost
     oG = S[O_G]
-    if iopts[0] == TRF:
-        coleman_li_scaling(W[oX:oX + {N}], W[oG:oG + {N}], lb, ub, cl[:{N}],
-                           cl[{N}:2 * {N}])
-    else:
-        for j in range({N}):
-            cl[j] = 1.0
-    opt = 0.0
-    for j in range({N}):
-        v = abs(W[oG + j] * cl[j])
-        if v > opt or v != v:
-            opt = v
-        if opt != opt:
-            break
-    oopt[t] = opt
+    oopt[t] = first_order_optimality(W[oX:oX + {N}], W[oG:oG + {N}], lb, ub,
+                                     iopts[0] == TRF, cl[:{N}], cl[{N}:2 * {N}])
     if COV:
         _covariance(W[oJ:oJ + m * {N}].reshape((m, {N})), cost, m, {N}, ABSOLUTE, S[L_JAC],
                     A[:m * {N}].reshape((m, {N})), V.reshape(({N}, {N})), cl[:{N}],
@@ -250,7 +240,7 @@ def _build(cuda, resid, jacob, kinds, m, n, dtype, cov, absolute, robust):
     """
     from numba import njit, types  # noqa: F401
     from .._kernel import setup, advance
-    from .._bounds import make_strictly_feasible, coleman_li_scaling
+    from .._bounds import make_strictly_feasible, first_order_optimality
     from .cpu import _covariance
 
     kinds = tuple(kinds)
@@ -281,7 +271,7 @@ def _build(cuda, resid, jacob, kinds, m, n, dtype, cov, absolute, robust):
         DT=types.float32 if np.dtype(dtype) == np.float32 else types.float64,
         i64=types.int64, setup=setup, advance=advance, init_layout=L.init_layout,
         make_strictly_feasible=make_strictly_feasible,
-        coleman_li_scaling=coleman_li_scaling, _covariance=_covariance,
+        first_order_optimality=first_order_optimality, _covariance=_covariance,
         NONFINITE_START=NONFINITE_START, TOO_FEW_POINTS=TOO_FEW_POINTS, TRF=L.TRF,
         LM=L.LM, REQ_F=L.REQ_F, REQ_FD=L.REQ_FD, REQ_J=L.REQ_J, REQ_DONE=L.REQ_DONE,
         REQ_K=L.REQ_K, NFEV=L.NFEV, NJEV=L.NJEV, NIT=L.NIT, STATUS=L.STATUS,
