@@ -443,6 +443,160 @@ def _map_leastsq_kwargs(kwargs, n):
 # curve_fit
 # ----------------------------------------------------------------------------
 
+def _checked_data(xdata, ydata, sigma, check_finite, nan_policy):
+    """``(xdata, ydata, sigma, omitted)``: the data checked, as float arrays,
+    with NaN points removed under ``nan_policy='omit'`` (``omitted`` of them)."""
+    ydata = _as_float_array(ydata, "ydata", check_finite)
+    if ydata.ndim > 1:
+        raise ValueError(f"`ydata` must be 1-D, got shape {ydata.shape}.")
+    ydata = np.atleast_1d(ydata)
+    if isinstance(xdata, (list, tuple, np.ndarray)):
+        xdata = _as_float_array(xdata, "xdata", check_finite)
+    if ydata.size == 0:
+        raise ValueError("`ydata` must not be empty.")
+    _check_xlen(xdata, ydata.size)
+    if sigma is not None:
+        sigma = np.asarray(sigma, dtype=float)
+
+    omitted = 0
+    if not check_finite and nan_policy is not None:
+        xnan = np.isnan(xdata) if isinstance(xdata, np.ndarray) else np.zeros((), bool)
+        ynan = np.isnan(ydata)
+        if nan_policy == "raise" and (np.any(xnan) or np.any(ynan)):
+            where = "xdata" if np.any(xnan) else "ydata"
+            raise ValueError(f"`{where}` contains NaN and nan_policy='raise'.")
+        if nan_policy == "omit" and (np.any(xnan) or np.any(ynan)):
+            has = ynan.copy()
+            if isinstance(xdata, np.ndarray) and xdata.ndim >= 1:
+                if xdata.ndim == 1:
+                    has |= xnan
+                else:
+                    has |= np.any(xnan.reshape(-1, xnan.shape[-1]), axis=0)
+            keep = ~has
+            omitted = int(np.sum(has))
+            ydata = ydata[keep]
+            if isinstance(xdata, np.ndarray) and xdata.ndim >= 1:
+                xdata = xdata[..., keep]
+            if sigma is not None and sigma.ndim == 1 and sigma.size > 1:
+                sigma = sigma[keep]
+            elif sigma is not None and sigma.ndim == 2:
+                sigma = sigma[np.ix_(keep, keep)]
+            if ydata.size == 0:
+                raise ValueError("no data left after omitting NaN (nan_policy='omit').")
+    return xdata, ydata, sigma, omitted
+
+
+def _parameters(f, p0, bounds, method):
+    """``(p0, n, names, lb, ub, bounded, method)``: the fit parameters from
+    ``p0`` or ``f``'s signature, checked against the bounds, and the method
+    (None: 'trf' with bounds, else 'lm', as scipy)."""
+    sig_names, sig_info = _signature_params(f)
+    if p0 is None:
+        if sig_names is None or len(sig_names) == 0:
+            raise ValueError("Unable to determine the number of fit parameters from `f`'s "
+                             "signature; pass `p0`.")
+        n = len(sig_names)
+    else:
+        p0 = np.atleast_1d(np.asarray(p0, dtype=float))
+        if p0.ndim != 1:
+            raise ValueError(f"`p0` must be 1-D, got shape {p0.shape}.")
+        n = p0.size
+        if sig_info is not None:
+            names_all, required, var = sig_info
+            if (n < len(required)) or (not var and n > len(names_all)):
+                expect = (f"{len(required)}" if len(required) == len(names_all)
+                          else f"{len(required)} to {len(names_all)}")
+                raise ValueError(f"`p0` has {n} value(s) but `f` takes {expect} fit "
+                                 f"parameter(s) ({', '.join(names_all)}).")
+        if not all(map(math.isfinite, p0.tolist())):
+            raise ValueError(f"`p0` must be finite, got {p0!r}.")
+    names = (sig_names[:n] if sig_names is not None and len(sig_names) >= n
+             else [f"p{i}" for i in range(n)])
+    lb, ub = _bounds(bounds, n)
+    if p0 is None:
+        p0 = _feasible_p0(lb, ub)
+    lbl, ubl, p0l = lb.tolist(), ub.tolist(), p0.tolist()   # (cheaper than numpy on n values)
+    bounded = any(map(math.isfinite, lbl)) or any(map(math.isfinite, ubl))
+    if method is None:
+        method = "trf" if bounded else "lm"
+    if bounded and method != "trf":
+        refuse_bounds(method)
+    i = next((i for i in range(n) if p0l[i] < lbl[i] or p0l[i] > ubl[i]), -1)
+    if i >= 0:
+        raise ValueError(f"`p0` is outside the bounds: {names[i]} = p0[{i}] = {p0[i]} not in "
+                         f"[{lb[i]}, {ub[i]}].")
+    return p0, n, names, lb, ub, bounded, method
+
+
+def _residual(f, jac, xdata, ydata, T, kind, p0, m, n):
+    """``(fun, jfun, args, driver, jac_kind)``: the whitened residual (and
+    Jacobian) handed to ``least_squares``: compiled wrappers of a jitted
+    model (``driver='compiled'``), else Python ones; ``f`` (and ``jac``)
+    checked once at ``p0``."""
+    y0 = np.asarray(f(xdata, *p0))
+    if y0.shape not in ((m,), (), (1,)):
+        raise ValueError(f"`f(xdata, *p0)` returned shape {y0.shape}; expected ({m},) like "
+                         "`ydata`.")
+    if callable(jac):
+        J0 = np.asarray(jac(xdata, *p0))
+        if J0.shape != (m, n):
+            raise ValueError(f"`jac(xdata, *p0)` returned shape {J0.shape}; expected {(m, n)}.")
+    jac_kind = "analytic" if callable(jac) else (jac or "2-point")
+
+    driver = "python"
+    fun, jfun, args = None, None, ()
+    if (isinstance(f, CPUDispatcher) and isinstance(xdata, np.ndarray)
+            and (not callable(jac) or isinstance(jac, CPUDispatcher)) and y0.shape == (m,)):
+        args = (np.ascontiguousarray(xdata), np.ascontiguousarray(ydata),
+                np.ascontiguousarray(_whitening(T, kind, m), dtype=float))
+        try:
+            fun = _compiled_wrapper("resid", f, n, cs=(jac == "cs"))
+            jfun = _compiled_wrapper("jacw", jac, n) if callable(jac) else None
+            key = (fun, jfun, _fingerprint((p0, args)))
+            if key not in _TYPED:
+                # compiles the wrappers (or fails to type) once per argument types
+                fun(p0.copy(), *args)
+                if jfun is not None:
+                    jfun(p0.copy(), *args)
+                _TYPED.add(key)
+            driver = "compiled"
+        except Exception as e:   # noqa: BLE001 - numba typing errors of the user's model
+            warnings.warn(f"curve_fit: the jitted model could not be called from the "
+                          f"compiled residual ({type(e).__name__}); using the Python "
+                          "driver.", fit_warning(), stacklevel=3)
+            fun = None
+    if fun is None:
+        fun, jfun = _python_wrappers(f, jac, xdata, ydata, T, kind)
+        args = ()
+    if not callable(jac):
+        jfun = jac if jac is not None else "2-point"
+    return fun, jfun, args, driver, jac_kind
+
+
+def _full_output(f, xdata, ydata, sigma, T, kind, res, Jc, analysis, method, names,
+                 absolute_sigma, ms, driver, omitted):
+    """The ``infodict`` of ``full_output=True``, with its :class:`FitReport`."""
+    popt, pcov_ident, m = res.x, analysis[4], ydata.size
+    with np.errstate(all="ignore"):
+        yfit = np.broadcast_to(np.asarray(f(xdata, *popt), dtype=float), (m,))
+    rep = build_report(
+        x=popt, fun=res.fun, J=Jc, status=res.status, nfev=res.nfev, njev=res.njev,
+        nit=res.get("nit"), message=res.message, method=method, names=names,
+        absolute_sigma=absolute_sigma, ydata=ydata, yfit=yfit,
+        weights=T if kind == "diag" else None, chol=T if kind == "chol" else None,
+        source="curve_fit", multistart=MS.summary(ms) if ms is not None else None,
+        analysis=analysis)
+    rep._plot = {"f": f, "xdata": xdata, "ydata": ydata, "sigma": sigma, "kind": kind}
+    info = dict(nfev=res.nfev, njev=res.njev, nit=res.get("nit"), fvec=res.fun,
+                jac=Jc, cost=res.cost, rank=rep.rank, cond=rep.cond,
+                null_space=rep.null_space, pcov_identifiable=pcov_ident.copy(),
+                diagnostics=rep.diagnostics, report=rep,
+                multistart=ms, driver=driver, method=method, omitted=omitted)
+    if "trace" in res:
+        info["trace"] = res.trace
+    return info
+
+
 def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
               check_finite=None, bounds=(-np.inf, np.inf), method=None, jac=None, *,
               full_output=False, nan_policy=None, multistart=None, seed=None,
@@ -547,80 +701,11 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     if check_finite is None:
         check_finite = nan_policy is None
 
-    ydata = _as_float_array(ydata, "ydata", check_finite)
-    if ydata.ndim > 1:
-        raise ValueError(f"`ydata` must be 1-D, got shape {ydata.shape}.")
-    ydata = np.atleast_1d(ydata)
-    if isinstance(xdata, (list, tuple, np.ndarray)):
-        xdata = _as_float_array(xdata, "xdata", check_finite)
-    if ydata.size == 0:
-        raise ValueError("`ydata` must not be empty.")
-    _check_xlen(xdata, ydata.size)
-    if sigma is not None:
-        sigma = np.asarray(sigma, dtype=float)
-
-    omitted = 0
-    if not check_finite and nan_policy is not None:
-        xnan = np.isnan(xdata) if isinstance(xdata, np.ndarray) else np.zeros((), bool)
-        ynan = np.isnan(ydata)
-        if nan_policy == "raise" and (np.any(xnan) or np.any(ynan)):
-            where = "xdata" if np.any(xnan) else "ydata"
-            raise ValueError(f"`{where}` contains NaN and nan_policy='raise'.")
-        if nan_policy == "omit" and (np.any(xnan) or np.any(ynan)):
-            has = ynan.copy()
-            if isinstance(xdata, np.ndarray) and xdata.ndim >= 1:
-                if xdata.ndim == 1:
-                    has |= xnan
-                else:
-                    has |= np.any(xnan.reshape(-1, xnan.shape[-1]), axis=0)
-            keep = ~has
-            omitted = int(np.sum(has))
-            ydata = ydata[keep]
-            if isinstance(xdata, np.ndarray) and xdata.ndim >= 1:
-                xdata = xdata[..., keep]
-            if sigma is not None and sigma.ndim == 1 and sigma.size > 1:
-                sigma = sigma[keep]
-            elif sigma is not None and sigma.ndim == 2:
-                sigma = sigma[np.ix_(keep, keep)]
-            if ydata.size == 0:
-                raise ValueError("no data left after omitting NaN (nan_policy='omit').")
+    xdata, ydata, sigma, omitted = _checked_data(xdata, ydata, sigma, check_finite,
+                                                 nan_policy)
     m = ydata.size
 
-    sig_names, sig_info = _signature_params(f)
-    if p0 is None:
-        if sig_names is None or len(sig_names) == 0:
-            raise ValueError("Unable to determine the number of fit parameters from `f`'s "
-                             "signature; pass `p0`.")
-        n = len(sig_names)
-    else:
-        p0 = np.atleast_1d(np.asarray(p0, dtype=float))
-        if p0.ndim != 1:
-            raise ValueError(f"`p0` must be 1-D, got shape {p0.shape}.")
-        n = p0.size
-        if sig_info is not None:
-            names_all, required, var = sig_info
-            if (n < len(required)) or (not var and n > len(names_all)):
-                expect = (f"{len(required)}" if len(required) == len(names_all)
-                          else f"{len(required)} to {len(names_all)}")
-                raise ValueError(f"`p0` has {n} value(s) but `f` takes {expect} fit "
-                                 f"parameter(s) ({', '.join(names_all)}).")
-        if not all(map(math.isfinite, p0.tolist())):
-            raise ValueError(f"`p0` must be finite, got {p0!r}.")
-    names = (sig_names[:n] if sig_names is not None and len(sig_names) >= n
-             else [f"p{i}" for i in range(n)])
-    lb, ub = _bounds(bounds, n)
-    if p0 is None:
-        p0 = _feasible_p0(lb, ub)
-    lbl, ubl, p0l = lb.tolist(), ub.tolist(), p0.tolist()   # (cheaper than numpy on n values)
-    bounded = any(map(math.isfinite, lbl)) or any(map(math.isfinite, ubl))
-    if method is None:
-        method = "trf" if bounded else "lm"
-    if bounded and method != "trf":
-        refuse_bounds(method)
-    i = next((i for i in range(n) if p0l[i] < lbl[i] or p0l[i] > ubl[i]), -1)
-    if i >= 0:
-        raise ValueError(f"`p0` is outside the bounds: {names[i]} = p0[{i}] = {p0[i]} not in "
-                         f"[{lb[i]}, {ub[i]}].")
+    p0, n, names, lb, ub, bounded, method = _parameters(f, p0, bounds, method)
     kind, T = _transform(sigma, m)
     if method == "lm" and m != 1 and n > m:
         raise TypeError(f"The number of func parameters={n} must not exceed the number of "
@@ -628,43 +713,7 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     kwargs = _map_leastsq_kwargs(kwargs, n)
 
     # ---------------------------------------------------------------- residual
-    y0 = np.asarray(f(xdata, *p0))
-    if y0.shape not in ((m,), (), (1,)):
-        raise ValueError(f"`f(xdata, *p0)` returned shape {y0.shape}; expected ({m},) like "
-                         "`ydata`.")
-    if callable(jac):
-        J0 = np.asarray(jac(xdata, *p0))
-        if J0.shape != (m, n):
-            raise ValueError(f"`jac(xdata, *p0)` returned shape {J0.shape}; expected {(m, n)}.")
-    jac_kind = "analytic" if callable(jac) else (jac or "2-point")
-
-    driver = "python"
-    fun, jfun, args = None, None, ()
-    if (isinstance(f, CPUDispatcher) and isinstance(xdata, np.ndarray)
-            and (not callable(jac) or isinstance(jac, CPUDispatcher)) and y0.shape == (m,)):
-        args = (np.ascontiguousarray(xdata), np.ascontiguousarray(ydata),
-                np.ascontiguousarray(_whitening(T, kind, m), dtype=float))
-        try:
-            fun = _compiled_wrapper("resid", f, n, cs=(jac == "cs"))
-            jfun = _compiled_wrapper("jacw", jac, n) if callable(jac) else None
-            key = (fun, jfun, _fingerprint((p0, args)))
-            if key not in _TYPED:
-                # compiles the wrappers (or fails to type) once per argument types
-                fun(p0.copy(), *args)
-                if jfun is not None:
-                    jfun(p0.copy(), *args)
-                _TYPED.add(key)
-            driver = "compiled"
-        except Exception as e:   # noqa: BLE001 - numba typing errors of the user's model
-            warnings.warn(f"curve_fit: the jitted model could not be called from the "
-                          f"compiled residual ({type(e).__name__}); using the Python "
-                          "driver.", fit_warning(), stacklevel=2)
-            fun = None
-    if fun is None:
-        fun, jfun = _python_wrappers(f, jac, xdata, ydata, T, kind)
-        args = ()
-    if not callable(jac):
-        jfun = jac if jac is not None else "2-point"
+    fun, jfun, args, driver, jac_kind = _residual(f, jac, xdata, ydata, T, kind, p0, m, n)
 
     # ---------------------------------------------------------------- solve
     ls_kw = dict(kwargs)
@@ -693,28 +742,13 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
                            names=names, absolute_sigma=absolute_sigma, lb=lb, ub=ub,
                            active_mask=res.active_mask, jac_kind=jac_kind,
                            residuals_from_user=False, cost=res.cost)
-    diags, ja, pcov, _, pcov_ident = analysis
+    diags, _, pcov, _, _ = analysis
     if warn:
         emit(diags)
     if not full_output:
         return popt, pcov.copy()
-    with np.errstate(all="ignore"):
-        yfit = np.broadcast_to(np.asarray(f(xdata, *popt), dtype=float), (m,))
-    rep = build_report(
-        x=popt, fun=res.fun, J=Jc, status=res.status, nfev=res.nfev, njev=res.njev,
-        nit=res.get("nit"), message=res.message, method=method, names=names,
-        absolute_sigma=absolute_sigma, ydata=ydata, yfit=yfit,
-        weights=T if kind == "diag" else None, chol=T if kind == "chol" else None,
-        source="curve_fit", multistart=MS.summary(ms) if ms is not None else None,
-        analysis=analysis)
-    rep._plot = {"f": f, "xdata": xdata, "ydata": ydata, "sigma": sigma, "kind": kind}
-    info = dict(nfev=res.nfev, njev=res.njev, nit=res.get("nit"), fvec=res.fun,
-                jac=Jc, cost=res.cost, rank=rep.rank, cond=rep.cond,
-                null_space=rep.null_space, pcov_identifiable=pcov_ident.copy(),
-                diagnostics=rep.diagnostics, report=rep,
-                multistart=ms, driver=driver, method=method, omitted=omitted)
-    if "trace" in res:
-        info["trace"] = res.trace
+    info = _full_output(f, xdata, ydata, sigma, T, kind, res, Jc, analysis, method, names,
+                        absolute_sigma, ms, driver, omitted)
     return popt, pcov.copy(), info, res.message, res.status
 
 
