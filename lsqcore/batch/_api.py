@@ -348,20 +348,13 @@ def _probe_inplace(fun, jac, m, n, X0, LB, UB, args, flags, mrow, method, labels
 _KINDS = {WHOLE: _gpu.WHOLE, ROW: _gpu.ROW, ROW_TRUNC: _gpu.ROW, BCAST_TRUNC: _gpu.BCAST}
 
 
-def _least_squares_batch(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
-                         f_scale, diff_step, max_nfev, args, per_row, threads, progress,
-                         return_pcov, return_stderr, block_hook, *, flags=None,
-                         mrow=None, m=None, absolute=False, x0_name="x0", device="cpu",
-                         dtype=None, labels=_LABELS):
-    dt, on_gpu = _check_device(device, dtype)
+def _check_forms(fun, jac, loss, args, x0, diff_step, on_gpu, dt):
+    """The rules on the forms of ``fun`` and ``jac`` (allocating or
+    :class:`InPlace`) and on what ``device='cuda'`` can run; returns ``x0``
+    (on the host) and ``diff_step`` (float32's default steps on the GPU)."""
     inplace = isinstance(fun, InPlace)
     jac_ip = isinstance(jac, InPlace)
-    ufun = fun.fun if inplace else fun
     ujac = jac.fun if jac_ip else jac
-    check_options(ufun, x0, ujac, method, loss, 0, max_nfev, None, None)
-    _check_jitted(ufun, "fun")
-    _check_jitted(ujac, "jac")
-    _check_jitted(loss, "loss")
     if jac_ip and not inplace:
         raise ValueError("`jac` in the in-place form (lsqcore.InPlace(jac, m): jac(x, out, "
                          "*args) filling out (m, n)) needs `fun` in the in-place form too: "
@@ -395,6 +388,24 @@ def _least_squares_batch(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale
             # float32's resolution: x + h == x, a zero Jacobian column
             eps32 = float(np.finfo(np.float32).eps)
             diff_step = eps32 ** (1.0 / 3.0 if jac == "3-point" else 0.5)
+    return x0, diff_step
+
+
+def _least_squares_batch(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
+                         f_scale, diff_step, max_nfev, args, per_row, threads, progress,
+                         return_pcov, return_stderr, block_hook, *, flags=None,
+                         mrow=None, m=None, absolute=False, x0_name="x0", device="cpu",
+                         dtype=None, labels=_LABELS):
+    dt, on_gpu = _check_device(device, dtype)
+    inplace = isinstance(fun, InPlace)
+    jac_ip = isinstance(jac, InPlace)
+    ufun = fun.fun if inplace else fun
+    ujac = jac.fun if jac_ip else jac
+    check_options(ufun, x0, ujac, method, loss, 0, max_nfev, None, None)
+    _check_jitted(ufun, "fun")
+    _check_jitted(ujac, "jac")
+    _check_jitted(loss, "loss")
+    x0, diff_step = _check_forms(fun, jac, loss, args, x0, diff_step, on_gpu, dt)
     return_pcov = _check_flag(return_pcov, "return_pcov")
     return_stderr = _check_flag(return_stderr, "return_stderr")
     X0 = _check_x0_batch(x0, x0_name)
@@ -430,7 +441,6 @@ def _least_squares_batch(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale
     if method == "lm" and m < n:
         raise ValueError(f"`method`='lm' needs at least as many residuals as variables, "
                          f"got m = {m} < n = {n}.")
-    robust = loss != "linear"
     loss_code = CALLABLE if callable(loss) else LOSS_CODES[loss]
     jac_code = L.JAC_CALLABLE if callable(jac) else L.JAC_CODES[jac]
     fopts = np.array([ftol, xtol, gtol, float(f_scale)])
@@ -445,40 +455,9 @@ def _least_squares_batch(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale
             UB, mrow, fopts, iopts, x_scale_a, rstep_a, int(m), n, dt, cov, absolute,
             return_pcov, return_stderr, loss_code)
     else:
-        user_args, user_flags = args, flags
-        key = cacheable(ufun, ujac if callable(ujac) else None,
-                        loss if callable(loss) else None, jac == "cs", args)
-        pointers = None
-        if key is not None:
-            # the cached parallel driver, reaching the user's functions (or
-            # curve_fit's wrappers of them) through per-model C wrappers
-            pointers = batch_pointers(ufun, ujac if callable(ujac) else None, inplace,
-                                      jac_ip, row_args(flags), flags, args, key)
-        elif inplace:
-            # the thread's output rows travel as SCRATCH arguments of the adapters
-            fun, jw = inplace_residual(ufun, len(args), ujac if callable(ujac) else None,
-                                       jac_ip)
-            args = args + (np.zeros((threads, m)),)
-            flags = flags + (SCRATCH,)
-            if jac_ip:
-                args = args + (np.zeros((threads, m, n)),)
-                flags = flags + (SCRATCH,)
-            if callable(ujac):
-                jac = jw
-        P = cpu.Problem(
-            K=K, fun=fun, jac=jac if callable(jac) else None,
-            loss=loss if callable(loss) else None, rows=row_args(flags), args=args,
-            X0=X0, LB=LB, UB=UB,
-            mrow=np.zeros(0, dtype=np.int64) if mrow is None else mrow, m=int(m),
-            fopts=fopts, iopts=iopts, x_scale=x_scale_a, rstep=rstep_a, robust=robust,
-            callable_loss=loss_code == CALLABLE, cov=cov, absolute=bool(absolute),
-            return_pcov=return_pcov, return_stderr=return_stderr, pointers=pointers)
-        out = cpu.solve(P, threads, progress, block_hook)
-        raised = np.flatnonzero(out["status"] == USER_RAISED)
-        if raised.size:
-            _reraise_row(int(raised[0]), raised.size, out["x"][raised[0]], ufun,
-                         ujac if callable(ujac) else None, inplace, jac_ip, user_args,
-                         user_flags, m if mrow is None else int(mrow[raised[0]]), n)
+        out = _solve_on_cpu(fun, jac, loss, args, flags, K, X0, LB, UB, mrow, m, n, fopts,
+                            iopts, x_scale_a, rstep_a, cov, absolute, return_pcov,
+                            return_stderr, threads, progress, block_hook)
     bad = np.flatnonzero(out["status"] == BAD_SHAPE)
     if bad.size:
         k = int(bad[0])
@@ -491,6 +470,55 @@ def _least_squares_batch(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale
     blank_unfitted(out)
     interrupted = out.pop("interrupted")
     return BatchResult(interrupted=interrupted, threads=threads, **out)
+
+
+def _solve_on_cpu(fun, jac, loss, args, flags, K, X0, LB, UB, mrow, m, n, fopts, iopts,
+                  x_scale_a, rstep_a, cov, absolute, return_pcov, return_stderr, threads,
+                  progress, block_hook):
+    """The CPU batch: the cached parallel driver through per-model C wrappers
+    when it can run the model, else the per-model adapters; re-raises the
+    first row's exception from the user's function."""
+    inplace = isinstance(fun, InPlace)
+    jac_ip = isinstance(jac, InPlace)
+    ufun = fun.fun if inplace else fun
+    ujac = jac.fun if jac_ip else jac
+    robust = loss != "linear"
+    loss_code = CALLABLE if callable(loss) else LOSS_CODES[loss]
+    user_args, user_flags = args, flags
+    key = cacheable(ufun, ujac if callable(ujac) else None,
+                    loss if callable(loss) else None, jac == "cs", args)
+    pointers = None
+    if key is not None:
+        # the cached parallel driver, reaching the user's functions (or
+        # curve_fit's wrappers of them) through per-model C wrappers
+        pointers = batch_pointers(ufun, ujac if callable(ujac) else None, inplace,
+                                  jac_ip, row_args(flags), flags, args, key)
+    elif inplace:
+        # the thread's output rows travel as SCRATCH arguments of the adapters
+        fun, jw = inplace_residual(ufun, len(args), ujac if callable(ujac) else None,
+                                   jac_ip)
+        args = args + (np.zeros((threads, m)),)
+        flags = flags + (SCRATCH,)
+        if jac_ip:
+            args = args + (np.zeros((threads, m, n)),)
+            flags = flags + (SCRATCH,)
+        if callable(ujac):
+            jac = jw
+    P = cpu.Problem(
+        K=K, fun=fun, jac=jac if callable(jac) else None,
+        loss=loss if callable(loss) else None, rows=row_args(flags), args=args,
+        X0=X0, LB=LB, UB=UB,
+        mrow=np.zeros(0, dtype=np.int64) if mrow is None else mrow, m=int(m),
+        fopts=fopts, iopts=iopts, x_scale=x_scale_a, rstep=rstep_a, robust=robust,
+        callable_loss=loss_code == CALLABLE, cov=cov, absolute=bool(absolute),
+        return_pcov=return_pcov, return_stderr=return_stderr, pointers=pointers)
+    out = cpu.solve(P, threads, progress, block_hook)
+    raised = np.flatnonzero(out["status"] == USER_RAISED)
+    if raised.size:
+        _reraise_row(int(raised[0]), raised.size, out["x"][raised[0]], ufun,
+                     ujac if callable(ujac) else None, inplace, jac_ip, user_args,
+                     user_flags, m if mrow is None else int(mrow[raised[0]]), n)
+    return out
 
 
 def _reraise_row(k, count, x, fun, jac, inplace, jac_inplace, args, flags, mk, n):
@@ -573,6 +601,77 @@ def _initial_p0(LB, UB, n):
     p0[uf & ~lf] = ub[uf & ~lf] - 1
     p0[both] = 0.5 * (lb[both] + ub[both])
     return p0
+
+
+def _batch_data(xdata, ydata, sigma, on_gpu, dt, nan_policy, is_cuda_array):
+    """``(X, Y, Wt, x_per_row, w_per_row)``: ``curve_fit_batch``'s data
+    checked (``ydata`` (K, m); ``xdata`` and ``sigma`` shared or per fit),
+    device arrays kept on the device, ``Wt = 1 / sigma``."""
+    if on_gpu:
+        for name, a in (("xdata", xdata), ("ydata", ydata)):
+            _gpu.check_device_dtype(a, dt, name)
+        if nan_policy is not None and (is_cuda_array(xdata) or is_cuda_array(ydata)):
+            raise NotImplementedError("nan_policy is not implemented for data on the GPU; "
+                                      "use nan_policy=None (rows with NaN get status "
+                                      "NONFINITE_START).")
+        # any __cuda_array_interface__ object as a Numba device array (a view)
+        xdata = as_device(xdata) if is_cuda_array(xdata) else xdata
+        ydata = as_device(ydata) if is_cuda_array(ydata) else ydata
+    Y = ydata if is_cuda_array(ydata) else np.asarray(ydata, dtype=float)
+    if Y.ndim != 2:
+        raise ValueError(f"`ydata` must have shape (K, m), one row per fit, got shape {Y.shape}.")
+    K, m = Y.shape
+    if m == 0:
+        raise ValueError("`ydata` must not be empty (m = 0 points per fit).")
+    X = xdata if is_cuda_array(xdata) else np.asarray(xdata, dtype=float)
+    if X.shape == (m,):
+        x_per_row = False
+    elif X.shape == (K, m):
+        x_per_row = True
+    else:
+        raise ValueError(f"`xdata` must have shape ({m},) (shared) or ({K}, {m}) (one row "
+                         f"per fit) to match `ydata` {Y.shape}, got shape {X.shape}.")
+    if sigma is None:
+        Wt = np.ones(m)
+        w_per_row = False
+    else:
+        if is_cuda_array(sigma):
+            sigma = as_device(sigma).copy_to_host()
+        sg = np.asarray(sigma, dtype=float)
+        if sg.shape == (m,):
+            w_per_row = False
+        elif sg.shape == (K, m):
+            w_per_row = True
+        else:
+            raise ValueError(f"`sigma` must be None, shape ({m},) (shared) or ({K}, {m}) "
+                             f"(per fit) to match `ydata` {Y.shape}, got shape {sg.shape}.")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            Wt = 1.0 / sg
+    return X, Y, Wt, x_per_row, w_per_row
+
+
+def _batch_parameters(f, p0, bounds, method, K, inplace):
+    """``(P0 (K, n), LB, UB, n, method)`` of ``curve_fit_batch`` (method None:
+    'trf' with bounds, else 'lm', as scipy)."""
+    if p0 is None:
+        n = _n_params(f, inplace)
+        LB, UB, bounded = _check_bounds_batch(bounds, None, K, n, "trf")
+        P0 = _initial_p0(LB, UB, n)
+    else:
+        P0 = np.asarray(p0, dtype=float)
+        if P0.ndim == 1:
+            P0 = P0.reshape(1, -1)
+        if P0.ndim != 2 or P0.shape[0] not in (1, K) or P0.shape[1] == 0:
+            raise ValueError(f"`p0` must have shape (n,) (shared) or ({K}, n) (per fit), "
+                             f"got shape {np.shape(p0)}.")
+        n = P0.shape[1]
+        LB, UB, bounded = _check_bounds_batch(bounds, None, K, n, "trf")
+    if method is None:
+        method = "trf" if bounded else "lm"
+    if method != "trf" and bounded:
+        refuse_bounds(method)
+    P0 = np.ascontiguousarray(np.broadcast_to(P0, (K, n)))
+    return P0, LB, UB, n, method
 
 
 def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
@@ -701,66 +800,12 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
             return False
 
     # ---- ydata, xdata, sigma
-    if on_gpu:
-        for name, a in (("xdata", xdata), ("ydata", ydata)):
-            _gpu.check_device_dtype(a, dt, name)
-        if nan_policy is not None and (is_cuda_array(xdata) or is_cuda_array(ydata)):
-            raise NotImplementedError("nan_policy is not implemented for data on the GPU; "
-                                      "use nan_policy=None (rows with NaN get status "
-                                      "NONFINITE_START).")
-        # any __cuda_array_interface__ object as a Numba device array (a view)
-        xdata = as_device(xdata) if is_cuda_array(xdata) else xdata
-        ydata = as_device(ydata) if is_cuda_array(ydata) else ydata
-    Y = ydata if is_cuda_array(ydata) else np.asarray(ydata, dtype=float)
-    if Y.ndim != 2:
-        raise ValueError(f"`ydata` must have shape (K, m), one row per fit, got shape {Y.shape}.")
+    X, Y, Wt, x_per_row, w_per_row = _batch_data(xdata, ydata, sigma, on_gpu, dt, nan_policy,
+                                                  is_cuda_array)
     K, m = Y.shape
-    if m == 0:
-        raise ValueError("`ydata` must not be empty (m = 0 points per fit).")
-    X = xdata if is_cuda_array(xdata) else np.asarray(xdata, dtype=float)
-    if X.shape == (m,):
-        x_per_row = False
-    elif X.shape == (K, m):
-        x_per_row = True
-    else:
-        raise ValueError(f"`xdata` must have shape ({m},) (shared) or ({K}, {m}) (one row "
-                         f"per fit) to match `ydata` {Y.shape}, got shape {X.shape}.")
-    if sigma is None:
-        Wt = np.ones(m)
-        w_per_row = False
-    else:
-        if is_cuda_array(sigma):
-            sigma = as_device(sigma).copy_to_host()
-        sg = np.asarray(sigma, dtype=float)
-        if sg.shape == (m,):
-            w_per_row = False
-        elif sg.shape == (K, m):
-            w_per_row = True
-        else:
-            raise ValueError(f"`sigma` must be None, shape ({m},) (shared) or ({K}, {m}) "
-                             f"(per fit) to match `ydata` {Y.shape}, got shape {sg.shape}.")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            Wt = 1.0 / sg
 
     # ---- parameters and bounds
-    if p0 is None:
-        n = _n_params(f, inplace)
-        LB, UB, bounded = _check_bounds_batch(bounds, None, K, n, "trf")
-        P0 = _initial_p0(LB, UB, n)
-    else:
-        P0 = np.asarray(p0, dtype=float)
-        if P0.ndim == 1:
-            P0 = P0.reshape(1, -1)
-        if P0.ndim != 2 or P0.shape[0] not in (1, K) or P0.shape[1] == 0:
-            raise ValueError(f"`p0` must have shape (n,) (shared) or ({K}, n) (per fit), "
-                             f"got shape {np.shape(p0)}.")
-        n = P0.shape[1]
-        LB, UB, bounded = _check_bounds_batch(bounds, None, K, n, "trf")
-    if method is None:
-        method = "trf" if bounded else "lm"
-    if method != "trf" and bounded:
-        refuse_bounds(method)
-    P0 = np.ascontiguousarray(np.broadcast_to(P0, (K, n)))
+    P0, LB, UB, n, method = _batch_parameters(f, p0, bounds, method, K, inplace)
 
     # ---- NaN handling
     mrow = None
