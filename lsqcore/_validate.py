@@ -200,13 +200,7 @@ def check_x_scale(x_scale, n, method):
         xs = np.asarray(x_scale, dtype=float)
     except (TypeError, ValueError):
         raise ValueError("`x_scale` must be 'jac' or array_like of positive numbers.") from None
-    if xs.ndim == 0:
-        xs = np.full(n, float(xs))
-    if xs.shape != (n,):
-        raise ValueError(f"`x_scale` must have shape ({n},) like `x0`, got {xs.shape}.")
-    if not np.isfinite(xs).all() or (xs <= 0).any():
-        raise ValueError(f"`x_scale` must be finite and positive, got {xs!r}.")
-    return xs, False
+    return _positive_vector(xs, n, "x_scale", "have shape ({n},) like `x0`"), False
 
 
 def check_tolerances(ftol, xtol, gtol, method):
@@ -246,14 +240,20 @@ def check_diff_step(diff_step, n, jac):
     if diff_step is None:
         code = L.JAC_CODES.get(jac, L.JAC_2POINT) if isinstance(jac, str) else L.JAC_2POINT
         return constant(n, 0.0 if code == L.JAC_CS else _DEFAULT_RSTEP[code])
-    ds = np.asarray(diff_step, dtype=float)
-    if ds.ndim == 0:
-        ds = np.full(n, float(ds))
-    if ds.shape != (n,):
-        raise ValueError(f"`diff_step` must be a scalar or have shape ({n},), got {ds.shape}.")
-    if not np.isfinite(ds).all() or (ds <= 0).any():
-        raise ValueError(f"`diff_step` must be finite and positive, got {ds!r}.")
-    return ds
+    return _positive_vector(np.asarray(diff_step, dtype=float), n, "diff_step",
+                            "be a scalar or have shape ({n},)")
+
+
+def _positive_vector(a, n, name, shape_rule):
+    """``a`` (a scalar broadcast to ``n``) checked to be ``n`` finite positive
+    numbers; ``shape_rule`` says the accepted shapes (``{n}`` filled in)."""
+    if a.ndim == 0:
+        a = np.full(n, float(a))
+    if a.shape != (n,):
+        raise ValueError(f"`{name}` must {shape_rule.format(n=n)}, got {a.shape}.")
+    if not np.isfinite(a).all() or (a <= 0).any():
+        raise ValueError(f"`{name}` must be finite and positive, got {a!r}.")
+    return a
 
 
 

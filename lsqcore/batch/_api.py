@@ -603,6 +603,16 @@ def _initial_p0(LB, UB, n):
     return p0
 
 
+def _per_fit(shape, name, what, K, m):
+    """Whether data of ``shape`` is per fit ``(K, m)`` rather than shared ``(m,)``."""
+    if shape == (m,):
+        return False
+    if shape == (K, m):
+        return True
+    raise ValueError(f"`{name}` must {what} ({m},) (shared) or ({K}, {m}) (one row per fit) "
+                     f"to match `ydata` ({K}, {m}), got shape {shape}.")
+
+
 def _batch_data(xdata, ydata, sigma, on_gpu, dt, nan_policy, is_cuda_array):
     """``(X, Y, Wt, x_per_row, w_per_row)``: ``curve_fit_batch``'s data
     checked (``ydata`` (K, m); ``xdata`` and ``sigma`` shared or per fit),
@@ -624,13 +634,7 @@ def _batch_data(xdata, ydata, sigma, on_gpu, dt, nan_policy, is_cuda_array):
     if m == 0:
         raise ValueError("`ydata` must not be empty (m = 0 points per fit).")
     X = xdata if is_cuda_array(xdata) else np.asarray(xdata, dtype=float)
-    if X.shape == (m,):
-        x_per_row = False
-    elif X.shape == (K, m):
-        x_per_row = True
-    else:
-        raise ValueError(f"`xdata` must have shape ({m},) (shared) or ({K}, {m}) (one row "
-                         f"per fit) to match `ydata` {Y.shape}, got shape {X.shape}.")
+    x_per_row = _per_fit(X.shape, "xdata", "have shape", K, m)
     if sigma is None:
         Wt = np.ones(m)
         w_per_row = False
@@ -638,13 +642,7 @@ def _batch_data(xdata, ydata, sigma, on_gpu, dt, nan_policy, is_cuda_array):
         if is_cuda_array(sigma):
             sigma = as_device(sigma).copy_to_host()
         sg = np.asarray(sigma, dtype=float)
-        if sg.shape == (m,):
-            w_per_row = False
-        elif sg.shape == (K, m):
-            w_per_row = True
-        else:
-            raise ValueError(f"`sigma` must be None, shape ({m},) (shared) or ({K}, {m}) "
-                             f"(per fit) to match `ydata` {Y.shape}, got shape {sg.shape}.")
+        w_per_row = _per_fit(sg.shape, "sigma", "be None, shape", K, m)
         with np.errstate(divide="ignore", invalid="ignore"):
             Wt = 1.0 / sg
     return X, Y, Wt, x_per_row, w_per_row
