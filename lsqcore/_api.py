@@ -24,6 +24,7 @@ from . import _layout as L
 from ._bounds import make_strictly_feasible, active_constraints, first_order_optimality
 from ._numba_internals import CPUDispatcher, fingerprint as _fingerprint
 from ._log import first_use, KERNEL_MESSAGE
+from ._memo import Memo
 
 from ._driver import (run_python, compiled_entry, solve_by_address, solve_by_address_ws,
                       pack_ints, pack_floats, Views, ERR_F_SHAPE, ERR_J_SHAPE,
@@ -283,7 +284,7 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
     return result
 
 
-_FAST = {}
+_FAST = Memo(256)
 
 
 def _remember_fast(key, entry):
@@ -297,9 +298,7 @@ def _remember_fast(key, entry):
     bounds, no output and ``x0`` used as given are remembered; zero
     tolerances are not (0.0 and -0.0 are equal keys).
     """
-    if len(_FAST) >= 256:
-        _FAST.clear()
-    _FAST[key] = entry
+    _FAST.put(key, entry)
 
 
 def _address_result(parts, x0, fun, jac, args, m_inplace, lb=None, ub=None, xtol=None,
@@ -360,7 +359,7 @@ def _initial_cost(f0, loss, loss_code, f_scale):
     return 0.5 * f_scale ** 2 * sum(rho_builtin(loss_code, float(zi))[0] for zi in z)
 
 
-_FROZEN = {}
+_FROZEN = Memo(256)
 
 
 def _frozen(values, dtype):
@@ -368,11 +367,9 @@ def _frozen(values, dtype):
     key = (values, dtype)
     a = _FROZEN.get(key)
     if a is None:
-        if len(_FROZEN) > 256:
-            _FROZEN.clear()
         a = np.array(values, dtype=dtype)
         a.flags.writeable = False
-        _FROZEN[key] = a
+        _FROZEN.put(key, a)
     return a
 
 

@@ -47,6 +47,7 @@ from numba.core.errors import TypingError
 from numba.extending import intrinsic, overload
 
 from ._log import first_use
+from ._memo import Memo
 from ._numba_internals import UNOPTIMISED
 from ._wrapcache import identity, wrapper_cfunc, wrapper_dir
 
@@ -135,7 +136,7 @@ def bits_float(typingctx, b):
         return types.float64(b), codegen
 
 
-_POINTERS = {}
+_POINTERS = Memo()
 
 
 def _pointer_of(dtype):
@@ -347,7 +348,7 @@ def arg_key(args):
     return tuple(key)
 
 
-_WRAPPERS = {}
+_WRAPPERS = Memo()       # unbounded: the drivers hold the wrappers' addresses
 
 
 def model_pointers(fun, jac, inplace, args, key, x0, m):

@@ -36,6 +36,7 @@ from numba.extending import overload
 from ._numba_internals import CPUDispatcher, fingerprint as _fingerprint
 from ._validate import refuse_bounds
 from ._diagnostics import Diagnostic, fit_warning, default_rcond, emit
+from ._memo import Memo
 from ._report import analyse_fit, build_report
 from . import _multistart as MS
 from ._api import least_squares
@@ -142,7 +143,7 @@ _JAC_SRC = ("def jacw(p, x, y, T):\n"
             "    J = jac(x, {a})\n"
             "    k = J.shape[0] if J.shape[0] == y.shape[0] and J.shape[1] == {n} else 0\n"
             "    return whiten_mat(T[:k], J[:k])\n")
-_WRAPPERS = {}
+_WRAPPERS = Memo()
 # (resid wrapper, jac wrapper, Numba type fingerprint of (p0, args)) that compiled
 _TYPED = set()
 
@@ -272,7 +273,7 @@ def covariance_jacobian(fun, args, x, f0, J, Wy, lb, ub, central):
 # validation
 # ----------------------------------------------------------------------------
 
-_SIGNATURES = {}
+_SIGNATURES = Memo()
 
 
 def _signature_params(f):

@@ -36,6 +36,7 @@ from . import _layout as L
 from ._cabi import ccall, f64_vector, WRAPPER_RAISED
 from ._kernel import advance, KERNEL
 from ._jacobian import complex_step_jacobian
+from ._memo import Memo
 
 ERR_F_SHAPE = -101
 ERR_J_SHAPE = -102
@@ -464,7 +465,7 @@ def solve_by_address_ws(P, F, x0, args):
     return _solve_packed(P, F, x0, args)
 
 
-_ENTRIES = {}
+_ENTRIES = Memo()
 
 
 def compiled_entry(fun, jac, loss, m_inplace=-1, cs=False):

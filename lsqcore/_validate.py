@@ -21,6 +21,7 @@ from . import _layout as L
 from ._jacobian import SQRT_EPS, CBRT_EPS
 from ._linalg import EPS
 from ._loss import LOSS_CODES
+from ._memo import Memo
 
 METHODS = ("trf", "lm", "gn")
 _DEFAULT_RSTEP = {L.JAC_2POINT: SQRT_EPS, L.JAC_3POINT: CBRT_EPS}
@@ -84,7 +85,7 @@ def check_x0(x0):
     return x0
 
 
-_CONSTANTS = {}
+_CONSTANTS = Memo()      # (unbounded: is_unbounded tests identity)
 
 
 def constant(n, value):

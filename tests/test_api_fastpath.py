@@ -12,6 +12,7 @@ from numba import njit
 
 import lsqcore
 from lsqcore import InPlace, _api, _validate
+from lsqcore._memo import Memo
 
 T = np.linspace(0.0, 4.0, 50)
 Y = 2.5 * np.exp(-1.3 * T) + 0.5 + 0.02 * np.random.default_rng(1).standard_normal(50)
@@ -94,10 +95,14 @@ def assert_same(r, s):
             assert a == b, k
 
 
-class Counting(dict):
+class Counting(Memo):
     """A stand-in for `_api._FAST` that counts its hits."""
 
-    hits = 0
+    __slots__ = ("hits",)
+
+    def __init__(self):
+        super().__init__(256)
+        self.hits = 0
 
     def get(self, key, default=None):
         value = dict.get(self, key, default)

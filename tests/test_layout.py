@@ -67,3 +67,4 @@ def test_documented_page_lists_every_row():
     for name, *_ in L.WORKSPACE:
         assert "`%s`" % name in text
     assert "`O_TRACE`" in text
+

@@ -37,6 +37,7 @@ source file, such as ``curve_fit_batch``'s generated adapters, is compiled
 once per process): the only per-model compile of a batch on this path.
 """
 from numba import types, typeof
+from .._memo import Memo
 
 from .._cabi import (WRAPPER_RAISED, X_TYPE, J_TYPE, arg_key, compile_wrapper, resid_body, jac_body,
                      _block_layout)
@@ -90,8 +91,7 @@ def cacheable(fun, jac, loss, cs, args):
     return arg_key(args)            # (None for a 0-d array: no shape to pass)
 
 
-_WRAPPERS = {}
-_WRAPPERS_MAX = 64
+_WRAPPERS = Memo(64)
 
 
 def batch_pointers(fun, jac, inplace, jac_inplace, rows, flags, args, key):
@@ -100,7 +100,7 @@ def batch_pointers(fun, jac, inplace, jac_inplace, rows, flags, args, key):
 
     Compiled once per ``(fun, jac, forms, flags, key)`` and kept (the
     wrappers must outlive every call that uses their addresses; the memo
-    holds at most ``_WRAPPERS_MAX`` sets, the oldest dropped first).
+    holds at most 64 sets, the oldest dropped first: :class:`lsqcore._memo.Memo`).
     Raises Numba's typing errors for a model that cannot be compiled with
     these row arguments.
     """
@@ -111,7 +111,5 @@ def batch_pointers(fun, jac, inplace, jac_inplace, rows, flags, args, key):
         r = residual_wrapper(fun, rows, arg_types, inplace, flags)
         j = (jacobian_wrapper(jac, rows, arg_types, jac_inplace, flags) if jac is not None
              else None)
-        if len(_WRAPPERS) >= _WRAPPERS_MAX:
-            _WRAPPERS.pop(next(iter(_WRAPPERS)))
-        hit = _WRAPPERS[k] = (r, j, r.address, j.address if j is not None else 0)
+        hit = _WRAPPERS.put(k, (r, j, r.address, j.address if j is not None else 0))
     return hit[:2], hit[2], hit[3]

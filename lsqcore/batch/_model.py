@@ -34,11 +34,12 @@ memoised per process.
 import numpy as np
 from numba import njit
 
+from .._memo import Memo
+
 # flags of row_args
 WHOLE, ROW, ROW_TRUNC, SCRATCH, BCAST_TRUNC = 0, 1, 2, 3, 4
 
-_ROWS_CACHE = {}
-_MODEL_CACHE_MAX = 64
+_ROWS_CACHE = Memo(64)
 
 
 def _compile(src, name, glb):
@@ -68,7 +69,7 @@ def row_args(flags):
                           }[f])
         body = "(" + "".join(p + ", " for p in parts) + ")"
         src = f"def _rows(args, k, tid, mk):\n    return {body}\n"
-        fn = _ROWS_CACHE[flags] = _compile(src, "_rows", {})
+        fn = _ROWS_CACHE.put(flags, _compile(src, "_rows", {}))
     return fn
 
 
@@ -108,17 +109,7 @@ def model_residual(model, n, jac=None, cs=False):
 
 # ---------------------------------------------------------------- in-place forms
 
-_INPLACE_CACHE = {}
-
-
-def _memo(cache, key, build):
-    hit = cache.get(key)
-    if hit is None:
-        hit = build()
-        if len(cache) >= _MODEL_CACHE_MAX:
-            cache.pop(next(iter(cache)))
-        cache[key] = hit
-    return hit
+_INPLACE_CACHE = Memo(64)
 
 
 def inplace_residual(fun, nargs, jac=None, jac_inplace=False):
@@ -164,7 +155,7 @@ def inplace_residual(fun, nargs, jac=None, jac_inplace=False):
             jw = _compile(f"def _jacobian({sig}):\n"
                           f"    return JACF(p, {a})\n", "_jacobian", glb)
         return res, jw
-    return _memo(_INPLACE_CACHE, ("ls", fun, int(nargs), jac, bool(jac_inplace)), build)
+    return _INPLACE_CACHE.build(("ls", fun, int(nargs), jac, bool(jac_inplace)), build)
 
 
 def curve_fit_inplace(model, n, jac=None, elementwise=False):
@@ -217,4 +208,4 @@ def curve_fit_inplace(model, n, jac=None, elementwise=False):
                           f"        for j in range({n}):\n"
                           "            J[i, j] = w[i] * J[i, j]\n", "_cf_jacobian", glb)
         return res, jw
-    return _memo(_INPLACE_CACHE, ("cf", model, int(n), jac, bool(elementwise)), build)
+    return _INPLACE_CACHE.build(("cf", model, int(n), jac, bool(elementwise)), build)

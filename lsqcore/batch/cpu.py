@@ -58,6 +58,7 @@ from .. import _layout as L
 from .._layout import JAC_2POINT, JAC_3POINT
 from .._bounds import make_strictly_feasible, first_order_optimality
 from .._cabi import ccall, packed, WRAPPER_RAISED
+from .._memo import Memo
 from .._jit import kernel_jit
 from .._driver import (run_compiled_with, call_alloc, _cs_compiled, _cs_unused, request_loop,
                        call_address, jac_address, ERR_RAISED, ERR_JAC_RAISED)
@@ -322,8 +323,7 @@ def _solve_block(args, start, stop, data, work, opts, m, flags, outs):
                                         work[1][tid], ra)
                 _finish_row(k, tid, err, mk, data, work, opts[1], flags, outs)
 """
-_BLOCK_CACHE = {}
-_BLOCK_CACHE_MAX = 32
+_BLOCK_CACHE = Memo(32)
 
 
 def block_driver(fun, jac, loss, rows, cs=False):
@@ -344,9 +344,7 @@ def block_driver(fun, jac, loss, rows, cs=False):
               "CALL": call_alloc, "JAC_CS": _cs_compiled if cs else _cs_unused}
         exec(compile(_BLOCK_SRC, "<lsqcore.batch generated _solve_block>", "exec"), ns)
         fn = njit(parallel=True, error_model="numpy")(ns["_solve_block"])
-        if len(_BLOCK_CACHE) >= _BLOCK_CACHE_MAX:
-            _BLOCK_CACHE.pop(next(iter(_BLOCK_CACHE)))
-        _BLOCK_CACHE[key] = fn
+        _BLOCK_CACHE.put(key, fn)
     return fn
 
 

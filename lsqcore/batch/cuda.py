@@ -44,6 +44,7 @@ import numpy as np
 
 from .. import _layout as L
 from .._loss import LINEAR
+from .._memo import Memo
 from .._numba_internals import importing_numba_cuda
 from . import _cuda_ufuncs
 from ._model import WHOLE, ROW, BCAST_TRUNC as BCAST
@@ -56,7 +57,7 @@ MAX_BLOCKS = 0
 # fraction of the free device memory one chunk of rows may take
 MEMORY_FRACTION = 0.5
 
-_KERNELS = {}
+_KERNELS = Memo()
 
 
 def _import_cuda():
