@@ -194,6 +194,16 @@ def test_first_use_message_only_while_numba_compiles(monkeypatch, capsys):
     assert err.count("lsqcore: MSG-B") == 1
 
 
+def test_only_the_first_call_per_key_is_watched(monkeypatch):
+    """Later calls start no timer thread (one per call made a small fit with a
+    Python residual 4x slower: 110 -> 450 us)."""
+    monkeypatch.setattr(_log, "_SAID", set())
+    with _log.first_use("k", "MSG"):
+        assert _log._TIMERS
+    with _log.first_use("k", "MSG"):
+        assert not _log._TIMERS
+
+
 def test_nested_first_use_messages_each_speak_for_their_compile(monkeypatch, capsys):
     """The demo's first run: the model's wrappers compile inside the solve,
     then the kernel; both are announced, each with its own message."""
