@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from ._jit import kernel_jit
+from ._linalg import max_nan
 
 
 @kernel_jit
@@ -45,8 +46,9 @@ def first_order_optimality(x, g, lb, ub, trf, v, dv):
     """scipy's first-order optimality at ``x``: ``||v * g||_inf``, with the
     Coleman-Li ``v`` for ``'trf'`` (``trf`` true) and ``v = 1`` otherwise.
 
-    The one definition every path reports (the single solve, the CPU batch,
-    the GPU batch); ``v`` and ``dv`` are work vectors of ``x``'s length.
+    The one definition every path reports (trf's ``gtol`` test, the single
+    solve, the CPU batch, the GPU batch); ``v`` and ``dv`` receive the
+    Coleman-Li scaling for 'trf' (trf's step uses them), else ``v = 1``.
     NaN in ``g * v`` gives NaN.
     """
     n = x.shape[0]
@@ -57,11 +59,7 @@ def first_order_optimality(x, g, lb, ub, trf, v, dv):
             v[j] = 1.0
     opt = 0.0
     for j in range(n):
-        t = abs(g[j] * v[j])
-        if t > opt or t != t:
-            opt = t
-        if opt != opt:
-            break
+        opt = max_nan(opt, abs(g[j] * v[j]))
     return opt
 
 

@@ -53,8 +53,8 @@ from .._layout import (vec, M, N, BOUNDED, JAC_SCALE, FIRST, STATUS,
                        O_R, O_RH, O_AG, O_W1, O_W2, O_J, mat,
                        FTOL, XTOL, GTOL, DELTA, ALPHA, COST, COST_NEW, ACTRED,
                        PRERED, RATIO, STEP_NORM, STEP_H_NORM, G_NORM, THETA)
-from .._linalg import quadratic, norm_r, dot_r, minimize_quadratic_1d, norm2, dot, max_nan
-from .._bounds import (coleman_li_scaling, step_to_bound, intersect_trust_region,
+from .._linalg import quadratic, norm_r, dot_r, minimize_quadratic_1d, norm2, dot
+from .._bounds import (first_order_optimality, step_to_bound, intersect_trust_region,
                        in_bounds, make_strictly_feasible)
 from .._status import check_termination, RUNNING
 from .common import factor_scaled_jacobian, trust_region_step, update_jac_scale
@@ -64,14 +64,9 @@ from .common import factor_scaled_jacobian, trust_region_step, update_jac_scale
 def gtol_test(W, S):
     """``||v * g||_inf < gtol`` (scaled first-order optimality)."""
     n = S[N]
-    x = vec(W, S, O_X, n)
-    g = vec(W, S, O_G, n)
-    v = vec(W, S, O_V, n)
-    dv = vec(W, S, O_DV, n)
-    coleman_li_scaling(x, g, vec(W, S, O_LB, n), vec(W, S, O_UB, n), v, dv)
-    g_norm = 0.0
-    for i in range(n):
-        g_norm = max_nan(g_norm, abs(g[i] * v[i]))
+    g_norm = first_order_optimality(vec(W, S, O_X, n), vec(W, S, O_G, n),
+                                    vec(W, S, O_LB, n), vec(W, S, O_UB, n), True,
+                                    vec(W, S, O_V, n), vec(W, S, O_DV, n))
     W[G_NORM] = g_norm
     return g_norm < W[GTOL]
 
