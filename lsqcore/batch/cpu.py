@@ -59,6 +59,7 @@ from .._layout import JAC_2POINT, JAC_3POINT
 from .._bounds import make_strictly_feasible, first_order_optimality
 from .._cabi import ccall, packed, WRAPPER_RAISED
 from .._memo import Memo
+from ..methods.common import column_norms
 from .._jit import kernel_jit
 from .._driver import (run_compiled_with, call_alloc, _cs_compiled, _cs_unused, request_loop,
                        call_address, jac_address, ERR_RAISED, ERR_JAC_RAISED)
@@ -104,11 +105,10 @@ def _covariance(J, cost, m, n, absolute, jac_code, A, V, s, pc, small):
             for b in range(n):
                 pc[a, b] = math.inf
         return
-    for j in range(n):                  # column norms in s until the QR is done
-        c = 0.0
-        for i in range(m):
-            c += J[i, j] * J[i, j]
-        s[j] = math.sqrt(c) if c > 0.0 else 1.0
+    column_norms(J, s)                  # (in s until the QR is done)
+    for j in range(n):
+        if not s[j] > 0.0:              # a column without effect (or NaN) is not scaled
+            s[j] = 1.0
     At = A.reshape((n, m))
     for i in range(m):
         for j in range(n):
