@@ -276,8 +276,8 @@ def compile_wrapper(src, name, env, head, extra=(), models=(), named=None):
     the identity of other generated callees, so that the wrapper is served
     from the disk cache in later processes (:func:`lsqcore._wrapcache.wrapper_cfunc`).
     Shared with the batch's wrappers (:mod:`lsqcore.batch._cwrap`)."""
-    ns = dict(env, carray=carray, WRAPPER_RAISED=WRAPPER_RAISED, WRAPPER_BAD_SHAPE=WRAPPER_BAD_SHAPE,
-              f64_vector=f64_vector, bits_float=bits_float)
+    ns = dict(env, carray=carray, WRAPPER_RAISED=WRAPPER_RAISED,
+              WRAPPER_BAD_SHAPE=WRAPPER_BAD_SHAPE, f64_vector=f64_vector, bits_float=bits_float)
     sig = types.int64(*c_signature(head), *extra, *c_signature(_BLOCK))
     return wrapper_cfunc(src, name, ns, sig, models, named)
 

@@ -657,10 +657,10 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     pcov : ndarray
         Covariance ``s^2 (J^T J)^{-1}``.  Where the Jacobian is rank deficient
         a parameter that takes part in a combination the data cannot determine
-        has an infinite variance: ``inf`` in its row and column (scipy returns
-        the pseudo-inverse there, whose diagonal looks like a small finite
-        error).  The combinations are in ``infodict['null_space']`` and a
-        warning.
+        has an infinite variance: ``inf`` in its row and column (the
+        pseudo-inverse, lsqcore's ``pcov`` before, gives it a small finite
+        error; scipy's tiny cut-off a huge finite one).  The combinations are
+        in ``infodict['null_space']`` and a warning.
     infodict : dict (``full_output``)
         ``nfev, njev, nit, fvec, jac, cost, rank, cond, null_space,
         diagnostics, report`` (a :class:`lsqcore.FitReport`), ``multistart``

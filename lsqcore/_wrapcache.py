@@ -6,9 +6,9 @@ unpacks the arguments and calls the user's jitted function.  Numba caches a
 function on disk only if it has a source file (its cache index is keyed by
 the file's path, modification time and size, and by the function's
 bytecode), so a wrapper built with ``exec`` was compiled again in every
-process: 0.4-0.5 s for a jitted residual and 0.9-1.0 s with a jitted ``jac``
-on this project's 2-core machine, each time (issue 14), even when the user's
-own functions were cached.
+process: the first fit took 0.40-0.94 s for a jitted residual and 0.87-4.02 s
+with a jitted ``jac`` on this project's 2-core machine, each time (issue 14),
+even when the user's own functions were cached.
 
 Here each wrapper's source is written, once, to a file named by a digest of
 everything its compiled code depends on, and compiled from that file with
@@ -196,6 +196,12 @@ def _write_once(path, text):
         os.unlink(tmp)
 
 
+def _compiled_here(src, name, ns, sig):
+    """The wrapper compiled in this process only (no source file, no disk cache)."""
+    exec(compile(src, f"<lsqcore C wrapper {name}>", "exec"), ns)
+    return cfunc(sig, error_model="numpy")(ns[name])
+
+
 def wrapper_cfunc(src, name, ns, sig, models, named=None):
     """The cfunc ``name`` defined by ``src`` with globals ``ns`` and C signature
     ``sig``, served from the disk cache when possible.
@@ -220,14 +226,12 @@ def wrapper_cfunc(src, name, ns, sig, models, named=None):
     ids.update({k: None for k in models})
     digest = _digest(src, sig, ns, ids) if d is not None else None
     if digest is None:
-        exec(compile(src, f"<lsqcore C wrapper {name}>", "exec"), ns)
-        return cfunc(sig, error_model="numpy")(ns[name])
+        return _compiled_here(src, name, ns, sig)
     path = os.path.join(d, f"w{digest}.py")
     try:
         _write_once(path, "# lsqcore C wrapper (generated; safe to delete)\n" + src)
     except OSError:
-        exec(compile(src, f"<lsqcore C wrapper {name}>", "exec"), ns)
-        return cfunc(sig, error_model="numpy")(ns[name])
+        return _compiled_here(src, name, ns, sig)
     modname = f"lsqcore_wrapper_{digest}"
     mod = sys.modules.get(modname)
     if mod is None:
