@@ -26,6 +26,7 @@ from ._numba_internals import CPUDispatcher, fingerprint as _fingerprint
 from ._log import first_use, KERNEL_MESSAGE
 from ._memo import Memo
 
+from ._row import read_row
 from ._driver import (run_python, compiled_entry, solve_by_address, solve_by_address_ws,
                       pack_ints, pack_floats, Views, ERR_F_SHAPE, ERR_J_SHAPE,
                       ERR_LOSS_SHAPE, ERR_F0_NONFINITE, ERR_LM_M_LT_N, ERR_INPLACE_SHORT,
@@ -523,18 +524,10 @@ def _optimality(x, g, lb, ub, bounded):
 
 
 def _result(W, S, method, lb, ub, xtol, trace):
-    s = S.tolist()                       # Python ints: cheaper slicing than numpy ints
-    m, n = s[L.M], s[L.N]
-    o = s[L.O_X]
-    x = W[o:o + n].copy()
-    o = s[L.O_G]
-    g = W[o:o + n].copy()
-    o = s[L.O_F]
-    f = W[o:o + m].copy()
-    o = s[L.O_J]
-    J = W[o:o + m * n].reshape(m, n)
-    status = s[L.STATUS]
-    active = np.zeros(n, dtype=int)
+    r = read_row(W, S.tolist())          # Python ints: cheaper slicing than numpy ints
+    x, g, f = r.x.copy(), r.grad.copy(), r.fun.copy()
+    status = r.status
+    active = np.zeros(x.size, dtype=int)
     bounded = method == "trf" and not is_unbounded(lb)
     if bounded:
         active_constraints(x, lb, ub, xtol, active)
@@ -542,12 +535,12 @@ def _result(W, S, method, lb, ub, xtol, trace):
         # stopped before the optimality of the newest Jacobian was measured
         optimality = _optimality(x, g, lb, ub, bounded)
     else:
-        optimality = float(W[L.G_NORM])
+        optimality = float(r.optimality)
     res = OptimizeResult(
-        x=x, cost=float(W[L.COST]), fun=f, jac=J, grad=g,
-        optimality=optimality, active_mask=active, nfev=s[L.NFEV],
-        njev=s[L.NJEV], status=status, message=MESSAGES[status],
-        success=status > 0, nit=s[L.NIT], method=method)
+        x=x, cost=float(r.cost), fun=f, jac=r.jac, grad=g,
+        optimality=optimality, active_mask=active, nfev=r.nfev,
+        njev=r.njev, status=status, message=MESSAGES[status],
+        success=status > 0, nit=r.nit, method=method)
     if trace:
         from ._trace import Trace
         res.trace = Trace.from_workspace(W, S)

@@ -7,9 +7,11 @@ workspace.  Two drivers serve single problems:
 
 * :func:`run_python`: plain Python, for any callable.  Only the user's
   function runs in the interpreter; every answer is checked for shape.
-* :func:`request_loop`: the same loop compiled with Numba, for jitted
-  ``fun`` / ``jac`` / ``loss``.  It reaches the kernel through C addresses
-  and serves two entries:
+* :func:`solve_compiled`: the compiled row of :mod:`lsqcore._row` (start,
+  :func:`lsqcore._row.request_loop`, the result record) behind a first
+  evaluation of ``f(x0)`` and an allocation, for jitted ``fun`` / ``jac`` /
+  ``loss``.  It reaches the kernel through C addresses and serves two
+  entries:
 
   - :func:`solve_by_address` (and its twin :func:`solve_by_address_ws`,
     which returns the whole workspace, for the trace) calls the user's
@@ -26,7 +28,8 @@ workspace.  Two drivers serve single problems:
     model costs a second or two while the heavy, cached kernel is reused.
 
 Error codes returned by the compiled drivers (negative, never a status):
-the ``ERR_*`` constants below.
+the ``ERR_*`` constants below and those of the request loop
+(:mod:`lsqcore._row`).
 """
 import numpy as np
 from numba import njit
@@ -35,12 +38,11 @@ from . import _layout as L
 
 from ._cabi import ccall, f64_vector, WRAPPER_RAISED
 from ._kernel import advance, KERNEL
+from ._row import (solve_row, read_row_jit, kernel_size, ERR_F_SHAPE, ERR_J_SHAPE,
+                   ERR_LOSS_SHAPE)  # noqa: F401 (ERR_LOSS_SHAPE: for the front ends)
 from ._jacobian import complex_step_jacobian
 from ._memo import Memo
 
-ERR_F_SHAPE = -101
-ERR_J_SHAPE = -102
-ERR_LOSS_SHAPE = -103
 
 
 class Views:
@@ -184,6 +186,13 @@ def call_address(fun, x, out, args):
 
 
 @njit(error_model="numpy", inline="always")
+def jac_inplace(jac, x, J, args):
+    """Allocation-free Jacobian convention ``jac(x, J, *args)`` (writes ``J``; the GPU's)."""
+    jac(x, J, *args)
+    return 0
+
+
+@njit(error_model="numpy", inline="always")
 def jac_alloc(jac, x, J, args):
     """Jacobian convention ``J = jac(x, *args)`` into ``J`` (m, n)."""
     Jv = jac(x, *args)
@@ -200,79 +209,6 @@ def jac_alloc(jac, x, J, args):
 def jac_address(jac, x, J, args):
     """Jacobian through the address of a :mod:`lsqcore._cabi` wrapper."""
     return _wrapper_status(ccall(jac, (x, J) + args), 0, ERR_JAC_RAISED, ERR_J_SHAPE)
-
-
-@njit(error_model="numpy", inline="always")
-def run_compiled_with(call, jac_cs, fun, jac, loss, W, S, args):
-    """:func:`request_loop` with the kernel's own addresses and jitted functions
-    bound at compile time: the residual called through ``call``
-    (``call_alloc`` or ``call_inplace``), ``jac_cs`` the complex-step
-    Jacobian or ``_cs_unused`` (the batch's loop)."""
-    return request_loop(KERNEL, call, jac_alloc, jac_cs, fun, jac, loss, W, S, args)
-
-
-@njit(error_model="numpy", inline="always")
-def request_loop(kern, call, jcall, jac_cs, fun, jac, loss, W, S, args):
-    """Answer the kernel's requests until it is done; 0 or an ``ERR_*`` code.
-
-    ``kern`` holds the kernel's C addresses (:data:`lsqcore._kernel.KERNEL`);
-    ``call``/``jcall`` evaluate the residual and the Jacobian (the
-    ``call_*``/``jac_*`` adapters above), so that one loop serves jitted
-    functions bound at compile time and wrappers reached by address.  The
-    loop indexes the workspace by hand and nothing of the kernel is compiled
-    with it.  When a user function fails, the point it failed at is left in
-    ``x_new``.
-    """
-    m = S[L.M]
-    n = S[L.N]
-    oX = S[L.O_X]
-    oXN = S[L.O_XNEW]
-    oFN = S[L.O_FNEW]
-    oB = S[L.O_B]
-    oXQ = S[L.O_XQ]
-    oJ = S[L.O_J]
-    x = W[oX:oX + n]
-    x_new = W[oXN:oXN + n]
-    f_new = W[oFN:oFN + m]
-    while True:
-        req = ccall(kern[0], (W, S))
-        if req == L.REQ_F:
-            err = call(fun, x_new, f_new, args)
-            if err:
-                return err
-        elif req == L.REQ_FD:
-            for k in range(S[L.REQ_K]):
-                a = oXQ + k * n
-                b = oB + k * m
-                err = call(fun, W[a:a + n], W[b:b + m], args)
-                if err:
-                    for j in range(n):
-                        x_new[j] = W[a + j]
-                    return err
-        elif req == L.REQ_J:
-            if jac is not None:
-                err = jcall(jac, x, W[oJ:oJ + m * n].reshape((m, n)), args)
-                if err:
-                    for j in range(n):
-                        x_new[j] = x[j]
-                    return err
-        elif req == L.REQ_JCS:
-            oH = S[L.O_H]
-            jac_cs(fun, x, W[oH:oH + n], W[oJ:oJ + m * n], args)
-        elif req == L.REQ_LOSS:
-            if loss is not None:
-                oZ = S[L.O_Z]
-                rho = loss(W[oZ:oZ + m])
-                if rho.shape[0] != 3 or rho.shape[1] != m:
-                    return ERR_LOSS_SHAPE
-                oR = S[L.O_RHONEW]
-                for r in range(3):
-                    for i in range(m):
-                        W[oR + r * m + i] = rho[r, i]
-        elif req == L.REQ_ITER:
-            pass
-        else:
-            return 0
 
 
 ERR_F0_NONFINITE = -104
@@ -368,9 +304,9 @@ def solve_compiled(kern, call, jcall, first, jac_cs, fun, jac, loss, m_inplace, 
             return np.zeros(0), S, ERR_F0_NONFINITE
     if iopts[0] == L.LM and m < n:
         return np.zeros(0), S, ERR_LM_M_LT_N
-    W = np.zeros(ccall(kern[2], (m, n, iopts[2], trace_cap)))
-    ccall(kern[1], (W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap))
-    err = request_loop(kern, call, jcall, jac_cs, fun, jac, loss, W, S, args)
+    W = np.zeros(kernel_size(kern, m, n, iopts[2], trace_cap))
+    _, err = solve_row(kern, call, jcall, jac_cs, fun, jac, loss, W, S, x0, f0, lb, ub,
+                       x_scale, rstep, fopts, iopts, trace_cap, args)
     return W, S, err
 
 
@@ -446,16 +382,9 @@ def solve_by_address(P, F, x0, args):
             o = S[L.O_XNEW]
             xe = W[o:o + n].copy()
         return xe, np.zeros(0), np.zeros(0), np.zeros((0, n)), np.nan, np.nan, 0, 0, 0, 0, m, err
-    o = S[L.O_X]
-    x = W[o:o + n].copy()
-    o = S[L.O_G]
-    g = W[o:o + n].copy()
-    o = S[L.O_F]
-    f = W[o:o + m].copy()
-    o = S[L.O_J]
-    J = W[o:o + m * n].reshape((m, n))
-    return (x, g, f, J, W[L.COST], W[L.G_NORM], S[L.NFEV], S[L.NJEV], S[L.STATUS], S[L.NIT],
-            m, err)
+    r = read_row_jit(W, S)
+    return (r.x.copy(), r.grad.copy(), r.fun.copy(), r.jac, r.cost, r.optimality, r.nfev,
+            r.njev, r.status, r.nit, m, err)
 
 
 @njit(cache=True, error_model="numpy")

@@ -43,6 +43,7 @@ from ._kernel import KERNEL
 from ._driver import (solve_compiled, call_alloc, jac_alloc, first_alloc, _cs_unused,
                       _cs_compiled,
                       ERR_F_SHAPE, ERR_J_SHAPE, ERR_F0_NONFINITE, ERR_LM_M_LT_N)
+from ._row import read_row_jit
 from ._jacobian import SQRT_EPS, CBRT_EPS
 from ._loss import LINEAR, SOFT_L1, HUBER, CAUCHY, ARCTAN
 from ._validate import check_compiled_options, check_compiled_bounds, check_compiled_x_scale
@@ -175,7 +176,6 @@ def least_squares(fun, x0, args=(), lb=None, ub=None, method="trf", jac="2-point
         raise ValueError("`fun` returned a different number of residuals than at `x0`")
     if err == ERR_J_SHAPE:
         raise ValueError("`jac_fun` returned an array of the wrong shape")
-    m = S[L.M]
-    status = S[L.STATUS]
-    return JitResult(L.vec(W, S, L.O_X, n).copy(), W[L.COST], L.vec(W, S, L.O_F, m).copy(),
-                     status, status > 0, S[L.NFEV], S[L.NJEV], S[L.NIT], W[L.G_NORM])
+    r = read_row_jit(W, S)
+    return JitResult(r.x.copy(), r.cost, r.fun.copy(), r.status, r.status > 0, r.nfev,
+                     r.njev, r.nit, r.optimality)

@@ -345,7 +345,6 @@ def _probe_inplace(fun, jac, m, n, X0, LB, UB, args, flags, mrow, method, labels
 
 
 # how the GPU driver selects a row's part of each extra argument
-_KINDS = {WHOLE: _gpu.WHOLE, ROW: _gpu.ROW, ROW_TRUNC: _gpu.ROW, BCAST_TRUNC: _gpu.BCAST}
 
 
 def _check_forms(fun, jac, loss, args, x0, diff_step, on_gpu, dt):
@@ -451,7 +450,7 @@ def _least_squares_batch(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale
     cov = return_pcov or return_stderr
     if on_gpu:
         out = _gpu.solve(
-            ufun, ujac if jac_ip else None, args, tuple(_KINDS[f] for f in flags), X0, LB,
+            ufun, ujac if jac_ip else None, args, flags, X0, LB,
             UB, mrow, fopts, iopts, x_scale_a, rstep_a, int(m), n, dt, cov, absolute,
             return_pcov, return_stderr, loss_code)
     else:

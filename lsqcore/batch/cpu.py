@@ -1,10 +1,10 @@
 """The multi-core batch driver: many independent problems on one kernel.
 
 Every row of a batch is an ordinary single problem solved by the same
-cached ask/tell kernel (:mod:`lsqcore._kernel`) and the same compiled
-request loop (:func:`lsqcore._driver.run_compiled_with`, the loop of
-:func:`lsqcore._driver.request_loop`) as :func:`lsqcore.least_squares`;
-this module only adds the outer loops:
+cached ask/tell kernel (:mod:`lsqcore._kernel`) and the same compiled row
+(:func:`lsqcore._row.solve_row`) as :func:`lsqcore.least_squares`, with the
+batch's bookkeeping around it in :func:`lsqcore.batch._row.batch_row` (which
+the GPU kernel calls too); this module only adds the outer loops:
 
 * rows are distributed over threads by ``numba.prange`` with dynamic
   scheduling (``numba.parallel_chunksize``), so a slow row (a fit running to
@@ -40,14 +40,13 @@ Two parallel drivers run the rows, with the same per-row code:
   front end re-raises the user's exception after the run.
 * :func:`block_driver`, the fallback (a jitted callable loss,
   ``jac='cs'``, arguments the C wrappers cannot pass), has the user's
-  dispatchers as globals, which Numba cannot cache on disk: it is compiled
+  dispatchers as closure constants, which Numba cannot cache on disk: it is compiled
   once per process and model (7.5-16 s here, mostly Numba's parfor passes).
 
 Both reach the kernel through C addresses: it is never recompiled with them.
 Rows are bitwise the same on both drivers (the user's function gets the
 same row arguments, the kernel the same values).
 """
-import math
 import time
 
 import numba
@@ -55,218 +54,18 @@ import numpy as np
 from numba import njit, prange
 
 from .. import _layout as L
-from .._layout import JAC_2POINT, JAC_3POINT
-from .._bounds import make_strictly_feasible, first_order_optimality
-from .._cabi import ccall, packed, WRAPPER_RAISED
+from .._cabi import packed
 from .._memo import Memo
-from ..methods.common import column_norms
-from .._jit import kernel_jit
-from .._driver import (run_compiled_with, call_alloc, _cs_compiled, _cs_unused, request_loop,
-                       call_address, jac_address, ERR_RAISED, ERR_JAC_RAISED)
-from .._kernel import setup, _all_finite, KERNEL
-from .._linalg import EPS, householder_qr, copy_r, jacobi_svd
-from .._diagnostics import UNDETERMINED_WEIGHT, RCOND_2POINT, RCOND_3POINT
-from ._result import NOT_RUN, NONFINITE_START, TOO_FEW_POINTS, BAD_SHAPE, USER_RAISED
+from .._driver import (call_alloc, jac_alloc, _cs_compiled, _cs_unused, call_address,
+                       jac_address)
+from .._kernel import KERNEL
+from ._result import NOT_RUN
+from ._row import batch_row
 
 # target wall time of one block (progress / Ctrl-C granularity)
 BLOCK_SECONDS = 0.1
 # auto progress bar when the whole batch is expected to take longer than this
 PROGRESS_SECONDS = 2.0
-
-
-@kernel_jit
-def _covariance(J, cost, m, n, absolute, jac_code, A, V, s, pc, small):
-    """``pcov`` by curve_fit's rule, without allocating (``small``: 3 n
-    scratch; the GPU driver compiles this function as a device function).
-
-    As :mod:`lsqcore._diagnostics`: the SVD of the column-equilibrated
-    ``J D^{-1} = U diag(s) V^T`` (``D = diag(||J_j||)``), singular values at or
-    below ``rcond * s_max`` discarded (``rcond``: the error level of the
-    Jacobian, 1e-7 for '2-point' and 1e-9 for '3-point' differences,
-    ``eps max(m, n)`` otherwise), ``pinv(J^T J) = D^{-1} V diag(1 / s^2) V^T
-    D^{-1}``; unless ``absolute``, times ``2 cost / (m - n)`` (the residual
-    variance, scipy's degrees of freedom).  A parameter that takes part in a
-    discarded direction (weight at least ``UNDETERMINED_WEIGHT`` of the
-    largest) gets ``inf`` in its row and column: the data do not determine
-    it.  A non-finite ``J`` or ``m <= n`` (scaled case) gives ``inf``
-    everywhere, as scipy does (without its warning).
-
-    The SVD is the kernel's own (:mod:`lsqcore._linalg`): Householder QR of
-    ``J D^{-1}`` (stored by columns in ``A``), then one-sided Jacobi on the
-    small ``R``; ``pc`` holds ``R`` while the SVD runs.
-    """
-    ok = True
-    for i in range(m):
-        for j in range(n):
-            if not math.isfinite(J[i, j]):
-                ok = False
-    if not ok or (not absolute and m <= n):
-        for a in range(n):
-            for b in range(n):
-                pc[a, b] = math.inf
-        return
-    column_norms(J, s)                  # (in s until the QR is done)
-    for j in range(n):
-        if not s[j] > 0.0:              # a column without effect (or NaN) is not scaled
-            s[j] = 1.0
-    At = A.reshape((n, m))
-    for i in range(m):
-        for j in range(n):
-            At[j, i] = J[i, j] / s[j]
-    householder_qr(At, small[:n])
-    copy_r(At, pc)
-    D = small[:n]                       # the QR's tau is no longer needed
-    for j in range(n):
-        D[j] = s[j]
-    jacobi_svd(pc, s, V, small[n:2 * n], small[2 * n:])
-    if jac_code == JAC_2POINT:
-        rcond = RCOND_2POINT
-    elif jac_code == JAC_3POINT:
-        rcond = RCOND_3POINT
-    else:
-        rcond = EPS * max(m, n)
-    threshold = rcond * s[0]
-    for a in range(n):
-        for b in range(n):
-            pc[a, b] = 0.0
-    free = small[n:2 * n]                 # 1: takes part in an undetermined combination
-    for a in range(n):
-        free[a] = 0.0
-    for j in range(n):
-        if s[j] > threshold:
-            s2 = s[j] * s[j]
-            for a in range(n):
-                va = V[a, j] / (s2 * D[a])
-                for b in range(n):
-                    pc[a, b] += va * V[b, j] / D[b]
-        else:
-            vmax = 0.0
-            for a in range(n):
-                vmax = max(vmax, abs(V[a, j]))
-            for a in range(n):
-                if abs(V[a, j]) >= UNDETERMINED_WEIGHT * vmax:
-                    free[a] = 1.0
-    bad = False
-    for a in range(n):
-        for b in range(n):
-            if not math.isfinite(pc[a, b]):
-                bad = True
-    scale = 1.0 if absolute else 2.0 * cost / (m - n)
-    for a in range(n):
-        for b in range(n):
-            undetermined = free[a] != 0.0 or free[b] != 0.0
-            pc[a, b] = math.inf if bad or undetermined else pc[a, b] * scale
-
-
-@kernel_jit
-def _begin_row(k, tid, data, work, iopts, m, outs):
-    """Copy row ``k``'s start into the thread's ``xb``; returns ``m_k`` or -1.
-
-    Records a batch status (and returns -1) when the row cannot start.
-    """
-    X0, LB, UB, mrow = data
-    xb = work[2][tid]
-    out_x, _, out_status, out_nfev, out_njev, out_nit = outs[:6]
-    n = X0.shape[1]
-    x0 = X0[k if X0.shape[0] != 1 else 0]
-    mk = m if mrow.shape[0] == 0 else mrow[k]
-    for j in range(n):
-        xb[j] = x0[j]
-        out_x[k, j] = x0[j]
-    out_nfev[k] = 0
-    out_njev[k] = 0
-    out_nit[k] = 0
-    if not _all_finite(xb):
-        out_status[k] = NONFINITE_START
-        return -1
-    if mk == 0 or (iopts[0] == L.LM and mk < n):
-        out_status[k] = TOO_FEW_POINTS
-        return -1
-    if iopts[0] == L.TRF:
-        make_strictly_feasible(xb, LB[k if LB.shape[0] != 1 else 0],
-                               UB[k if UB.shape[0] != 1 else 0], 1e-10)
-    return mk
-
-
-@kernel_jit
-def _start(k, tid, f0, mk, data, work, opts, flags, outs):
-    """Check ``f(x0)`` and load the row into the thread's zeroed workspace."""
-    X0, LB, UB, _ = data
-    W, S, xb = work[0][tid], work[1][tid], work[2][tid]
-    fopts, iopts, x_scale, rstep = opts
-    out_status, out_nfev = outs[2], outs[3]
-    out_nfev[k] = 1
-    if f0.shape[0] != mk:
-        out_status[k] = BAD_SHAPE
-        return False
-    if not _all_finite(f0):
-        out_status[k] = NONFINITE_START
-        return False
-    W[:] = 0.0
-    L.init_layout(S, mk, X0.shape[1], flags[0], flags[1], 0)
-    setup(W, S, xb, f0, LB[k if LB.shape[0] != 1 else 0],
-          UB[k if UB.shape[0] != 1 else 0], x_scale, rstep, fopts, iopts)
-    return True
-
-
-@kernel_jit
-def _finish_row(k, tid, err, mk, data, work, iopts, flags, outs):
-    """Copy the solved row out: x, cost, counters, optimality, pcov; status last."""
-    X0, LB, UB, _ = data
-    W, S, cl, pc, A, V = (work[0][tid], work[1][tid], work[3][tid], work[4][tid],
-                          work[5][tid], work[6][tid])
-    cov, absolute = flags[2], flags[3]
-    out_x, out_cost, out_status, out_nfev, out_njev, out_nit, out_opt, out_pcov, out_se = outs
-    n = X0.shape[1]
-    out_nfev[k] = S[L.NFEV]
-    out_njev[k] = S[L.NJEV]
-    out_nit[k] = S[L.NIT]
-    if err != 0:
-        out_status[k] = BAD_SHAPE
-        return
-    x = L.vec(W, S, L.O_X, n)
-    g = L.vec(W, S, L.O_G, n)
-    for j in range(n):
-        out_x[k, j] = x[j]
-    cost = W[L.COST]
-    out_cost[k] = cost
-    # first-order optimality as the single front end reports it
-    out_opt[k] = first_order_optimality(x, g, LB[k if LB.shape[0] != 1 else 0],
-                                        UB[k if UB.shape[0] != 1 else 0],
-                                        iopts[0] == L.TRF, cl[:n], cl[n:2 * n])
-    if cov:
-        _covariance(L.mat(W, S, L.O_J, mk, n), cost, mk, n, absolute, S[L.JAC],
-                    A[:mk * n].reshape((mk, n)), V, cl[:n], pc, cl[2 * n:5 * n])
-        if out_pcov.shape[0] > 0:
-            for a in range(n):
-                for b in range(n):
-                    out_pcov[k, a, b] = pc[a, b]
-        if out_se.shape[0] > 0:
-            for a in range(n):
-                out_se[k, a] = math.sqrt(pc[a, a])
-    # status last: a row is "done" once its status is set
-    out_status[k] = S[L.STATUS]
-
-
-@kernel_jit
-def _raised_row(k, tid, at_start, n, work, outs):
-    """Row ``k``'s residual or Jacobian raised (address path): the point it
-    raised at (``x0`` moved inside the bounds, or the kernel's ``x_new``) goes
-    to ``x`` so that the front end can re-raise the user's exception there."""
-    out_x, out_status, out_nfev, out_njev, out_nit = outs[0], outs[2], outs[3], outs[4], outs[5]
-    W, S, xb = work[0][tid], work[1][tid], work[2][tid]
-    if at_start:
-        out_nfev[k] = 1
-        for j in range(n):
-            out_x[k, j] = xb[j]
-    else:
-        out_nfev[k] = S[L.NFEV]
-        out_njev[k] = S[L.NJEV]
-        out_nit[k] = S[L.NIT]
-        o = S[L.O_XNEW]
-        for j in range(n):
-            out_x[k, j] = W[o + j]
-    out_status[k] = USER_RAISED
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
@@ -282,68 +81,60 @@ def solve_block_by_address(kern, fun, jac, args, start, stop, data, work, opts, 
     and served from Numba's disk cache.  ``kern`` holds the
     kernel's C addresses (:data:`lsqcore._kernel.KERNEL`).
     """
-    n = data[0].shape[1]
     for k in prange(start, stop):
-        tid = numba.get_thread_id()
-        mk = _begin_row(k, tid, data, work, opts[1], m, outs)
-        if mk >= 0:
-            ca = (k, tid, mk) + args
-            f0 = work[7][tid][:mk]
-            r = ccall(fun, (work[2][tid], f0) + ca)
-            if r == WRAPPER_RAISED:
-                _raised_row(k, tid, True, n, work, outs)
-            elif r != mk:
-                outs[3][k] = 1
-                outs[2][k] = BAD_SHAPE
-            elif _start(k, tid, f0, mk, data, work, opts, flags, outs):
-                err = request_loop(kern, call_address, jac_address, _cs_unused, fun, jac,
-                                   None, work[0][tid], work[1][tid], ca)
-                if err == ERR_RAISED or err == ERR_JAC_RAISED:
-                    _raised_row(k, tid, False, n, work, outs)
-                else:
-                    _finish_row(k, tid, err, mk, data, work, opts[1], flags, outs)
+        _address_row(k, numba.get_thread_id(), kern, fun, jac, args, data, work, opts, m,
+                     flags, outs)
 
 
-# The per-model part is generated so that the user's dispatchers are
-# globals (direct calls LLVM can inline) and the prange body is flat (moving
-# the row into a separate compiled function made the first call slower:
-# 11 s instead of 7 s here).  The kernel is reached through C addresses
-# (lsqcore._driver.run_compiled_with), so nothing here re-links it;
-# everything that does not call the user's functions is in the cached
-# helpers above.
-_BLOCK_SRC = """
-def _solve_block(args, start, stop, data, work, opts, m, flags, outs):
-    for k in prange(start, stop):
-        tid = get_thread_id()
-        mk = _begin_row(k, tid, data, work, opts[1], m, outs)
-        if mk >= 0:
-            ra = ROWS(args, k, tid, mk)
-            if _start(k, tid, FUN(work[2][tid], *ra), mk, data, work, opts, flags, outs):
-                err = run_compiled_with(CALL, JAC_CS, FUN, JAC, LOSS, work[0][tid],
-                                        work[1][tid], ra)
-                _finish_row(k, tid, err, mk, data, work, opts[1], flags, outs)
-"""
+@njit(error_model="numpy")
+def _address_row(k, tid, kern, fun, jac, args, data, work, opts, m, flags, outs):
+    """One row of :func:`solve_block_by_address` (conventions bound here)."""
+    batch_row(k, tid, kern, call_address, jac_address, _cs_unused, fun, jac, None,
+              _address_rows, args, data, thread_arrays(work, tid), opts, m, flags, outs)
+
+
+@njit(error_model="numpy", inline="always")
+def _address_rows(args, k, tid, mk):
+    """The batch C wrappers select row ``k``'s arguments themselves (``args`` is
+    the packed block): they receive ``(k, tid, mk, block)``."""
+    return (k, tid, mk) + args
+
+
+@njit(error_model="numpy", inline="always")
+def thread_arrays(work, tid):
+    """Thread ``tid``'s arrays ``ws`` of :func:`lsqcore.batch._row.batch_row`."""
+    Wt, St, Xt, Ct, Pt, At, Vt, Ft = work
+    return (Wt[tid], St[tid], Xt[tid], Ft[tid], Ct[tid], At[tid], Vt[tid], Pt[tid])
+
+
 _BLOCK_CACHE = Memo(32)
 
 
 def block_driver(fun, jac, loss, rows, cs=False):
     """The parallel block function for one set of user functions.
 
-    Generated with the dispatchers bound as *globals*: a dispatcher passed
-    in as an argument and used inside a ``prange`` body risks becoming a
-    first-class function value (an indirect call, and a
-    ``NumbaExperimentalFeatureWarning``); as globals they are direct calls.
+    The row is the cached driver's (:func:`lsqcore.batch._row.batch_row`);
+    the user's dispatchers are bound as *closure constants* (typed like
+    globals, direct calls LLVM can inline): a dispatcher passed in as an
+    argument and used inside a ``prange`` body risks becoming a first-class
+    function value (an indirect call, and a
+    ``NumbaExperimentalFeatureWarning``).
     """
     key = (fun, jac, loss, rows, bool(cs))
     fn = _BLOCK_CACHE.get(key)
     if fn is None:
-        ns = {"prange": prange, "get_thread_id": numba.get_thread_id,
-              "_begin_row": _begin_row, "_start": _start, "_finish_row": _finish_row,
-              "run_compiled_with": run_compiled_with, "FUN": fun, "JAC": jac,
-              "LOSS": loss, "ROWS": rows,
-              "CALL": call_alloc, "JAC_CS": _cs_compiled if cs else _cs_unused}
-        exec(compile(_BLOCK_SRC, "<lsqcore.batch generated _solve_block>", "exec"), ns)
-        fn = njit(parallel=True, error_model="numpy")(ns["_solve_block"])
+        jac_cs = _cs_compiled if cs else _cs_unused
+
+        @njit(error_model="numpy")
+        def _model_row(k, tid, args, data, work, opts, m, flags, outs):
+            batch_row(k, tid, KERNEL, call_alloc, jac_alloc, jac_cs, fun, jac, loss, rows,
+                      args, data, thread_arrays(work, tid), opts, m, flags, outs)
+
+        @njit(parallel=True, error_model="numpy")
+        def _solve_block(args, start, stop, data, work, opts, m, flags, outs):
+            for k in prange(start, stop):
+                _model_row(k, numba.get_thread_id(), args, data, work, opts, m, flags, outs)
+        fn = _solve_block
         _BLOCK_CACHE.put(key, fn)
     return fn
 

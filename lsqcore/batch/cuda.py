@@ -1,15 +1,17 @@
 """The GPU batch driver (``device='cuda'``): one CUDA thread per fit.
 
-No algorithm is written here.  The CUDA kernel generated below calls the
-*same* ``@njit`` functions as every CPU driver -- :func:`lsqcore._kernel.setup`,
-:func:`lsqcore._kernel.advance` (and through it ``methods/{trf,lm}``,
-``_linalg``, ``_bounds``, ``_jacobian``, ``_loss``), ``_layout.init_layout``,
-``_bounds.make_strictly_feasible`` / ``first_order_optimality`` and the batch's
-``cpu._covariance``.  numba-cuda compiles a CPU dispatcher called from a
-CUDA kernel as a CUDA device function from the same Python source, so the
-GPU runs the ask/tell kernel unchanged; this module only adds the request
-loop (the GPU twin of :func:`lsqcore._driver.run_compiled_with`) and the
-host side (chunks, transfers, results).  It serves both front ends:
+No algorithm is written here.  The CUDA kernel (a closure built by
+:func:`_build`) calls, once per row, the *same* ``@njit`` function as the
+CPU batch's ``prange`` body, :func:`lsqcore.batch._row.batch_row` -- and
+through it the single solver's compiled row (:mod:`lsqcore._row`: start,
+request loop, result record), :func:`lsqcore._kernel.advance`,
+``methods/{trf,lm,gn}``, ``_linalg``, ``_bounds``, ``_jacobian``,
+``_loss`` and the batch's covariance.  numba-cuda compiles a CPU dispatcher
+called from a CUDA kernel as a CUDA device function from the same Python
+source, so the GPU runs the ask/tell kernel unchanged; the row reaches
+the kernel directly (``kern=None``) where the CPU goes through C
+addresses.  This module only adds the host side (chunks, transfers,
+results).  It serves both front ends:
 :func:`least_squares_batch` hands it the user's in-place residual
 ``fun(x, out, *row_args)`` (``lsqcore.InPlace``) and the extra arguments
 with how each is split by row; :func:`curve_fit_batch` hands it the
@@ -35,11 +37,10 @@ returned arrays, no Python objects, no exceptions with formatted messages.
 The same functions then run on the CPU batch.
 
 Under ``NUMBA_ENABLE_CUDASIM=1`` (the tests, CI without a GPU) the same
-generated kernel runs in Numba's CUDA simulator, where the kernel functions
-run as their CPU compilations.
+kernel runs in Numba's CUDA simulator, where the row's functions run as
+their CPU compilations; ``tests/_cuda_ptx.py`` compiles it to PTX for a
+real GPU.
 """
-import math
-
 import numpy as np
 
 from .. import _layout as L
@@ -47,8 +48,8 @@ from .._loss import LINEAR
 from .._memo import Memo
 from .._numba_internals import importing_numba_cuda
 from . import _cuda_ufuncs
-from ._model import WHOLE, ROW, BCAST_TRUNC as BCAST
-from ._result import NOT_RUN, NONFINITE_START, TOO_FEW_POINTS
+from ._model import WHOLE, ROW, ROW_TRUNC, BCAST_TRUNC, row_args
+from ._result import NOT_RUN
 
 THREADS_PER_BLOCK = 128
 # at most this many blocks per launch (0: one thread per row); threads then
@@ -128,159 +129,78 @@ def array_shape(a):
     return np.shape(a)
 
 
-# kinds of the residual's extra arguments (how a row selects its part) are the
-# batch's row flags WHOLE, ROW and BCAST (= BCAST_TRUNC) of lsqcore.batch._model;
-# ROW_TRUNC rows are passed as ROW
-
-_SRC = """
-def _kernel(P0, LB, UB, MROW, {ARGS}fopts, iopts, xs, rs, ox, ocost, ostatus, onfev,
-            onjev, onit, oopt, opcov, ose, K):
-{UNWRAP}    W = cuda.local.array({WS}, DT)
-    S = cuda.local.array({SS}, i64)
-    xb = cuda.local.array({N}, DT)
-    f0 = cuda.local.array({M}, DT)
-    cl = cuda.local.array({N5}, DT)
-    A = cuda.local.array({MN}, DT)
-    V = cuda.local.array({NN}, DT)
-    pc = cuda.local.array({NN}, DT)
-    # grid-stride loop: a launch of fewer threads than rows keeps the
-    # workspaces of the resident threads in cache
-    for t in range(cuda.grid(1), K, cuda.gridsize(1)):
-        _row(t, W, S, xb, f0, cl, A, V, pc, P0, LB, UB, MROW, {ARGS}fopts, iopts, xs,
-             rs, ox, ocost, ostatus, onfev, onjev, onit, oopt, opcov, ose)
+def _split(flag, shape0):
+    """Whether an argument with row flag ``flag`` (:mod:`lsqcore.batch._model`) and
+    ``shape0`` rows is cut by rows (then each chunk of rows gets its part)."""
+    return flag in (ROW, ROW_TRUNC) or (flag == BCAST_TRUNC and shape0 != 1)
 
 
-def _row(t, W, S, xb, f0, cl, A, V, pc, P0, LB, UB, MROW, {ARGS}fopts, iopts, xs, rs,
-         ox, ocost, ostatus, onfev, onjev, onit, oopt, opcov, ose):
-{SELECT}    lb = LB[t if LB.shape[0] != 1 else 0]
-    ub = UB[t if UB.shape[0] != 1 else 0]
-    kp = t if P0.shape[0] != 1 else 0
-    m = {M} if MROW.shape[0] == 0 else MROW[t]
-    ok = True
-    for j in range({N}):
-        xb[j] = P0[kp, j]
-        ox[t, j] = xb[j]
-        if not math.isfinite(xb[j]):
-            ok = False
-    onfev[t] = 0
-    onjev[t] = 0
-    onit[t] = 0
-    if not ok:
-        ostatus[t] = NONFINITE_START
-        return
-    if m == 0 or (iopts[0] == LM and m < {N}):
-        ostatus[t] = TOO_FEW_POINTS
-        return
-    if iopts[0] == TRF:
-        make_strictly_feasible(xb, lb, ub, 1e-10)
-    RESID(xb, f0[:m], {RARGS})
-    onfev[t] = 1
-    for i in range(m):
-        if not math.isfinite(f0[i]):
-            ok = False
-    if not ok:
-        ostatus[t] = NONFINITE_START
-        return
-    for i in range({WS}):
-        W[i] = 0.0
-    init_layout(S, m, {N}, ROBUST, False, 0)
-    setup(W, S, xb, f0[:m], lb, ub, xs, rs, fopts, iopts)
-    oX = S[O_X]
-    oXN = S[O_XNEW]
-    oFN = S[O_FNEW]
-    oB = S[O_B]
-    oXQ = S[O_XQ]
-    oJ = S[O_J]
-    while True:
-        req = advance(W, S)
-        if req == REQ_F:
-            RESID(W[oXN:oXN + {N}], W[oFN:oFN + m], {RARGS})
-        elif req == REQ_FD:
-            for q in range(S[REQ_K]):
-                a = oXQ + q * {N}
-                b = oB + q * m
-                RESID(W[a:a + {N}], W[b:b + m], {RARGS})
-        elif req == REQ_J:
-            if HAS_JAC:
-                JACOB(W[oX:oX + {N}], W[oJ:oJ + m * {N}].reshape((m, {N})), {RARGS})
-        elif req == REQ_DONE:
-            break
-    onfev[t] = S[NFEV]
-    onjev[t] = S[NJEV]
-    onit[t] = S[NIT]
-    for j in range({N}):
-        ox[t, j] = W[oX + j]
-    cost = W[COST]
-    ocost[t] = cost
-    oG = S[O_G]
-    oopt[t] = first_order_optimality(W[oX:oX + {N}], W[oG:oG + {N}], lb, ub,
-                                     iopts[0] == TRF, cl[:{N}], cl[{N}:2 * {N}])
-    if COV:
-        _covariance(W[oJ:oJ + m * {N}].reshape((m, {N})), cost, m, {N}, ABSOLUTE, S[L_JAC],
-                    A[:m * {N}].reshape((m, {N})), V.reshape(({N}, {N})), cl[:{N}],
-                    pc.reshape(({N}, {N})), cl[2 * {N}:5 * {N}])
-        if opcov.shape[0] > 0:
-            for a in range({N}):
-                for b in range({N}):
-                    opcov[t, a, b] = pc[a * {N} + b]
-        if ose.shape[0] > 0:
-            for a in range({N}):
-                ose[t, a] = math.sqrt(pc[a * {N} + a])
-    ostatus[t] = S[STATUS]
-"""
+def _unwrap(a):
+    """The numpy array inside a simulator device array (else ``a``)."""
+    return getattr(a, "_ary", a)
 
 
-def _build(cuda, resid, jacob, kinds, m, n, dtype, cov, absolute, robust):
-    """The generated, jitted CUDA kernel for one residual / size / dtype.
+#: ``numba.cuda``, set by :func:`_build`: the kernel names it as a module global,
+#: the name the CUDA simulator swaps for its own module while a kernel runs
+cuda = None
+
+
+def _build(cuda_module, resid, jacob, flags, m, n, dtype, cov, absolute, robust):
+    """The CUDA kernel for one residual / size / dtype (memoised).
 
     ``resid(x, out, *row_args)`` and ``jacob(x, J, *row_args)`` (or None)
     are the in-place residual and Jacobian (``@njit`` functions, compiled
-    again as CUDA device functions); ``kinds[i]`` says how row ``t`` takes
-    its part of extra argument ``i``: ``WHOLE`` (all of it), ``ROW``
-    (``A[t]``) or ``BCAST`` (``A[t]``, or ``A[0]`` when ``A`` has one row).
-    """
-    from numba import njit, types  # noqa: F401
-    from .._kernel import setup, advance
-    from .._bounds import make_strictly_feasible, first_order_optimality
-    from .cpu import _covariance
+    again as CUDA device functions); ``flags[i]`` says how row ``t`` takes
+    its part of extra argument ``i`` (the CPU batch's row flags, through the
+    same generated selector :func:`lsqcore.batch._model.row_args`).
 
-    kinds = tuple(kinds)
-    key = (resid, jacob, kinds, m, n, np.dtype(dtype).str, bool(cov), bool(absolute),
+    The kernel is a closure, not generated source: the sizes of the
+    thread's local arrays, the dtype, the user's functions and the options
+    are its constants, and its body is one call of
+    :func:`lsqcore.batch._row.batch_row` per row, the CPU batch's row.
+    """
+    from numba import types
+    from numba import config
+    from .._driver import call_inplace, jac_inplace, _cs_unused
+    from ._row import batch_row
+    global cuda
+    cuda = cuda_module
+
+    flags = tuple(int(f) for f in flags)
+    key = (resid, jacob, flags, m, n, np.dtype(dtype).str, bool(cov), bool(absolute),
            bool(robust))
     kern = _KERNELS.get(key)
     if kern is not None:
         return kern
-    WS, SS = L.workspace_shape(m, n, robust, False, 0)
-    from numba import config
-    sim = bool(config.ENABLE_CUDASIM)
-    names = [f"A{i}" for i in range(len(kinds))]
-    # the simulator passes its own array wrappers; the kernel's @njit functions
-    # (run as CPU code there) need the numpy arrays inside
-    wrapped = ["P0", "LB", "UB", "MROW", *names, "fopts", "iopts", "xs", "rs"]
-    unwrap = (f"    {', '.join(wrapped)} = [getattr(a, '_ary', a) for a in "
-              f"({', '.join(wrapped)},)]\n") if sim else ""
-    select = "".join(
-        f"    r{i} = " + {WHOLE: f"A{i}", ROW: f"A{i}[t]",
-                          BCAST: f"A{i}[t if A{i}.shape[0] != 1 else 0]"}[k] + "\n"
-        for i, k in enumerate(kinds))
-    src = _SRC.format(UNWRAP=unwrap, M=m, N=n, N5=5 * n, MN=m * n, NN=n * n, WS=int(WS),
-                      SS=int(SS), ARGS="".join(a + ", " for a in names), SELECT=select,
-                      RARGS=", ".join(f"r{i}" for i in range(len(kinds))))
-    ns = dict(
-        math=math, cuda=cuda, RESID=resid, JACOB=jacob, HAS_JAC=jacob is not None,
-        COV=bool(cov), ABSOLUTE=bool(absolute), ROBUST=bool(robust),
-        DT=types.float32 if np.dtype(dtype) == np.float32 else types.float64,
-        i64=types.int64, setup=setup, advance=advance, init_layout=L.init_layout,
-        make_strictly_feasible=make_strictly_feasible,
-        first_order_optimality=first_order_optimality, _covariance=_covariance,
-        NONFINITE_START=NONFINITE_START, TOO_FEW_POINTS=TOO_FEW_POINTS, TRF=L.TRF,
-        LM=L.LM, REQ_F=L.REQ_F, REQ_FD=L.REQ_FD, REQ_J=L.REQ_J, REQ_DONE=L.REQ_DONE,
-        REQ_K=L.REQ_K, NFEV=L.NFEV, NJEV=L.NJEV, NIT=L.NIT, STATUS=L.STATUS,
-        COST=L.COST, O_X=L.O_X, O_XNEW=L.O_XNEW, O_FNEW=L.O_FNEW, O_B=L.O_B,
-        O_XQ=L.O_XQ, O_J=L.O_J, O_G=L.O_G, L_JAC=L.JAC)
-    exec(compile(src, "<lsqcore.batch.cuda generated kernel>", "exec"), ns)
-    ns["_row"] = cuda.jit(device=True)(ns["_row"])
-    kern = cuda.jit(ns["_kernel"])
+    WS, SS = (int(v) for v in L.workspace_shape(m, n, robust, False, 0))
+    N, M, N5, MN = n, m, 5 * n, m * n
+    DT = types.float32 if np.dtype(dtype) == np.float32 else types.float64
+    I64 = types.int64
+    row_flags = (bool(robust), False, bool(cov), bool(absolute))
+    rows = row_args(flags)
+
+    def _kernel(P0, LB, UB, MROW, args, fopts, iopts, xs, rs, outs, K):
+        ws = (cuda.local.array(WS, DT), cuda.local.array(SS, I64), cuda.local.array(N, DT),
+              cuda.local.array(M, DT), cuda.local.array(N5, DT), cuda.local.array(MN, DT),
+              cuda.local.array((N, N), DT), cuda.local.array((N, N), DT))
+        data = (P0, LB, UB, MROW)
+        opts = (fopts, iopts, xs, rs)
+        # grid-stride loop: a launch of fewer threads than rows keeps the
+        # workspaces of the resident threads in cache
+        for t in range(cuda.grid(1), K, cuda.gridsize(1)):
+            batch_row(t, 0, None, call_inplace, jac_inplace, _cs_unused, resid, jacob, None,
+                      rows, args, data, ws, opts, M, row_flags, outs)
+
+    if config.ENABLE_CUDASIM:
+        # the simulator runs the kernel as Python and passes its own array
+        # wrappers; the row's @njit functions need the numpy arrays inside
+        def _sim_kernel(P0, LB, UB, MROW, args, fopts, iopts, xs, rs, outs, K):
+            u = _unwrap
+            _kernel(u(P0), u(LB), u(UB), u(MROW), tuple(u(a) for a in args), u(fopts),
+                    u(iopts), u(xs), u(rs), tuple(u(o) for o in outs), K)
+        kern = cuda_module.jit(_sim_kernel)
+    else:
+        kern = cuda_module.jit(_kernel)
     _KERNELS[key] = kern
     return kern
 
@@ -293,7 +213,7 @@ def _free_bytes(cuda):
         return 1 << 30
 
 
-def solve(resid, jacob, args, kinds, X0, LB, UB, mrow, fopts, iopts, x_scale, rstep,
+def solve(resid, jacob, args, flags, X0, LB, UB, mrow, fopts, iopts, x_scale, rstep,
           m, n, dtype, cov, absolute, return_pcov, return_stderr, loss_code=0,
           threads_per_block=None, chunk=None, max_blocks=None):
     """Run batch rows on the GPU; returns the output dict of :func:`cpu.solve`.
@@ -303,9 +223,10 @@ def solve(resid, jacob, args, kinds, X0, LB, UB, mrow, fopts, iopts, x_scale, rs
     resid, jacob : numba dispatchers
         In-place residual ``resid(x, out, *row_args)`` and Jacobian
         ``jacob(x, J, *row_args)`` (or None: finite differences).
-    args, kinds : tuple
-        The extra arguments and how each is split by row (``WHOLE``,
-        ``ROW``, ``BCAST``).  Arrays may be host (numpy) or device
+    args, flags : tuple
+        The extra arguments and how each is split by row (the row flags
+        ``WHOLE``, ``ROW``, ``ROW_TRUNC``, ``BCAST_TRUNC`` of
+        :mod:`lsqcore.batch._model`).  Arrays may be host (numpy) or device
         (``__cuda_array_interface__``) arrays; device arrays are used in
         place (one launch over all rows) and must have the batch ``dtype``
         when they hold floats; host arrays of floats are converted to
@@ -320,7 +241,7 @@ def solve(resid, jacob, args, kinds, X0, LB, UB, mrow, fopts, iopts, x_scale, rs
     dt = np.dtype(dtype)
     K = X0.shape[0]
     tpb = int(threads_per_block or THREADS_PER_BLOCK)
-    kern = _build(cuda, resid, jacob, kinds, m, n, dt, cov, absolute, loss_code != LINEAR)
+    kern = _build(cuda, resid, jacob, flags, m, n, dt, cov, absolute, loss_code != LINEAR)
 
     out_x = np.full((K, n), np.nan, dtype=dt)
     out_cost = np.full(K, np.nan, dtype=dt)
@@ -332,8 +253,7 @@ def solve(resid, jacob, args, kinds, X0, LB, UB, mrow, fopts, iopts, x_scale, rs
     out_pcov = np.full((K if return_pcov else 0, n, n), np.nan, dtype=dt)
     out_se = np.full((K if return_stderr else 0, n), np.nan, dtype=dt)
 
-    def split(kind, shape0):
-        return kind == ROW or (kind == BCAST and shape0 != 1)
+    split = _split
 
     def dev(a, rows, kind):
         """Device form of ``a`` (its rows ``rows`` when split by row)."""
@@ -360,16 +280,16 @@ def solve(resid, jacob, args, kinds, X0, LB, UB, mrow, fopts, iopts, x_scale, rs
     no_mrow = cuda.to_device(np.zeros(0, dtype=np.int64))
     # shared arguments go to the device once
     shared = [None if split(k, (array_shape(a) or (1,))[0]) else dev(a, None, k)
-              for a, k in zip(args, kinds)]
+              for a, k in zip(args, flags)]
 
-    any_dev = any(is_cuda_array(a) for a, k in zip(args, kinds) if k != WHOLE)
+    any_dev = any(is_cuda_array(a) for a, k in zip(args, flags) if k != WHOLE)
     if chunk is None:
         if any_dev:
             chunk = K
         else:
             isz = dt.itemsize
             per_row = isz * (4 * n + 2 + n * n) + 8 * 5
-            for a, k, sh in zip(args, kinds, shared):
+            for a, k, sh in zip(args, flags, shared):
                 if sh is None:
                     per_row += isz * int(np.prod(array_shape(a)[1:], dtype=np.int64))
             chunk = max(1, min(K, int(_free_bytes(cuda) * MEMORY_FRACTION) // per_row))
@@ -383,7 +303,7 @@ def solve(resid, jacob, args, kinds, X0, LB, UB, mrow, fopts, iopts, x_scale, rs
         dUB = cuda.to_device(np.ascontiguousarray(UB[rows] if UB.shape[0] != 1 else UB, dtype=dt))
         dM = no_mrow if mrow is None else cuda.to_device(np.ascontiguousarray(mrow[rows]))
         dA = [sh if sh is not None else dev(a, rows, kd)
-              for a, kd, sh in zip(args, kinds, shared)]
+              for a, kd, sh in zip(args, flags, shared)]
         ox = cuda.to_device(out_x[rows])
         ocost = cuda.to_device(out_cost[rows])
         ost = cuda.to_device(out_status[rows])
@@ -397,8 +317,8 @@ def solve(resid, jacob, args, kinds, X0, LB, UB, mrow, fopts, iopts, x_scale, rs
         mb = max_blocks if max_blocks is not None else MAX_BLOCKS
         if mb:
             blocks = min(blocks, int(mb))
-        kern[blocks, tpb](dP0, dLB, dUB, dM, *dA, fo, io, xs, rs, ox, ocost, ost,
-                          onf, onj, oni, oopt, opc, ose, k)
+        kern[blocks, tpb](dP0, dLB, dUB, dM, tuple(dA), fo, io, xs, rs,
+                          (ox, ocost, ost, onf, onj, oni, oopt, opc, ose), k)
         cuda.synchronize()
         out_x[rows] = ox.copy_to_host()
         out_cost[rows] = ocost.copy_to_host()

@@ -1,0 +1,203 @@
+"""One compiled row: load a problem, answer the kernel's requests, read the result.
+
+Every compiled path solves a problem the same way:
+
+1. **start** -- lay out a zeroed workspace ``(W, S)`` for ``m`` residuals
+   and ``n`` parameters and load ``x0``, ``f(x0)``, the bounds and the
+   options into it (:func:`lsqcore._layout.init_layout`,
+   :func:`lsqcore._kernel.setup`);
+2. **the request loop** -- call :func:`lsqcore._kernel.advance` and answer
+   each request it returns (a residual at ``x_new``, the ``n`` residuals of
+   a finite-difference block, a Jacobian, a loss) until it returns
+   ``REQ_DONE``;
+3. **finish** -- read the answer out of the workspace into one named
+   record, :class:`Row`.
+
+:func:`solve_row` is that sequence.  The single compiled solve
+(:func:`lsqcore._driver.solve_compiled`, hence ``least_squares`` with a
+jitted model and :func:`lsqcore.jit.least_squares`), the CPU batch's
+``prange`` body and the CUDA kernel (:mod:`lsqcore.batch._row`) all call
+it.  The plain-Python driver (:func:`lsqcore._driver.run_python`) is the
+only other request loop (it calls Python functions between kernel steps),
+and it reads its result through the same :func:`read_row`.
+
+What differs between the callers is passed in as functions, which Numba
+binds at compile time (a function argument is a compile-time constant of
+its type, so nothing is called indirectly):
+
+* ``kern`` -- how the kernel is reached: the int64 array of its C
+  addresses (:data:`lsqcore._kernel.KERNEL`) on the CPU, so that a new
+  model's driver never re-optimises the kernel's code; ``None`` on the
+  GPU, where ``advance`` and ``setup`` are compiled into the CUDA kernel as
+  device functions from the same Python source.  ``kern is None`` is
+  decided when the row is compiled (Numba prunes the other branch);
+* ``call`` / ``jcall`` -- the residual's and the Jacobian's calling
+  convention (``lsqcore._driver.call_*`` / ``jac_*``: returning an array,
+  writing in place, or through a C wrapper's address); ``jac_cs`` the
+  complex-step Jacobian or a stand-in; ``fun``, ``jac``, ``loss`` the
+  user's functions (``None`` where absent: the branch is pruned).
+
+The functions here are ``inline='always'``: each caller compiles them into
+its own body, so a row adds no call and no boxing to a batch's inner loop.
+"""
+from collections import namedtuple
+
+from numba import njit
+
+from . import _layout as L
+from ._cabi import ccall
+from ._kernel import advance, setup
+from ._loss import LINEAR, CALLABLE
+
+
+#: The result of one solve, read out of its workspace (views, not copies):
+#: ``x``, ``grad`` (``J^T f`` of the loss-scaled residuals at ``x``), ``fun``
+#: (the residuals at ``x``), ``jac`` (``J`` at ``x``, ``(m, n)``), ``cost``,
+#: ``optimality`` (first-order optimality as scipy reports it, see
+#: :func:`lsqcore._bounds.first_order_optimality`: the value of the last
+#: ``gtol`` test, made at the final ``x`` whenever the kernel reached one),
+#: the counters, the status (:mod:`lsqcore._status`) and ``m``.
+Row = namedtuple("Row", ["x", "grad", "fun", "jac", "cost", "optimality", "nfev", "njev",
+                         "nit", "status", "m"])
+
+
+def read_row(W, S):
+    """The :class:`Row` of a finished workspace (views of ``W``).
+
+    Plain slicing, so that the same function serves the Python driver (as
+    written) and every compiled one (as :func:`read_row_jit`).
+    """
+    m = S[L.M]
+    n = S[L.N]
+    o = S[L.O_X]
+    x = W[o:o + n]
+    o = S[L.O_G]
+    g = W[o:o + n]
+    o = S[L.O_F]
+    f = W[o:o + m]
+    o = S[L.O_J]
+    J = W[o:o + m * n].reshape((m, n))
+    return Row(x, g, f, J, W[L.COST], W[L.G_NORM], S[L.NFEV], S[L.NJEV], S[L.NIT],
+               S[L.STATUS], m)
+
+
+read_row_jit = njit(error_model="numpy", inline="always")(read_row)
+
+
+@njit(error_model="numpy", inline="always")
+def kernel_size(kern, m, n, loss, trace_cap):
+    """Length of ``W`` for a problem (``kern``: the kernel's addresses, or None)."""
+    if kern is None:
+        return L.workspace_shape(m, n, loss != LINEAR, loss == CALLABLE, trace_cap)[0]
+    return ccall(kern[2], (m, n, loss, trace_cap))
+
+
+@njit(error_model="numpy", inline="always")
+def start_row(kern, W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap):
+    """Lay out the zeroed workspace ``(W, S)`` for ``f0.shape[0]`` residuals and
+    load the problem (``iopts[2]`` is the loss code)."""
+    if kern is None:
+        L.init_layout(S, f0.shape[0], x0.shape[0], iopts[2] != LINEAR, iopts[2] == CALLABLE,
+                      trace_cap)
+        setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts)
+    else:
+        ccall(kern[1], (W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap))
+
+
+@njit(error_model="numpy", inline="always")
+def kernel_step(kern, W, S):
+    """One call of :func:`lsqcore._kernel.advance`: the next request."""
+    if kern is None:
+        return advance(W, S)
+    return ccall(kern[0], (W, S))
+
+
+#: error codes of the request loop (negative; never a status).  The
+#: ``lsqcore._driver`` adapters return them when a user function misbehaves.
+ERR_F_SHAPE = -101
+ERR_J_SHAPE = -102
+ERR_LOSS_SHAPE = -103
+
+
+@njit(error_model="numpy", inline="always")
+def request_loop(kern, call, jcall, jac_cs, fun, jac, loss, W, S, args):
+    """Answer the kernel's requests until it is done; 0 or an ``ERR_*`` code.
+
+    The workspace is indexed by hand (``W[o:o + n]``), which compiles the
+    same on the CPU and the GPU.  When a user function fails, the point it
+    failed at is left in ``x_new``.
+    """
+    m = S[L.M]
+    n = S[L.N]
+    oX = S[L.O_X]
+    oXN = S[L.O_XNEW]
+    oFN = S[L.O_FNEW]
+    oB = S[L.O_B]
+    oXQ = S[L.O_XQ]
+    oJ = S[L.O_J]
+    x = W[oX:oX + n]
+    x_new = W[oXN:oXN + n]
+    f_new = W[oFN:oFN + m]
+    while True:
+        req = kernel_step(kern, W, S)
+        if req == L.REQ_F:
+            err = call(fun, x_new, f_new, args)
+            if err:
+                return err
+        elif req == L.REQ_FD:
+            for k in range(S[L.REQ_K]):
+                a = oXQ + k * n
+                b = oB + k * m
+                err = call(fun, W[a:a + n], W[b:b + m], args)
+                if err:
+                    for j in range(n):
+                        x_new[j] = W[a + j]
+                    return err
+        elif req == L.REQ_J:
+            if jac is not None:
+                err = jcall(jac, x, W[oJ:oJ + m * n].reshape((m, n)), args)
+                if err:
+                    for j in range(n):
+                        x_new[j] = x[j]
+                    return err
+        elif req == L.REQ_JCS:
+            oH = S[L.O_H]
+            jac_cs(fun, x, W[oH:oH + n], W[oJ:oJ + m * n], args)
+        elif req == L.REQ_LOSS:
+            if loss is not None:
+                err = _answer_loss(loss, W, S, m)
+                if err:
+                    return err
+        elif req != L.REQ_ITER:         # REQ_DONE
+            return 0
+
+
+@njit(error_model="numpy", inline="always")
+def _answer_loss(loss, W, S, m):
+    """``rho = loss(z)`` into ``RHO_NEW``; ``ERR_LOSS_SHAPE`` unless it is (3, m)."""
+    oZ = S[L.O_Z]
+    rho = loss(W[oZ:oZ + m])
+    if rho.shape[0] != 3 or rho.shape[1] != m:
+        return ERR_LOSS_SHAPE
+    oR = S[L.O_RHONEW]
+    for r in range(3):
+        for i in range(m):
+            W[oR + r * m + i] = rho[r, i]
+    return 0
+
+
+@njit(error_model="numpy", inline="always")
+def solve_row(kern, call, jcall, jac_cs, fun, jac, loss, W, S, x0, f0, lb, ub, x_scale,
+              rstep, fopts, iopts, trace_cap, args):
+    """Start, run and finish one problem in the zeroed workspace ``(W, S)``.
+
+    ``f0`` is ``f(x0)``, already evaluated and checked finite by the caller
+    (who decides what a bad start means for its front end).  Returns
+    ``(row, err)``: the :class:`Row` and 0, or an ``ERR_*`` code of the
+    request loop (the row is then read all the same; ``x_new`` holds the
+    point where a user function failed).
+    """
+    start_row(kern, W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap)
+    err = request_loop(kern, call, jcall, jac_cs, fun, jac, loss, W, S, args)
+    return read_row_jit(W, S), err
+

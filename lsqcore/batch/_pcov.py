@@ -1,0 +1,98 @@
+"""The covariance of a batch row's parameters, computed in place.
+
+curve_fit's rule (see :mod:`lsqcore._diagnostics` for the derivation and
+the rank decision) written without allocation, so that the same function
+runs in a CPU thread's scratch and, compiled as a CUDA device function, in
+a GPU thread's local memory.
+"""
+import math
+
+from .._jit import kernel_jit
+from .._layout import JAC_2POINT, JAC_3POINT
+from .._linalg import EPS, householder_qr, copy_r, jacobi_svd
+from .._diagnostics import UNDETERMINED_WEIGHT, RCOND_2POINT, RCOND_3POINT
+from ..methods.common import column_norms
+
+
+@kernel_jit
+def covariance(J, cost, m, n, absolute, jac_code, A, V, s, pc, small):
+    """``pcov`` by curve_fit's rule, without allocating (``small``: 3 n
+    scratch; the GPU driver compiles this function as a device function).
+
+    As :mod:`lsqcore._diagnostics`: the SVD of the column-equilibrated
+    ``J D^{-1} = U diag(s) V^T`` (``D = diag(||J_j||)``), singular values at or
+    below ``rcond * s_max`` discarded (``rcond``: the error level of the
+    Jacobian, 1e-7 for '2-point' and 1e-9 for '3-point' differences,
+    ``eps max(m, n)`` otherwise), ``pinv(J^T J) = D^{-1} V diag(1 / s^2) V^T
+    D^{-1}``; unless ``absolute``, times ``2 cost / (m - n)`` (the residual
+    variance, scipy's degrees of freedom).  A parameter that takes part in a
+    discarded direction (weight at least ``UNDETERMINED_WEIGHT`` of the
+    largest) gets ``inf`` in its row and column: the data do not determine
+    it.  A non-finite ``J`` or ``m <= n`` (scaled case) gives ``inf``
+    everywhere, as scipy does (without its warning).
+
+    The SVD is the kernel's own (:mod:`lsqcore._linalg`): Householder QR of
+    ``J D^{-1}`` (stored by columns in ``A``), then one-sided Jacobi on the
+    small ``R``; ``pc`` holds ``R`` while the SVD runs.
+    """
+    ok = True
+    for i in range(m):
+        for j in range(n):
+            if not math.isfinite(J[i, j]):
+                ok = False
+    if not ok or (not absolute and m <= n):
+        for a in range(n):
+            for b in range(n):
+                pc[a, b] = math.inf
+        return
+    column_norms(J, s)                  # (in s until the QR is done)
+    for j in range(n):
+        if not s[j] > 0.0:              # a column without effect (or NaN) is not scaled
+            s[j] = 1.0
+    At = A.reshape((n, m))
+    for i in range(m):
+        for j in range(n):
+            At[j, i] = J[i, j] / s[j]
+    householder_qr(At, small[:n])
+    copy_r(At, pc)
+    D = small[:n]                       # the QR's tau is no longer needed
+    for j in range(n):
+        D[j] = s[j]
+    jacobi_svd(pc, s, V, small[n:2 * n], small[2 * n:])
+    if jac_code == JAC_2POINT:
+        rcond = RCOND_2POINT
+    elif jac_code == JAC_3POINT:
+        rcond = RCOND_3POINT
+    else:
+        rcond = EPS * max(m, n)
+    threshold = rcond * s[0]
+    for a in range(n):
+        for b in range(n):
+            pc[a, b] = 0.0
+    free = small[n:2 * n]                 # 1: takes part in an undetermined combination
+    for a in range(n):
+        free[a] = 0.0
+    for j in range(n):
+        if s[j] > threshold:
+            s2 = s[j] * s[j]
+            for a in range(n):
+                va = V[a, j] / (s2 * D[a])
+                for b in range(n):
+                    pc[a, b] += va * V[b, j] / D[b]
+        else:
+            vmax = 0.0
+            for a in range(n):
+                vmax = max(vmax, abs(V[a, j]))
+            for a in range(n):
+                if abs(V[a, j]) >= UNDETERMINED_WEIGHT * vmax:
+                    free[a] = 1.0
+    bad = False
+    for a in range(n):
+        for b in range(n):
+            if not math.isfinite(pc[a, b]):
+                bad = True
+    scale = 1.0 if absolute else 2.0 * cost / (m - n)
+    for a in range(n):
+        for b in range(n):
+            undetermined = free[a] != 0.0 or free[b] != 0.0
+            pc[a, b] = math.inf if bad or undetermined else pc[a, b] * scale
