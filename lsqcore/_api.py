@@ -27,6 +27,7 @@ from ._log import first_use, KERNEL_MESSAGE
 from ._memo import Memo
 
 from ._row import read_row
+from ._stopping import describe
 from ._driver import (run_python, compiled_entry, solve_by_address, solve_by_address_ws,
                       pack_ints, pack_floats, Views, ERR_F_SHAPE, ERR_J_SHAPE,
                       ERR_LOSS_SHAPE, ERR_F0_NONFINITE, ERR_LM_M_LT_N, ERR_INPLACE_SHORT,
@@ -281,7 +282,8 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
         _raise_nonfinite_jac0(jac_f)
     result = _result(W, S, method, lb, ub, xtol, trace)
     if verbose >= 1:
-        _print_summary(result, _initial_cost(f0, loss, loss_code, f_scale))
+        _print_summary(result, _initial_cost(f0, loss, loss_code, f_scale),
+                       describe(W, S) if verbose == 2 else "")
     return result
 
 
@@ -341,8 +343,12 @@ def _raise_nonfinite_jac0(jac):
     raise ValueError(f"{what} non-finite values at `x0`.")
 
 
-def _print_summary(result, initial_cost):
+def _print_summary(result, initial_cost, reason=""):
+    """scipy's closing lines; ``verbose=2`` adds the test that stopped the solve
+    with its numbers (``reason``, :func:`lsqcore._stopping.describe`)."""
     print(result.message)
+    if reason:
+        print(f"Stopped by {reason}.")
     print(f"Function evaluations {result.nfev}, initial cost {initial_cost:.4e}, "
           f"final cost {result.cost:.4e}, first-order optimality "
           f"{result.optimality:.2e}.")

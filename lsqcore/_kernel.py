@@ -31,6 +31,7 @@ from numba import njit, cfunc, carray, types
 
 from . import _layout as L
 from ._jit import kernel_jit
+from ._linalg import EPS
 from ._layout import vec, mat
 from ._log import first_use, KERNEL_MESSAGE
 from ._loss import (LINEAR, CALLABLE, evaluate_rho, callable_loss_input,
@@ -38,7 +39,9 @@ from ._loss import (LINEAR, CALLABLE, evaluate_rho, callable_loss_input,
 from ._jacobian import fd_steps, fd_points, fd_assemble, cs_steps
 from ._status import (FLAT, RUNNING, GTOL, MAX_NFEV, NONFINITE_JAC, IMPROPER_INPUT,
                       NONSTATIONARY, FTOL, XTOL, FTOL_XTOL)
-from .methods import trf, lm, gn
+from ._stopping import (record, record_only, record_gtol, G_FLAT, NFEV, J_NONFINITE,
+                        NONSTATIONARY_ANGLE, NONSTATIONARY_LOST, COST_INF)
+from . import _method
 
 PH_INIT, PH_INIT_RHO, PH_JAC, PH_FD1, PH_FD2, PH_JAC_DONE, PH_CHECK, PH_STEP, \
     PH_TRIAL, PH_TRIAL_RHO, PH_EVAL, PH_DONE = range(12)
@@ -127,7 +130,6 @@ TAU_STATIONARY = 1e-2
 #: a zero-residual solution, where the angle is that of rounding noise (MGH/NIST:
 #: zero-residual stops at 3e-7..3e2 of the floor, all others above 4e9)
 ROUNDING_FLOOR = 1e4
-EPS = 2.220446049250313e-16
 
 
 @kernel_jit
@@ -200,8 +202,10 @@ def _vet_tolerance_stop(W, S):
     f_norm = math.sqrt(f_norm)
     if f_norm <= ROUNDING_FLOOR * EPS * math.sqrt(floor):
         return
-    if _zero_columns(J) > S[L.ZERO_COLS]:
+    lost = _zero_columns(J)
+    if lost > S[L.ZERO_COLS]:
         W[L.REL_GRAD] = math.inf
+        record(W, S, True, NONSTATIONARY_LOST, lost, S[L.ZERO_COLS])
         S[L.STATUS] = NONSTATIONARY
         return
     worst = 0.0
@@ -214,7 +218,9 @@ def _vet_tolerance_stop(W, S):
         if c > 0.0:
             worst = max(worst, abs(g[j]) / (math.sqrt(c) * f_norm))
     W[L.REL_GRAD] = worst
-    if worst > max(TAU_STATIONARY, math.sqrt(max(W[L.FTOL], W[L.XTOL]))):
+    tau = max(TAU_STATIONARY, math.sqrt(max(W[L.FTOL], W[L.XTOL])))
+    if worst > tau:
+        record(W, S, True, NONSTATIONARY_ANGLE, worst, tau)
         S[L.STATUS] = NONSTATIONARY
 
 
@@ -231,6 +237,7 @@ def _honest(W, S):
     """
     _vet_tolerance_stop(W, S)
     if S[L.STATUS] > 0 and not math.isfinite(W[L.COST]):
+        record_only(W, S, COST_INF, W[L.COST], math.inf)
         S[L.STATUS] = IMPROPER_INPUT
 
 
@@ -346,13 +353,185 @@ def _widen_null_steps(J, typ):
 
 
 @kernel_jit
-def advance(W, S):
-    """Run until the next request; return its code (``REQ_*`` in :mod:`lsqcore._layout`)."""
+def _stop(W, S, status):
+    """End the solve with ``status`` (vetted by :func:`_honest` when it claims success)."""
+    S[L.STATUS] = status
+    _honest(W, S)
+    return _done(S)
+
+
+@kernel_jit
+def _jacobian(W, S):
+    """Phases ``PH_JAC``, ``PH_FD1``, ``PH_FD2``: ask for ``J`` at ``x`` (analytic,
+    complex step, or the one or two blocks of finite differences) and
+    assemble it.  Returns the request, or 0 when ``J`` is complete."""
     m = S[L.M]
     n = S[L.N]
-    method = S[L.METHOD]
+    ph = S[L.PHASE]
+    jk = S[L.JAC]
+    x = vec(W, S, L.O_X, n)
+    h = vec(W, S, L.O_H, n)
+    scheme = vec(W, S, L.O_FDC, n)
+    if ph == PH_JAC:
+        if jk == L.JAC_CALLABLE:
+            return _request(S, L.REQ_J, PH_JAC_DONE)
+        if jk == L.JAC_CS:
+            cs_steps(x, vec(W, S, L.O_RSTEP, n), h)
+            return _request(S, L.REQ_JCS, PH_JAC_DONE)
+        fd_steps(x, vec(W, S, L.O_LB, n), vec(W, S, L.O_UB, n),
+                 vec(W, S, L.O_RSTEP, n), vec(W, S, L.O_TYP, n),
+                 jk == L.JAC_3POINT, h, scheme)
+        fd_points(x, h, scheme, 1, mat(W, S, L.O_XQ, n, n))
+        S[L.REQ_K] = n
+        return _request(S, L.REQ_FD, PH_FD1)
+    three = jk == L.JAC_3POINT
+    which = 1 if ph == PH_FD1 else 2
+    fd_assemble(vec(W, S, L.O_F, m), mat(W, S, L.O_B, n, m), h, scheme, three, which,
+                mat(W, S, L.O_J, m, n))
+    if three and which == 1:
+        fd_points(x, h, scheme, 2, mat(W, S, L.O_XQ, n, n))
+        S[L.REQ_K] = n
+        return _request(S, L.REQ_FD, PH_FD2)
+    S[L.PHASE] = PH_JAC_DONE
+    return 0
+
+
+@kernel_jit
+def _nonfinite_count(J):
+    m, n = J.shape
+    k = 0
+    for i in range(m):
+        for j in range(n):
+            if not math.isfinite(J[i, j]):
+                k += 1
+    return k
+
+
+@kernel_jit
+def _jacobian_done(W, S):
+    """Phase ``PH_JAC_DONE``: vet ``J``, scale it for the loss and form ``g = J^T f_s``.
+    Returns a request (or ``REQ_DONE``), or 0 to go on."""
+    m = S[L.M]
+    n = S[L.N]
+    J = mat(W, S, L.O_J, m, n)
+    if S[L.JAC] == L.JAC_2POINT or S[L.JAC] == L.JAC_3POINT:
+        if _widen_null_steps(J, vec(W, S, L.O_TYP, n)):
+            S[L.PHASE] = PH_JAC      # redo the differences with wider steps
+            return 0
+    S[L.NJEV] += 1
+    if S[L.NJEV] == 1:
+        S[L.ZERO_COLS] = _zero_columns(J)
+    bad = _nonfinite_count(J)
+    if bad:
+        record_only(W, S, J_NONFINITE, bad, S[L.NIT])
+        S[L.STATUS] = NONFINITE_JAC
+        return _done(S)
+    f = vec(W, S, L.O_F, m)
+    if S[L.LOSS] != LINEAR:
+        if S[L.METHOD] == L.GN:
+            scale_irls(J, f, mat(W, S, L.O_RHO, 3, m), vec(W, S, L.O_FS, m))
+        else:
+            scale_for_loss(J, f, mat(W, S, L.O_RHO, 3, m), vec(W, S, L.O_FS, m))
+    f_s = vec(W, S, L.O_FS, m)
+    g = vec(W, S, L.O_G, n)
+    for j in range(n):          # g = J^T f_s, each sum in a register
+        acc = 0.0
+        for i in range(m):
+            acc += J[i, j] * f_s[i]
+        g[j] = acc
+    if S[L.NOTIFY]:
+        return _request(S, L.REQ_ITER, PH_CHECK)
+    S[L.PHASE] = PH_CHECK
+    return 0
+
+
+@kernel_jit
+def _out_of_evaluations(W, S):
+    """The evaluation budget is spent: status ``MAX_NFEV`` (recorded)."""
+    if S[L.NFEV] < S[L.MAX_NFEV]:
+        return False
+    record_only(W, S, NFEV, S[L.NFEV], S[L.MAX_NFEV])
+    S[L.STATUS] = MAX_NFEV
+    return True
+
+
+@kernel_jit
+def _check(W, S):
+    """Phase ``PH_CHECK`` at a new ``x``: the ``gtol`` test (and the end of a solve
+    a trial's ``ftol``/``xtol`` test already decided), the budget, then the
+    method's factorisation.  Returns ``REQ_DONE`` or 0 to go on."""
+    gt = _method.gtol_test(W, S)
+    if S[L.STATUS] != RUNNING:
+        # the trial that led here met ftol/xtol; 'trf' and 'gn' report gtol
+        # instead when it holds as well (scipy's order), 'lm' keeps MINPACK's
+        if gt and S[L.METHOD] != L.LM:
+            record_gtol(W, S)
+            S[L.STATUS] = GTOL
+        return _stop(W, S, S[L.STATUS])
+    if gt:
+        m = S[L.M]
+        n = S[L.N]
+        if W[L.COST] > 0.0 and _all_zero(vec(W, S, L.O_J, m * n)):
+            record_only(W, S, G_FLAT, W[L.COST], 0.0)
+            return _stop(W, S, FLAT)
+        record_gtol(W, S)
+        return _stop(W, S, GTOL)
+    if _out_of_evaluations(W, S):
+        return _done(S)
+    _method.factorize(W, S)
+    if S[L.STATUS] != RUNNING:
+        return _stop(W, S, S[L.STATUS])
+    S[L.PHASE] = PH_STEP
+    return 0
+
+
+@kernel_jit
+def _evaluate(W, S):
+    """Phase ``PH_EVAL``: the method assesses the trial (accept or reject, new
+    radius) and runs its ``ftol``/``xtol`` tests.  Returns ``REQ_DONE`` or 0."""
+    valid = math.isfinite(W[L.COST_NEW])
+    accepted = _method.assess_trial(W, S, valid)
+    status = _method.converged(W, S, accepted, valid)
+    if status != RUNNING:
+        S[L.STATUS] = status
+    if S[L.TRACE_CAP] > 0:
+        _record(W, S, ACCEPTED if accepted else (REJECTED if valid else INVALID))
+    if accepted:
+        _accept(W, S)
+        S[L.NIT] += 1
+        S[L.PHASE] = PH_JAC
+    elif S[L.STATUS] != RUNNING:
+        return _stop(W, S, S[L.STATUS])
+    else:
+        S[L.PHASE] = PH_STEP
+    return 0
+
+
+@kernel_jit
+def _trial_cost(W, S):
+    """Phase ``PH_TRIAL``: count the evaluation and take the cost of ``f(x_new)``
+    (inf when not finite: an invalid trial).  Returns a loss request or 0."""
+    S[L.NFEV] += 1
+    if _all_finite(vec(W, S, L.O_FNEW, S[L.M])):
+        if not _cost_of_new(W, S):
+            return _request(S, L.REQ_LOSS, PH_TRIAL_RHO)
+    else:
+        W[L.COST_NEW] = math.inf
+    S[L.PHASE] = PH_EVAL
+    return 0
+
+
+@kernel_jit
+def advance(W, S):
+    """Run until the next request; return its code (``REQ_*`` in :mod:`lsqcore._layout`).
+
+    The loop of the minimizer: each phase is a function that returns a
+    request for the driver, or 0 to go on to the phase it set.
+    """
+    m = S[L.M]
     while True:
         ph = S[L.PHASE]
+        req = 0
         if ph == PH_INIT:
             if not _cost_of_new(W, S):
                 return _request(S, L.REQ_LOSS, PH_INIT_RHO)
@@ -362,146 +541,29 @@ def advance(W, S):
             W[L.COST_NEW] = finish_callable_loss(mat(W, S, L.O_RHONEW, 3, m), W[L.FSCALE])
             _accept(W, S)
             S[L.PHASE] = PH_JAC
-        elif ph == PH_JAC:
-            jk = S[L.JAC]
-            x = vec(W, S, L.O_X, n)
-            if jk == L.JAC_CALLABLE:
-                return _request(S, L.REQ_J, PH_JAC_DONE)
-            if jk == L.JAC_CS:
-                cs_steps(x, vec(W, S, L.O_RSTEP, n), vec(W, S, L.O_H, n))
-                return _request(S, L.REQ_JCS, PH_JAC_DONE)
-            h = vec(W, S, L.O_H, n)
-            scheme = vec(W, S, L.O_FDC, n)
-            fd_steps(x, vec(W, S, L.O_LB, n), vec(W, S, L.O_UB, n),
-                     vec(W, S, L.O_RSTEP, n), vec(W, S, L.O_TYP, n),
-                     jk == L.JAC_3POINT, h, scheme)
-            fd_points(x, h, scheme, 1, mat(W, S, L.O_XQ, n, n))
-            S[L.REQ_K] = n
-            return _request(S, L.REQ_FD, PH_FD1)
-        elif ph == PH_FD1:
-            three = S[L.JAC] == L.JAC_3POINT
-            x = vec(W, S, L.O_X, n)
-            h = vec(W, S, L.O_H, n)
-            scheme = vec(W, S, L.O_FDC, n)
-            fd_assemble(vec(W, S, L.O_F, m), mat(W, S, L.O_B, n, m), h, scheme,
-                        three, 1, mat(W, S, L.O_J, m, n))
-            if three:
-                fd_points(x, h, scheme, 2, mat(W, S, L.O_XQ, n, n))
-                S[L.REQ_K] = n
-                return _request(S, L.REQ_FD, PH_FD2)
-            S[L.PHASE] = PH_JAC_DONE
-        elif ph == PH_FD2:
-            fd_assemble(vec(W, S, L.O_F, m), mat(W, S, L.O_B, n, m),
-                        vec(W, S, L.O_H, n), vec(W, S, L.O_FDC, n), True, 2,
-                        mat(W, S, L.O_J, m, n))
-            S[L.PHASE] = PH_JAC_DONE
+        elif ph == PH_JAC or ph == PH_FD1 or ph == PH_FD2:
+            req = _jacobian(W, S)
         elif ph == PH_JAC_DONE:
-            J = mat(W, S, L.O_J, m, n)
-            if S[L.JAC] == L.JAC_2POINT or S[L.JAC] == L.JAC_3POINT:
-                if _widen_null_steps(J, vec(W, S, L.O_TYP, n)):
-                    S[L.PHASE] = PH_JAC      # redo the differences with wider steps
-                    continue
-            S[L.NJEV] += 1
-            if S[L.NJEV] == 1:
-                S[L.ZERO_COLS] = _zero_columns(J)
-            ok = True
-            for i in range(m):
-                for j in range(n):
-                    if not math.isfinite(J[i, j]):
-                        ok = False
-            if not ok:
-                S[L.STATUS] = NONFINITE_JAC
-                return _done(S)
-            f = vec(W, S, L.O_F, m)
-            if S[L.LOSS] != LINEAR:
-                if method == L.GN:
-                    scale_irls(J, f, mat(W, S, L.O_RHO, 3, m), vec(W, S, L.O_FS, m))
-                else:
-                    scale_for_loss(J, f, mat(W, S, L.O_RHO, 3, m), vec(W, S, L.O_FS, m))
-            f_s = vec(W, S, L.O_FS, m)
-            g = vec(W, S, L.O_G, n)
-            for j in range(n):          # g = J^T f_s, each sum in a register
-                acc = 0.0
-                for i in range(m):
-                    acc += J[i, j] * f_s[i]
-                g[j] = acc
-            if S[L.NOTIFY]:
-                return _request(S, L.REQ_ITER, PH_CHECK)
-            S[L.PHASE] = PH_CHECK
+            req = _jacobian_done(W, S)
         elif ph == PH_CHECK:
-            if method == L.TRF:
-                gt = trf.gtol_test(W, S)
-            elif method == L.LM:
-                gt = lm.gtol_test(W, S)
-            else:
-                gt = gn.gtol_test(W, S)
-            if S[L.STATUS] != RUNNING:
-                if gt and method != L.LM:
-                    S[L.STATUS] = GTOL
-                _honest(W, S)
-                return _done(S)
-            if gt:
-                S[L.STATUS] = FLAT if (W[L.COST] > 0.0 and _all_zero(
-                    vec(W, S, L.O_J, m * n))) else GTOL
-                _honest(W, S)
-                return _done(S)
-            if S[L.NFEV] >= S[L.MAX_NFEV]:
-                S[L.STATUS] = MAX_NFEV
-                return _done(S)
-            if method == L.TRF:
-                trf.factorize(W, S)
-            elif method == L.LM:
-                lm.factorize(W, S)
-            else:
-                gn.factorize(W, S)
-            if S[L.STATUS] != RUNNING:
-                _honest(W, S)
-                return _done(S)
-            S[L.PHASE] = PH_STEP
+            req = _check(W, S)
         elif ph == PH_STEP:
-            if S[L.NFEV] >= S[L.MAX_NFEV]:
-                S[L.STATUS] = MAX_NFEV
+            if _out_of_evaluations(W, S):
                 return _done(S)
-            if method == L.TRF:
-                trf.trial(W, S)
-            elif method == L.LM:
-                lm.trial(W, S)
-            else:
-                gn.trial(W, S)
+            _method.compute_step(W, S)
             S[L.FIRST] = 0
             return _request(S, L.REQ_F, PH_TRIAL)
         elif ph == PH_TRIAL:
-            S[L.NFEV] += 1
-            if _all_finite(vec(W, S, L.O_FNEW, m)):
-                if not _cost_of_new(W, S):
-                    return _request(S, L.REQ_LOSS, PH_TRIAL_RHO)
-            else:
-                W[L.COST_NEW] = math.inf
-            S[L.PHASE] = PH_EVAL
+            req = _trial_cost(W, S)
         elif ph == PH_TRIAL_RHO:
             W[L.COST_NEW] = finish_callable_loss(mat(W, S, L.O_RHONEW, 3, m), W[L.FSCALE])
             S[L.PHASE] = PH_EVAL
         elif ph == PH_EVAL:
-            valid = math.isfinite(W[L.COST_NEW])
-            if method == L.TRF:
-                accepted = trf.evaluate(W, S, valid)
-            elif method == L.LM:
-                accepted = lm.evaluate(W, S, valid)
-            else:
-                accepted = gn.evaluate(W, S, valid)
-            if S[L.TRACE_CAP] > 0:
-                _record(W, S, ACCEPTED if accepted else (REJECTED if valid else INVALID))
-            if accepted:
-                _accept(W, S)
-                S[L.NIT] += 1
-                S[L.PHASE] = PH_JAC
-            elif S[L.STATUS] != RUNNING:
-                _honest(W, S)
-                return _done(S)
-            else:
-                S[L.PHASE] = PH_STEP
+            req = _evaluate(W, S)
         else:
             return _done(S)
+        if req:
+            return req
 
 
 # ---- the kernel behind C addresses -------------------------------------------

@@ -1,4 +1,4 @@
-"""Termination status codes, their messages, and the shared termination test.
+"""Termination status codes and their messages.
 
 The integers are scipy's (``scipy.optimize.least_squares``) so that code
 written against scipy keeps working; lsqcore adds its own negative ones:
@@ -7,9 +7,8 @@ Jacobian is identically zero where the cost is positive: scipy would report
 ``gtol`` success there), -6 (an ``ftol``/``xtol`` stop at a point that is not
 stationary, or where a parameter no longer moves the residuals: scipy would
 report success there; see :func:`lsqcore._kernel._vet_tolerance_stop`).
+The tests that set them are in :mod:`lsqcore._stopping`.
 """
-from ._jit import kernel_jit
-
 RUNNING = -99
 CALLBACK_STOP = -2
 IMPROPER_INPUT = -1
@@ -47,22 +46,3 @@ MESSAGES = {
     LINE_SEARCH_FAIL: "The line search found no decrease along the Gauss-Newton "
                       "direction; the last point is returned (try 'lm' or 'trf').",
 }
-
-
-@kernel_jit
-def check_termination(dF, F, dx_norm, x_norm, ratio, ftol, xtol):
-    """The ``ftol``/``xtol`` tests of the trust-region and line-search methods.
-
-    ``ftol`` holds when an accepted-quality step (``ratio > 0.25``) reduced the
-    cost by less than ``ftol * F``; ``xtol`` when the step is smaller than
-    ``xtol * (xtol + ||x||)``.  Returns a status, or ``RUNNING``.
-    """
-    ftol_ok = dF < ftol * F and ratio > 0.25
-    xtol_ok = dx_norm < xtol * (xtol + x_norm)
-    if ftol_ok and xtol_ok:
-        return FTOL_XTOL
-    if ftol_ok:
-        return FTOL
-    if xtol_ok:
-        return XTOL
-    return RUNNING

@@ -33,6 +33,7 @@ import math
 import numpy as np
 
 from . import _layout as L
+from ._stopping import describe
 from ._loss import LINEAR
 
 #: Record fields in the order the kernel writes them.
@@ -108,6 +109,10 @@ class Trace:
         self.m = int(m)
         self.n = int(x.shape[1])
         self.loss_linear = bool(loss_linear)
+        #: why the solve stopped, with the numbers that decided it (e.g.
+        #: ``'ftol: dF/F = 3.1e-09 < 1e-08 (a step with ratio > 0.25)'``;
+        #: :func:`lsqcore._stopping.describe`), '' when not known
+        self.stop_reason = ""
         for k, v in self._columns.items():
             setattr(self, k, v)
 
@@ -125,9 +130,11 @@ class Trace:
         x = rec[:, L.TRACE_FIELDS:]
         lb = W[int(S[L.O_LB]):int(S[L.O_LB]) + n].copy()
         ub = W[int(S[L.O_UB]):int(S[L.O_UB]) + n].copy()
-        return cls.from_records(rec[:, :L.TRACE_FIELDS], x, method=method, m=m,
-                                lb=lb, ub=ub, xtol=float(W[L.XTOL]),
-                                loss_linear=int(S[L.LOSS]) == LINEAR)
+        trace = cls.from_records(rec[:, :L.TRACE_FIELDS], x, method=method, m=m,
+                                 lb=lb, ub=ub, xtol=float(W[L.XTOL]),
+                                 loss_linear=int(S[L.LOSS]) == LINEAR)
+        trace.stop_reason = describe(W, S)
+        return trace
 
     @classmethod
     def from_records(cls, rec, x, *, method, m, lb=None, ub=None, xtol=1e-8,

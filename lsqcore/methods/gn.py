@@ -40,14 +40,25 @@ from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST, STATUS,
                        O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
                        O_SCALEINV, O_R, O_W1, O_J, O_D,
                        FTOL, XTOL, GTOL, COST, COST_NEW, ACTRED, PRERED, RATIO,
-                       STEP_NORM, STEP_H_NORM, G_NORM, LS_T, GP, DELTA, ALPHA, PRED_FULL)
+                       STEP_NORM, STEP_H_NORM, G_NORM, LS_T, GP, DELTA, ALPHA, PRED_FULL,
+                       LS_T_TRIED, G_TEST)
 from .._linalg import norm_r, norm2, dot, max_nan
-from .._status import (check_termination, RUNNING, LINE_SEARCH_FAIL, FTOL as ST_FTOL,
-                       XTOL as ST_XTOL)
+from .._status import RUNNING, LINE_SEARCH_FAIL, FTOL as ST_FTOL, XTOL as ST_XTOL
+from .._stopping import (check_termination, record, gtol_reached, xtol_reached,
+                         predicted_ftol_reached, F_GN_PREDICTED, X_GN_FULL,
+                         F_GN_ROUNDING, LS_FAILED)
 from .common import factor_scaled_jacobian, gauss_newton_step, update_jac_scale
 
+#: sufficient decrease (Armijo) constant c1 (Nocedal & Wright 2006, eq. 3.4 and
+#: the value recommended after it)
 ARMIJO_C = 1e-4
+#: backtracking keeps the new fraction in [BACKTRACK_MIN t, BACKTRACK_MAX t]
+#: (Nocedal & Wright 2006, sec. 3.5; Dennis & Schnabel 1983, sec. 6.3.2)
+BACKTRACK_MIN = 0.1
+BACKTRACK_MAX = 0.5
+#: the predicted gain of the full step at rounding level: sqrt(eps) F
 SQRT_EPS = 1.4901161193847656e-08
+#: a step fraction below this ends the line search
 MIN_T = 1e-12
 
 
@@ -60,7 +71,8 @@ def gtol_test(W, S):
     for i in range(n):
         g_norm = max_nan(g_norm, abs(g[i]))
     W[G_NORM] = g_norm
-    return g_norm < W[GTOL]
+    W[G_TEST] = g_norm
+    return gtol_reached(g_norm, W[GTOL])
 
 
 @kernel_jit
@@ -90,14 +102,17 @@ def factorize(W, S):
     # (scale invariant, unlike a test on the size of a step not yet taken)
     predicted = -(W[GP] + 0.5 * norm_r(R, p_h))
     W[PRED_FULL] = predicted
-    if predicted < W[FTOL] * W[COST]:
+    if predicted_ftol_reached(predicted, W[COST], W[FTOL]):
+        record(W, S, False, F_GN_PREDICTED, predicted / W[COST], W[FTOL])
         S[STATUS] = ST_FTOL
 
 
 @kernel_jit
-def trial(W, S):
+def compute_step(W, S):
+    """The trial point ``x + t D p_h`` for the current fraction ``t``."""
     n = S[N]
     t = W[LS_T]
+    W[LS_T_TRIED] = t
     p_h = vec(W, S, O_PH, n)
     d = vec(W, S, O_D, n)
     x = vec(W, S, O_X, n)
@@ -113,45 +128,73 @@ def trial(W, S):
     W[STEP_NORM] = norm2(step)
 
 
+# ---- the step/radius seam (see lsqcore._method) -----------------------------------
+# The line search's "radius" is the step fraction t (W[LS_T]).
+
 @kernel_jit
-def evaluate(W, S, valid):
-    """Armijo test; a full step is also tested for ``ftol``/``xtol``."""
+def step_quality(W, S):
+    """Actual and predicted reduction of a valid trial and their ratio."""
+    actual = W[COST] - W[COST_NEW]
+    W[ACTRED] = actual
+    predicted = W[PRERED]
+    W[RATIO] = actual / predicted if predicted > 0.0 else (1.0 if actual == 0.0 else 0.0)
+
+
+@kernel_jit
+def is_successful(W, S):
+    """Armijo: ``F(x) - F(x + t p) >= -ARMIJO_C t g^T p`` (and a decrease)."""
+    actual = W[ACTRED]
+    return actual > 0.0 and actual >= -ARMIJO_C * W[LS_T_TRIED] * W[GP]
+
+
+@kernel_jit
+def step_accepted(W, S):
+    """Nothing to update: the next iteration starts again at ``t = 1``."""
+    return
+
+
+@kernel_jit
+def step_rejected(W, S):
+    """Backtrack to the minimiser of the quadratic through ``F(x)``, its slope
+    ``g^T p`` and ``F(x + t p)``, safeguarded to ``[BACKTRACK_MIN t, BACKTRACK_MAX t]``."""
+    t = W[LS_T_TRIED]
+    slope = W[GP]
+    denom = 2.0 * (W[COST_NEW] - W[COST] - t * slope)
+    t_new = -slope * t * t / denom if denom > 0.0 else BACKTRACK_MAX * t
+    W[LS_T] = min(max(t_new, BACKTRACK_MIN * t), BACKTRACK_MAX * t)
+
+
+@kernel_jit
+def step_invalid(W, S):
+    """A non-finite residual halves the step fraction."""
+    W[ACTRED] = 0.0
+    W[RATIO] = 0.0
+    W[LS_T] = BACKTRACK_MAX * W[LS_T_TRIED]
+
+
+@kernel_jit
+def converged(W, S, accepted, valid):
+    """``ftol``/``xtol`` as 'trf' on an accepted full step; after a rejected one,
+    the line search's end when ``t`` fell below ``MIN_T`` (a status or ``RUNNING``)."""
     n = S[N]
-    t = W[LS_T]
-    slope = W[GP]                      # g^T p < 0
-    if not valid:
-        W[ACTRED] = 0.0
-        W[RATIO] = 0.0
-        t_new = 0.5 * t
-    else:
-        actual = W[COST] - W[COST_NEW]
-        W[ACTRED] = actual
-        predicted = W[PRERED]
-        ratio = actual / predicted if predicted > 0.0 else (1.0 if actual == 0.0 else 0.0)
-        W[RATIO] = ratio
-        if actual > 0.0 and actual >= -ARMIJO_C * t * slope:
-            if t == 1.0:
-                status = check_termination(actual, W[COST], W[STEP_NORM],
-                                           norm2(vec(W, S, O_X, n)), ratio,
-                                           W[FTOL], W[XTOL])
-                if status != RUNNING:
-                    S[STATUS] = status
-            return True
-        # minimiser of the quadratic through F(x), its slope and F(x + t p)
-        denom = 2.0 * (W[COST_NEW] - W[COST] - t * slope)
-        t_new = -slope * t * t / denom if denom > 0.0 else 0.5 * t
-        t_new = min(max(t_new, 0.1 * t), 0.5 * t)
-    W[LS_T] = t_new
-    if t_new < MIN_T:
-        # No decrease along a descent direction.  Converged (to working
-        # accuracy) if the full step is below xtol or the model's whole
-        # predicted gain is at rounding level, sqrt(eps) * F; else a failure.
-        x_norm = norm2(vec(W, S, O_X, n))
-        full = W[STEP_NORM] / t
-        if full < W[XTOL] * (W[XTOL] + x_norm):
-            S[STATUS] = ST_XTOL
-        elif W[PRED_FULL] <= SQRT_EPS * W[COST]:
-            S[STATUS] = ST_FTOL
-        else:
-            S[STATUS] = LINE_SEARCH_FAIL
-    return False
+    if accepted:
+        if W[LS_T_TRIED] != 1.0:
+            return RUNNING
+        return check_termination(W, S, W[ACTRED], W[COST], W[STEP_NORM],
+                                 norm2(vec(W, S, O_X, n)), W[RATIO])
+    if W[LS_T] >= MIN_T:
+        return RUNNING
+    # No decrease along a descent direction.  Converged (to working accuracy)
+    # if the full step is below xtol or the model's whole predicted gain is at
+    # rounding level, sqrt(eps) * F; else a failure.
+    x_norm = norm2(vec(W, S, O_X, n))
+    full = W[STEP_NORM] / W[LS_T_TRIED]
+    xtol = W[XTOL]
+    if xtol_reached(full, x_norm, xtol):
+        record(W, S, False, X_GN_FULL, full / (xtol + x_norm), xtol)
+        return ST_XTOL
+    if W[PRED_FULL] <= SQRT_EPS * W[COST]:
+        record(W, S, False, F_GN_ROUNDING, W[PRED_FULL] / W[COST], SQRT_EPS)
+        return ST_FTOL
+    record(W, S, False, LS_FAILED, W[LS_T], MIN_T)
+    return LINE_SEARCH_FAIL

@@ -40,15 +40,39 @@ K. Levenberg, Q. Appl. Math. 2, 1944.  D. W. Marquardt, SIAM J. Appl. Math. 11, 
 import math
 
 from .._jit import kernel_jit
-from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST, STATUS,
+from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST,
                        O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
                        O_SCALEINV, O_R, O_W1, O_J, O_D,
-                       FTOL, XTOL, GTOL, DELTA, ALPHA, COST, COST_NEW, ACTRED,
+                       GTOL, G_TEST, DELTA, ALPHA, COST, COST_NEW, ACTRED,
                        PRERED, RATIO, STEP_NORM, STEP_H_NORM, G_NORM, X_NORM,
-                       DIRDER, PNORM)
-from .._linalg import quadratic, norm_r, norm2, EPS, max_nan
-from .._status import FTOL as ST_FTOL, XTOL as ST_XTOL, FTOL_XTOL
+                       DIRDER, PNORM, REL_ACTRED, REL_PRERED)
+from .._linalg import quadratic, norm_r, norm2, max_nan
+from .._stopping import check_termination_more, cosine_gtol_reached
 from .common import factor_scaled_jacobian, trust_region_step, update_jac_scale, column_norms
+
+# The constants of More (1978) as MINPACK's ``lmder``/``lmpar`` use them.
+#: a trial is taken when ``rho = actred / prered >= ACCEPT_RATIO`` (``p0001``)
+ACCEPT_RATIO = 1e-4
+#: the radius shrinks when ``rho <= RATIO_LOW`` (``p25``) ...
+RATIO_LOW = 0.25
+#: ... and is reset to ``||D p|| / RADIUS_GROW_DIV`` when ``rho >= RATIO_HIGH`` (``p75``)
+#: or the step was Gauss-Newton (``lambda = 0``)
+RATIO_HIGH = 0.75
+RADIUS_GROW_DIV = 0.5
+#: the shrink factor ``mu``: ``MU_DEFAULT`` (``p5``) when the cost did not rise, else
+#: the minimiser of a quadratic interpolation, never below ``MU_MIN`` (``p1``)
+MU_DEFAULT = 0.5
+MU_MIN = 0.1
+#: a shrunk radius is at most ``||D p|| / RADIUS_CAP_DIV`` (``delta = temp * min(delta,
+#: pnorm / p1)``)
+RADIUS_CAP_DIV = 0.1
+#: ``actred = 1 - (||f_new|| / ||f||)^2`` only while ``INCREASE_LIMIT ||f_new|| < ||f||``,
+#: else -1 (``p1``)
+INCREASE_LIMIT = 0.1
+#: ``lmpar``: the Gauss-Newton step is taken when ``||D p|| <= GN_FACTOR * Delta``, and
+#: lambda is found when ``| ||D p|| - Delta | <= LAMBDA_RTOL * Delta`` (``p1``)
+LAMBDA_RTOL = 0.1
+GN_FACTOR = 1.1
 
 
 @kernel_jit
@@ -69,7 +93,8 @@ def gtol_test(W, S):
     W[G_NORM] = 0.0
     for j in range(n):
         W[G_NORM] = max_nan(W[G_NORM], abs(g[j]))
-    return gnorm <= W[GTOL]
+    W[G_TEST] = gnorm
+    return cosine_gtol_reached(gnorm, W[GTOL])
 
 
 @kernel_jit
@@ -102,7 +127,9 @@ def factorize(W, S):
 
 
 @kernel_jit
-def trial(W, S):
+def compute_step(W, S):
+    """The trial point for the current radius, its predicted reduction and
+    the directional derivative MINPACK's interpolation needs."""
     n = S[N]
     R = mat(W, S, O_R, n, n)
     p_h = vec(W, S, O_PH, n)
@@ -111,7 +138,8 @@ def trial(W, S):
     x_new = vec(W, S, O_XNEW, n)
     step = vec(W, S, O_STEP, n)
     step_h = vec(W, S, O_STEPH, n)
-    W[ALPHA] = trust_region_step(W, S, W[DELTA], W[ALPHA], 0.1, 1.1, False, False, p_h)
+    W[ALPHA] = trust_region_step(W, S, W[DELTA], W[ALPHA], LAMBDA_RTOL, GN_FACTOR, False, False,
+                                 p_h)
     for i in range(n):
         step_h[i] = p_h[i]
         step[i] = scale[i] * p_h[i]
@@ -127,54 +155,92 @@ def trial(W, S):
         if fnorm2 > 0.0 else 0.0
 
 
+# ---- the step/radius seam (see lsqcore._method) -----------------------------------
+
 @kernel_jit
-def evaluate(W, S, valid):
+def _measure(W, S, valid):
+    """More's relative reductions of the trial (``actred = -1`` for an invalid
+    one or a tenfold increase of ``||f||``) and their ratio."""
     n = S[N]
     fnorm = math.sqrt(2.0 * W[COST])
-    pnorm = W[PNORM]
     if valid:
         fnorm_new = math.sqrt(2.0 * W[COST_NEW])
-        actred = 1.0 - (fnorm_new / fnorm) ** 2 if 0.1 * fnorm_new < fnorm else -1.0
+        actred = 1.0 - (fnorm_new / fnorm) ** 2 if INCREASE_LIMIT * fnorm_new < fnorm else -1.0
     else:
-        fnorm_new = math.inf
         actred = -1.0
     prered = W[PRERED] / W[COST] if W[COST] > 0.0 else 0.0
-    ratio = actred / prered if prered != 0.0 else 0.0
+    W[REL_ACTRED] = actred
+    W[REL_PRERED] = prered
+    W[RATIO] = actred / prered if prered != 0.0 else 0.0
     W[ACTRED] = W[COST] - W[COST_NEW] if valid else 0.0
-    W[RATIO] = ratio
-    dirder = W[DIRDER]
-    if ratio <= 0.25:
+    W[STEP_NORM] = norm2(vec(W, S, O_STEP, n))
+
+
+@kernel_jit
+def step_quality(W, S):
+    """Relative actual and predicted reductions of a valid trial and their ratio."""
+    _measure(W, S, True)
+
+
+@kernel_jit
+def is_successful(W, S):
+    """MINPACK's acceptance: ``rho >= ACCEPT_RATIO``."""
+    return W[RATIO] >= ACCEPT_RATIO
+
+
+@kernel_jit
+def update_radius(W, S, valid):
+    """More (1978), sec. 4, on ``rho = W[RATIO]``: shrink by ``mu`` below
+    ``RATIO_LOW`` (``mu`` from a quadratic interpolation of the cost along the
+    step, clipped to ``[MU_MIN, MU_DEFAULT]``), set ``Delta = 2 ||D p||`` above
+    ``RATIO_HIGH`` or after a Gauss-Newton step; ``lambda`` follows inversely."""
+    pnorm = W[PNORM]
+    ratio = W[RATIO]
+    actred = W[REL_ACTRED]
+    if ratio <= RATIO_LOW:
+        dirder = W[DIRDER]
         if actred >= 0.0:
-            mu = 0.5
+            mu = MU_DEFAULT
         else:
             mu = 0.5 * dirder / (dirder + 0.5 * actred)
-        if 0.1 * fnorm_new >= fnorm or mu < 0.1 or not (mu == mu):
-            mu = 0.1
-        W[DELTA] = mu * min(W[DELTA], pnorm / 0.1)
+        fnorm = math.sqrt(2.0 * W[COST])
+        fnorm_new = math.sqrt(2.0 * W[COST_NEW]) if valid else math.inf
+        if INCREASE_LIMIT * fnorm_new >= fnorm or mu < MU_MIN or not (mu == mu):
+            mu = MU_MIN
+        W[DELTA] = mu * min(W[DELTA], pnorm / RADIUS_CAP_DIV)
         W[ALPHA] /= mu
-    elif W[ALPHA] == 0.0 or ratio >= 0.75:
-        W[DELTA] = pnorm / 0.5
+    elif W[ALPHA] == 0.0 or ratio >= RATIO_HIGH:
+        W[DELTA] = pnorm / RADIUS_GROW_DIV
         W[ALPHA] *= 0.5
-    accepted = valid and ratio >= 1e-4
-    W[STEP_NORM] = norm2(vec(W, S, O_STEP, n))
-    xnorm = W[X_NORM]
-    if accepted:
-        x_new = vec(W, S, O_XNEW, n)
-        scale_inv = vec(W, S, O_SCALEINV, n)
-        acc = 0.0
-        for i in range(n):
-            acc += (x_new[i] * scale_inv[i]) ** 2
-        xnorm = math.sqrt(acc)
-        W[X_NORM] = xnorm
-    ftol_ok = abs(actred) <= W[FTOL] and prered <= W[FTOL] and 0.5 * ratio <= 1.0
-    xtol_ok = W[DELTA] <= W[XTOL] * xnorm
-    # the tolerances can be below what the arithmetic resolves
-    ftol_ok = ftol_ok or (abs(actred) <= EPS and prered <= EPS and 0.5 * ratio <= 1.0)
-    xtol_ok = xtol_ok or W[DELTA] <= EPS * xnorm
-    if ftol_ok and xtol_ok:
-        S[STATUS] = FTOL_XTOL
-    elif ftol_ok:
-        S[STATUS] = ST_FTOL
-    elif xtol_ok:
-        S[STATUS] = ST_XTOL
-    return accepted
+
+
+@kernel_jit
+def step_accepted(W, S):
+    """Update the radius, and ``||D x||`` at the new point (for ``xtol``)."""
+    update_radius(W, S, True)
+    n = S[N]
+    x_new = vec(W, S, O_XNEW, n)
+    scale_inv = vec(W, S, O_SCALEINV, n)
+    acc = 0.0
+    for i in range(n):
+        acc += (x_new[i] * scale_inv[i]) ** 2
+    W[X_NORM] = math.sqrt(acc)
+
+
+@kernel_jit
+def step_rejected(W, S):
+    update_radius(W, S, True)
+
+
+@kernel_jit
+def step_invalid(W, S):
+    """A non-finite residual counts as a large increase of the cost (``mu = MU_MIN``)."""
+    _measure(W, S, False)
+    update_radius(W, S, False)
+
+
+@kernel_jit
+def converged(W, S, accepted, valid):
+    """More's ``ftol``/``xtol`` tests, after every trial (a status or ``RUNNING``)."""
+    return check_termination_more(W, S, W[REL_ACTRED], W[REL_PRERED], W[RATIO], W[DELTA],
+                                  W[X_NORM])

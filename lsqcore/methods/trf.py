@@ -47,17 +47,38 @@ J. Nocedal, S. J. Wright, "Numerical Optimization", 2nd ed., 2006.
 import math
 
 from .._jit import kernel_jit
-from .._layout import (vec, M, N, BOUNDED, JAC_SCALE, FIRST, STATUS,
+from .._layout import (vec, M, N, BOUNDED, JAC_SCALE, FIRST,
                        O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
                        O_SCALEINV, O_V, O_DV, O_D, O_DIAGH, O_LB, O_UB,
                        O_R, O_RH, O_AG, O_W1, O_W2, O_J, mat,
-                       FTOL, XTOL, GTOL, DELTA, ALPHA, COST, COST_NEW, ACTRED,
+                       GTOL, G_TEST, DELTA, ALPHA, COST, COST_NEW, ACTRED,
                        PRERED, RATIO, STEP_NORM, STEP_H_NORM, G_NORM, THETA)
 from .._linalg import quadratic, norm_r, dot_r, minimize_quadratic_1d, norm2, dot
 from .._bounds import (first_order_optimality, step_to_bound, intersect_trust_region,
                        in_bounds, make_strictly_feasible)
-from .._status import check_termination, RUNNING
+from .._status import RUNNING
+from .._stopping import check_termination, gtol_reached
 from .common import factor_scaled_jacobian, trust_region_step, update_jac_scale
+
+#: radius rule (Nocedal & Wright 2006, Alg. 4.1; scipy's ``update_tr_radius``):
+#: shrink below this ratio of actual to predicted reduction ...
+RATIO_LOW = 0.25
+#: ... grow above this one, when the step reached the boundary of the region
+RATIO_HIGH = 0.75
+#: a step "reached the boundary" when ``||p_h|| > AT_BOUNDARY * Delta``
+AT_BOUNDARY = 0.95
+#: the new radius after a poor (or invalid) step: this fraction of ``||p_h||``
+RADIUS_SHRINK = 0.25
+#: the radius after a good step that reached the boundary: this times ``Delta``
+RADIUS_GROW = 2.0
+#: the LM parameter of the trust-region step is found to this relative
+#: accuracy of ``||p_h|| = Delta`` (scipy's ``solve_lsq_trust_region``, rtol)
+LAMBDA_RTOL = 0.01
+#: the Gauss-Newton step is taken when ``||p_h|| <= GN_FACTOR * Delta``
+GN_FACTOR = 1.0
+#: the cut-back factor is ``theta = max(THETA_MIN, 1 - ||v g||_inf)``
+#: (Branch, Coleman & Li 1999, sec. 2.2: strictly inside the box)
+THETA_MIN = 0.995
 
 
 @kernel_jit
@@ -68,7 +89,8 @@ def gtol_test(W, S):
                                     vec(W, S, O_LB, n), vec(W, S, O_UB, n), True,
                                     vec(W, S, O_V, n), vec(W, S, O_DV, n))
     W[G_NORM] = g_norm
-    return g_norm < W[GTOL]
+    W[G_TEST] = g_norm
+    return gtol_reached(g_norm, W[GTOL])
 
 
 @kernel_jit
@@ -112,11 +134,14 @@ def factorize(W, S):
         if diag_h[i] != 0.0:
             augmented = True
     factor_scaled_jacobian(W, S, d, diag_h, augmented)
-    W[THETA] = max(0.995, 1.0 - W[G_NORM])
+    W[THETA] = max(THETA_MIN, 1.0 - W[G_NORM])
 
 
 @kernel_jit
-def trial(W, S):
+def compute_step(W, S):
+    """The trial point ``x_new`` for the current radius (the best of three
+    candidates when bounds are near, :func:`_select_step`) and its predicted
+    reduction ``PRERED``."""
     n = S[N]
     R = mat(W, S, O_R, n, n)
     p_h = vec(W, S, O_PH, n)
@@ -127,7 +152,7 @@ def trial(W, S):
     step = vec(W, S, O_STEP, n)
     step_h = vec(W, S, O_STEPH, n)
     Delta = W[DELTA]
-    W[ALPHA] = trust_region_step(W, S, Delta, W[ALPHA], 0.01, 1.0, True, True, p_h)
+    W[ALPHA] = trust_region_step(W, S, Delta, W[ALPHA], LAMBDA_RTOL, GN_FACTOR, True, True, p_h)
     if S[BOUNDED]:
         value = _select_step(W, S, x, p_h, d, g_h, R, Delta, step, step_h)
     else:
@@ -227,16 +252,12 @@ def _select_step(W, S, x, p_h, d, g_h, R, Delta, step, step_h):
     return value
 
 
+# ---- the step/radius seam (see lsqcore._method) -----------------------------------
+
 @kernel_jit
-def evaluate(W, S, valid):
-    """Ratio test, radius update and termination; returns True to accept."""
+def step_quality(W, S):
+    """Actual and predicted reduction of a valid trial, and their ratio."""
     n = S[N]
-    if not valid:
-        W[STEP_NORM] = norm2(vec(W, S, O_STEP, n))
-        W[DELTA] = 0.25 * W[STEP_H_NORM]
-        W[ACTRED] = 0.0
-        W[RATIO] = 0.0
-        return False
     actual = W[COST] - W[COST_NEW]
     predicted = W[PRERED]
     W[ACTRED] = actual
@@ -247,23 +268,55 @@ def evaluate(W, S, valid):
     else:
         ratio = 0.0
     W[RATIO] = ratio
+    W[STEP_NORM] = norm2(vec(W, S, O_STEP, n))
+
+
+@kernel_jit
+def is_successful(W, S):
+    """A step is taken when it decreases the cost (scipy's trf)."""
+    return W[ACTRED] > 0.0
+
+
+@kernel_jit
+def update_radius(W, S):
+    """Nocedal & Wright Alg. 4.1 on ``rho = W[RATIO]``: shrink to
+    ``RADIUS_SHRINK ||p_h||`` below ``RATIO_LOW``, double above ``RATIO_HIGH``
+    when the step reached the boundary; ``alpha`` (the LM parameter that
+    produced the step) is rescaled with the radius, as scipy's trf does."""
+    ratio = W[RATIO]
     Delta = W[DELTA]
     step_h_norm = W[STEP_H_NORM]
-    if ratio < 0.25:
-        Delta_new = 0.25 * step_h_norm
-    elif ratio > 0.75 and step_h_norm > 0.95 * Delta:
-        Delta_new = 2.0 * Delta
+    if ratio < RATIO_LOW:
+        Delta_new = RADIUS_SHRINK * step_h_norm
+    elif ratio > RATIO_HIGH and step_h_norm > AT_BOUNDARY * Delta:
+        Delta_new = RADIUS_GROW * Delta
     else:
         Delta_new = Delta
-    step_norm = norm2(vec(W, S, O_STEP, n))
-    W[STEP_NORM] = step_norm
-    status = check_termination(actual, W[COST], step_norm, norm2(vec(W, S, O_X, n)),
-                               ratio, W[FTOL], W[XTOL])
-    if status != RUNNING:
-        S[STATUS] = status
-    elif Delta_new > 0.0:
+    if Delta_new > 0.0:
         W[ALPHA] *= Delta / Delta_new
-        W[DELTA] = Delta_new
-    else:
-        W[DELTA] = Delta_new
-    return actual > 0.0
+    W[DELTA] = Delta_new
+
+
+#: the radius rule is the same whether the step was taken or not
+step_accepted = update_radius
+step_rejected = update_radius
+
+
+@kernel_jit
+def step_invalid(W, S):
+    """A trial with a non-finite residual: shrink the radius to a quarter of the step."""
+    n = S[N]
+    W[STEP_NORM] = norm2(vec(W, S, O_STEP, n))
+    W[DELTA] = RADIUS_SHRINK * W[STEP_H_NORM]
+    W[ACTRED] = 0.0
+    W[RATIO] = 0.0
+
+
+@kernel_jit
+def converged(W, S, accepted, valid):
+    """scipy's ``ftol``/``xtol`` tests after a valid trial (a status or ``RUNNING``)."""
+    if not valid:
+        return RUNNING
+    n = S[N]
+    return check_termination(W, S, W[ACTRED], W[COST], W[STEP_NORM], norm2(vec(W, S, O_X, n)),
+                             W[RATIO])
