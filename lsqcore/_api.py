@@ -344,11 +344,12 @@ def _raise_nonfinite_jac0(jac):
 
 
 def _print_summary(result, initial_cost, reason=""):
-    """scipy's closing lines; ``verbose=2`` adds the test that stopped the solve
-    with its numbers (``reason``, :func:`lsqcore._stopping.describe`)."""
-    print(result.message)
+    """scipy's closing lines (the last two, as scipy prints them); ``verbose=2``
+    says before them which test stopped the solve, with its numbers
+    (``reason``, :func:`lsqcore._stopping.describe`)."""
     if reason:
         print(f"Stopped by {reason}.")
+    print(result.message)
     print(f"Function evaluations {result.nfev}, initial cost {initial_cost:.4e}, "
           f"final cost {result.cost:.4e}, first-order optimality "
           f"{result.optimality:.2e}.")

@@ -69,19 +69,18 @@ FORMS = {
                         "< {t:.3g}"),
     F_GN_ROUNDING: ("ftol", "line search failed; predicted gain / F = {v:.3g} <= sqrt(eps) "
                             "= {t:.3g}"),
-    LS_FAILED: ("line search", "no decrease down to the step fraction {v:.3g} < {t:.3g}"),
+    LS_FAILED: ("line search", "no decrease down to the step fraction t = {v:.3g} < {t:.3g}"),
     G_SCALED: ("gtol", "||v g||_inf = {v:.3g} < {t:.3g}"),
     G_INF: ("gtol", "||g||_inf = {v:.3g} < {t:.3g}"),
     G_COSINE: ("gtol", "max cos(f, J_j) = {v:.3g} <= {t:.3g}"),
-    G_FLAT: ("flat", "J = 0 at cost {v:.3g} > {t:.3g}"),
+    G_FLAT: ("flat", "J = 0 where cost = {v:.3g} > {t:.3g}"),
     NFEV: ("max_nfev", "nfev = {v:.0f} >= {t:.0f}"),
-    J_NONFINITE: ("jacobian", "{v:.0f} non-finite entries in J (at nit {t:.0f})"),
+    J_NONFINITE: ("jacobian", "non-finite entries of J = {v:.0f} > 0 (iteration {t:.0f})"),
     NONSTATIONARY_ANGLE: ("not stationary", "relative gradient max cos(f, J_j) = {v:.3g} "
                                             "> {t:.3g}"),
-    NONSTATIONARY_LOST: ("not stationary", "{v:.0f} columns of J became zero "
-                                           "({t:.0f} at x0)"),
-    COST_INF: ("improper input", "cost = {v:.3g} (0.5 ||f||^2 overflowed, threshold "
-                                 "{t:.3g})"),
+    NONSTATIONARY_LOST: ("not stationary", "zero columns of J = {v:.0f} > {t:.0f} (their "
+                                           "number at x0)"),
+    COST_INF: ("improper input", "cost = {v:.3g} >= {t:.3g} (0.5 ||f||^2 overflowed)"),
 }
 
 

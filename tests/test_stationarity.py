@@ -74,10 +74,13 @@ def test_stalled_tolerance_stop_is_a_failure(name, start, method, jac):
     x0 = np.asarray(p.starts[start], float)
     ref = quiet_call(sp_least_squares, fun, x0.copy(), **kw)
     with np.errstate(all="ignore"):
-        res = lsqcore.least_squares(fun, x0.copy(), **kw)
+        res = lsqcore.least_squares(fun, x0.copy(), trace=True, **kw)
     assert ref.success and ref.status in (2, 3, 4), "premise: scipy claims a tolerance stop"
     assert res.status == -6 and not res.success, (res.status, res.message)
     assert "not a fitted minimum" in res.message
+    # the stop reason names the tolerance test that fired and why it was overruled
+    reason = res.trace.stop_reason
+    assert reason.split(":")[0] in ("ftol", "xtol") and "; not stationary: " in reason, reason
     # the same point as scipy's (the vetting changes the verdict, not the path)
     assert res.cost == pytest.approx(ref.cost, rel=1e-6)
     # not stationary, independently: the analytic Jacobian at the final point

@@ -7,6 +7,7 @@ test runs the compiled driver and checks that it records exactly the same
 trace.
 """
 import math
+import re
 
 import numpy as np
 import pytest
@@ -41,8 +42,36 @@ def solve(fun, x0, **kw):
         return lsqcore.least_squares(fun, x0, trace=True, **kw)
 
 
+#: the name the stop reason starts with, for each status
+REASON_NAMES = {1: ("gtol",), 2: ("ftol",), 3: ("xtol",), 4: ("ftol",), 0: ("max_nfev",),
+                -3: ("jacobian",), -4: ("line search",), -5: ("flat",), -6: ("ftol", "xtol"),
+                -1: ("improper input",)}
+_RELATION = re.compile(r"= ([-+0-9.e]+|inf|nan) (<=|<|>=|>) ([-+0-9.e]+|inf)")
+
+
+def check_stop_reason(res):
+    """``trace.stop_reason`` names the test that decided the status, and the
+    numbers it prints satisfy the inequality it prints."""
+    reason = res.trace.stop_reason
+    assert reason.split(":")[0] in REASON_NAMES[res.status], (res.status, reason)
+    if res.status == 4:
+        assert "; xtol: " in reason, reason
+    if res.status == -6:
+        assert "not stationary" in reason, reason
+    if res.status == 0:
+        assert reason == f"max_nfev: nfev = {res.nfev} >= {res.nfev}", reason
+    pairs = _RELATION.findall(reason)
+    assert pairs, reason
+    for v, op, t in pairs:
+        v, t = float(v), float(t)
+        ok = {"<": v < t, "<=": v <= t, ">": v > t, ">=": v >= t}[op]
+        # the printed value is rounded to 3 digits: allow equality at that precision
+        assert ok or float(f"{v:.3g}") == float(f"{t:.3g}"), reason
+
+
 def check_invariants(res, method, *, x_scale_one=True, bounded=False):
     """The properties every trace must have; returns the trace."""
+    check_stop_reason(res)
     t = res.trace
     k = len(t)
     assert isinstance(t, Trace)
@@ -89,12 +118,9 @@ def check_invariants(res, method, *, x_scale_one=True, bounded=False):
                                    t.actual_reduction[ok] / t.predicted_reduction[ok],
                                    rtol=1e-12, atol=0)
     # the radius (step fraction for 'gn') shrinks after a rejected or invalid step
-    terminated_on_last = res.status in (2, 3, 4, -4)
     for i in range(k):
         if acc[i]:
             continue
-        if method == "trf" and i == k - 1 and terminated_on_last:
-            continue          # TRF leaves the radius alone once it has stopped
         if np.isfinite(t.trial_radius[i]):
             assert t.radius[i] < t.trial_radius[i], (method, i, t.radius[i], t.trial_radius[i])
         elif method == "trf" and x_scale_one:
@@ -355,3 +381,40 @@ def test_curve_fit_trace():
         assert isinstance(t, Trace) and t.method == method
         assert t.nfev[-1] == info["nfev"]
         np.testing.assert_array_equal(t.iterates()[-1], popt)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_verbose_2_says_why_it_stopped(method, capsys):
+    """``verbose=2`` prints the deciding test with its numbers after scipy's
+    message; ``result.message`` stays scipy's text."""
+    p = problems.get("Misra1a")
+    fun, jac = python_funs(p)
+    res = lsqcore.least_squares(fun, p.starts[0], jac=jac, method=method, verbose=2,
+                                trace=True)
+    out = capsys.readouterr().out.splitlines()
+    i = out.index(res.message)
+    assert out[i - 1] == f"Stopped by {res.trace.stop_reason}."
+    from lsqcore._status import MESSAGES
+    assert res.message == MESSAGES[res.status]
+    check_stop_reason(res)
+
+
+def test_stop_reasons_of_each_kind():
+    """Every kind of stop names its test: gtol, ftol, xtol, max_nfev (on Bard's
+    problem, a nonzero-residual fit, with tolerances chosen to end each way)
+    and the failed 'gn' line search (Jennrich-Sampson)."""
+    seen = {}
+    p = problems.get("bard")
+    fun, jac = python_funs(p)
+    for method in METHODS:
+        for kw in (dict(gtol=1e-2), dict(ftol=1e-3, gtol=1e-15),
+                   dict(xtol=1e-3, ftol=1e-15, gtol=1e-15), dict(max_nfev=3)):
+            res = solve(fun, p.starts[0], jac=jac, method=method, **kw)
+            check_stop_reason(res)
+            seen.setdefault(res.trace.stop_reason.split(":")[0], set()).add(method)
+    assert all(seen.get(k) == set(METHODS) for k in ("gtol", "ftol", "xtol", "max_nfev")), seen
+    p = problems.get("jennrich_sampson")
+    fun, jac = python_funs(p)
+    res = solve(fun, p.starts[0], jac=jac, method="gn")
+    assert res.status == -4
+    check_stop_reason(res)

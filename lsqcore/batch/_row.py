@@ -15,7 +15,10 @@ with a batch's bookkeeping around it:
   the output arrays, with the covariance when asked (:mod:`.._pcov`); the
   status is written last, so a row is "done" once its status is set.
 
-A row that cannot run or fails writes only its own slots.  The CPU drivers
+``begin_row``, ``finish_row`` and ``raised_row`` know no user function:
+they are compiled once and cached on disk, so that a model's own driver
+(the per-model fallback of the CPU batch, the GPU kernel) compiles only
+the row's request loop.  A row that cannot run or fails writes only its own slots.  The CPU drivers
 (:mod:`lsqcore.batch.cpu`: the ``prange`` body of both) and the GPU kernel
 (:mod:`lsqcore.batch.cuda`, where numba-cuda compiles this Python source as
 device functions) all call :func:`batch_row`; what differs is passed in
@@ -32,6 +35,8 @@ three may be empty when no covariance is asked for.
 import math
 
 from numba import njit
+
+from .._jit import kernel_jit
 
 from .. import _layout as L
 from .._bounds import make_strictly_feasible
@@ -55,7 +60,7 @@ def _all_finite(a, count):
     return True
 
 
-@njit(error_model="numpy", inline="always")
+@kernel_jit
 def begin_row(k, xb, data, iopts, m, outs):
     """Copy row ``k``'s start into ``xb``; returns ``m_k``, or -1 (with the
     row's status set) when the row cannot run."""
@@ -81,7 +86,7 @@ def begin_row(k, xb, data, iopts, m, outs):
     return mk
 
 
-@njit(error_model="numpy", inline="always")
+@kernel_jit
 def raised_row(k, at_start, W, S, xb, outs):
     """Row ``k``'s residual or Jacobian raised (C-wrapper path): the point it
     raised at (the start, or the kernel's ``x_new``) goes to ``x`` so that
@@ -102,7 +107,7 @@ def raised_row(k, at_start, W, S, xb, outs):
     out_status[k] = USER_RAISED
 
 
-@njit(error_model="numpy", inline="always")
+@kernel_jit
 def finish_row(k, err, r, ws, iopts, flags, outs):
     """Copy the solved row ``r`` (:class:`lsqcore._row.Row`) out: counters, x,
     cost, optimality, the covariance when asked; the status last."""

@@ -59,6 +59,7 @@ from .._memo import Memo
 from .._driver import (call_alloc, jac_alloc, _cs_compiled, _cs_unused, call_address,
                        jac_address)
 from .._kernel import KERNEL
+from .._jit import kernel_jit
 from ._result import NOT_RUN
 from ._row import batch_row
 
@@ -86,7 +87,7 @@ def solve_block_by_address(kern, fun, jac, args, start, stop, data, work, opts, 
                      flags, outs)
 
 
-@njit(error_model="numpy")
+@kernel_jit
 def _address_row(k, tid, kern, fun, jac, args, data, work, opts, m, flags, outs):
     """One row of :func:`solve_block_by_address` (conventions bound here)."""
     batch_row(k, tid, kern, call_address, jac_address, _cs_unused, fun, jac, None,

@@ -1,16 +1,10 @@
 """The three algorithms, one module each: ``trf``, ``lm`` and ``gn``.
 
-Each exposes the same four functions, called by the ask/tell kernel in
-:mod:`lsqcore._kernel`:
-
-``gtol_test(W, S)``
-    After a new Jacobian and gradient: the first-order optimality test.
-``factorize(W, S)``
-    Scale the Jacobian and factor it for the steps of this iteration.
-``trial(W, S)``
-    Compute a trial step for the current radius (or line-search fraction)
-    and write the trial point ``x_new``.
-``evaluate(W, S, valid)``
-    After ``f(x_new)``: accept or reject, update the radius, and test for
-    termination.  ``valid`` is False for a non-finite residual.
+Each supplies the same hooks, dispatched by :mod:`lsqcore._method` and
+called by the minimizer's loop in :mod:`lsqcore._kernel` (the seam of Ceres
+Solver's ``TrustRegionStrategy``): ``gtol_test``, ``factorize``,
+``compute_step``, ``step_quality``, ``is_successful``, ``step_accepted``,
+``step_rejected``, ``step_invalid`` and ``converged``.  See
+:mod:`lsqcore._method` for what each does.  Termination tests are built
+from the shared predicates of :mod:`lsqcore._stopping`.
 """
