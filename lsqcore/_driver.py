@@ -48,22 +48,13 @@ from ._memo import Memo
 class Views:
     """Numpy views of the workspace arrays a driver reads or writes (pure numpy)."""
 
+    _NAMES = ("O_X", "O_XNEW", "O_F", "O_FNEW", "O_J", "O_B", "O_XQ", "O_H", "O_G", "O_Z")
+
     def __init__(self, W, S):
         self.m, self.n = int(S[L.M]), int(S[L.N])
-
-        def v(name):
-            return L.numpy_view(W, S, name)
-        self.x = v("O_X")
-        self.x_new = v("O_XNEW")
-        self.f = v("O_F")
-        self.f_new = v("O_FNEW")
-        self.J = v("O_J")
-        self.FQ = v("O_B")
-        self.XQ = v("O_XQ")
-        self.h = v("O_H")
-        self.g = v("O_G")
-        self.z = v("O_Z")
-        self.rho_new = v("O_RHONEW") if S[L.LOSS] != 0 else None
+        (self.x, self.x_new, self.f, self.f_new, self.J, self.FQ, self.XQ, self.h, self.g,
+         self.z) = L.numpy_views(W, S, self._NAMES)
+        self.rho_new = L.numpy_view(W, S, "O_RHONEW") if S[L.LOSS] != 0 else None
 
 
 def _checked_f(fun, x, m, args, kwargs):

@@ -114,6 +114,11 @@ def setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts):
         fv[i] = f0[i]
 
 
+#: the phase functions of `advance` are compiled into it (Numba inlines them):
+#: the kernel's code is the one flat loop it was before they were split out
+_phase = njit(error_model="numpy", inline="always")
+
+
 @kernel_jit
 def _request(S, req, phase):
     S[L.REQ] = req
@@ -352,7 +357,7 @@ def _widen_null_steps(J, typ):
     return widened
 
 
-@kernel_jit
+@_phase
 def _stop(W, S, status):
     """End the solve with ``status`` (vetted by :func:`_honest` when it claims success)."""
     S[L.STATUS] = status
@@ -360,7 +365,7 @@ def _stop(W, S, status):
     return _done(S)
 
 
-@kernel_jit
+@_phase
 def _jacobian(W, S):
     """Phases ``PH_JAC``, ``PH_FD1``, ``PH_FD2``: ask for ``J`` at ``x`` (analytic,
     complex step, or the one or two blocks of finite differences) and
@@ -407,7 +412,7 @@ def _nonfinite_count(J):
     return k
 
 
-@kernel_jit
+@_phase
 def _jacobian_done(W, S):
     """Phase ``PH_JAC_DONE``: vet ``J``, scale it for the loss and form ``g = J^T f_s``.
     Returns a request (or ``REQ_DONE``), or 0 to go on."""
@@ -445,7 +450,7 @@ def _jacobian_done(W, S):
     return 0
 
 
-@kernel_jit
+@_phase
 def _out_of_evaluations(W, S):
     """The evaluation budget is spent: status ``MAX_NFEV`` (recorded)."""
     if S[L.NFEV] < S[L.MAX_NFEV]:
@@ -455,7 +460,7 @@ def _out_of_evaluations(W, S):
     return True
 
 
-@kernel_jit
+@_phase
 def _check(W, S):
     """Phase ``PH_CHECK`` at a new ``x``: the ``gtol`` test (and the end of a solve
     a trial's ``ftol``/``xtol`` test already decided), the budget, then the
@@ -485,7 +490,7 @@ def _check(W, S):
     return 0
 
 
-@kernel_jit
+@_phase
 def _evaluate(W, S):
     """Phase ``PH_EVAL``: the method assesses the trial (accept or reject, new
     radius) and runs its ``ftol``/``xtol`` tests.  Returns ``REQ_DONE`` or 0."""
@@ -507,7 +512,7 @@ def _evaluate(W, S):
     return 0
 
 
-@kernel_jit
+@_phase
 def _trial_cost(W, S):
     """Phase ``PH_TRIAL``: count the evaluation and take the cost of ``f(x_new)``
     (inf when not finite: an invalid trial).  Returns a loss request or 0."""

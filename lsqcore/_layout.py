@@ -192,14 +192,25 @@ def init_layout(S, m, n, robust, callable_loss, trace_cap):
 def numpy_view(W, S, name):
     """A numpy view of the array ``name`` (``'O_X'``...) of ``WORKSPACE``: the
     Python driver's access to the workspace (compiled code uses ``vec``/``mat``)."""
-    slot, (r1, rm, rn), (c1, cm, cn) = _VIEWS[name]
-    m, n = int(S[M]), int(S[N])
-    o = int(S[slot])
-    r = r1 + rm * m + rn * n
-    if (c1, cm, cn) == (1, 0, 0):
-        return W[o:o + r]
-    c = c1 + cm * m + cn * n
-    return W[o:o + r * c].reshape(r, c)
+    return numpy_views(W, S, (name,))[0]
+
+
+def numpy_views(W, S, names):
+    """:func:`numpy_view` of each of ``names`` (``S`` read once: a Python driver
+    takes its views on every solve)."""
+    s = S.tolist()
+    m, n = s[M], s[N]
+    views = []
+    for name in names:
+        slot, (r1, rm, rn), (c1, cm, cn) = _VIEWS[name]
+        o = s[slot]
+        r = r1 + rm * m + rn * n
+        if c1 == 1 and cm == 0 and cn == 0:
+            views.append(W[o:o + r])
+        else:
+            c = c1 + cm * m + cn * n
+            views.append(W[o:o + r * c].reshape(r, c))
+    return views
 
 
 #: name -> (slot, rows, cols) with each extent as (c1, cm, cn), for numpy_view

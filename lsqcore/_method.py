@@ -29,12 +29,16 @@ A fourth method is a new module with these hooks, a code in
 below.  Numba has no function tables in compiled code that would be cheaper
 than these branches on a constant per solve.
 """
+from numba import njit
+
 from . import _layout as L
-from ._jit import kernel_jit
 from .methods import trf, lm, gn
 
+#: the dispatches are compiled into the kernel's phase functions (no call of their own)
+_hook = njit(error_model="numpy", inline="always")
 
-@kernel_jit
+
+@_hook
 def gtol_test(W, S):
     method = S[L.METHOD]
     if method == L.TRF:
@@ -44,7 +48,7 @@ def gtol_test(W, S):
     return gn.gtol_test(W, S)
 
 
-@kernel_jit
+@_hook
 def factorize(W, S):
     method = S[L.METHOD]
     if method == L.TRF:
@@ -55,7 +59,7 @@ def factorize(W, S):
         gn.factorize(W, S)
 
 
-@kernel_jit
+@_hook
 def compute_step(W, S):
     method = S[L.METHOD]
     if method == L.TRF:
@@ -66,7 +70,7 @@ def compute_step(W, S):
         gn.compute_step(W, S)
 
 
-@kernel_jit
+@_hook
 def assess_trial(W, S, valid):
     """``step_quality`` and ``is_successful`` of a valid trial, then the
     matching radius hook (``step_invalid`` for an invalid one); whether the
@@ -104,7 +108,7 @@ def assess_trial(W, S, valid):
     return accepted
 
 
-@kernel_jit
+@_hook
 def converged(W, S, accepted, valid):
     method = S[L.METHOD]
     if method == L.TRF:
