@@ -38,8 +38,8 @@ from . import _layout as L
 
 from ._cabi import ccall, f64_vector, WRAPPER_RAISED
 from ._kernel import advance, KERNEL
-from ._row import (solve_row, read_row_jit, kernel_size, ERR_F_SHAPE, ERR_J_SHAPE,
-                   ERR_LOSS_SHAPE)  # noqa: F401 (ERR_LOSS_SHAPE: for the front ends)
+from ._row import (solve_row, read_row_jit, start_by_address, step_by_address, ERR_F_SHAPE,
+                   ERR_J_SHAPE, ERR_LOSS_SHAPE)  # noqa: F401 (ERR_LOSS_SHAPE: front ends)
 from ._jacobian import complex_step_jacobian
 from ._memo import Memo
 
@@ -295,9 +295,10 @@ def solve_compiled(kern, call, jcall, first, jac_cs, fun, jac, loss, m_inplace, 
             return np.zeros(0), S, ERR_F0_NONFINITE
     if iopts[0] == L.LM and m < n:
         return np.zeros(0), S, ERR_LM_M_LT_N
-    W = np.zeros(kernel_size(kern, m, n, iopts[2], trace_cap))
-    _, err = solve_row(kern, call, jcall, jac_cs, fun, jac, loss, W, S, x0, f0, lb, ub,
-                       x_scale, rstep, fopts, iopts, trace_cap, args)
+    W = np.zeros(ccall(kern[2], (m, n, iopts[2], trace_cap)))
+    _, err = solve_row(kern, start_by_address, step_by_address, call, jcall, jac_cs, fun, jac,
+                       loss, W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap,
+                       args)
     return W, S, err
 
 

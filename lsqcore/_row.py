@@ -25,12 +25,17 @@ What differs between the callers is passed in as functions, which Numba
 binds at compile time (a function argument is a compile-time constant of
 its type, so nothing is called indirectly):
 
-* ``kern`` -- how the kernel is reached: the int64 array of its C
-  addresses (:data:`lsqcore._kernel.KERNEL`) on the CPU, so that a new
-  model's driver never re-optimises the kernel's code; ``None`` on the
-  GPU, where ``advance`` and ``setup`` are compiled into the CUDA kernel as
-  device functions from the same Python source.  ``kern is None`` is
-  decided when the row is compiled (Numba prunes the other branch);
+* ``kern``, ``start``, ``step`` -- how the kernel is reached: on the CPU
+  ``kern`` is the int64 array of its C addresses
+  (:data:`lsqcore._kernel.KERNEL`), which :func:`start_by_address` and
+  :func:`step_by_address` call, so that a new model's driver never
+  compiles or re-optimises the kernel's code; on the GPU
+  :func:`start_direct` and :func:`step_direct` call ``setup`` and
+  ``advance`` themselves, which numba-cuda compiles into the CUDA kernel as
+  device functions from the same Python source.  (Functions, not a ``kern
+  is None`` test: Numba prunes such a branch only for a constant ``None``,
+  so the CPU driver compiled the whole kernel into itself, +8 s on a first
+  fit after installation.)
 * ``call`` / ``jcall`` -- the residual's and the Jacobian's calling
   convention (``lsqcore._driver.call_*`` / ``jac_*``: returning an array,
   writing in place, or through a C wrapper's address); ``jac_cs`` the
@@ -85,31 +90,31 @@ read_row_jit = njit(error_model="numpy", inline="always")(read_row)
 
 
 @njit(error_model="numpy", inline="always")
-def kernel_size(kern, m, n, loss, trace_cap):
-    """Length of ``W`` for a problem (``kern``: the kernel's addresses, or None)."""
-    if kern is None:
-        return L.workspace_shape(m, n, loss != LINEAR, loss == CALLABLE, trace_cap)[0]
-    return ccall(kern[2], (m, n, loss, trace_cap))
-
-
-@njit(error_model="numpy", inline="always")
-def start_row(kern, W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap):
+def start_by_address(kern, W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap):
     """Lay out the zeroed workspace ``(W, S)`` for ``f0.shape[0]`` residuals and
-    load the problem (``iopts[2]`` is the loss code)."""
-    if kern is None:
-        L.init_layout(S, f0.shape[0], x0.shape[0], iopts[2] != LINEAR, iopts[2] == CALLABLE,
-                      trace_cap)
-        setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts)
-    else:
-        ccall(kern[1], (W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap))
+    load the problem, through the kernel's C entry ``kern[1]`` (the CPU)."""
+    ccall(kern[1], (W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap))
 
 
 @njit(error_model="numpy", inline="always")
-def kernel_step(kern, W, S):
-    """One call of :func:`lsqcore._kernel.advance`: the next request."""
-    if kern is None:
-        return advance(W, S)
+def start_direct(kern, W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap):
+    """:func:`start_by_address` calling the kernel's functions themselves (the
+    GPU, where they are compiled into the CUDA kernel; ``kern`` unused)."""
+    L.init_layout(S, f0.shape[0], x0.shape[0], iopts[2] != LINEAR, iopts[2] == CALLABLE,
+                  trace_cap)
+    setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts)
+
+
+@njit(error_model="numpy", inline="always")
+def step_by_address(kern, W, S):
+    """One call of :func:`lsqcore._kernel.advance` through its C entry ``kern[0]``."""
     return ccall(kern[0], (W, S))
+
+
+@njit(error_model="numpy", inline="always")
+def step_direct(kern, W, S):
+    """One call of :func:`lsqcore._kernel.advance` itself (``kern`` unused)."""
+    return advance(W, S)
 
 
 #: error codes of the request loop (negative; never a status).  The
@@ -120,7 +125,7 @@ ERR_LOSS_SHAPE = -103
 
 
 @njit(error_model="numpy", inline="always")
-def request_loop(kern, call, jcall, jac_cs, fun, jac, loss, W, S, args):
+def request_loop(kern, step, call, jcall, jac_cs, fun, jac, loss, W, S, args):
     """Answer the kernel's requests until it is done; 0 or an ``ERR_*`` code.
 
     The workspace is indexed by hand (``W[o:o + n]``), which compiles the
@@ -139,7 +144,7 @@ def request_loop(kern, call, jcall, jac_cs, fun, jac, loss, W, S, args):
     x_new = W[oXN:oXN + n]
     f_new = W[oFN:oFN + m]
     while True:
-        req = kernel_step(kern, W, S)
+        req = step(kern, W, S)
         if req == L.REQ_F:
             err = call(fun, x_new, f_new, args)
             if err:
@@ -187,8 +192,8 @@ def _answer_loss(loss, W, S, m):
 
 
 @njit(error_model="numpy", inline="always")
-def solve_row(kern, call, jcall, jac_cs, fun, jac, loss, W, S, x0, f0, lb, ub, x_scale,
-              rstep, fopts, iopts, trace_cap, args):
+def solve_row(kern, start, step, call, jcall, jac_cs, fun, jac, loss, W, S, x0, f0, lb, ub,
+              x_scale, rstep, fopts, iopts, trace_cap, args):
     """Start, run and finish one problem in the zeroed workspace ``(W, S)``.
 
     ``f0`` is ``f(x0)``, already evaluated and checked finite by the caller
@@ -197,7 +202,7 @@ def solve_row(kern, call, jcall, jac_cs, fun, jac, loss, W, S, x0, f0, lb, ub, x
     request loop (the row is then read all the same; ``x_new`` holds the
     point where a user function failed).
     """
-    start_row(kern, W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap)
-    err = request_loop(kern, call, jcall, jac_cs, fun, jac, loss, W, S, args)
+    start(kern, W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap)
+    err = request_loop(kern, step, call, jcall, jac_cs, fun, jac, loss, W, S, args)
     return read_row_jit(W, S), err
 

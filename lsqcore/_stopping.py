@@ -41,6 +41,8 @@ SIAM J. Sci. Comput. 21, 1999.
 """
 import math
 
+from numba import njit
+
 from . import _layout as L
 from ._jit import kernel_jit
 from ._linalg import EPS
@@ -50,6 +52,11 @@ from ._status import RUNNING, FTOL, XTOL, FTOL_XTOL
 #: scipy's ``ftol`` counts only a step of good quality: ``ratio > 0.25`` (the
 #: trust-region ratio below which a radius shrinks, Nocedal & Wright Alg. 4.1)
 FTOL_MIN_RATIO = 0.25
+
+#: the predicates are one comparison each: compiled into their callers (each
+#: compiled on its own would cost the first import after installation time
+#: for nothing)
+_inline = njit(error_model="numpy", inline="always")
 
 # forms of the recorded tests (S[STOP1], S[STOP2]); 0: nothing recorded
 (NONE, F_SCIPY, X_SCIPY, F_MORE, X_MORE, F_GN_PREDICTED, X_GN_FULL, F_GN_ROUNDING,
@@ -98,7 +105,7 @@ def record(W, S, second, form, value, threshold):
         W[L.STOP_T1] = threshold
 
 
-@kernel_jit
+@_inline
 def clear(S):
     """Forget the recorded tests (a later stop decides the status)."""
     S[L.STOP1] = NONE
@@ -120,7 +127,7 @@ def record_gtol(W, S):
     record_only(W, S, form, W[L.G_TEST], W[L.GTOL])
 
 
-@kernel_jit
+@_inline
 def _ratio(a, b):
     """``a / b`` for a record (inf for ``b == 0 < a``, 0 for ``0 / 0``)."""
     if b != 0.0:
@@ -130,31 +137,31 @@ def _ratio(a, b):
 
 # ---- the predicates ------------------------------------------------------------------
 
-@kernel_jit
+@_inline
 def gtol_reached(measure, gtol):
     """``measure < gtol`` (scipy's ``gtol`` for 'trf' and 'gn')."""
     return measure < gtol
 
 
-@kernel_jit
+@_inline
 def cosine_gtol_reached(cosine, gtol):
     """``cosine <= gtol`` (MINPACK's ``gtol``, 'lm')."""
     return cosine <= gtol
 
 
-@kernel_jit
+@_inline
 def ftol_reached(dF, F, ratio, ftol):
     """scipy's ``ftol``: ``dF < ftol F`` for a step with ``ratio > 0.25``."""
     return dF < ftol * F and ratio > FTOL_MIN_RATIO
 
 
-@kernel_jit
+@_inline
 def xtol_reached(dx_norm, x_norm, xtol):
     """scipy's ``xtol``: ``||dx|| < xtol (xtol + ||x||)``."""
     return dx_norm < xtol * (xtol + x_norm)
 
 
-@kernel_jit
+@_inline
 def relative_ftol_reached(actred, prered, ratio, ftol):
     """More's ``ftol`` (MINPACK ``lmder``): ``|actred| <= ftol``, ``prered <=
     ftol`` and ``ratio <= 2``, with ``ftol`` no finer than ``eps``."""
@@ -162,13 +169,13 @@ def relative_ftol_reached(actred, prered, ratio, ftol):
     return abs(actred) <= tol and prered <= tol and 0.5 * ratio <= 1.0
 
 
-@kernel_jit
+@_inline
 def radius_xtol_reached(Delta, x_norm, xtol):
     """More's ``xtol``: ``Delta <= xtol ||D x||``, with ``xtol`` no finer than ``eps``."""
     return Delta <= max(xtol, EPS) * x_norm
 
 
-@kernel_jit
+@_inline
 def predicted_ftol_reached(predicted, F, ftol):
     """'gn': the full Gauss-Newton step predicts a gain below ``ftol F``."""
     return predicted < ftol * F
@@ -205,7 +212,7 @@ def check_termination_more(W, S, actred, prered, ratio, Delta, x_norm):
     return _status_of(f_ok, x_ok)
 
 
-@kernel_jit
+@_inline
 def _status_of(f_ok, x_ok):
     if f_ok and x_ok:
         return FTOL_XTOL

@@ -140,8 +140,8 @@ def finish_row(k, err, r, ws, iopts, flags, outs):
 
 
 @njit(error_model="numpy", inline="always")
-def batch_row(k, tid, kern, call, jcall, jac_cs, fun, jac, loss, rows, args, data, ws, opts,
-              m, flags, outs):
+def batch_row(k, tid, kern, start, step, call, jcall, jac_cs, fun, jac, loss, rows, args, data,
+              ws, opts, m, flags, outs):
     """Solve row ``k`` of a batch in thread ``tid``'s arrays ``ws``.
 
     A CPU driver calls it from a small compiled function of its own, which
@@ -177,7 +177,7 @@ def batch_row(k, tid, kern, call, jcall, jac_cs, fun, jac, loss, rows, args, dat
         return
     for i in range(W.shape[0]):
         W[i] = 0.0
-    r, err = solve_row(kern, call, jcall, jac_cs, fun, jac, loss, W, S, xb, f,
+    r, err = solve_row(kern, start, step, call, jcall, jac_cs, fun, jac, loss, W, S, xb, f,
                        pick(data[1], k), pick(data[2], k), x_scale, rstep, fopts, iopts, 0, ra)
     if err == ERR_RAISED or err == ERR_JAC_RAISED:
         raised_row(k, False, W, S, xb, outs)

@@ -62,6 +62,7 @@ from .._kernel import KERNEL
 from .._jit import kernel_jit
 from ._result import NOT_RUN
 from ._row import batch_row
+from .._row import start_by_address, step_by_address
 
 # target wall time of one block (progress / Ctrl-C granularity)
 BLOCK_SECONDS = 0.1
@@ -90,8 +91,9 @@ def solve_block_by_address(kern, fun, jac, args, start, stop, data, work, opts, 
 @kernel_jit
 def _address_row(k, tid, kern, fun, jac, args, data, work, opts, m, flags, outs):
     """One row of :func:`solve_block_by_address` (conventions bound here)."""
-    batch_row(k, tid, kern, call_address, jac_address, _cs_unused, fun, jac, None,
-              _address_rows, args, data, thread_arrays(work, tid), opts, m, flags, outs)
+    batch_row(k, tid, kern, start_by_address, step_by_address, call_address, jac_address,
+              _cs_unused, fun, jac, None, _address_rows, args, data, thread_arrays(work, tid),
+              opts, m, flags, outs)
 
 
 @njit(error_model="numpy", inline="always")
@@ -128,8 +130,9 @@ def block_driver(fun, jac, loss, rows, cs=False):
 
         @njit(error_model="numpy")
         def _model_row(k, tid, args, data, work, opts, m, flags, outs):
-            batch_row(k, tid, KERNEL, call_alloc, jac_alloc, jac_cs, fun, jac, loss, rows,
-                      args, data, thread_arrays(work, tid), opts, m, flags, outs)
+            batch_row(k, tid, KERNEL, start_by_address, step_by_address, call_alloc,
+                      jac_alloc, jac_cs, fun, jac, loss, rows, args, data,
+                      thread_arrays(work, tid), opts, m, flags, outs)
 
         @njit(parallel=True, error_model="numpy")
         def _solve_block(args, start, stop, data, work, opts, m, flags, outs):

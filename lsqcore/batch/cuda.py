@@ -163,6 +163,7 @@ def _build(cuda_module, resid, jacob, flags, m, n, dtype, cov, absolute, robust)
     from numba import config
     from .._driver import call_inplace, jac_inplace, _cs_unused
     from ._row import batch_row
+    from .._row import start_direct, step_direct
     global cuda
     cuda = cuda_module
 
@@ -188,8 +189,9 @@ def _build(cuda_module, resid, jacob, flags, m, n, dtype, cov, absolute, robust)
         # grid-stride loop: a launch of fewer threads than rows keeps the
         # workspaces of the resident threads in cache
         for t in range(cuda.grid(1), K, cuda.gridsize(1)):
-            batch_row(t, 0, None, call_inplace, jac_inplace, _cs_unused, resid, jacob, None,
-                      rows, args, data, ws, opts, M, row_flags, outs)
+            batch_row(t, 0, None, start_direct, step_direct, call_inplace, jac_inplace,
+                      _cs_unused, resid, jacob, None, rows, args, data, ws, opts, M, row_flags,
+                      outs)
 
     if config.ENABLE_CUDASIM:
         # the simulator runs the kernel as Python and passes its own array
