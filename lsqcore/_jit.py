@@ -17,6 +17,7 @@ compiling) a specialisation, so each kernel function is compiled once per
 array/scalar type signature.  The values are still passed at run time, so
 the results are unchanged (checked bitwise on the NIST and MGH problem sets).
 """
+from numba import njit
 from numba.core import config
 
 from ._numba_internals import NonLiteralDispatcher
@@ -31,3 +32,10 @@ def kernel_jit(func):
                                 targetoptions=dict(nopython=True, error_model="numpy"))
     disp.enable_caching()
     return disp
+
+
+#: the decorator of a method's small hooks (step quality, radius update, its
+#: termination tests: lsqcore._method): compiled into the two kernel functions
+#: that dispatch them, not each on its own (twenty more compiled functions
+#: cost the first import after installation ~5 s)
+hook_jit = njit(error_model="numpy", inline="always")

@@ -32,6 +32,7 @@ than these branches on a constant per solve.
 from numba import njit
 
 from . import _layout as L
+from ._jit import kernel_jit
 from .methods import trf, lm, gn
 
 #: the dispatches are compiled into the kernel's phase functions (no call of their own)
@@ -70,7 +71,7 @@ def compute_step(W, S):
         gn.compute_step(W, S)
 
 
-@_hook
+@kernel_jit
 def assess_trial(W, S, valid):
     """``step_quality`` and ``is_successful`` of a valid trial, then the
     matching radius hook (``step_invalid`` for an invalid one); whether the
@@ -108,7 +109,7 @@ def assess_trial(W, S, valid):
     return accepted
 
 
-@_hook
+@kernel_jit
 def converged(W, S, accepted, valid):
     method = S[L.METHOD]
     if method == L.TRF:

@@ -35,7 +35,7 @@ References
 J. Nocedal, S. J. Wright, "Numerical Optimization", 2nd ed., ch. 3 and 10, 2006.
 A. Bjorck, "Numerical Methods for Least Squares Problems", SIAM, 1996, ch. 9.
 """
-from .._jit import kernel_jit
+from .._jit import kernel_jit, hook_jit
 from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST, STATUS,
                        O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
                        O_SCALEINV, O_R, O_W1, O_J, O_D,
@@ -131,7 +131,7 @@ def compute_step(W, S):
 # ---- the step/radius seam (see lsqcore._method) -----------------------------------
 # The line search's "radius" is the step fraction t (W[LS_T]).
 
-@kernel_jit
+@hook_jit
 def step_quality(W, S):
     """Actual and predicted reduction of a valid trial and their ratio."""
     actual = W[COST] - W[COST_NEW]
@@ -140,20 +140,20 @@ def step_quality(W, S):
     W[RATIO] = actual / predicted if predicted > 0.0 else (1.0 if actual == 0.0 else 0.0)
 
 
-@kernel_jit
+@hook_jit
 def is_successful(W, S):
     """Armijo: ``F(x) - F(x + t p) >= -ARMIJO_C t g^T p`` (and a decrease)."""
     actual = W[ACTRED]
     return actual > 0.0 and actual >= -ARMIJO_C * W[LS_T_TRIED] * W[GP]
 
 
-@kernel_jit
+@hook_jit
 def step_accepted(W, S):
     """Nothing to update: the next iteration starts again at ``t = 1``."""
     return
 
 
-@kernel_jit
+@hook_jit
 def step_rejected(W, S):
     """Backtrack to the minimiser of the quadratic through ``F(x)``, its slope
     ``g^T p`` and ``F(x + t p)``, safeguarded to ``[BACKTRACK_MIN t, BACKTRACK_MAX t]``."""
@@ -164,7 +164,7 @@ def step_rejected(W, S):
     W[LS_T] = min(max(t_new, BACKTRACK_MIN * t), BACKTRACK_MAX * t)
 
 
-@kernel_jit
+@hook_jit
 def step_invalid(W, S):
     """A non-finite residual halves the step fraction."""
     W[ACTRED] = 0.0
@@ -172,7 +172,7 @@ def step_invalid(W, S):
     W[LS_T] = BACKTRACK_MAX * W[LS_T_TRIED]
 
 
-@kernel_jit
+@hook_jit
 def converged(W, S, accepted, valid):
     """``ftol``/``xtol`` as 'trf' on an accepted full step; after a rejected one,
     the line search's end when ``t`` fell below ``MIN_T`` (a status or ``RUNNING``)."""

@@ -39,7 +39,7 @@ K. Levenberg, Q. Appl. Math. 2, 1944.  D. W. Marquardt, SIAM J. Appl. Math. 11, 
 """
 import math
 
-from .._jit import kernel_jit
+from .._jit import kernel_jit, hook_jit
 from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST,
                        O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
                        O_SCALEINV, O_R, O_W1, O_J, O_D,
@@ -157,7 +157,7 @@ def compute_step(W, S):
 
 # ---- the step/radius seam (see lsqcore._method) -----------------------------------
 
-@kernel_jit
+@hook_jit
 def _measure(W, S, valid):
     """More's relative reductions of the trial (``actred = -1`` for an invalid
     one or a tenfold increase of ``||f||``) and their ratio."""
@@ -176,19 +176,19 @@ def _measure(W, S, valid):
     W[STEP_NORM] = norm2(vec(W, S, O_STEP, n))
 
 
-@kernel_jit
+@hook_jit
 def step_quality(W, S):
     """Relative actual and predicted reductions of a valid trial and their ratio."""
     _measure(W, S, True)
 
 
-@kernel_jit
+@hook_jit
 def is_successful(W, S):
     """MINPACK's acceptance: ``rho >= ACCEPT_RATIO``."""
     return W[RATIO] >= ACCEPT_RATIO
 
 
-@kernel_jit
+@hook_jit
 def update_radius(W, S, valid):
     """More (1978), sec. 4, on ``rho = W[RATIO]``: shrink by ``mu`` below
     ``RATIO_LOW`` (``mu`` from a quadratic interpolation of the cost along the
@@ -214,7 +214,7 @@ def update_radius(W, S, valid):
         W[ALPHA] *= 0.5
 
 
-@kernel_jit
+@hook_jit
 def step_accepted(W, S):
     """Update the radius, and ``||D x||`` at the new point (for ``xtol``)."""
     update_radius(W, S, True)
@@ -227,19 +227,19 @@ def step_accepted(W, S):
     W[X_NORM] = math.sqrt(acc)
 
 
-@kernel_jit
+@hook_jit
 def step_rejected(W, S):
     update_radius(W, S, True)
 
 
-@kernel_jit
+@hook_jit
 def step_invalid(W, S):
     """A non-finite residual counts as a large increase of the cost (``mu = MU_MIN``)."""
     _measure(W, S, False)
     update_radius(W, S, False)
 
 
-@kernel_jit
+@hook_jit
 def converged(W, S, accepted, valid):
     """More's ``ftol``/``xtol`` tests, after every trial (a status or ``RUNNING``)."""
     return check_termination_more(W, S, W[REL_ACTRED], W[REL_PRERED], W[RATIO], W[DELTA],

@@ -46,7 +46,7 @@ J. Nocedal, S. J. Wright, "Numerical Optimization", 2nd ed., 2006.
 """
 import math
 
-from .._jit import kernel_jit
+from .._jit import kernel_jit, hook_jit
 from .._layout import (vec, M, N, BOUNDED, JAC_SCALE, FIRST,
                        O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
                        O_SCALEINV, O_V, O_DV, O_D, O_DIAGH, O_LB, O_UB,
@@ -254,7 +254,7 @@ def _select_step(W, S, x, p_h, d, g_h, R, Delta, step, step_h):
 
 # ---- the step/radius seam (see lsqcore._method) -----------------------------------
 
-@kernel_jit
+@hook_jit
 def step_quality(W, S):
     """Actual and predicted reduction of a valid trial, and their ratio."""
     n = S[N]
@@ -271,13 +271,13 @@ def step_quality(W, S):
     W[STEP_NORM] = norm2(vec(W, S, O_STEP, n))
 
 
-@kernel_jit
+@hook_jit
 def is_successful(W, S):
     """A step is taken when it decreases the cost (scipy's trf)."""
     return W[ACTRED] > 0.0
 
 
-@kernel_jit
+@hook_jit
 def update_radius(W, S):
     """Nocedal & Wright Alg. 4.1 on ``rho = W[RATIO]``: shrink to
     ``RADIUS_SHRINK ||p_h||`` below ``RATIO_LOW``, double above ``RATIO_HIGH``
@@ -302,7 +302,7 @@ step_accepted = update_radius
 step_rejected = update_radius
 
 
-@kernel_jit
+@hook_jit
 def step_invalid(W, S):
     """A trial with a non-finite residual: shrink the radius to a quarter of the step."""
     n = S[N]
@@ -312,7 +312,7 @@ def step_invalid(W, S):
     W[RATIO] = 0.0
 
 
-@kernel_jit
+@hook_jit
 def converged(W, S, accepted, valid):
     """scipy's ``ftol``/``xtol`` tests after a valid trial (a status or ``RUNNING``)."""
     if not valid:
