@@ -40,6 +40,7 @@ from .._jit import kernel_jit
 
 from .. import _layout as L
 from .._bounds import make_strictly_feasible
+from .._kernel import _all_finite
 from .._row import solve_row, ERR_F_SHAPE
 from .._driver import ERR_RAISED, ERR_JAC_RAISED
 from ._pcov import covariance
@@ -50,14 +51,6 @@ from ._result import NONFINITE_START, TOO_FEW_POINTS, BAD_SHAPE, USER_RAISED
 def pick(A, k):
     """Row ``k`` of ``A``, or its only row when it has one (shared by all rows)."""
     return A[k if A.shape[0] != 1 else 0]
-
-
-@njit(error_model="numpy", inline="always")
-def _all_finite(a, count):
-    for i in range(count):
-        if not math.isfinite(a[i]):
-            return False
-    return True
 
 
 @kernel_jit
@@ -75,7 +68,7 @@ def begin_row(k, xb, data, iopts, m, outs):
     out_nfev[k] = 0
     out_njev[k] = 0
     out_nit[k] = 0
-    if not _all_finite(xb, n):
+    if not _all_finite(xb):
         out_status[k] = NONFINITE_START
         return -1
     if mk == 0 or (iopts[0] == L.LM and mk < n):
@@ -172,7 +165,7 @@ def batch_row(k, tid, kern, start, step, call, jcall, jac_cs, fun, jac, loss, ro
     if err == ERR_F_SHAPE:
         out_status[k] = BAD_SHAPE
         return
-    if not _all_finite(f, mk):
+    if not _all_finite(f):
         out_status[k] = NONFINITE_START
         return
     for i in range(W.shape[0]):
