@@ -86,26 +86,25 @@ def assess_trial(W, S, valid):
             gn.step_invalid(W, S)
         return False
     if method == L.TRF:
-        trf.step_quality(W, S)
-        accepted = trf.is_successful(W, S)
-        if accepted:
-            trf.step_accepted(W, S)
-        else:
-            trf.step_rejected(W, S)
-    elif method == L.LM:
-        lm.step_quality(W, S)
-        accepted = lm.is_successful(W, S)
-        if accepted:
-            lm.step_accepted(W, S)
-        else:
-            lm.step_rejected(W, S)
+        return _take_or_reject(trf.step_quality, trf.is_successful, trf.step_accepted,
+                               trf.step_rejected, W, S)
+    if method == L.LM:
+        return _take_or_reject(lm.step_quality, lm.is_successful, lm.step_accepted,
+                               lm.step_rejected, W, S)
+    return _take_or_reject(gn.step_quality, gn.is_successful, gn.step_accepted,
+                           gn.step_rejected, W, S)
+
+
+@_hook
+def _take_or_reject(step_quality, is_successful, step_accepted, step_rejected, W, S):
+    """A valid trial through one method's hooks: its quality, the decision, and the
+    radius update that goes with it; whether the trial is taken."""
+    step_quality(W, S)
+    accepted = is_successful(W, S)
+    if accepted:
+        step_accepted(W, S)
     else:
-        gn.step_quality(W, S)
-        accepted = gn.is_successful(W, S)
-        if accepted:
-            gn.step_accepted(W, S)
-        else:
-            gn.step_rejected(W, S)
+        step_rejected(W, S)
     return accepted
 
 
