@@ -37,12 +37,24 @@ from numba import njit
 from . import _layout as L
 
 from ._cabi import ccall, f64_vector, WRAPPER_RAISED
-from ._kernel import advance, KERNEL
+from ._kernel import KERNEL
 from ._row import (solve_row, read_row_jit, start_by_address, step_by_address, ERR_F_SHAPE,
                    ERR_J_SHAPE, ERR_LOSS_SHAPE)  # noqa: F401 (ERR_LOSS_SHAPE: front ends)
 from ._jacobian import complex_step_jacobian
 from ._memo import Memo
 
+
+@njit(cache=True, error_model="numpy")
+def _advance_by_address(kern, W, S):
+    """``advance`` through its C entry ``kern[0]``, for the Python driver.
+
+    Calling the ``advance`` dispatcher instead compiled the whole kernel a
+    second time on the first fit after installation (5-8 s, issue 15); this
+    trampoline compiles in a fraction of a second and is cached on disk.  A
+    ctypes call of the address would need no compile at all but costs
+    0.53-0.61 us a request against this call's 0.25-0.29 us (measured).
+    """
+    return step_by_address(kern, W, S)
 
 
 class Views:
@@ -88,7 +100,7 @@ def run_python(fun, jac, loss, W, S, args, kwargs, on_iteration=None):
     v = Views(W, S)
     m, n = v.m, v.n
     while True:
-        req = advance(W, S)
+        req = _advance_by_address(KERNEL, W, S)
         if req == L.REQ_F:
             v.f_new[:] = _checked_f(fun, v.x_new, m, args, kwargs)
         elif req == L.REQ_FD:
