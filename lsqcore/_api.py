@@ -34,6 +34,7 @@ from ._driver import (run_python, compiled_entry, solve_by_address, solve_by_add
                       ERR_INPLACE_OVERRUN, ERR_RAISED, ERR_JAC_RAISED, ERR_X0_NONFINITE)
 from ._kernel import setup, KERNEL
 from ._cabi import arg_key, model_pointers, packed
+from ._workers import check_workers, mapper
 from ._loss import LOSS_CODES, CALLABLE, LINEAR
 from ._optimize_result import OptimizeResult
 from ._status import MESSAGES, CALLBACK_STOP, NONFINITE_JAC
@@ -65,8 +66,10 @@ def _is_jitted(f):
     return isinstance(f, CPUDispatcher)
 
 
-def _initial_residual(fun, x0, args, kwargs, m_inplace=-1):
+def _initial_residual(fun, x0, args, kwargs, m_inplace=-1, method=None):
+    """``f(x0)`` as a checked float64 vector, and the dtype ``fun`` returned."""
     f0 = np.atleast_1d(np.asarray(fun(x0.copy(), *args, **kwargs)))
+    dtype = f0.dtype
     if m_inplace >= 0 and np.isnan(f0).any():
         raise ValueError(f"`fun` (in-place form) wrote fewer than m = {m_inplace} values "
                          "into `out` at `x0` (or wrote NaN).")
@@ -80,14 +83,16 @@ def _initial_residual(fun, x0, args, kwargs, m_inplace=-1):
     if not np.isfinite(f0).all():
         raise ValueError("Residuals are not finite in the initial point: `fun(x0)` "
                          f"has {int(np.sum(~np.isfinite(f0)))} non-finite values.")
-    return f0
+    if method == "lm" and f0.size < x0.size:
+        _raise_driver_error(ERR_LM_M_LT_N, f0.size, x0.size)
+    return f0, dtype
 
 
 def least_squares(fun, x0, jac="2-point", bounds=_NO_BOUNDS, method="trf",
                   ftol=1e-8, xtol=1e-8, gtol=1e-8, x_scale=None, loss="linear",
                   f_scale=1.0, diff_step=None, tr_solver=None, tr_options=None,
                   jac_sparsity=None, max_nfev=None, verbose=0, args=(), kwargs=None,
-                  callback=None, *, trace=False):
+                  callback=None, workers=None, *, trace=False):
     """Solve a nonlinear least-squares problem with bounds on the variables.
 
     A drop-in for :func:`scipy.optimize.least_squares` (scipy 1.17
@@ -107,9 +112,10 @@ def least_squares(fun, x0, jac="2-point", bounds=_NO_BOUNDS, method="trf",
         step (``fun`` must accept complex input) or ``jac(x, *args,
         **kwargs) -> (m, n) array``.
     bounds : 2-tuple of array_like or `scipy.optimize.Bounds`, optional
-        Lower and upper bounds (``method='trf'`` only).
-    method : {'trf', 'lm', 'gn'}, optional
+        Lower and upper bounds (``method='trf'`` or ``'dogbox'``).
+    method : {'trf', 'dogbox', 'lm', 'gn'}, optional
         Trust-region reflective (default; bounds and robust losses),
+        rectangular trust-region dogleg (bounds and robust losses),
         Levenberg-Marquardt (More's trust-region form; ``m >= n``, linear
         loss, no bounds) or Gauss-Newton with a line search (no bounds).
     ftol, xtol, gtol : float or None, optional
@@ -139,6 +145,12 @@ def least_squares(fun, x0, jac="2-point", bounds=_NO_BOUNDS, method="trf",
         ``callback(intermediate_result)`` (or ``callback(x)``) after each
         iteration, for every method; raising ``StopIteration`` stops with
         status -2.
+    workers : int or map-like callable, optional
+        Evaluates the finite-difference points of a Python residual in
+        parallel, as ``workers(fun, points)``: an int k (-1: every core) runs
+        a process pool for the call, a callable such as ``Pool.map`` is used
+        as given (scipy >= 1.16).  Results do not depend on it.  A jitted
+        residual is differenced in compiled code, where it has no effect.
     trace : bool, optional
         Record every trial step in ``result.trace``.
 
@@ -180,12 +192,13 @@ def least_squares(fun, x0, jac="2-point", bounds=_NO_BOUNDS, method="trf",
     with first_use("kernel", KERNEL_MESSAGE):
         return _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
                               f_scale, diff_step, tr_solver, tr_options, jac_sparsity,
-                              max_nfev, verbose, args, kwargs, callback, trace, fast_key)
+                              max_nfev, verbose, args, kwargs, callback, trace, fast_key,
+                              workers)
 
 
 def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale,
                    diff_step, tr_solver, tr_options, jac_sparsity, max_nfev, verbose, args,
-                   kwargs, callback, trace, fast_key):
+                   kwargs, callback, trace, fast_key, workers=None):
     """:func:`least_squares` on its general path (every call but a repeat)."""
     kwargs = {} if kwargs is None else dict(kwargs)
     args = tuple(args)
@@ -199,6 +212,7 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
     check_f_scale(f_scale)
     rstep = check_diff_step(diff_step, n, jac)
     check_callback(callback)
+    check_workers(workers)
     unbounded = is_unbounded(lb)
     if method == "trf" and not unbounded:
         x0 = x0.copy()                   # (the caller's x0 is never written)
@@ -249,7 +263,9 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
                         and 0.0 not in fopts_t):
                     _remember_fast(fast_key, (P, F, fun, jac_f, m_inplace))
                 return _address_result(parts, x0, fun, jac_f, args, m_inplace, lb, ub,
-                                       xtol, unbounded or method != "trf", verbose, method)
+                                       _active_rtol(method, xtol),
+                                       unbounded or method not in BOUNDED_METHODS, verbose,
+                                       method)
             if err:
                 _raise_address_error(err, int(S[L.M]), _failed_at(x0, W, S), fun, jac_f,
                                      args, m_inplace)
@@ -266,18 +282,18 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
                                      args, m_inplace)
         f0 = None
     else:
-        f0 = _initial_residual(fun, x0, args, kwargs, m_inplace)
+        f0, f_dtype = _initial_residual(fun, x0, args, kwargs, m_inplace, method)
+        rstep = check_diff_step(diff_step, n, jac, f_dtype)   # steps for f's precision
         m = f0.size
-        if method == "lm" and m < n:
-            _raise_driver_error(ERR_LM_M_LT_N, m, n)
         W, S = L.allocate(m, n, loss_code != LINEAR, loss_code == CALLABLE, trace_cap)
         setup(W, S, x0, f0, lb, ub, x_scale, rstep, _frozen(fopts_t, np.float64),
               _frozen(iopts_t, np.int64))
         hook = _iteration_hook(callback, verbose, W, S, method, lb, ub) if notify else None
         if verbose == 2:
             _print_header()
-        if run_python(fun, jac_f, loss_f, W, S, args, kwargs, hook):
-            S[L.STATUS] = CALLBACK_STOP
+        with mapper(workers) as workers_map:
+            if run_python(fun, jac_f, loss_f, W, S, args, kwargs, hook, workers_map):
+                S[L.STATUS] = CALLBACK_STOP
     if int(S[L.STATUS]) == NONFINITE_JAC and int(S[L.NIT]) == 0:
         _raise_nonfinite_jac0(jac_f)
     result = _result(W, S, method, lb, ub, xtol, trace)
@@ -316,7 +332,8 @@ def _address_result(parts, x0, fun, jac, args, m_inplace, lb=None, ub=None, xtol
     if not unbounded:
         active_constraints(x, lb, ub, xtol, active)
     result = OptimizeResult(x=x, cost=cost, fun=f, jac=J, grad=g, optimality=optimality,
-                            active_mask=active, nfev=nfev, njev=njev, status=status,
+                            active_mask=active, nfev=nfev,
+                            njev=_reported_njev(njev, method, jac is not None), status=status,
                             message=MESSAGES[status], success=status > 0, nit=nit,
                             method=method)
     if verbose >= 1:
@@ -530,14 +547,31 @@ def _optimality(x, g, lb, ub, bounded):
     return float(first_order_optimality(x, g, lb, ub, bounded, np.empty(n), np.empty(n)))
 
 
+#: the methods that take bounds
+BOUNDED_METHODS = ("trf", "dogbox")
+
+
+def _active_rtol(method, xtol):
+    """How close to a bound counts as on it in ``active_mask``: within ``xtol``
+    (relative) for 'trf', whose iterates stay strictly inside, exactly for
+    'dogbox', which puts a variable on its bound (both as scipy)."""
+    return 0.0 if method == "dogbox" else xtol
+
+
+def _reported_njev(njev, method, jac_callable):
+    """``njev`` as scipy reports it: None for 'lm' without a callable ``jac``
+    (scipy's MINPACK path counts no Jacobian evaluations then)."""
+    return None if method == "lm" and not jac_callable else njev
+
+
 def _result(W, S, method, lb, ub, xtol, trace):
     r = read_row(W, S.tolist())          # Python ints: cheaper slicing than numpy ints
     x, g, f = r.x.copy(), r.grad.copy(), r.fun.copy()
     status = r.status
     active = np.zeros(x.size, dtype=int)
+    if method in BOUNDED_METHODS and not is_unbounded(lb):
+        active_constraints(x, lb, ub, _active_rtol(method, xtol), active)
     bounded = method == "trf" and not is_unbounded(lb)
-    if bounded:
-        active_constraints(x, lb, ub, xtol, active)
     if status == CALLBACK_STOP:
         # stopped before the optimality of the newest Jacobian was measured
         optimality = _optimality(x, g, lb, ub, bounded)
@@ -546,7 +580,8 @@ def _result(W, S, method, lb, ub, xtol, trace):
     res = OptimizeResult(
         x=x, cost=float(r.cost), fun=f, jac=r.jac, grad=g,
         optimality=optimality, active_mask=active, nfev=r.nfev,
-        njev=r.njev, status=status, message=MESSAGES[status],
+        njev=_reported_njev(r.njev, method, int(S[L.JAC]) == L.JAC_CALLABLE),
+        status=status, message=MESSAGES[status],
         success=status > 0, nit=r.nit, method=method)
     if trace:
         from ._trace import Trace

@@ -40,9 +40,10 @@ from ._memo import Memo
 from ._report import analyse_fit, build_report
 from . import _multistart as MS
 from ._api import least_squares
+from ._status import MAX_NFEV
 
 JAC_STRINGS = ("2-point", "3-point", "cs")
-METHODS = ("lm", "trf", "gn")
+METHODS = ("lm", "trf", "gn", "dogbox")
 
 
 # ----------------------------------------------------------------------------
@@ -520,12 +521,12 @@ def _parameters(f, p0, bounds, method):
     bounded = any(map(math.isfinite, lbl)) or any(map(math.isfinite, ubl))
     if method is None:
         method = "trf" if bounded else "lm"
-    if bounded and method != "trf":
+    if bounded and method not in ("trf", "dogbox"):
         refuse_bounds(method)
     i = next((i for i in range(n) if p0l[i] < lbl[i] or p0l[i] > ubl[i]), -1)
     if i >= 0:
-        raise ValueError(f"`p0` is outside the bounds: {names[i]} = p0[{i}] = {p0[i]} not in "
-                         f"[{lb[i]}, {ub[i]}].")
+        raise ValueError("Initial guess is outside of provided bounds: `p0` has "
+                         f"{names[i]} = p0[{i}] = {p0[i]} not in [{lb[i]}, {ub[i]}].")
     return p0, n, names, lb, ub, bounded, method
 
 
@@ -628,7 +629,7 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
         Reject NaN/inf in the data (default True unless ``nan_policy`` is set).
     bounds : 2-tuple or Bounds, optional
         Bounds on the parameters (selects 'trf' by default).
-    method : {'lm', 'trf', 'gn'}, optional
+    method : {'lm', 'trf', 'dogbox', 'gn'}, optional
         Default 'lm' without bounds, 'trf' with them.
     jac : callable, '2-point', '3-point' or 'cs', optional
         ``jac(x, *params) -> (m, n)`` Jacobian of the *model* (the weighting
@@ -691,8 +692,6 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
             raise ValueError("`nan_policy`='propagate' is not supported by curve_fit.")
         raise ValueError(f"`nan_policy` must be one of None, 'raise', 'omit', got {nan_policy!r}.")
     if method is not None and method not in METHODS:
-        if method == "dogbox":
-            raise ValueError("`method`='dogbox' is not available in lsqcore; use 'trf'.")
         raise ValueError(f"`method` must be None or one of {METHODS}, got {method!r}.")
     if not (jac is None or callable(jac) or jac in JAC_STRINGS):
         raise ValueError(f"`jac` must be None, a callable or one of {JAC_STRINGS}, got {jac!r}.")
@@ -728,7 +727,11 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     else:
         res = least_squares(fun, p0, args=args, **ls_kw)
     if not res.success:
-        raise RuntimeError("Optimal parameters not found: " + res.message
+        message = res.message
+        if method == "lm" and res.status == MAX_NFEV:
+            # scipy's 'lm' path reports through leastsq, whose words clients match
+            message = f"Number of calls to function has reached maxfev = {res.nfev}."
+        raise RuntimeError("Optimal parameters not found: " + message
                            + (" " + _STATUS_HINT.get(res.status, "")).rstrip())
     popt = res.x
 

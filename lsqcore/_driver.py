@@ -41,6 +41,7 @@ from ._kernel import KERNEL
 from ._row import (solve_row, read_row_jit, start_by_address, step_by_address, ERR_F_SHAPE,
                    ERR_J_SHAPE, ERR_LOSS_SHAPE)  # noqa: F401 (ERR_LOSS_SHAPE: front ends)
 from ._jacobian import complex_step_jacobian
+from ._workers import FunAt
 from ._memo import Memo
 
 
@@ -70,14 +71,31 @@ class Views:
 
 
 def _checked_f(fun, x, m, args, kwargs):
-    f = np.atleast_1d(fun(x.copy(), *args, **kwargs))
+    return _shape_checked(np.atleast_1d(fun(x.copy(), *args, **kwargs)), m, x)
+
+
+def _shape_checked(f, m, x):
     if f.shape != (m,):
         raise ValueError(f"`fun` must return an array of shape ({m},) at every point "
                          f"(as at `x0`), got shape {f.shape} at x = {x!r}.")
     return f
 
 
-def run_python(fun, jac, loss, W, S, args, kwargs, on_iteration=None):
+def _dense_jacobian(J, m, n):
+    """``jac``'s value as an (m, n) array, read as scipy reads it (a vector is
+    one row: ``np.atleast_2d``); sparse matrices and linear operators, which
+    need the sparse solvers, are refused by name."""
+    if not isinstance(J, np.ndarray) and type(J).__module__.startswith("scipy.sparse"):
+        raise ValueError(f"`jac` returned a {type(J).__name__}: sparse Jacobians and "
+                         "LinearOperators are not supported yet; return a dense "
+                         "(m, n) array.")
+    J = np.atleast_2d(J)
+    if J.shape != (m, n):
+        raise ValueError(f"`jac` must return an array of shape {(m, n)}, got {J.shape}.")
+    return J
+
+
+def run_python(fun, jac, loss, W, S, args, kwargs, on_iteration=None, workers=None):
     """Drive the kernel with Python callables until it is done.
 
     Parameters
@@ -91,6 +109,9 @@ def run_python(fun, jac, loss, W, S, args, kwargs, on_iteration=None):
     on_iteration : callable, optional
         Called after each iteration with no argument; returning True stops
         the solve (the caller sets the status).
+    workers : map-like callable, optional
+        Evaluates the finite-difference points as ``workers(f, points)``
+        (:mod:`lsqcore._workers`); None: one after another, here.
 
     Returns
     -------
@@ -104,14 +125,15 @@ def run_python(fun, jac, loss, W, S, args, kwargs, on_iteration=None):
         if req == L.REQ_F:
             v.f_new[:] = _checked_f(fun, v.x_new, m, args, kwargs)
         elif req == L.REQ_FD:
-            for i in range(S[L.REQ_K]):
-                v.FQ[i] = _checked_f(fun, v.XQ[i], m, args, kwargs)
+            if workers is None:
+                for i in range(S[L.REQ_K]):
+                    v.FQ[i] = _checked_f(fun, v.XQ[i], m, args, kwargs)
+            else:
+                points = [v.XQ[i].copy() for i in range(S[L.REQ_K])]
+                for i, f in enumerate(workers(FunAt(fun, args, kwargs), points)):
+                    v.FQ[i] = _shape_checked(f, m, points[i])
         elif req == L.REQ_J:
-            J = np.asarray(jac(v.x.copy(), *args, **kwargs))
-            if J.shape != (m, n):
-                raise ValueError(f"`jac` must return an array of shape {(m, n)}, "
-                                 f"got {J.shape}.")
-            v.J[:] = J
+            v.J[:] = _dense_jacobian(jac(v.x.copy(), *args, **kwargs), m, n)
         elif req == L.REQ_JCS:
             complex_step_jacobian(_ComplexFun(fun, m, kwargs), v.x, v.h, v.J.reshape(-1), args)
         elif req == L.REQ_LOSS:

@@ -44,7 +44,13 @@ from ._stopping import (record, record_only, record_gtol, G_FLAT, NFEV, J_NONFIN
 from . import _method
 
 PH_INIT, PH_INIT_RHO, PH_JAC, PH_FD1, PH_FD2, PH_JAC_DONE, PH_CHECK, PH_STEP, \
-    PH_TRIAL, PH_TRIAL_RHO, PH_EVAL, PH_DONE = range(12)
+    PH_TRIAL, PH_TRIAL_RHO, PH_EVAL, PH_DONE, PH_PROBE = range(13)
+
+#: Relative length of the probe steps that tell a zero Jacobian at a curved
+#: point from a flat region (:func:`_probe_flat`): eps**(1/4), at which a change
+#: of f at second order (~eps**(1/2) relative) stands well above rounding,
+#: while the finite-difference step eps**(1/2) left it below.
+PROBE_STEP = EPS ** 0.25
 
 ACCEPTED, REJECTED, INVALID = 1, 0, -1
 
@@ -477,8 +483,7 @@ def _check(W, S):
         m = S[L.M]
         n = S[L.N]
         if W[L.COST] > 0.0 and _all_zero(vec(W, S, L.O_J, m * n)):
-            record_only(W, S, G_FLAT, W[L.COST], 0.0)
-            return _stop(W, S, FLAT)
+            return _probe_flat(W, S)
         record_gtol(W, S)
         return _stop(W, S, GTOL)
     if _out_of_evaluations(W, S):
@@ -488,6 +493,51 @@ def _check(W, S):
         return _stop(W, S, S[L.STATUS])
     S[L.PHASE] = PH_STEP
     return 0
+
+
+@_phase
+def _probe_flat(W, S):
+    """``J = 0`` at a positive cost: a flat region, or a curved point where ``f``
+    changes only at second order (``f = x^2 + c`` at 0, where scipy and a
+    gtol stop agree that it is a minimum)?  Ask for ``f`` at ``x + d_j e_j``,
+    ``|d_j| = PROBE_STEP max(1, |x_j|)`` (towards the farther bound when the
+    box is near); they are not counted in ``nfev``, like Jacobian evaluations.
+    Returns the request; :func:`_flat_or_gtol` reads the answer."""
+    n = S[L.N]
+    x = vec(W, S, L.O_X, n)
+    lb = vec(W, S, L.O_LB, n)
+    ub = vec(W, S, L.O_UB, n)
+    XQ = mat(W, S, L.O_XQ, n, n)
+    for j in range(n):
+        for k in range(n):
+            XQ[j, k] = x[k]
+        d = PROBE_STEP * max(1.0, abs(x[j]))
+        if x[j] + d <= ub[j]:
+            XQ[j, j] = x[j] + d
+        elif x[j] - d >= lb[j]:
+            XQ[j, j] = x[j] - d
+        else:
+            XQ[j, j] = ub[j] if ub[j] - x[j] >= x[j] - lb[j] else lb[j]
+    S[L.REQ_K] = n
+    return _request(S, L.REQ_FD, PH_PROBE)
+
+
+@_phase
+def _flat_or_gtol(W, S):
+    """Phase ``PH_PROBE``: if ``f`` at any probe point differs from ``f(x)`` the
+    residuals depend on ``x`` here and the zero gradient is a gtol stop;
+    otherwise a flat region (status ``FLAT``).  Returns ``REQ_DONE``."""
+    m = S[L.M]
+    n = S[L.N]
+    f = vec(W, S, L.O_F, m)
+    F = mat(W, S, L.O_B, n, m)
+    for j in range(n):
+        for i in range(m):
+            if math.isfinite(F[j, i]) and F[j, i] != f[i]:
+                record_gtol(W, S)
+                return _stop(W, S, GTOL)
+    record_only(W, S, G_FLAT, W[L.COST], 0.0)
+    return _stop(W, S, FLAT)
 
 
 @_phase
@@ -565,6 +615,8 @@ def advance(W, S):
             S[L.PHASE] = PH_EVAL
         elif ph == PH_EVAL:
             req = _evaluate(W, S)
+        elif ph == PH_PROBE:
+            req = _flat_or_gtol(W, S)
         else:
             return _done(S)
         if req:

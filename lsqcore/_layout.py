@@ -34,14 +34,15 @@ M, N, METHOD, JAC, LOSS, PHASE, REQ, REQ_K, NFEV, NJEV, NIT, MAX_NFEV, \
 # STOP_V1, STOP_T1, STOP_V2, STOP_T2: value and threshold of the recorded tests (_stopping)
 # REL_ACTRED, REL_PRERED: lm's relative reductions; LS_T_TRIED: gn's fraction of the trial
 # G_TEST: the measure the last gtol test compared with gtol (lm: a cosine; else G_NORM)
+# TR_HIT: dogbox: 1 when the trial step was stopped by the trust box
 (FTOL, XTOL, GTOL, FSCALE, DELTA, ALPHA, COST, COST_NEW, ACTRED, PRERED,
  RATIO, STEP_NORM, STEP_H_NORM, G_NORM, X_NORM, THETA, LS_T, GP, DIRDER,
  PNORM, PRED_FULL, REL_GRAD, STOP_V1, STOP_T1, STOP_V2, STOP_T2, REL_ACTRED, REL_PRERED,
- LS_T_TRIED, G_TEST, N_SCALARS) = range(31)
+ LS_T_TRIED, G_TEST, TR_HIT, N_SCALARS) = range(32)
 
 # ---- option codes -------------------------------------------------------------
-TRF, LM, GN = 0, 1, 2
-METHOD_CODES = {"trf": TRF, "lm": LM, "gn": GN}
+TRF, LM, GN, DOGBOX = 0, 1, 2, 3
+METHOD_CODES = {"trf": TRF, "lm": LM, "gn": GN, "dogbox": DOGBOX}
 JAC_CALLABLE, JAC_2POINT, JAC_3POINT, JAC_CS = 0, 1, 2, 3
 JAC_CODES = {"2-point": JAC_2POINT, "3-point": JAC_3POINT, "cs": JAC_CS}
 
@@ -80,9 +81,11 @@ WORKSPACE = (
     ("O_GH", ("n", "1"), ALWAYS, EMPTY, "scaled gradient D g", ""),
     ("O_SCALE", ("n", "1"), ALWAYS, EMPTY, "x_scale (or the Jacobian's column norms)", ""),
     ("O_SCALEINV", ("n", "1"), ALWAYS, EMPTY, "1 / x_scale", ""),
-    ("O_V", ("n", "1"), ALWAYS, EMPTY, "trf: Coleman-Li vector v", ""),
-    ("O_DV", ("n", "1"), ALWAYS, EMPTY, "trf: derivative dv of v", ""),
-    ("O_D", ("n", "1"), ALWAYS, EMPTY, "scaling D of the step variables", ""),
+    ("O_V", ("n", "1"), ALWAYS, EMPTY,
+     "trf: Coleman-Li vector v; dogbox: on_bound (-1, 0, +1)", ""),
+    ("O_DV", ("n", "1"), ALWAYS, EMPTY,
+     "trf: derivative dv of v; dogbox: the bounds the trial step ends on", ""),
+    ("O_D", ("n", "1"), ALWAYS, EMPTY, "scaling D of the step variables (dogbox: the free mask)", ""),
     ("O_DIAGH", ("n", "1"), ALWAYS, EMPTY, "trf: diagonal C of the bound term, scaled", ""),
     ("O_LB", ("n", "1"), ALWAYS, EMPTY, "lower bounds (-inf where none)", ""),
     ("O_UB", ("n", "1"), ALWAYS, EMPTY, "upper bounds (+inf where none)", ""),
@@ -93,14 +96,18 @@ WORKSPACE = (
     ("O_SV", ("n", "1"), ALWAYS, EMPTY, "singular values of R", ""),
     ("O_UF", ("n", "1"), ALWAYS, EMPTY, "uf = (Q^T f_s)[:n] of the QR of J_h", ""),
     ("O_UFS", ("n", "1"), ALWAYS, EMPTY, "U^T uf (R = U diag(s) V^T)", ""),
-    ("O_RH", ("n", "1"), ALWAYS, EMPTY, "trf: reflected step, scaled", ""),
-    ("O_AG", ("n", "1"), ALWAYS, EMPTY, "trf: Cauchy (anti-gradient) step, scaled", ""),
+    ("O_RH", ("n", "1"), ALWAYS, EMPTY,
+     "trf: reflected step, scaled; dogbox: the dogleg segment s_N - s_C", ""),
+    ("O_AG", ("n", "1"), ALWAYS, EMPTY,
+     "trf: Cauchy (anti-gradient) step, scaled; dogbox: Cauchy point", ""),
     ("O_TYP", ("n", "1"), ALWAYS, EMPTY,
      "typical size of each x for difference steps (min(1, |x0|), widened to 1)", ""),
     ("O_W1", ("2n", "1"), ALWAYS, EMPTY, "work vector",
-     "SVD rotations; column norms (lm, scaling); trf: point on the bound and hit flags"),
+     "SVD rotations; column norms (lm, scaling); trf: point on the bound and hit flags;"
+     " dogbox: the step box [l; u]"),
     ("O_W2", ("2n", "1"), ALWAYS, EMPTY, "work vector",
-     "right-hand side of the augmented QR; trf: reflected and Cauchy directions"),
+     "right-hand side of the augmented QR; trf: reflected and Cauchy directions;"
+     " dogbox: hit flags"),
     ("O_F", ("m", "1"), ALWAYS, EMPTY, "residuals f at x", ""),
     ("O_FNEW", ("m", "1"), ALWAYS, EMPTY, "residuals at the trial point; f0 during setup",
      "Q^T f_s while a Jacobian is factored (free between trials)"),

@@ -5,7 +5,7 @@ The kernel (:mod:`lsqcore._kernel`) owns the loop, as Ceres Solver's
 its radius (or line-search fraction) after a trial, as Ceres'
 ``TrustRegionStrategy`` does (``ComputeStep``, ``StepAccepted``,
 ``StepRejected``, ``StepIsInvalid``).  Every method module
-(``methods/{trf,lm,gn}.py``) supplies the same hooks:
+(``methods/{trf,lm,gn,dogbox}.py``) supplies the same hooks:
 
 ==================  ===============================================================
 ``gtol_test``       first-order optimality at ``x``: sets ``G_NORM`` (scipy's
@@ -33,7 +33,7 @@ from numba import njit
 
 from . import _layout as L
 from ._jit import kernel_jit
-from .methods import trf, lm, gn
+from .methods import trf, lm, gn, dogbox
 
 #: the dispatches are compiled into the kernel's phase functions (no call of their own)
 _hook = njit(error_model="numpy", inline="always")
@@ -46,6 +46,8 @@ def gtol_test(W, S):
         return trf.gtol_test(W, S)
     if method == L.LM:
         return lm.gtol_test(W, S)
+    if method == L.DOGBOX:
+        return dogbox.gtol_test(W, S)
     return gn.gtol_test(W, S)
 
 
@@ -56,6 +58,8 @@ def factorize(W, S):
         trf.factorize(W, S)
     elif method == L.LM:
         lm.factorize(W, S)
+    elif method == L.DOGBOX:
+        dogbox.factorize(W, S)
     else:
         gn.factorize(W, S)
 
@@ -67,6 +71,8 @@ def compute_step(W, S):
         trf.compute_step(W, S)
     elif method == L.LM:
         lm.compute_step(W, S)
+    elif method == L.DOGBOX:
+        dogbox.compute_step(W, S)
     else:
         gn.compute_step(W, S)
 
@@ -82,6 +88,8 @@ def assess_trial(W, S, valid):
             trf.step_invalid(W, S)
         elif method == L.LM:
             lm.step_invalid(W, S)
+        elif method == L.DOGBOX:
+            dogbox.step_invalid(W, S)
         else:
             gn.step_invalid(W, S)
         return False
@@ -91,6 +99,9 @@ def assess_trial(W, S, valid):
     if method == L.LM:
         return _take_or_reject(lm.step_quality, lm.is_successful, lm.step_accepted,
                                lm.step_rejected, W, S)
+    if method == L.DOGBOX:
+        return _take_or_reject(dogbox.step_quality, dogbox.is_successful,
+                               dogbox.step_accepted, dogbox.step_rejected, W, S)
     return _take_or_reject(gn.step_quality, gn.is_successful, gn.step_accepted,
                            gn.step_rejected, W, S)
 
@@ -115,4 +126,6 @@ def converged(W, S, accepted, valid):
         return trf.converged(W, S, accepted, valid)
     if method == L.LM:
         return lm.converged(W, S, accepted, valid)
+    if method == L.DOGBOX:
+        return dogbox.converged(W, S, accepted, valid)
     return gn.converged(W, S, accepted, valid)

@@ -43,7 +43,7 @@ FIELDS = ("iteration", "nfev", "cost", "cost_new", "actual_reduction",
 #: Fields computed in Python from the records.
 DERIVED = ("trial_radius", "residual_norm", "residual_rms", "active")
 OUTCOMES = {1: "accepted", 0: "rejected", -1: "invalid"}
-_METHOD_NAMES = {L.TRF: "trf", L.LM: "lm", L.GN: "gn"}
+_METHOD_NAMES = {code: name for name, code in L.METHOD_CODES.items()}
 
 
 class Trace:
@@ -57,7 +57,7 @@ class Trace:
     Attributes
     ----------
     method : str
-        ``'trf'``, ``'lm'`` or ``'gn'``.
+        ``'trf'``, ``'dogbox'``, ``'lm'`` or ``'gn'``.
     m, n : int
         Number of residuals and of parameters.
     iteration : ndarray of int
@@ -76,14 +76,15 @@ class Trace:
         Euclidean norm of the step ``x_trial - x`` in the original variables.
     gradient_norm : ndarray
         Infinity norm of the gradient at the current point (for 'trf' the
-        Coleman-Li scaled gradient ``v * g``).
+        Coleman-Li scaled gradient ``v * g``, for 'dogbox' the gradient of
+        the variables not held at a bound).
     radius : ndarray
         Trust radius after this trial's update, i.e. the radius for the next
-        trial (the scaled-step radius for 'trf' and 'lm'; for 'gn' the
+        trial (the scaled-step radius for 'trf', 'dogbox' and 'lm'; for 'gn' the
         line-search step fraction ``t``).
     trial_radius : ndarray
         Radius (or step fraction) in force when the trial step was computed;
-        NaN for the first trial of 'trf' and 'lm' (the initial radius is not
+        NaN for the first trial of 'trf', 'dogbox' and 'lm' (the initial radius is not
         recorded).
     damping : ndarray
         Levenberg-Marquardt parameter of the trust-region subproblem (0 for

@@ -23,7 +23,7 @@ from ._linalg import EPS
 from ._loss import LOSS_CODES
 from ._memo import Memo
 
-METHODS = ("trf", "lm", "gn")
+METHODS = ("trf", "lm", "gn", "dogbox")
 _DEFAULT_RSTEP = {L.JAC_2POINT: SQRT_EPS, L.JAC_3POINT: CBRT_EPS}
 
 
@@ -31,9 +31,6 @@ def check_options(fun, x0, jac, method, loss, verbose, max_nfev, tr_solver,
                    jac_sparsity):
     if not callable(fun):
         raise TypeError(f"`fun` must be callable, got {type(fun).__name__}.")
-    if method == "dogbox":
-        raise ValueError("`method`='dogbox' is not available in lsqcore yet; "
-                         "use 'trf' (bounds) or 'lm' / 'gn' (no bounds).")
     if method not in METHODS:
         raise ValueError(f"`method` must be one of {METHODS}, got {method!r}.")
     if tr_solver == "lsmr":
@@ -180,12 +177,12 @@ def _raise_crossed_bounds(lb, ub, i):
 
 def refuse_bounds(method):
     """The error of bounds given to a method that takes none (every front end)."""
-    raise ValueError(f"`method`={method!r} does not support `bounds`; use 'trf'.")
+    raise ValueError(f"`method`={method!r} does not support `bounds`; use 'trf' or 'dogbox'.")
 
 
 def _raise_infeasible(x0, lb, ub, i):
-    raise ValueError(f"`x0` is infeasible: x0[{i}] = {x0[i]} is outside the `bounds` "
-                     f"[{lb[i]}, {ub[i]}].")
+    raise ValueError("Initial guess is outside of provided bounds: `x0` is infeasible: "
+                     f"x0[{i}] = {x0[i]} is outside the `bounds` [{lb[i]}, {ub[i]}].")
 
 
 def check_x_scale(x_scale, n, method):
@@ -237,10 +234,21 @@ def check_callback(callback):
         raise ValueError("`callback` must be callable or None.")
 
 
-def check_diff_step(diff_step, n, jac):
+def check_diff_step(diff_step, n, jac, f_dtype=None):
+    """Relative finite-difference steps: ``diff_step``, or the default of the
+    scheme (``eps**(1/2)``, ``eps**(1/3)``; 0 for complex steps).  ``eps`` is
+    float64's unless the residuals come in a narrower float type
+    (``f_dtype``): then the steps follow that type's ``eps`` (scipy gh-12991:
+    with float64 steps a float32 residual does not change at all)."""
     if diff_step is None:
         code = L.JAC_CODES.get(jac, L.JAC_2POINT) if isinstance(jac, str) else L.JAC_2POINT
-        return constant(n, 0.0 if code == L.JAC_CS else _DEFAULT_RSTEP[code])
+        if code == L.JAC_CS:
+            return constant(n, 0.0)
+        rstep = _DEFAULT_RSTEP[code]
+        if (f_dtype is not None and np.issubdtype(f_dtype, np.floating)
+                and np.dtype(f_dtype).itemsize < 8):
+            rstep = float(np.finfo(f_dtype).eps) ** (0.5 if code == L.JAC_2POINT else 1 / 3)
+        return constant(n, rstep)
     return _positive_vector(np.asarray(diff_step, dtype=float), n, "diff_step",
                             "be a scalar or have shape ({n},)")
 
@@ -319,8 +327,10 @@ def check_compiled_bounds(x0, lb, ub, method_code):
                              "(`bounds`).")
         if np.isfinite(lb[i]) or np.isfinite(ub[i]):
             bounded = True
-    if bounded and method_code != L.TRF:
-        raise ValueError("`method` 'lm' and 'gn' do not support `bounds`; use 'trf'.")
+    if bounded and (method_code == L.LM or method_code == L.GN):
+        raise ValueError("`method` 'lm' and 'gn' do not support `bounds`; use 'trf' or "
+                         "'dogbox'.")
     for i in range(x0.shape[0]):
         if x0[i] < lb[i] or x0[i] > ub[i]:
-            raise ValueError("`x0` is infeasible: outside the `bounds`.")
+            raise ValueError("Initial guess is outside of provided bounds: `x0` is "
+                             "infeasible.")

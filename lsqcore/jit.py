@@ -63,7 +63,9 @@ def _method_code(method):
         return L.LM
     if method == "gn":
         return L.GN
-    raise ValueError("`method` must be 'trf', 'lm' or 'gn'")
+    if method == "dogbox":
+        return L.DOGBOX
+    raise ValueError("`method` must be 'trf', 'lm', 'gn' or 'dogbox'")
 
 
 @njit(error_model="numpy")
@@ -108,8 +110,8 @@ def least_squares(fun, x0, args=(), lb=None, ub=None, method="trf", jac="2-point
     args : tuple
         Extra arguments of ``fun`` (and ``jac_fun``).
     lb, ub : ndarray (n,) or None
-        Bounds (``method='trf'`` only).
-    method : {'trf', 'lm', 'gn'}
+        Bounds (``method='trf'`` or ``'dogbox'``).
+    method : {'trf', 'dogbox', 'lm', 'gn'}
     jac : {'2-point', '3-point', 'cs'}
         Finite-difference scheme, used when ``jac_fun`` is None.
     jac_fun : Numba-jitted function or None
@@ -140,7 +142,7 @@ def least_squares(fun, x0, args=(), lb=None, ub=None, method="trf", jac="2-point
     if ub is not None:
         hi[:] = ub
     check_compiled_bounds(x, lo, hi, mc)
-    if lb is not None or ub is not None:
+    if mc == L.TRF and (lb is not None or ub is not None):
         make_strictly_feasible(x, lo, hi, 1e-10)
     jac_scale = 0
     xs = np.ones(n)

@@ -392,7 +392,14 @@ def check_result(res, prob, *, loss="linear", f_scale=1.0, jac_kind="analytic",
             assert math.isclose(res.optimality, float(np.max(np.abs(g))), rel_tol=1e-10,
                                 abs_tol=1e-300), "%s: optimality != ||grad||_inf" % tag
     else:
-        if check_optimality:
+        if check_optimality and getattr(res, "method", None) == "dogbox":
+            # dogbox: ||g||_inf over the variables not held at a bound with the
+            # anti-gradient pointing out (scipy's definition; active_mask is on_bound)
+            held = am * g < 0
+            opt = float(np.max(np.where(held, 0.0, np.abs(g))))
+            assert math.isclose(res.optimality, opt, rel_tol=1e-10, abs_tol=1e-300), \
+                "%s: optimality %r != ||g_free||_inf %r" % (tag, res.optimality, opt)
+        elif check_optimality:
             # Coleman-Li scaling: v_i = distance to the bound the gradient points at
             v = np.ones(n)
             neg = (g < 0) & np.isfinite(ub)
@@ -429,6 +436,20 @@ def gn_failed_honestly(res, method, where=""):
     return True
 
 
+#: lsqcore's status for a tolerance stop that is not a minimum
+NOT_STATIONARY = -6
+
+
+def stationary(res, tau=1e-2):
+    """Whether no Jacobian column makes an angle with the residuals whose
+    cosine exceeds ``tau`` (the kernel's own test, lsqcore._kernel.TAU_STATIONARY)."""
+    J = np.asarray(res.jac, float)
+    f = np.asarray(res.fun, float)
+    denom = np.linalg.norm(J, axis=0) * np.linalg.norm(f)
+    cos = np.abs(J.T @ f) / np.where(denom > 0, denom, 1.0)
+    return bool(np.all(cos <= tau))
+
+
 def same_minimum(c, c_ref, atol):
     return abs(c - c_ref) <= 1e-8 * max(abs(c), abs(c_ref)) + atol
 
@@ -454,7 +475,10 @@ def compare_with_reference(res, ref, prob, *, x_rtol=None, x_atol=None, where=""
         "%s: cost above scipy's (%.15g > %.15g)%s" % (tag, res.cost, ref.cost, detail)
     if not same_minimum(res.cost, ref.cost, atol):
         return "lower"
-    if check_status:
+    if check_status and not (res.status == NOT_STATIONARY and ref.success
+                             and not stationary(ref)):
+        # (lsqcore refuses a tolerance stop that is not a minimum, where scipy
+        # may claim success: allowed when scipy's point is not stationary)
         assert bool(res.success) == bool(ref.success), \
             "%s: success class differs at the same minimum%s" % (tag, detail)
     rtol = prob.x_rtol if x_rtol is None else x_rtol

@@ -225,7 +225,7 @@ def test_fast_path_non_finite_x0_raises_before_any_evaluation(fast, method, bad)
 
 @pytest.mark.parametrize("kw, match", [
     ({"ftol": -1.0}, "`ftol` must be a non-negative number"),
-    ({"method": "dogbox"}, "dogbox"),
+    ({"method": "newton"}, "`method` must be one of"),
     ({"method": "lm", "ftol": 0.0}, "machine epsilon"),
     ({"max_nfev": 3.0}, "`max_nfev` must be None or a positive integer"),
     ({"max_nfev": 0}, "`max_nfev` must be None or a positive integer"),

@@ -71,8 +71,6 @@ CASES = [
     ("x0_outside_bounds", dict(bounds=([-1.0, -1.0], [1.0, 1.0])), ValueError, "x0|bounds", "pre",
      None),
     ("method_unknown", dict(method="newton"), ValueError, "method", "pre", None),
-    ("method_dogbox", dict(method="dogbox"), ValueError, "dogbox|method", "pre",
-     "lsqcore has no dogbox"),
     ("tr_solver_lsmr", dict(tr_solver="lsmr"), ValueError, "tr_solver|lsmr", "pre",
      "lsqcore has no lsmr"),
     ("loss_unknown", dict(loss="l2"), ValueError, "loss", "pre", None),
@@ -168,7 +166,7 @@ def test_valid_edge_inputs_accepted(needs_solver):
 # --------------------------------------------------------------------------
 
 def _nan_cases():
-    for method in ("trf", "lm", "gn"):
+    for method in ("trf", "dogbox", "lm", "gn"):
         for jk in ("analytic", "2-point"):
             marks = []
             if method == "gn":
@@ -213,7 +211,7 @@ def test_nan_residual_mid_run(method, jac_kind, needs_solver):
 
 
 @lsqcore_only("NaN residual handling")
-@pytest.mark.parametrize("method", ["trf", "lm", "gn"])
+@pytest.mark.parametrize("method", ["trf", "dogbox", "lm", "gn"])
 def test_nan_residual_everywhere_but_x0(method, needs_solver):
     """A residual that is NaN at every point except x0 must not produce a
     non-finite result: the solver returns x0 (or stops) with finite fields."""

@@ -15,7 +15,7 @@ import scipy.optimize
 import lsqcore
 from lsqcore import problems
 
-METHODS = ("trf", "lm", "gn")
+METHODS = ("trf", "dogbox", "lm", "gn")
 
 
 def rosen():

@@ -400,7 +400,7 @@ BAD = [
     ("p0_outside", dict(p0=[1, 5, 1], bounds=(0, 2)), ValueError, r"b = p0\[1\]"),
     ("bounds_shape", dict(bounds=([0, 0], [1, 1])), ValueError, "bounds"),
     ("lm_bounds", dict(bounds=(0, 10), method="lm"), ValueError, "bounds"),
-    ("method", dict(method="dogbox"), ValueError, "method"),
+    ("method", dict(method="newton"), ValueError, "method"),
     ("args", dict(args=(1,)), ValueError, "args"),
     ("jac", dict(jac="4-point"), ValueError, "jac"),
     ("multistart", dict(multistart=0), ValueError, "multistart"),

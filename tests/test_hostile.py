@@ -21,7 +21,7 @@ import lsqcore
 from lsqcore._api import InPlace
 
 LS = lsqcore.least_squares
-METHODS = ("trf", "lm", "gn")
+METHODS = ("trf", "dogbox", "lm", "gn")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -181,7 +181,7 @@ def test_m1_n1(method):
     np.testing.assert_allclose(res.x, [np.sqrt(2.0)], rtol=1e-8)
 
 
-@pytest.mark.parametrize("method", ["trf", "gn"])
+@pytest.mark.parametrize("method", ["trf", "dogbox", "gn"])
 def test_n_greater_than_m(method):
     def f(x):
         return np.array([x.sum() - 1.0, x[0] - x[1]])
@@ -466,14 +466,14 @@ def test_huge_m_small_n():
 # A NaN gradient is never "converged"
 # --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("method", ["trf", "lm", "gn"])
+@pytest.mark.parametrize("method", ["trf", "dogbox", "lm", "gn"])
 def test_nan_gradient_fails_the_gtol_test(method):
     """`max(0.0, nan)` is 0.0: a gradient norm accumulated with it read a NaN
     gradient as gtol convergence.  Each method's gtol test on a workspace
     whose gradient holds a NaN must say "not converged" and store NaN."""
     from lsqcore import _layout as L
     from lsqcore._kernel import setup
-    from lsqcore.methods import trf, lm, gn
+    from lsqcore.methods import trf, lm, gn, dogbox
     from lsqcore._linalg import max_nan
     assert np.isnan(max_nan(0.0, np.nan)) and np.isnan(max_nan(np.nan, 1.0))
     assert max_nan(1.0, 2.0) == 2.0
@@ -486,6 +486,6 @@ def test_nan_gradient_fails_the_gtol_test(method):
     W[S[L.O_J]:S[L.O_J] + m * n] = 1.0
     g = W[S[L.O_G]:S[L.O_G] + n]
     g[:] = [0.0, np.nan]
-    mod = {"trf": trf, "lm": lm, "gn": gn}[method]
+    mod = {"trf": trf, "lm": lm, "gn": gn, "dogbox": dogbox}[method]
     assert not mod.gtol_test(W, S)
     assert np.isnan(W[L.G_NORM])

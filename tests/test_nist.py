@@ -6,9 +6,12 @@ accuracy measured as the minimum over parameters of the LRE against NIST's
 certified values.
 
 * finite differences (jac='2-point', the default): 'trf' and 'lm' must reach
-  min LRE >= 4 on all 54 cases; 'gn' must reach it on every case where it
-  reports success (the number of successes is reported);
-* analytic Jacobians: 'trf' and 'lm' must reach min LRE >= 6 on all 54;
+  min LRE >= 4 on all 54 cases, 'dogbox' on all but the three of
+  ``DOGBOX_MISSES``, where it must report failure; every method must reach
+  it on every case where it reports success;
+* analytic Jacobians: 'trf' and 'lm' must reach min LRE >= 6 on all 54,
+  'dogbox' on all but ``DOGBOX_MISSES`` (strict xfails: scipy's dogbox
+  misses the same three);
 * the finite-difference cases run a second time in a subprocess with numpy's
   SIMD paths disabled (``NPY_DISABLE_CPU_FEATURES``: numpy's AVX-512 ``exp``
   differs from the scalar one by an ulp, and on one CPU 'gn' once claimed
@@ -39,8 +42,20 @@ USE_LIB_JIT = os.environ.get("LSQ_NIST_JIT", "") not in ("", "0")
 SCIPY_FAILS = {
     ("2-point", "trf"): {("Hahn1", 1), ("Hahn1", 2)},
     ("2-point", "lm"): {("Hahn1", 1), ("Hahn1", 2), ("BoxBOD", 1)},
+    ("2-point", "dogbox"): {("Hahn1", 1), ("Hahn1", 2), ("MGH09", 1), ("MGH10", 1),
+                            ("Rat43", 1), ("MGH17", 1)},
     ("analytic", "lm"): {("BoxBOD", 1)},
+    ("analytic", "dogbox"): {("MGH09", 1), ("Rat43", 1), ("MGH17", 1)},
 }
+
+# lsqcore's dogbox (2-point) ends away from the certified values on these
+# three, like scipy's dogbox on MGH09/1 and Rat43/1; it must report failure
+# there (the test asserts it), never success.  Both dogboxes take the same
+# path on MGH17/1 for 16 iterations before finite-difference rounding
+# separates them; scipy's reaches the answer only from the exact start: with
+# the start perturbed by 1e-9 (relative) scipy's dogbox solves 1 of 20 and
+# claims success at a wrong point on the other 19 (docs/compatibility.md).
+DOGBOX_MISSES = {("MGH17", 1), ("MGH09", 1), ("Rat43", 1)}
 
 
 class _Case:
@@ -109,6 +124,11 @@ def _params(jac_kind, methods):
                     marks.append(lsqcore_only("method 'gn'"))
                 elif (name, start) in SCIPY_FAILS.get((jac_kind, method), ()):
                     marks.append(lsqcore_only("scipy 1.17.1 fails this case"))
+                if (jac_kind, method) == ("analytic", "dogbox") and (name, start) in DOGBOX_MISSES:
+                    marks.append(pytest.mark.xfail(strict=True, reason=(
+                        "dogbox ends away from the certified values (scipy's too); on MGH09/1 "
+                        "both stop by gtol with parameters ~1e7 diverging along a valley "
+                        "whose gradient vanishes at infinity")))
                 yield pytest.param(name, start, method, marks=marks,
                                    id="%s-s%d-%s" % (name, start, method))
 
@@ -127,18 +147,21 @@ def _run(name, start, method, jac_kind, nist_summary):
     return res, lre
 
 
-@pytest.mark.parametrize("name,start,method", list(_params("2-point", ("trf", "lm", "gn"))))
+@pytest.mark.parametrize("name,start,method",
+                         list(_params("2-point", ("trf", "dogbox", "lm", "gn"))))
 def test_nist_finite_differences(name, start, method, nist_summary, needs_solver):
     res, lre = _run(name, start, method, "2-point", nist_summary)
     msg = "%s start%d %s 2-point: min LRE %.2f\n%s" % (name, start, method, lre, describe(res))
-    if method == "gn":
-        if res.success:
-            assert lre >= 4.0, "gn reported success but " + msg
-    else:
+    if res.success:
+        assert lre >= 4.0, method + " reported success but " + msg
+    if method == "dogbox" and (name, start) in DOGBOX_MISSES:
+        assert not res.success, msg
+    elif method != "gn":
         assert lre >= 4.0, msg
 
 
-@pytest.mark.parametrize("name,start,method", list(_params("analytic", ("trf", "lm"))))
+@pytest.mark.parametrize("name,start,method",
+                         list(_params("analytic", ("trf", "dogbox", "lm"))))
 def test_nist_analytic(name, start, method, nist_summary, needs_solver):
     res, lre = _run(name, start, method, "analytic", nist_summary)
     assert lre >= 6.0, "%s start%d %s analytic: min LRE %.2f\n%s" % (

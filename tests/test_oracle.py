@@ -21,7 +21,7 @@ from conftest import (gn_failed_honestly, ORACLE_MAX_NFEV, ORACLE_TOL, SELF_CHEC
                       compare_with_reference, describe, lsqcore_only, quiet_call, reference,
                       scipy_least_squares, solve)
 
-METHODS = ("trf", "lm", "gn")
+METHODS = ("trf", "lm", "gn", "dogbox")
 JAC_KINDS = ("analytic", "2-point", "3-point", "cs")
 LOSSES = ("soft_l1", "huber", "cauchy", "arctan")
 
@@ -50,6 +50,17 @@ def _skip_reason(prob, method, jac_kind):
     return None
 
 
+#: known defects, each with what was measured (issue 16)
+KNOWN = {
+    ("nist_MGH09_s1", "dogbox"): (
+        "dogbox (lsqcore's and scipy's) follows MGH09's valley from start 1 to "
+        "parameters ~1e7-1e8 and stops by gtol with cost 8.97e-4 (certified 1.54e-4): "
+        "a false success that the kernel's stationarity vetting, which covers only "
+        "ftol/xtol stops, does not catch; lsqcore's cost there is 3e-7 relative above "
+        "scipy's"),
+}
+
+
 def _cases():
     for p in op.PROBLEMS:
         for method in METHODS:
@@ -58,6 +69,8 @@ def _cases():
                 why = _skip_reason(p, method, jk)
                 if why:
                     marks.append(pytest.mark.skip(reason=why))
+                elif (p.name, method) in KNOWN:
+                    marks.append(pytest.mark.xfail(reason=KNOWN[(p.name, method)], strict=True))
                 elif method == "gn":
                     marks.append(lsqcore_only("method 'gn'"))
                 yield pytest.param(p, method, jk, id="%s-%s-%s" % (p.name, method, jk), marks=marks)

@@ -195,7 +195,7 @@ T = np.linspace(0.0, 4.0, 40)
 Y = 2.5 * np.exp(-1.3 * T) + 0.5 + 0.01 * np.sin(7.0 * T)
 
 
-@pytest.mark.parametrize("method", ["trf", "lm", "gn"])
+@pytest.mark.parametrize("method", ["trf", "dogbox", "lm", "gn"])
 def test_unused_parameter_keeps_success(method):
     """A parameter whose column is zero from the start is left alone (scipy's verdict)."""
     x0 = np.array([1.0, 1.0, 0.0, 3.0])

@@ -17,7 +17,7 @@ from lsqcore import _layout as L
 from lsqcore import problems
 from lsqcore._trace import FIELDS, Trace, active_bounds
 
-METHODS = ("trf", "lm", "gn")
+METHODS = ("trf", "dogbox", "lm", "gn")
 
 # (problem, start index): zero-residual, large-residual, badly scaled,
 # rank-deficient-at-start and a local-minimum trap, NIST and MGH.
@@ -112,7 +112,7 @@ def check_invariants(res, method, *, x_scale_one=True, bounded=False):
     np.testing.assert_allclose(t.residual_rms[valid], t.residual_norm[valid] / math.sqrt(t.m),
                                rtol=1e-12)
     # ratio = actual / predicted reduction where the model predicts a decrease
-    if method in ("trf", "gn"):
+    if method in ("trf", "dogbox", "gn"):
         ok = valid & (t.predicted_reduction > 0)
         np.testing.assert_allclose(t.ratio[ok],
                                    t.actual_reduction[ok] / t.predicted_reduction[ok],
@@ -158,7 +158,7 @@ def test_trace_invariants_finite_differences(method):
     fun, _ = python_funs(p)
     res = solve(fun, p.starts[0], jac="3-point", method=method)
     t = check_invariants(res, method)
-    assert len(t) == res.nfev - 1 and res.njev > 0
+    assert len(t) == res.nfev - 1 and (res.njev is None if method == "lm" else res.njev > 0)
 
 
 @pytest.mark.parametrize("method", ("trf", "gn"))

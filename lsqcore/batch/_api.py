@@ -101,7 +101,8 @@ def _check_bounds_batch(bounds, X0, K, n, method, x0_name="x0"):
             outside = (X0 < LB) | (X0 > UB)
         if np.any(outside):
             r, i = np.argwhere(outside)[0]
-            raise ValueError(f"`{x0_name}` is infeasible: {x0_name}[{r}, {i}] = {X0[r, i]} "
+            raise ValueError("Initial guess is outside of provided bounds: "
+                             f"`{x0_name}` is infeasible: {x0_name}[{r}, {i}] = {X0[r, i]} "
                              f"is outside the `bounds` [{LB[min(r, LB.shape[0] - 1), i]}, "
                              f"{UB[min(r, UB.shape[0] - 1), i]}].")
     return LB, UB, bounded
@@ -665,7 +666,7 @@ def _batch_parameters(f, p0, bounds, method, K, inplace):
         LB, UB, bounded = _check_bounds_batch(bounds, None, K, n, "trf")
     if method is None:
         method = "trf" if bounded else "lm"
-    if method != "trf" and bounded:
+    if method not in ("trf", "dogbox") and bounded:
         refuse_bounds(method)
     P0 = np.ascontiguousarray(np.broadcast_to(P0, (K, n)))
     return P0, LB, UB, n, method
@@ -706,7 +707,7 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
         chi-square (False).
     bounds : 2-tuple, optional
         ``lb``, ``ub`` each a scalar, (n,) (shared) or (K, n) (per fit).
-    method : {'lm', 'trf', 'gn'} or None, optional
+    method : {'lm', 'trf', 'dogbox', 'gn'} or None, optional
         None: 'lm' without bounds, 'trf' with them (scipy's rule).  'lm' is
         lsqcore's More-style LM via ``least_squares`` options (not MINPACK's
         ``leastsq`` defaults).

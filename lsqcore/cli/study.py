@@ -110,7 +110,8 @@ def side_by_side(runs):
 
 def summary_line(label, res):
     t = res.trace
-    return (f"{label:<4} iterations {res.nit:>4}  nfev {res.nfev:>5}  njev {res.njev:>4}  "
+    njev = "-" if res.njev is None else res.njev     # None: 'lm' with differences (scipy's)
+    return (f"{label:<4} iterations {res.nit:>4}  nfev {res.nfev:>5}  njev {njev:>4}  "
             f"rejected {int(np.sum(t.outcome == 'rejected')):>3}  "
             f"invalid {int(np.sum(t.outcome == 'invalid')):>3}  final cost {res.cost:.10e}  "
             f"status {res.status:>2}: {res.message}")

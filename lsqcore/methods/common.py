@@ -108,14 +108,17 @@ def trust_region_step(W, S, Delta, alpha, rtol, gn_factor, to_boundary, update_l
 
 
 @kernel_jit
-def gauss_newton_step(W, S, p):
-    """Minimum-norm Gauss-Newton step ``p = -J_h^+ f``."""
+def gauss_newton_step(W, S, p, rcond):
+    """Minimum-norm Gauss-Newton step ``p = -J_h^+ f``, singular values at or
+    below ``rcond * s_max`` counting as zero (``rcond = 0``: the default of
+    :func:`rank_cutoff`)."""
     if _gn_by_substitution(W, S, p):
         return
     ensure_svd(W, S)
     n = S[N]
     s = vec(W, S, O_SV, n)
-    pinv_step(s, mat(W, S, O_VV, n, n), vec(W, S, O_UFS, n), rank_cutoff(S, s), p)
+    cutoff = rank_cutoff(S, s) if rcond == 0.0 else rcond * s[0]
+    pinv_step(s, mat(W, S, O_VV, n, n), vec(W, S, O_UFS, n), cutoff, p)
 
 
 @kernel_jit

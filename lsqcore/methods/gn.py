@@ -93,7 +93,7 @@ def factorize(W, S):
     factor_scaled_jacobian(W, S, d, d, False)
     R = mat(W, S, O_R, n, n)
     p_h = vec(W, S, O_PH, n)
-    gauss_newton_step(W, S, p_h)
+    gauss_newton_step(W, S, p_h, 0.0)
     W[GP] = dot(g_h, p_h)
     W[LS_T] = 1.0
     W[DELTA] = 0.0
