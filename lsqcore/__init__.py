@@ -1,8 +1,9 @@
 """lsqcore: nonlinear least squares compiled with Numba.
 
-A drop-in for :func:`scipy.optimize.least_squares` with Gauss-Newton,
-Levenberg-Marquardt and trust-region-reflective solvers written as one
-cached ask/tell kernel (:mod:`lsqcore._kernel`).
+A drop-in for :func:`scipy.optimize.least_squares` (and ``curve_fit``,
+``leastsq``) with Gauss-Newton, Levenberg-Marquardt, trust-region-reflective
+and dogbox solvers written as one cached ask/tell kernel
+(:mod:`lsqcore._kernel`).
 """
 from ._api import least_squares, InPlace
 from ._optimize_result import OptimizeResult
@@ -10,11 +11,12 @@ from ._optimize_result import OptimizeResult
 __all__ = ["least_squares", "InPlace", "OptimizeResult"]
 __version__ = "0.1.0"
 from ._curve_fit import curve_fit
+from ._leastsq import leastsq
 from ._diagnostics import Diagnostic, diagnose
 from ._report import FitReport, fit_report
 from ._multistart import multistart
 
-__all__ += ["curve_fit", "FitWarning", "Diagnostic", "diagnose", "FitReport",
+__all__ += ["curve_fit", "leastsq", "FitWarning", "Diagnostic", "diagnose", "FitReport",
             "fit_report", "multistart"]
 from .batch import least_squares_batch, curve_fit_batch
 
