@@ -1,0 +1,70 @@
+"""pytest plugin: run scipy's own optimize tests with lsqcore swapped in.
+
+Loaded as ``-p scipy_swap`` (with this directory on ``sys.path``) by
+``tests/test_scipy_suite.py``, which runs the *installed* scipy's test files
+(``scipy.optimize.tests.test_least_squares``, ``test_minpack::TestCurveFit``
+and ``test_minpack::TestLeastSq``) in a subprocess.  Nothing of scipy's
+tests is copied: the plugin only rebinds names before the tests run.
+
+* In a test module, the names ``least_squares`` and ``leastsq`` are rebound
+  to lsqcore's (``from scipy.optimize import least_squares`` bound them at
+  import; the tests call them through the module's globals).
+* scipy's ``curve_fit`` is kept (its tests are about curve_fit's own
+  logic), but the solvers it calls, ``least_squares`` and ``leastsq`` in
+  ``scipy.optimize._minpack_py``, are lsqcore's.  With the environment
+  variable ``LSQCORE_SWAP_CURVE_FIT=1`` the test module's ``curve_fit`` is
+  lsqcore's own as well.
+
+Every outcome is written as JSON (``nodeid -> outcome``) to the file named
+by the environment variable ``LSQCORE_SWAP_REPORT``.
+"""
+import json
+import os
+
+import lsqcore
+
+SWAPPED = ("least_squares", "leastsq")
+
+
+def _lsqcore_functions():
+    names = SWAPPED
+    if os.environ.get("LSQCORE_SWAP_CURVE_FIT"):
+        names += ("curve_fit",)          # lsqcore's own curve_fit in the test module
+    return {name: getattr(lsqcore, name) for name in names if hasattr(lsqcore, name)}
+
+
+_OUTCOMES = {}
+
+
+def pytest_configure(config):
+    import scipy.optimize
+    import scipy.optimize._minpack_py as minpack
+    for name, fn in _lsqcore_functions().items():
+        if name in SWAPPED:
+            setattr(minpack, name, fn)
+            setattr(scipy.optimize, name, fn)     # tests that call optimize.leastsq
+
+
+def pytest_collection_modifyitems(session, config, items):
+    swaps = _lsqcore_functions()
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is None or not module.__name__.startswith("scipy.optimize.tests."):
+            continue
+        for name, fn in swaps.items():
+            if name in vars(module):
+                setattr(module, name, fn)
+
+
+def pytest_runtest_logreport(report):
+    """One outcome per test: the call's, or a failed/skipped setup or teardown."""
+    if report.when == "call" or report.outcome != "passed":
+        if _OUTCOMES.get(report.nodeid) in (None, "passed"):
+            _OUTCOMES[report.nodeid] = "xfailed" if hasattr(report, "wasxfail") else report.outcome
+
+
+def pytest_sessionfinish(session, exitstatus):
+    path = os.environ.get("LSQCORE_SWAP_REPORT")
+    if path:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(_OUTCOMES, fh, indent=1, sort_keys=True)

@@ -1,0 +1,102 @@
+"""scipy's own tests, run on lsqcore.
+
+The installed scipy's test files are run (not copied) in a subprocess with
+the plugin ``tests/scipy_swap.py``, which rebinds the solvers they call to
+lsqcore's:
+
+* ``scipy/optimize/tests/test_least_squares.py`` with
+  ``lsqcore.least_squares``;
+* ``test_minpack.py::TestCurveFit`` with scipy's ``curve_fit`` calling
+  ``lsqcore.least_squares`` and ``lsqcore.leastsq`` (its 'lm' path);
+* ``test_minpack.py::TestLeastSq`` with ``lsqcore.leastsq``;
+* the same class with lsqcore's own ``curve_fit`` in the test module
+  (reported, not asserted: its differences are listed in
+  docs/compatibility.md).
+
+Every test must pass except those in ``KNOWN_FAILURES``, each with the
+reason; a known failure that starts passing fails here too, so that the list
+(and the counts in docs/compatibility.md, checked below) stay true.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import lsqcore_only
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+SPARSE = "sparse Jacobian / jac_sparsity / tr_solver='lsmr' / LinearOperator (large-problems issue)"
+DIFF_STEP = ("an explicit diff_step: scipy 1.17 steps by diff_step * |x| without lsqcore's "
+             "typical-size floor, so fun_trivial's 2-point 'lm' stops at x = -0.05")
+
+KNOWN_FAILURES = {
+    "test_least_squares": {
+        **{f"::{cls}::{name}": SPARSE
+           for cls in ("TestTRF", "TestDogbox")
+           for name in ("test_equivalence", "test_linear_operator", "test_numerical_jac",
+                        "test_rosenbrock", "test_rosenbrock_bounds", "test_rosenbrock_cropped",
+                        "test_solver_selection", "test_tr_options", "test_with_bounds",
+                        "test_wrong_parameters", "test_x_scale_jac_scale")},
+        "::TestTRF::test_lsmr_regularization": SPARSE,
+        "::TestLM::test_rosenbrock": SPARSE,
+        "::TestLM::test_diff_step": DIFF_STEP,
+    },
+    "TestCurveFit": {
+        "::TestCurveFit::test_gh4555b": (
+            "pcov pinned to scipy's own finite-difference Jacobian at rtol 2e-7: the "
+            "exact (analytic-Jacobian) covariance at the same popt differs from that "
+            "reference by 1.6e-6, and lsqcore's by 1.6e-6 too (the Jacobian at the "
+            "final x)"),
+    },
+    "TestLeastSq": {},
+}
+
+SUITES = {
+    "test_least_squares": ["--pyargs", "scipy.optimize.tests.test_least_squares"],
+    "TestCurveFit": ["--pyargs", "scipy.optimize.tests.test_minpack", "-k", "TestCurveFit"],
+    "TestLeastSq": ["--pyargs", "scipy.optimize.tests.test_minpack", "-k", "TestLeastSq"],
+}
+
+
+def run_suite(name, tmp_path, env_extra=()):
+    """Run one of ``SUITES`` on lsqcore; return ``{nodeid: outcome}``."""
+    report = tmp_path / f"{name}.json"
+    env = dict(os.environ, LSQCORE_SWAP_REPORT=str(report),
+               PYTHONPATH=os.pathsep.join([HERE, ROOT, os.environ.get("PYTHONPATH", "")]))
+    env.update(env_extra)
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        "-p", "scipy_swap", "-W", "ignore::pytest.PytestUnknownMarkWarning",
+                        *SUITES[name]],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert report.exists(), p.stdout[-4000:] + p.stderr[-4000:]
+    outcomes = json.loads(report.read_text())
+    assert outcomes, p.stdout[-4000:]
+    return outcomes, p.stdout
+
+
+@lsqcore_only("runs scipy's tests on lsqcore")
+@pytest.mark.parametrize("name", sorted(SUITES))
+def test_scipy_suite_on_lsqcore(name, tmp_path):
+    outcomes, out = run_suite(name, tmp_path)
+    failed = {k for k, v in outcomes.items() if v == "failed"}
+    known = set(KNOWN_FAILURES[name])
+    assert failed <= known, ("scipy tests failing on lsqcore: %s\n%s"
+                             % (sorted(failed - known), out[-6000:]))
+    assert known <= failed, "known failures that now pass (update KNOWN_FAILURES and " \
+                            "docs/compatibility.md): %s" % sorted(known - failed)
+    counts = _documented_counts()
+    passed = sum(v == "passed" for v in outcomes.values())
+    assert counts[name] == (passed, len(outcomes)), (name, counts[name], passed, len(outcomes))
+
+
+def _documented_counts():
+    """``{suite: (passed, total)}`` from the table in docs/compatibility.md."""
+    with open(os.path.join(ROOT, "docs", "compatibility.md"), encoding="utf-8") as fh:
+        text = fh.read()
+    rows = re.findall(r"^\| `([^`]+)` on [^|]*\| (\d+) of (\d+) \|", text, re.M)
+    return {suite: (int(p), int(t)) for suite, p, t in rows}
