@@ -102,6 +102,10 @@ def compare(res, ref):
             bad.append((k, "missing"))
             continue
         a, b = res[k], ref[k]
+        if a[3] == -1 and b[3] >= 0:
+            # njev reported None ('lm' with differences, scipy's reporting since
+            # e124b9f): the path is compared by x, cost, nfev and status
+            a = a[:3] + (b[3],) + a[4:]
         same_x = a[0].shape == b[0].shape and np.array_equal(a[0], b[0], equal_nan=True)
         same_s = all((u == v) or (u != u and v != v) for u, v in zip(a[1:], b[1:]))
         if not (same_x and same_s):

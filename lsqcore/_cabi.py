@@ -59,15 +59,20 @@ WRAPPER_BAD_SHAPE = -(2 ** 62) + 1
 
 
 def f64_vector(a):
-    """Identity on a 1-d float64 array; a typing error for anything else."""
+    """A 1-d float64 array as it is; a 1-d integer, boolean or narrower float
+    array converted to float64 (as scipy converts residuals); a typing error
+    for anything else (complex, 2-d, scalars)."""
     return a
 
 
 @overload(f64_vector, inline="always")
 def _f64_vector(a):
-    if not (isinstance(a, types.Array) and a.ndim == 1 and a.dtype == types.float64):
+    if not (isinstance(a, types.Array) and a.ndim == 1
+            and isinstance(a.dtype, (types.Float, types.Integer, types.Boolean))):
         raise TypingError(f"`fun` must return a 1-d float64 array, got {a}")
-    return lambda a: a
+    if a.dtype == types.float64:
+        return lambda a: a
+    return lambda a: a.astype(np.float64)
 
 
 @intrinsic

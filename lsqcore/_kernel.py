@@ -40,11 +40,12 @@ from ._jacobian import fd_steps, fd_points, fd_assemble, cs_steps
 from ._status import (FLAT, RUNNING, GTOL, MAX_NFEV, NONFINITE_JAC, IMPROPER_INPUT,
                       NONSTATIONARY, FTOL, XTOL, FTOL_XTOL)
 from ._stopping import (record, record_only, record_gtol, G_FLAT, NFEV, J_NONFINITE,
-                        NONSTATIONARY_ANGLE, NONSTATIONARY_LOST, COST_INF)
+                        NONSTATIONARY_ANGLE, NONSTATIONARY_LOST, COST_INF, PROBE_FIRST_ORDER,
+                        PROBE_DESCENT)
 from . import _method
 
 PH_INIT, PH_INIT_RHO, PH_JAC, PH_FD1, PH_FD2, PH_JAC_DONE, PH_CHECK, PH_STEP, \
-    PH_TRIAL, PH_TRIAL_RHO, PH_EVAL, PH_DONE, PH_PROBE = range(13)
+    PH_TRIAL, PH_TRIAL_RHO, PH_EVAL, PH_DONE, PH_PROBE1, PH_PROBE2 = range(14)
 
 #: Relative length of the probe steps that tell a zero Jacobian at a curved
 #: point from a flat region (:func:`_probe_flat`): eps**(1/4), at which a change
@@ -496,48 +497,110 @@ def _check(W, S):
 
 
 @_phase
-def _probe_flat(W, S):
-    """``J = 0`` at a positive cost: a flat region, or a curved point where ``f``
-    changes only at second order (``f = x^2 + c`` at 0, where scipy and a
-    gtol stop agree that it is a minimum)?  Ask for ``f`` at ``x + d_j e_j``,
-    ``|d_j| = PROBE_STEP max(1, |x_j|)`` (towards the farther bound when the
-    box is near); they are not counted in ``nfev``, like Jacobian evaluations.
-    Returns the request; :func:`_flat_or_gtol` reads the answer."""
+def _probe_steps(W, S, stage):
+    """Row ``j`` of ``XQ``: ``x + s_j e_j``, the ``stage``-th (1 or 2) probe of
+    column ``j`` (:func:`_probe_flat`), and ``s_j`` into ``H``."""
     n = S[L.N]
     x = vec(W, S, L.O_X, n)
     lb = vec(W, S, L.O_LB, n)
     ub = vec(W, S, L.O_UB, n)
+    s = vec(W, S, L.O_H, n)
     XQ = mat(W, S, L.O_XQ, n, n)
     for j in range(n):
         for k in range(n):
             XQ[j, k] = x[k]
         d = PROBE_STEP * max(1.0, abs(x[j]))
-        if x[j] + d <= ub[j]:
-            XQ[j, j] = x[j] + d
-        elif x[j] - d >= lb[j]:
-            XQ[j, j] = x[j] - d
-        else:
-            XQ[j, j] = ub[j] if ub[j] - x[j] >= x[j] - lb[j] else lb[j]
+        up = x[j] + 2.0 * d <= ub[j]
+        down = x[j] - 2.0 * d >= lb[j]
+        if up and down:
+            s[j] = d if stage == 1 else -d            # central: x + d, x - d
+        elif up:
+            s[j] = d if stage == 1 else 2.0 * d       # one-sided: x + d, x + 2d
+        elif down:
+            s[j] = -d if stage == 1 else -2.0 * d
+        else:                                         # a box narrower than 4d
+            w = 0.25 * (ub[j] - lb[j])
+            s[j] = (ub[j] - x[j]) * (0.5 if stage == 1 else 1.0) if ub[j] - x[j] >= w \
+                else (lb[j] - x[j]) * (0.5 if stage == 1 else 1.0)
+        XQ[j, j] = x[j] + s[j]
+        s[j] = XQ[j, j] - x[j]
     S[L.REQ_K] = n
-    return _request(S, L.REQ_FD, PH_PROBE)
+    return _request(S, L.REQ_FD, PH_PROBE1 if stage == 1 else PH_PROBE2)
 
 
 @_phase
-def _flat_or_gtol(W, S):
-    """Phase ``PH_PROBE``: if ``f`` at any probe point differs from ``f(x)`` the
-    residuals depend on ``x`` here and the zero gradient is a gtol stop;
-    otherwise a flat region (status ``FLAT``).  Returns ``REQ_DONE``."""
+def _probe_flat(W, S):
+    """``J = 0`` at a positive cost passed the gtol test.  Three things look
+    alike there: a flat region (``f`` constant: status ``FLAT``), a curved
+    minimum where ``f`` changes only at second order (``(x - a)^2 + c`` at
+    ``a``: a true gtol stop, scipy's verdict), and differences too small for
+    the precision of ``f`` (a float32 model: not stationary at all).  ``f`` is
+    asked for at two probes per column, ``x + s e_j`` with ``|s|`` about
+    ``PROBE_STEP max(1, |x_j|)`` (central, or two one-sided steps near a
+    bound); :func:`_probe_verdict` fits ``f(x + s e_j) - f(x) = a s + b s^2``.
+    The probes are not counted in ``nfev`` (like Jacobian evaluations).
+    Returns the first request."""
+    return _probe_steps(W, S, 1)
+
+
+@_phase
+def _probe_verdict(W, S):
+    """Phases ``PH_PROBE1`` (keep the first probe's changes in ``J``, which is
+    zero, and ask for the second) and ``PH_PROBE2`` (the verdict: ``FLAT``
+    when nothing changed; ``NONSTATIONARY`` when a change is first order,
+    ``|a s| > |b s^2|``, or a probe point costs less (linear loss); else
+    ``GTOL``).  ``J`` is zero again at the end.  Returns a request or
+    ``REQ_DONE``."""
     m = S[L.M]
     n = S[L.N]
     f = vec(W, S, L.O_F, m)
     F = mat(W, S, L.O_B, n, m)
+    J = mat(W, S, L.O_J, m, n)
+    h = vec(W, S, L.O_H, n)
+    s1 = vec(W, S, L.O_W1, n)
+    if S[L.PHASE] == PH_PROBE1:
+        for j in range(n):
+            s1[j] = h[j]
+            for i in range(m):
+                J[i, j] = F[j, i] - f[i]
+        return _probe_steps(W, S, 2)
+    changed = False
+    worst_a = 0.0
+    worst_b = 0.0
+    c_min = W[L.COST]
     for j in range(n):
+        c2 = 0.0
+        c1 = 0.0
         for i in range(m):
-            if math.isfinite(F[j, i]) and F[j, i] != f[i]:
-                record_gtol(W, S)
-                return _stop(W, S, GTOL)
-    record_only(W, S, G_FLAT, W[L.COST], 0.0)
-    return _stop(W, S, FLAT)
+            d1 = J[i, j]
+            d2 = F[j, i] - f[i]
+            if not (math.isfinite(d1) and math.isfinite(d2)):
+                c1 = math.inf                 # a non-finite probe costs no less
+                continue
+            if d1 != 0.0 or d2 != 0.0:
+                changed = True
+            b = (d2 / h[j] - d1 / s1[j]) / (h[j] - s1[j])
+            a = d1 / s1[j] - b * s1[j]
+            if abs(a * s1[j]) > abs(b * s1[j] * s1[j]) and abs(a * s1[j]) > worst_a:
+                worst_a = abs(a * s1[j])
+                worst_b = abs(b * s1[j] * s1[j])
+            c1 += (f[i] + d1) * (f[i] + d1)
+            c2 += (f[i] + d2) * (f[i] + d2)
+        if S[L.LOSS] == LINEAR:
+            c_min = min(c_min, 0.5 * c1, 0.5 * c2)
+        for i in range(m):
+            J[i, j] = 0.0
+    if not changed:
+        record_only(W, S, G_FLAT, W[L.COST], 0.0)
+        return _stop(W, S, FLAT)
+    if worst_a > 0.0:
+        record_only(W, S, PROBE_FIRST_ORDER, worst_a, worst_b)
+        return _stop(W, S, NONSTATIONARY)
+    if c_min < W[L.COST]:
+        record_only(W, S, PROBE_DESCENT, c_min, W[L.COST])
+        return _stop(W, S, NONSTATIONARY)
+    record_gtol(W, S)
+    return _stop(W, S, GTOL)
 
 
 @_phase
@@ -615,8 +678,8 @@ def advance(W, S):
             S[L.PHASE] = PH_EVAL
         elif ph == PH_EVAL:
             req = _evaluate(W, S)
-        elif ph == PH_PROBE:
-            req = _flat_or_gtol(W, S)
+        elif ph == PH_PROBE1 or ph == PH_PROBE2:
+            req = _probe_verdict(W, S)
         else:
             return _done(S)
         if req:

@@ -5,8 +5,10 @@ written against scipy keeps working; lsqcore adds its own negative ones:
 -3 (non-finite Jacobian), -4 (Gauss-Newton line search failed), -5 (the
 Jacobian is identically zero where the cost is positive: scipy would report
 ``gtol`` success there), -6 (an ``ftol``/``xtol`` stop at a point that is not
-stationary, or where a parameter no longer moves the residuals: scipy would
-report success there; see :func:`lsqcore._kernel._vet_tolerance_stop`).
+stationary, or where a parameter no longer moves the residuals, or a zero
+Jacobian at a point the probe of :func:`lsqcore._kernel._probe_flat` shows is
+not a minimum: scipy would report success there; see
+:func:`lsqcore._kernel._vet_tolerance_stop`).
 The tests that set them are in :mod:`lsqcore._stopping`.
 """
 RUNNING = -99
@@ -38,7 +40,8 @@ MESSAGES = {
     FLAT: "The Jacobian is identically zero at a point of positive cost: the residuals "
           "do not depend on the parameters here (a flat region, e.g. an underflowing "
           "model), so this is not a fitted minimum.",
-    NONSTATIONARY: "The `ftol`/`xtol` test stopped the solve (progress stalled), but this is "
+    NONSTATIONARY: "The `ftol`/`xtol` test stopped the solve (progress stalled), or the "
+                   "Jacobian vanished, but this is "
                    "not a fitted minimum: the gradient is not small relative to the residuals "
                    "and the Jacobian, or a parameter that moved the residuals at the start no "
                    "longer does (the parameters diverged into a flat region, e.g. an "

@@ -61,7 +61,7 @@ _inline = njit(error_model="numpy", inline="always")
 # forms of the recorded tests (S[STOP1], S[STOP2]); 0: nothing recorded
 (NONE, F_SCIPY, X_SCIPY, F_MORE, X_MORE, F_GN_PREDICTED, X_GN_FULL, F_GN_ROUNDING,
  LS_FAILED, G_SCALED, G_INF, G_COSINE, G_FLAT, NFEV, J_NONFINITE, NONSTATIONARY_ANGLE,
- NONSTATIONARY_LOST, COST_INF) = range(18)
+ NONSTATIONARY_LOST, COST_INF, PROBE_FIRST_ORDER, PROBE_DESCENT) = range(20)
 
 #: what :func:`describe` prints for each form: (name, text with the value ``v``
 #: and the threshold ``t``)
@@ -88,6 +88,11 @@ FORMS = {
     NONSTATIONARY_LOST: ("not stationary", "zero columns of J = {v:.0f} > {t:.0f} (their "
                                            "number at x0)"),
     COST_INF: ("improper input", "cost = {v:.3g} >= {t:.3g} (0.5 ||f||^2 overflowed)"),
+    PROBE_FIRST_ORDER: ("not stationary", "J = 0 from differences, but f changes at first "
+                                          "order over probe steps: |a d| = {v:.3g} > |b d^2| "
+                                          "= {t:.3g}"),
+    PROBE_DESCENT: ("not a minimum", "J = 0, but the cost at a probe point is lower: "
+                                     "{v:.6g} < {t:.6g}"),
 }
 
 

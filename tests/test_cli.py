@@ -111,11 +111,12 @@ def test_bench_compiled_nist_with_profile(tmp_path, capsys):
     assert "suite nist: 1 problems, 1 cases" in text and "lsqcore driver: compiled" in text
     rows = {ln[:14].strip(): ln for ln in lines
             if ln.startswith(("lsqcore ", "scipy ")) and "/" in ln}
-    assert set(rows) == {"lsqcore trf", "lsqcore lm", "lsqcore gn", "scipy trf", "scipy lm",
-                         "scipy dogbox"}
+    assert set(rows) == {"lsqcore trf", "lsqcore dogbox", "lsqcore lm", "lsqcore gn",
+                         "scipy trf", "scipy lm", "scipy dogbox"}
     for name, ln in rows.items():
         assert "1/1" in ln, ln                         # Misra1a from start 2: all solve it
     assert "vs scipy trf" in rows["lsqcore trf"] and "vs scipy lm" in rows["lsqcore lm"]
+    assert "vs scipy dogbox" in rows["lsqcore dogbox"]
     read_png(out)
 
 

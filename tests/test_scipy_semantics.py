@@ -150,6 +150,29 @@ def test_zero_jacobian_at_a_curved_minimum_is_success(method, jac):
         assert ref.success and ref.x[0] == 0.0
 
 
+@lsqcore_only("status -6 at a stationary point that is not a minimum is lsqcore's")
+@pytest.mark.parametrize("method", ["trf", "dogbox", "lm"])
+def test_zero_jacobian_at_a_maximum_is_not_success(method):
+    """5 - x^2 at 0: the gradient vanishes, but the cost is a maximum there
+    (scipy reports gtol success); the probe finds a lower cost: status -6."""
+    res = lsqcore.least_squares(lambda x: 5.0 - x ** 2, [0.0], method=method)
+    assert res.status == -6 and not res.success and res.x[0] == 0.0
+
+
+@lsqcore_only("the probe's verdict on a model too coarse for its differences")
+@pytest.mark.parametrize("method", ["trf", "dogbox", "lm"])
+def test_zero_difference_jacobian_of_a_coarse_model_is_not_success(method):
+    """A model that rounds to 1e-6 (a table lookup, a float32 computation):
+    2-point steps of 1.5e-8 see no change, J = 0; the probe (steps ~1.2e-4)
+    sees a first-order change, so x0 is not stationary: no success claim."""
+    t = np.linspace(0.0, 1.0, 8)
+
+    def coarse(p):
+        return np.round((p[0] * t - 0.3) * 1e6) / 1e6
+    res = lsqcore.least_squares(coarse, [1.0], method=method)
+    assert not (res.success and abs(res.x[0] - 1.0) < 1e-3), (res.status, res.x)
+
+
 @lsqcore_only("status -5 (flat region) is lsqcore's")
 @pytest.mark.parametrize("method", ["trf", "dogbox", "lm"])
 def test_underflowed_model_stays_flat(method):

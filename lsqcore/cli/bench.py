@@ -1,7 +1,7 @@
 """``python -m lsqcore bench``: lsqcore's methods against scipy's on a test suite.
 
-Runs every chosen solver (lsqcore ``trf``, ``lm``, ``gn`` and scipy's
-``trf``, ``lm``, ``dogbox`` by default) on every problem and starting point
+Runs every chosen solver (lsqcore ``trf``, ``dogbox``, ``lm``, ``gn`` and
+scipy's ``trf``, ``lm``, ``dogbox`` by default) on every problem and starting point
 of a suite of :mod:`lsqcore.problems` and prints, per solver, how many cases
 it solved, its residual evaluations, its time, and lsqcore's speed-up over
 scipy's implementation of the same method.  ``--profile FILE`` draws
@@ -33,11 +33,11 @@ import warnings
 
 import numpy as np
 
-LSQ_METHODS = ("trf", "lm", "gn")
+LSQ_METHODS = ("trf", "dogbox", "lm", "gn")
 SCIPY_METHODS = ("trf", "lm", "dogbox")
-DEFAULT_SOLVERS = "trf,lm,gn,scipy-trf,scipy-lm,scipy-dogbox"
+DEFAULT_SOLVERS = "trf,dogbox,lm,gn,scipy-trf,scipy-lm,scipy-dogbox"
 #: scipy method whose time lsqcore's method is compared with
-SCIPY_PEER = {"trf": "trf", "lm": "lm", "gn": "trf"}
+SCIPY_PEER = {"trf": "trf", "dogbox": "dogbox", "lm": "lm", "gn": "trf"}
 
 
 def add_parser(sub):
@@ -49,7 +49,7 @@ def add_parser(sub):
                    help="NIST StRD (27 problems x 2 starts), More-Garbow-Hillstrom "
                         "(35 problems x up to 3 starts) or both (default nist)")
     p.add_argument("--methods", default=DEFAULT_SOLVERS,
-                   help="comma-separated solvers: trf, lm, gn (lsqcore) and scipy-trf, "
+                   help="comma-separated solvers: trf, dogbox, lm, gn (lsqcore) and scipy-trf, "
                         f"scipy-lm, scipy-dogbox (default {DEFAULT_SOLVERS})")
     p.add_argument("--problems", default=None,
                    help="comma-separated problem names: run only these (default: the suite)")
