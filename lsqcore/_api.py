@@ -129,7 +129,9 @@ def least_squares(fun, x0, jac="2-point", bounds=_NO_BOUNDS, method="trf",
     f_scale : float, optional
         Soft margin between inlier and outlier residuals.
     diff_step : None or array_like, optional
-        Relative finite-difference step.
+        Relative finite-difference step: ``diff_step * |x_j|`` (scipy's
+        reading; the default, ``eps**(1/2)`` for '2-point', is taken
+        relative to ``max(|x_j|, min(1, |x0_j|))``).
     tr_solver : {None, 'exact'}, optional
         Only the dense exact solver exists ('lsmr' raises).
     tr_options, jac_sparsity : optional

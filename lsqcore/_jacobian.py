@@ -49,12 +49,19 @@ def fd_steps(x, lb, ub, rstep, typ, three_point, h, scheme):
     ``h_j = rstep_j * max(|x_j|, typ_j)`` where ``typ_j`` is a typical size
     (``min(1, |x0_j|)``, or 1 if ``x0_j = 0``): relative to the parameter,
     but never vanishing when a parameter passes through (or converges to) 0.
+    With a ``diff_step`` given by the user ``typ_j = 0`` (scipy's
+    ``diff_step * |x_j|``); where that step does not change ``x_j`` the
+    default ``eps**(1/2)`` (``eps**(1/3)``) ``* max(1, |x_j|)`` is taken.
 
     ``scheme[j]`` is ``CENTRAL`` or ``ONE_SIDED`` for 3-point differences;
     2-point differences are always one-sided with ``h_j`` pointing into the box.
     """
     for j in range(x.shape[0]):
         h0 = rstep[j] * max(abs(x[j]), typ[j])
+        if x[j] + h0 == x[j]:
+            # a user's step at x_j = 0 (typ_j = 0), or one below x_j's
+            # resolution: the default step, as scipy falls back to it
+            h0 = (CBRT_EPS if three_point else SQRT_EPS) * max(abs(x[j]), 1.0)
         lo_room = x[j] - lb[j]
         up_room = ub[j] - x[j]
         if not three_point:

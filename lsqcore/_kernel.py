@@ -113,9 +113,14 @@ def setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts):
         ubv[i] = ub[i]
         scale[i] = x_scale[i]
         scale_inv[i] = 1.0 / x_scale[i]
-        rs[i] = rstep[i]
-        # typical size: finite-difference steps never shrink below rstep * typ
-        typ[i] = min(1.0, abs(x0[i])) if x0[i] != 0.0 else 1.0
+        rs[i] = abs(rstep[i])
+        # typical size: finite-difference steps never shrink below rstep * typ;
+        # a step the user gave (negative, see _validate.check_diff_step) is
+        # relative to |x| alone, as scipy takes it (typ = 0)
+        if rstep[i] < 0.0:
+            typ[i] = 0.0
+        else:
+            typ[i] = min(1.0, abs(x0[i])) if x0[i] != 0.0 else 1.0
     fv = vec(W, S, L.O_FNEW, m)
     for i in range(m):
         fv[i] = f0[i]

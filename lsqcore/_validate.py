@@ -235,7 +235,8 @@ def check_callback(callback):
 
 
 def check_diff_step(diff_step, n, jac, f_dtype=None):
-    """Relative finite-difference steps: ``diff_step``, or the default of the
+    """Relative finite-difference steps: ``-diff_step`` (negative: given by
+    the user, see :func:`lsqcore._jacobian.fd_steps`), or the default of the
     scheme (``eps**(1/2)``, ``eps**(1/3)``; 0 for complex steps).  ``eps`` is
     float64's unless the residuals come in a narrower float type
     (``f_dtype``): then the steps follow that type's ``eps`` (scipy gh-12991:
@@ -249,8 +250,10 @@ def check_diff_step(diff_step, n, jac, f_dtype=None):
                 and np.dtype(f_dtype).itemsize < 8):
             rstep = float(np.finfo(f_dtype).eps) ** (0.5 if code == L.JAC_2POINT else 1 / 3)
         return constant(n, rstep)
-    return _positive_vector(np.asarray(diff_step, dtype=float), n, "diff_step",
-                            "be a scalar or have shape ({n},)")
+    # negated: the kernel (setup) reads the sign as "given by the user", whose
+    # steps scipy takes as diff_step * |x_j|, without the typical-size floor
+    return -_positive_vector(np.asarray(diff_step, dtype=float), n, "diff_step",
+                             "be a scalar or have shape ({n},)")
 
 
 def _positive_vector(a, n, name, shape_rule):

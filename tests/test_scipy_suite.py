@@ -31,8 +31,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 SPARSE = "sparse Jacobian / jac_sparsity / tr_solver='lsmr' / LinearOperator (large-problems issue)"
-DIFF_STEP = ("an explicit diff_step: scipy 1.17 steps by diff_step * |x| without lsqcore's "
-             "typical-size floor, so fun_trivial's 2-point 'lm' stops at x = -0.05")
 
 KNOWN_FAILURES = {
     "test_least_squares": {
@@ -44,7 +42,6 @@ KNOWN_FAILURES = {
                         "test_wrong_parameters", "test_x_scale_jac_scale")},
         "::TestTRF::test_lsmr_regularization": SPARSE,
         "::TestLM::test_rosenbrock": SPARSE,
-        "::TestLM::test_diff_step": DIFF_STEP,
     },
     "TestCurveFit": {
         "::TestCurveFit::test_gh4555b": (

@@ -348,10 +348,10 @@ def _probe_inplace(fun, jac, m, n, X0, LB, UB, args, flags, mrow, method, labels
 # how the GPU driver selects a row's part of each extra argument
 
 
-def _check_forms(fun, jac, loss, args, x0, diff_step, on_gpu, dt):
+def _check_forms(fun, jac, loss, args, x0, on_gpu, dt):
     """The rules on the forms of ``fun`` and ``jac`` (allocating or
     :class:`InPlace`) and on what ``device='cuda'`` can run; returns ``x0``
-    (on the host) and ``diff_step`` (float32's default steps on the GPU)."""
+    (on the host)."""
     inplace = isinstance(fun, InPlace)
     jac_ip = isinstance(jac, InPlace)
     ujac = jac.fun if jac_ip else jac
@@ -383,12 +383,7 @@ def _check_forms(fun, jac, loss, args, x0, diff_step, on_gpu, dt):
         _check_gpu_args(args, dt)
         if _is_cuda_array(x0):
             x0 = as_device(x0).copy_to_host()
-        if dt == np.float32 and diff_step is None and isinstance(jac, str):
-            # float64's default relative steps (sqrt / cbrt of its eps) are below
-            # float32's resolution: x + h == x, a zero Jacobian column
-            eps32 = float(np.finfo(np.float32).eps)
-            diff_step = eps32 ** (1.0 / 3.0 if jac == "3-point" else 0.5)
-    return x0, diff_step
+    return x0
 
 
 def _least_squares_batch(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss,
@@ -405,7 +400,7 @@ def _least_squares_batch(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale
     _check_jitted(ufun, "fun")
     _check_jitted(ujac, "jac")
     _check_jitted(loss, "loss")
-    x0, diff_step = _check_forms(fun, jac, loss, args, x0, diff_step, on_gpu, dt)
+    x0 = _check_forms(fun, jac, loss, args, x0, on_gpu, dt)
     return_pcov = _check_flag(return_pcov, "return_pcov")
     return_stderr = _check_flag(return_stderr, "return_stderr")
     X0 = _check_x0_batch(x0, x0_name)
@@ -414,7 +409,8 @@ def _least_squares_batch(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale
     xs, jac_scale = check_x_scale(x_scale, n, method)
     ftol, xtol, gtol = check_tolerances(ftol, xtol, gtol, method)
     check_f_scale(f_scale)
-    rstep = check_diff_step(diff_step, n, jac)
+    # float32 on the GPU: float64's default steps are below float32's resolution
+    rstep = check_diff_step(diff_step, n, jac, dt if on_gpu else None)
     threads = _check_threads(threads)
     progress = _check_progress(progress)
     if not isinstance(args, tuple):
