@@ -66,6 +66,7 @@ CONFIGS = {
     "trf_bounds_fd": dict(method="trf", bounds=([0.0, 0.0, -5.0], [10.0, 1.5, 5.0])),
     "trf_3point_stderr": dict(method="trf", jac="3-point", return_stderr=True),
     "trf_huber_maxnfev": dict(method="trf", loss="huber", f_scale=0.1, max_nfev=5),
+    "dogbox_bounds_fd": dict(method="dogbox", bounds=([0.0, 0.0, -5.0], [10.0, 1.5, 5.0])),
 }
 
 

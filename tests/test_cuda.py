@@ -53,11 +53,12 @@ def _gpu_present():
 
 
 def test_simulator_matches_cpu_every_row():
-    """LM / TRF (bounds hit), FD 2- and 3-point and analytic Jacobians, a robust
-    loss, max_nfev, a NaN row, stderr: every row as on the CPU, bit for bit."""
+    """LM / TRF and dogbox (bounds hit), FD 2- and 3-point and analytic
+    Jacobians, a robust loss, max_nfev, a NaN row, stderr: every row as on
+    the CPU, bit for bit."""
     res = _check(["8"], sim=True)
     assert set(res) == {"lm_fd", "lm_jac", "trf_bounds_fd", "trf_3point_stderr",
-                        "trf_huber_maxnfev"}
+                        "trf_huber_maxnfev", "dogbox_bounds_fd"}
     for name, r in res.items():
         assert r["status_equal"] == 1.0, (name, r)
         assert r["max_rel"] == 0.0, (name, r)
