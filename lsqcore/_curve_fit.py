@@ -41,6 +41,7 @@ from ._report import analyse_fit, build_report
 from . import _multistart as MS
 from ._api import least_squares
 from ._status import MAX_NFEV
+from ._leastsq import minpack_outcome, minpack_factors
 
 JAC_STRINGS = ("2-point", "3-point", "cs")
 METHODS = ("lm", "trf", "gn", "dogbox")
@@ -635,7 +636,10 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
         ``jac(x, *params) -> (m, n)`` Jacobian of the *model* (the weighting
         is applied here), or a finite-difference scheme.
     full_output : bool, optional
-        Also return ``infodict, mesg, ier``.
+        Also return ``infodict, mesg, ier``: for 'lm' as scipy's leastsq
+        reports them (MINPACK's ``ier`` 1-4, its message, ``fjac``, ``ipvt``
+        and ``qtf`` in ``infodict``), for the other methods the solver's
+        message and status.
     nan_policy : {None, 'raise', 'omit'}, optional
         What to do with NaN in ``xdata``/``ydata``.
     multistart : int, optional
@@ -753,7 +757,13 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
         return popt, pcov.copy()
     info = _full_output(f, xdata, ydata, sigma, T, kind, res, Jc, analysis, method, names,
                         absolute_sigma, ms, driver, omitted)
-    return popt, pcov.copy(), info, res.message, res.status
+    if method != "lm":
+        return popt, pcov.copy(), info, res.message, res.status
+    # scipy's 'lm' path reports as leastsq: MINPACK's ier, message and factors
+    ier, mesg = minpack_outcome(res.status, ls_kw.get("ftol", 1e-8), ls_kw.get("xtol", 1e-8),
+                                ls_kw.get("gtol", 1e-8), res.nfev)
+    info.update(minpack_factors(res.jac, res.fun)[0])
+    return popt, pcov.copy(), info, mesg, ier
 
 
 _STATUS_HINT = {

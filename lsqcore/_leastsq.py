@@ -64,6 +64,23 @@ def _message(ier, ftol, xtol, gtol, maxfev, status):
     return MESSAGES[status]
 
 
+def minpack_outcome(status, ftol, xtol, gtol, maxfev):
+    """``(ier, mesg)`` of a solve that ended with lsqcore ``status``, in
+    MINPACK's codes and words (also curve_fit's 'lm' path)."""
+    ier = IER_OF_STATUS.get(int(status), IER_NOT_A_MINIMUM)
+    return ier, _message(ier, ftol, xtol, gtol, maxfev, int(status))
+
+
+def minpack_factors(J, f):
+    """MINPACK's ``fjac``, ``ipvt``, ``qtf`` of the Jacobian ``J`` (m, n) and
+    residuals ``f`` at the solution, with the pivoted ``R`` and permutation."""
+    R, perm, qtf = pivoted_qr(J, f)
+    m, n = np.shape(J)
+    fjac = np.zeros((n, m))
+    fjac[:, :min(m, n)] = R.T[:, :min(m, n)]
+    return dict(fjac=fjac, ipvt=perm + 1, qtf=qtf), R, perm
+
+
 def _check_shapes(func, Dfun, x0, args, col_deriv):
     """MINPACK's input checks, raising ``TypeError`` as scipy does: ``m >= n``
     and a Jacobian of shape (m, n) (``(n, m)`` with ``col_deriv``)."""
@@ -215,16 +232,13 @@ def leastsq(func, x0, args=(), Dfun=None, full_output=False, col_deriv=False,
         x_scale="jac" if diag is None else 1.0 / np.asarray(diag, dtype=float),
         diff_step=None if epsfcn is None else float(np.sqrt(max(epsfcn, EPS))),
         args=args, callback=stop_at_maxfev)
-    ier = IER_OF_STATUS.get(int(res.status), IER_NOT_A_MINIMUM)
-    mesg = _message(ier, ftol, xtol, gtol, maxfev, int(res.status))
+    ier, mesg = minpack_outcome(res.status, ftol, xtol, gtol, maxfev)
     if not full_output:
         if ier not in (1, 2, 3, 4):
             warnings.warn(mesg, RuntimeWarning, stacklevel=2)
         return res.x, ier
-    R, perm, qtf = pivoted_qr(res.jac, res.fun)
-    fjac = np.zeros((n, m))
-    fjac[:, :n] = R.T
-    infodict = dict(nfev=calls[0], fvec=res.fun, fjac=fjac, ipvt=perm + 1, qtf=qtf)
+    factors, R, perm = minpack_factors(res.jac, res.fun)
+    infodict = dict(nfev=calls[0], fvec=res.fun, **factors)
     if Dfun is not None:
         infodict["njev"] = res.njev
     return res.x, _covariance(R, perm, m), infodict, mesg, ier

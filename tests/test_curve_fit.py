@@ -198,6 +198,30 @@ def test_full_output_and_runtime_error():
         lsqcore.curve_fit(c.f, c.x, c.y, p0=[1, 0.1, 3], maxfev=3)
 
 
+@pytest.mark.parametrize("method", ["lm", "trf", "dogbox"])
+def test_full_output_reports_as_scipy(method):
+    """scipy's 'lm' path reports through leastsq: MINPACK's ier and message
+    and fjac/ipvt/qtf in infodict; trf/dogbox return the solver's status."""
+    c = cm.BY_NAME["logistic"]
+    p, C, info, mesg, ier = lsqcore.curve_fit(c.f, c.x, c.y, p0=c.p0, method=method,
+                                              full_output=True)
+    ps, Cs, info_s, mesg_s, ier_s = sp_curve_fit(c.f, c.x, c.y, p0=c.p0, method=method,
+                                                 full_output=True)
+    assert ier in (1, 2, 3, 4) and ier_s in (1, 2, 3, 4)
+    assert (set(info_s) - {"njev"}) <= set(info)
+    if method == "lm":
+        assert mesg.split()[:3] == mesg_s.split()[:3] or ier != ier_s   # MINPACK's wording
+        n = p.size
+        R = np.triu(info["fjac"].T[:n])
+        P = info["ipvt"] - 1
+        J = info["jac"]
+        np.testing.assert_allclose(R.T @ R, (J.T @ J)[np.ix_(P, P)], rtol=1e-9,
+                                   atol=1e-12 * np.abs(J.T @ J).max())
+    with pytest.raises(RuntimeError, match="Number of calls to function has reached "
+                                           "maxfev = 3."):
+        lsqcore.curve_fit(c.f, c.x, c.y, p0=[1, 0.1, 3], maxfev=3)
+
+
 # ------------------------------------------------------------ compiled path
 @njit(cache=True)
 def jit_decay(x, a, b, c):
