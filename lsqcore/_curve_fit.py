@@ -34,7 +34,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from ._numba_internals import CPUDispatcher, fingerprint as _fingerprint
-from ._validate import refuse_bounds
+from ._validate import refuse_bounds, check_nan_policy
 from ._diagnostics import Diagnostic, fit_warning, default_rcond, emit
 from ._memo import Memo
 from ._report import analyse_fit, build_report
@@ -467,7 +467,8 @@ def _checked_data(xdata, ydata, sigma, check_finite, nan_policy):
         ynan = np.isnan(ydata)
         if nan_policy == "raise" and (np.any(xnan) or np.any(ynan)):
             where = "xdata" if np.any(xnan) else "ydata"
-            raise ValueError(f"`{where}` contains NaN and nan_policy='raise'.")
+            raise ValueError(f"The input contains nan values: `{where}` contains NaN and "
+                             "nan_policy='raise'.")
         if nan_policy == "omit" and (np.any(xnan) or np.any(ynan)):
             has = ynan.copy()
             if isinstance(xdata, np.ndarray) and xdata.ndim >= 1:
@@ -691,10 +692,7 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     if "args" in kwargs:
         raise ValueError("'args' is not a supported keyword argument: the model takes "
                          "its parameters as f(x, *params).")
-    if nan_policy not in (None, "raise", "omit"):
-        if nan_policy == "propagate":
-            raise ValueError("`nan_policy`='propagate' is not supported by curve_fit.")
-        raise ValueError(f"`nan_policy` must be one of None, 'raise', 'omit', got {nan_policy!r}.")
+    check_nan_policy(nan_policy)
     if method is not None and method not in METHODS:
         raise ValueError(f"`method` must be None or one of {METHODS}, got {method!r}.")
     if not (jac is None or callable(jac) or jac in JAC_STRINGS):

@@ -220,6 +220,17 @@ def check_tolerances(ftol, xtol, gtol, method):
     return tols["ftol"], tols["xtol"], tols["gtol"]
 
 
+def check_nan_policy(nan_policy):
+    """curve_fit's ``nan_policy`` (scipy's sentences, which clients match)."""
+    if nan_policy in (None, "raise", "omit"):
+        return
+    if nan_policy == "propagate":
+        raise ValueError("`nan_policy='propagate'` is not supported by this function; "
+                         "use 'raise' or 'omit'.")
+    raise ValueError("nan_policy must be one of {'raise', 'omit', None}: `nan_policy` got "
+                     f"{nan_policy!r}.")
+
+
 def check_f_scale(f_scale):
     try:
         ok = math.isfinite(f_scale) and f_scale > 0

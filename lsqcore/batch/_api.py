@@ -15,7 +15,7 @@ import numba
 from .. import _layout as L
 from .._api import _is_jitted, _native_args, InPlace
 from .._validate import (bounds_pair, check_options, check_x_scale, check_tolerances,
-                         check_diff_step, check_f_scale, refuse_bounds)
+                         check_diff_step, check_f_scale, refuse_bounds, check_nan_policy)
 from .._loss import LOSS_CODES, CALLABLE
 from . import cpu
 from ._model import (row_args, model_residual, inplace_residual, curve_fit_inplace,
@@ -768,8 +768,7 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     _check_jitted(jac, "jac")
     inplace = _check_flag(inplace, "inplace")
     absolute_sigma = _check_flag(absolute_sigma, "absolute_sigma")
-    if nan_policy not in (None, "raise", "omit"):
-        raise ValueError(f"`nan_policy` must be one of None, 'raise', 'omit', got {nan_policy!r}.")
+    check_nan_policy(nan_policy)
     if jac is None:
         jac = "2-point"
     if inplace and jac == "cs":
@@ -809,8 +808,8 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
         has_nan = np.isnan(Y) | np.isnan(X)
         if nan_policy == "raise" and np.any(has_nan):
             r = int(np.argmax(np.any(has_nan, axis=1)))
-            raise ValueError(f"`xdata` or `ydata` contains NaN (first in row {r}) and "
-                             "nan_policy='raise'.")
+            raise ValueError("The input contains nan values: `xdata` or `ydata` contains NaN "
+                             f"(first in row {r}) and nan_policy='raise'.")
         if nan_policy == "omit" and np.any(has_nan):
             # compact every row: its finite points first, in order; m_k of them
             order = np.argsort(has_nan, axis=1, kind="stable")
