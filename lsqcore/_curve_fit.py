@@ -490,6 +490,18 @@ def _checked_data(xdata, ydata, sigma, check_finite, nan_policy):
     return xdata, ydata, sigma, omitted
 
 
+def _broadcast_scalar_ydata(f, xdata, ydata, p0, bounds, method):
+    """A scalar ``ydata`` stands for that value at every point of the model's
+    output (scipy subtracts it with broadcasting): its length is read from
+    ``f`` at ``p0``."""
+    if np.ndim(ydata) != 0:
+        return ydata
+    p0 = _parameters(f, p0, bounds, method)[0]
+    with np.errstate(all="ignore"):
+        shape = np.shape(np.atleast_1d(np.asarray(f(xdata, *p0), dtype=float)))
+    return np.full(shape, float(ydata))
+
+
 def _parameters(f, p0, bounds, method):
     """``(p0, n, names, lb, ub, bounded, method)``: the fit parameters from
     ``p0`` or ``f``'s signature, checked against the bounds, and the method
@@ -703,6 +715,7 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     if check_finite is None:
         check_finite = nan_policy is None
 
+    ydata = _broadcast_scalar_ydata(f, xdata, ydata, p0, bounds, method)
     xdata, ydata, sigma, omitted = _checked_data(xdata, ydata, sigma, check_finite,
                                                  nan_policy)
     m = ydata.size

@@ -487,3 +487,22 @@ def test_lm_and_trf_give_the_same_pcov(case):
     p2, C2 = lsqcore.curve_fit(case.f, case.x, case.y, p0=case.p0, method="trf", **TIGHT)
     np.testing.assert_allclose(p1, p2, rtol=1e-7)
     assert_pcov_close(C1, C2, 1e-5, "lm vs trf")
+
+
+@pytest.mark.parametrize("method", ["lm", "trf", "dogbox"])
+def test_scalar_ydata_broadcasts_as_scipy(method):
+    """ydata=0 with a model that subtracts its own target: scipy broadcasts
+    the scalar against the model's output; so does lsqcore (same popt and
+    pcov as with an explicit zero vector, and as scipy's)."""
+    x = np.arange(10.0)
+    target = 4.7 * x ** 2 + 3.5 * x + np.random.default_rng(123).random(10)
+
+    def model(x, a, b):
+        return a * x ** 2 + b * x - target
+    p0, C0 = lsqcore.curve_fit(model, x, np.zeros(10), method=method)
+    p1, C1 = lsqcore.curve_fit(model, x, 0, method=method)
+    ps, Cs = sp_curve_fit(model, x, 0, method=method)
+    np.testing.assert_array_equal(p1, p0)
+    np.testing.assert_array_equal(C1, C0)
+    np.testing.assert_allclose(p1, ps, rtol=1e-7)
+    np.testing.assert_allclose(C1, Cs, rtol=1e-5)

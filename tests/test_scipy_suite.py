@@ -51,8 +51,6 @@ KNOWN_FAILURES = {
     "TestLeastSq": {},
     "TestCurveFit, own curve_fit": {
         "::TestCurveFit::test_gh4555b": "as above",
-        "::TestCurveFit::test_broadcast_y": "ydata broadcast against xdata: lsqcore's "
-                                            "curve_fit wants one ydata value per point",
         "::TestCurveFit::test_pcov": ("zero residuals: lsqcore reports a finite variance "
                                       "for the identifiable parameter, scipy all inf"),
         "::TestCurveFit::test_gh13670": ("lsqcore's curve_fit evaluates the model twice "
