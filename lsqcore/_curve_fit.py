@@ -166,6 +166,22 @@ def _compiled_wrapper(name, user, n, cs=False):
     return w
 
 
+class _FirstCall:
+    """``g(xdata, *p)``, except that its first call, when it is at ``p0``,
+    returns ``value``, already computed there: the model is not run twice at
+    the start (scipy gh-13670: expensive models, and models that count their
+    calls)."""
+
+    def __init__(self, g, p0, value):
+        self.g, self.p0, self.value = g, np.array(p0, dtype=float), value
+
+    def __call__(self, xdata, *p):
+        value, self.value = self.value, None
+        if value is not None and np.array_equal(np.asarray(p, dtype=float), self.p0):
+            return value
+        return self.g(xdata, *p)
+
+
 def _python_wrappers(f, jac, xdata, ydata, T, kind):
     if kind == "none":
         def resid(p):
@@ -582,7 +598,10 @@ def _residual(f, jac, xdata, ydata, T, kind, p0, m, n):
                           "driver.", fit_warning(), stacklevel=3)
             fun = None
     if fun is None:
-        fun, jfun = _python_wrappers(f, jac, xdata, ydata, T, kind)
+        # the solver's first calls are at p0, where f and jac were just run
+        fun, jfun = _python_wrappers(_FirstCall(f, p0, y0),
+                                     _FirstCall(jac, p0, J0) if callable(jac) else jac,
+                                     xdata, ydata, T, kind)
         args = ()
     if not callable(jac):
         jfun = jac if jac is not None else "2-point"

@@ -506,3 +506,28 @@ def test_scalar_ydata_broadcasts_as_scipy(method):
     np.testing.assert_array_equal(C1, C0)
     np.testing.assert_allclose(p1, ps, rtol=1e-7)
     np.testing.assert_allclose(C1, Cs, rtol=1e-5)
+
+
+@pytest.mark.parametrize("jac", [None, "callable"])
+def test_model_not_run_twice_at_p0(jac):
+    """scipy gh-13670: the check of f (and jac) at p0 and the solver's first
+    call share one evaluation; no two consecutive calls at the same p."""
+    x = np.linspace(0, 3, 101)
+    y = 2 * x + 1 + np.random.default_rng(8).normal(size=101) * 0.5
+    calls = {"f": [], "jac": []}
+
+    def line(x, a, b):
+        calls["f"].append((a, b))
+        return a * x + b
+
+    def dline(x, a, b):
+        calls["jac"].append((a, b))
+        return np.column_stack([x, np.ones_like(x)])
+    j = dline if jac else None
+    p, C = lsqcore.curve_fit(line, x, y, p0=[1.0, 5.0], method="lm", jac=j)
+    ours = {k: list(v) for k, v in calls.items()}
+    ps, Cs = sp_curve_fit(line, x, y, p0=[1.0, 5.0], method="lm", jac=j)
+    np.testing.assert_allclose(p, ps, rtol=1e-7)
+    for seq in ours.values():
+        assert all(a != b for a, b in zip(seq, seq[1:])), seq[:4]
+    assert ours["f"].count((1.0, 5.0)) == 1

@@ -53,8 +53,6 @@ KNOWN_FAILURES = {
         "::TestCurveFit::test_gh4555b": "as above",
         "::TestCurveFit::test_pcov": ("zero residuals: lsqcore reports a finite variance "
                                       "for the identifiable parameter, scipy all inf"),
-        "::TestCurveFit::test_gh13670": ("lsqcore's curve_fit evaluates the model twice "
-                                         "at p0 (a check of its output, then the solver)"),
     },
 }
 
