@@ -149,6 +149,15 @@ def gtol_reached(measure, gtol):
 
 
 @_inline
+def gtol_verdict(W, g_norm):
+    """Keep ``g_norm``, the gradient norm that is also the measure of the gtol
+    test (trf's scaled, dogbox's free, gn's plain one), and run that test."""
+    W[L.G_NORM] = g_norm
+    W[L.G_TEST] = g_norm
+    return gtol_reached(g_norm, W[L.GTOL])
+
+
+@_inline
 def cosine_gtol_reached(cosine, gtol):
     """``cosine <= gtol`` (MINPACK's ``gtol``, 'lm')."""
     return cosine <= gtol

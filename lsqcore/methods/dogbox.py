@@ -66,11 +66,11 @@ sec. 4.1 (the dogleg method).
 from .._jit import kernel_jit, hook_jit
 from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST, O_X, O_XNEW, O_STEP, O_STEPH, O_PH,
                        O_G, O_GH, O_SCALE, O_SCALEINV, O_V, O_DV, O_D, O_LB, O_UB, O_R,
-                       O_RH, O_AG, O_W1, O_W2, O_J, GTOL, G_TEST, G_NORM, DELTA, ALPHA,
+                       O_RH, O_AG, O_W1, O_W2, O_J, DELTA, ALPHA,
                        PRERED, RATIO, STEP_NORM, STEP_H_NORM, TR_HIT)
 from .._linalg import quadratic, norm_r, dot, minimize_quadratic_1d, norm2, max_nan, EPS
 from .._bounds import step_to_bound, in_bounds
-from .._stopping import gtol_reached
+from .._stopping import gtol_verdict
 from .common import factor_scaled_jacobian, gauss_newton_step, update_jac_scale
 from .trf import (RATIO_LOW, RATIO_HIGH, RADIUS_SHRINK, RADIUS_GROW, step_quality,
                   is_successful, step_invalid, converged)
@@ -101,9 +101,7 @@ def gtol_test(W, S):
     for i in range(n):
         if not _active(on_bound[i], g[i]):
             g_norm = max_nan(g_norm, abs(g[i]))
-    W[G_NORM] = g_norm
-    W[G_TEST] = g_norm
-    return gtol_reached(g_norm, W[GTOL])
+    return gtol_verdict(W, g_norm)
 
 
 @kernel_jit

@@ -39,12 +39,12 @@ from .._jit import kernel_jit, hook_jit
 from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST, STATUS,
                        O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
                        O_SCALEINV, O_R, O_W1, O_J, O_D,
-                       FTOL, XTOL, GTOL, COST, COST_NEW, ACTRED, PRERED, RATIO,
-                       STEP_NORM, STEP_H_NORM, G_NORM, LS_T, GP, DELTA, ALPHA, PRED_FULL,
-                       LS_T_TRIED, G_TEST)
+                       FTOL, XTOL, COST, COST_NEW, ACTRED, PRERED, RATIO,
+                       STEP_NORM, STEP_H_NORM, LS_T, GP, DELTA, ALPHA, PRED_FULL,
+                       LS_T_TRIED)
 from .._linalg import norm_r, norm2, dot, max_nan
 from .._status import RUNNING, LINE_SEARCH_FAIL, FTOL as ST_FTOL, XTOL as ST_XTOL
-from .._stopping import (check_termination, record, gtol_reached, xtol_reached,
+from .._stopping import (check_termination, record, gtol_verdict, xtol_reached,
                          predicted_ftol_reached, F_GN_PREDICTED, X_GN_FULL,
                          F_GN_ROUNDING, LS_FAILED)
 from .common import factor_scaled_jacobian, gauss_newton_step, update_jac_scale
@@ -70,9 +70,7 @@ def gtol_test(W, S):
     g_norm = 0.0
     for i in range(n):
         g_norm = max_nan(g_norm, abs(g[i]))
-    W[G_NORM] = g_norm
-    W[G_TEST] = g_norm
-    return gtol_reached(g_norm, W[GTOL])
+    return gtol_verdict(W, g_norm)
 
 
 @kernel_jit

@@ -51,13 +51,13 @@ from .._layout import (vec, M, N, BOUNDED, JAC_SCALE, FIRST,
                        O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
                        O_SCALEINV, O_V, O_DV, O_D, O_DIAGH, O_LB, O_UB,
                        O_R, O_RH, O_AG, O_W1, O_W2, O_J, mat,
-                       GTOL, G_TEST, DELTA, ALPHA, COST, COST_NEW, ACTRED,
+                       DELTA, ALPHA, COST, COST_NEW, ACTRED,
                        PRERED, RATIO, STEP_NORM, STEP_H_NORM, G_NORM, THETA)
 from .._linalg import quadratic, norm_r, dot_r, minimize_quadratic_1d, norm2, dot
 from .._bounds import (first_order_optimality, step_to_bound, intersect_trust_region,
                        in_bounds, make_strictly_feasible)
 from .._status import RUNNING
-from .._stopping import check_termination, gtol_reached
+from .._stopping import check_termination, gtol_verdict
 from .common import factor_scaled_jacobian, trust_region_step, update_jac_scale
 
 #: radius rule (Nocedal & Wright 2006, Alg. 4.1; scipy's ``update_tr_radius``):
@@ -88,9 +88,7 @@ def gtol_test(W, S):
     g_norm = first_order_optimality(vec(W, S, O_X, n), vec(W, S, O_G, n),
                                     vec(W, S, O_LB, n), vec(W, S, O_UB, n), True,
                                     vec(W, S, O_V, n), vec(W, S, O_DV, n))
-    W[G_NORM] = g_norm
-    W[G_TEST] = g_norm
-    return gtol_reached(g_norm, W[GTOL])
+    return gtol_verdict(W, g_norm)
 
 
 @kernel_jit
