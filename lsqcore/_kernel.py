@@ -579,18 +579,18 @@ def _probe_verdict(W, S):
         for i in range(m):
             d1 = J[i, j]
             d2 = F[j, i] - f[i]
-            if not (math.isfinite(d1) and math.isfinite(d2)):
-                c1 = math.inf                 # a non-finite probe costs no less
-                continue
-            if d1 != 0.0 or d2 != 0.0:
+            # each probe's cost (inf where f is not finite there: no descent)
+            c1 += (f[i] + d1) * (f[i] + d1) if math.isfinite(d1) else math.inf
+            c2 += (f[i] + d2) * (f[i] + d2) if math.isfinite(d2) else math.inf
+            if (math.isfinite(d1) and d1 != 0.0) or (math.isfinite(d2) and d2 != 0.0):
                 changed = True
+            if not (math.isfinite(d1) and math.isfinite(d2)):
+                continue                      # nothing to fit for this residual
             b = (d2 / h[j] - d1 / s1[j]) / (h[j] - s1[j])
             a = d1 / s1[j] - b * s1[j]
             if abs(a * s1[j]) > abs(b * s1[j] * s1[j]) and abs(a * s1[j]) > worst_a:
                 worst_a = abs(a * s1[j])
                 worst_b = abs(b * s1[j] * s1[j])
-            c1 += (f[i] + d1) * (f[i] + d1)
-            c2 += (f[i] + d2) * (f[i] + d2)
         if S[L.LOSS] == LINEAR:
             c_min = min(c_min, 0.5 * c1, 0.5 * c2)
         for i in range(m):

@@ -210,3 +210,17 @@ def test_infeasible_x0_message_in_every_front_end():
                                 bounds=(0.0, 3.0))
     with pytest.raises(ValueError, match=msg):
         scipy.optimize.least_squares(decay, [5.0, 1.0, 0.0], args=(T, Y), bounds=(0.0, 3.0))
+
+
+@pytest.mark.parametrize("method", ["trf", "dogbox", "lm"])
+def test_zero_jacobian_probe_with_a_non_finite_side(method):
+    """One residual is NaN left of the minimum: the probe there costs no less
+    (it is not a descent), the other side shows second order only: gtol, as
+    scipy.  (Before, the NaN residual was left out of that probe's cost,
+    which then looked lower: status -6.)"""
+    def f(x):
+        r = x[0] ** 2 + 5.0
+        return np.array([r, r if x[0] >= 0 else np.nan])
+    res = lsqcore.least_squares(f, [0.0], method=method)
+    ref = scipy.optimize.least_squares(f, [0.0], method=method)
+    assert res.status == 1 and res.x[0] == 0.0 and ref.success
