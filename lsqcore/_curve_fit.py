@@ -41,7 +41,7 @@ from ._report import analyse_fit, build_report
 from . import _multistart as MS
 from ._api import least_squares
 from ._status import MAX_NFEV
-from ._leastsq import minpack_outcome, minpack_factors
+from ._leastsq import minpack_outcome, minpack_factors, FirstCall
 
 JAC_STRINGS = ("2-point", "3-point", "cs")
 METHODS = ("lm", "trf", "gn", "dogbox")
@@ -166,20 +166,9 @@ def _compiled_wrapper(name, user, n, cs=False):
     return w
 
 
-class _FirstCall:
-    """``g(xdata, *p)``, except that its first call, when it is at ``p0``,
-    returns ``value``, already computed there: the model is not run twice at
-    the start (scipy gh-13670: expensive models, and models that count their
-    calls)."""
-
-    def __init__(self, g, p0, value):
-        self.g, self.p0, self.value = g, np.array(p0, dtype=float), value
-
-    def __call__(self, xdata, *p):
-        value, self.value = self.value, None
-        if value is not None and np.array_equal(np.asarray(p, dtype=float), self.p0):
-            return value
-        return self.g(xdata, *p)
+def _model_params(xdata, *p):
+    """The parameters in a call ``f(xdata, *p)`` of a curve_fit model."""
+    return p
 
 
 def _python_wrappers(f, jac, xdata, ydata, T, kind):
@@ -599,8 +588,9 @@ def _residual(f, jac, xdata, ydata, T, kind, p0, m, n):
             fun = None
     if fun is None:
         # the solver's first calls are at p0, where f and jac were just run
-        fun, jfun = _python_wrappers(_FirstCall(f, p0, y0),
-                                     _FirstCall(jac, p0, J0) if callable(jac) else jac,
+        fun, jfun = _python_wrappers(FirstCall(f, p0, y0, _model_params),
+                                     FirstCall(jac, p0, J0, _model_params)
+                                     if callable(jac) else jac,
                                      xdata, ydata, T, kind)
         args = ()
     if not callable(jac):
@@ -764,7 +754,7 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
         message = res.message
         if method == "lm" and res.status == MAX_NFEV:
             # scipy's 'lm' path reports through leastsq, whose words clients match
-            message = f"Number of calls to function has reached maxfev = {res.nfev}."
+            message = _leastsq_words(res, ls_kw)[1]
         raise RuntimeError("Optimal parameters not found: " + message
                            + (" " + _STATUS_HINT.get(res.status, "")).rstrip())
     popt = res.x
@@ -790,10 +780,16 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     if method != "lm":
         return popt, pcov.copy(), info, res.message, res.status
     # scipy's 'lm' path reports as leastsq: MINPACK's ier, message and factors
-    ier, mesg = minpack_outcome(res.status, ls_kw.get("ftol", 1e-8), ls_kw.get("xtol", 1e-8),
-                                ls_kw.get("gtol", 1e-8), res.nfev)
+    ier, mesg = _leastsq_words(res, ls_kw)
     info.update(minpack_factors(res.jac, res.fun)[0])
     return popt, pcov.copy(), info, mesg, ier
+
+
+def _leastsq_words(res, ls_kw):
+    """``(ier, mesg)`` of the 'lm' path as scipy's leastsq reports them (the
+    evaluations made stand for ``maxfev`` when they ran out)."""
+    return minpack_outcome(res.status, ls_kw.get("ftol", 1e-8), ls_kw.get("xtol", 1e-8),
+                           ls_kw.get("gtol", 1e-8), res.nfev)
 
 
 _STATUS_HINT = {

@@ -81,9 +81,33 @@ def minpack_factors(J, f):
     return dict(fjac=fjac, ipvt=perm + 1, qtf=qtf), R, perm
 
 
+class FirstCall:
+    """``g(*a)``, except that its first call, when it is at ``p0``
+    (``params(*a)``), returns ``value``, already computed there by an input
+    check: the model is not run twice at the start (scipy gh-13670:
+    expensive models, and models that count their calls)."""
+
+    def __init__(self, g, p0, value, params):
+        self.g, self.p0, self.value, self.params = g, np.array(p0, dtype=float), value, params
+
+    def __call__(self, *a):
+        value, self.value = self.value, None
+        if value is not None and np.array_equal(np.asarray(self.params(*a), dtype=float),
+                                                self.p0):
+            return value
+        return self.g(*a)
+
+
+def _first_arg(x, *args):
+    """The parameters in a call ``func(x, *args)``."""
+    return x
+
+
 def _check_shapes(func, Dfun, x0, args, col_deriv):
     """MINPACK's input checks, raising ``TypeError`` as scipy does: ``m >= n``
-    and a Jacobian of shape (m, n) (``(n, m)`` with ``col_deriv``)."""
+    and a Jacobian of shape (m, n) (``(n, m)`` with ``col_deriv``).  Returns
+    ``m`` and ``func`` and ``Dfun`` serving their first call at ``x0`` from
+    the evaluations made here."""
     n = x0.size
     f0 = np.atleast_1d(np.asarray(func(x0.copy(), *args)))
     m = f0.size
@@ -96,7 +120,8 @@ def _check_shapes(func, Dfun, x0, args, col_deriv):
         if J0.shape != want:
             raise TypeError(f"Improper input: `Dfun` must return an array of shape {want} "
                             f"{'(col_deriv)' if col_deriv else ''}, got {J0.shape}.")
-    return m
+        Dfun = FirstCall(Dfun, x0, J0, _first_arg)
+    return m, FirstCall(func, x0, f0, _first_arg), Dfun
 
 
 def pivoted_qr(J, f):
@@ -206,7 +231,7 @@ def leastsq(func, x0, args=(), Dfun=None, full_output=False, col_deriv=False,
     if factor != 100:
         raise ValueError(f"`factor` = {factor!r} is not supported: lsqcore's "
                          "Levenberg-Marquardt chooses its own initial radius (use 100).")
-    m = _check_shapes(func, Dfun, x0, args, col_deriv)
+    m, func, Dfun = _check_shapes(func, Dfun, x0, args, col_deriv)
     if maxfev is None or maxfev <= 0:
         maxfev = (200 if Dfun is None else 100) * (n + 1)
     calls = [0]

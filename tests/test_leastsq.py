@@ -132,14 +132,16 @@ def test_maxfev_counts_calls_and_says_so(dfun):
                                             "maxfev = 7."):
         x, ier = lsqcore.leastsq(f, [1.0, 1.0, 0.0], Dfun=dfun, maxfev=7)
     assert ier == 5
-    # the check at the end of an iteration: one iteration past at most
+    # the check at the end of an iteration: one iteration past at most.  The
+    # input check's call at x0 also serves the solver's first (gh-13670), so
+    # every call of f is one that MINPACK counts
     per_iteration = 1 if dfun is not None else 4
-    assert 7 <= len(calls) - 1 <= 7 + 2 * per_iteration
+    assert 7 <= len(calls) <= 7 + 2 * per_iteration
     calls.clear()
     x, cov_x, info, mesg, ier = lsqcore.leastsq(f, [1.0, 1.0, 0.0], Dfun=dfun, maxfev=7,
                                                 full_output=True)
     assert ier == 5 and mesg == "Number of calls to function has reached maxfev = 7."
-    assert info["nfev"] == len(calls) - 1           # the shape check's call is not counted
+    assert info["nfev"] == len(calls)
 
 
 def test_col_deriv_diag_epsfcn_as_scipy():
@@ -176,3 +178,23 @@ def test_ill_conditioned_as_scipy():
 def test_bad_input(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+@pytest.mark.parametrize("dfun", [None, decay_jac])
+def test_model_not_run_twice_at_x0(dfun):
+    """The input check's evaluation at x0 serves the solver's first call
+    (scipy gh-13670), for func and Dfun; x and ier as without the check."""
+    seen = {"f": [], "j": []}
+
+    def f(p):
+        seen["f"].append(tuple(p))
+        return decay(p)
+
+    def j(p):
+        seen["j"].append(tuple(p))
+        return decay_jac(p)
+    x, ier = lsqcore.leastsq(f, [1.0, 1.0, 0.0], Dfun=j if dfun else None)
+    assert ier in (1, 2, 3, 4)
+    np.testing.assert_allclose(x, _tight(), rtol=X_RTOL)
+    assert seen["f"].count((1.0, 1.0, 0.0)) == 1
+    assert seen["j"].count((1.0, 1.0, 0.0)) == (1 if dfun else 0)
