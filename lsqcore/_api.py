@@ -29,12 +29,14 @@ from ._memo import Memo
 from ._row import read_row
 from ._stopping import describe
 from ._driver import (run_python, compiled_entry, solve_by_address, solve_by_address_ws,
+                      solve_by_address_threads,
                       pack_ints, pack_floats, Views, ERR_F_SHAPE, ERR_J_SHAPE,
                       ERR_LOSS_SHAPE, ERR_F0_NONFINITE, ERR_LM_M_LT_N, ERR_INPLACE_SHORT,
                       ERR_INPLACE_OVERRUN, ERR_RAISED, ERR_JAC_RAISED, ERR_X0_NONFINITE)
 from ._kernel import setup, KERNEL
 from ._cabi import arg_key, model_pointers, packed
 from ._workers import check_workers, mapper
+from ._threads import thread_count, with_threads
 from ._loss import LOSS_CODES, CALLABLE, LINEAR
 from ._optimize_result import OptimizeResult
 from ._status import MESSAGES, CALLBACK_STOP, NONFINITE_JAC
@@ -151,8 +153,11 @@ def least_squares(fun, x0, jac="2-point", bounds=_NO_BOUNDS, method="trf",
         Evaluates the finite-difference points of a Python residual in
         parallel, as ``workers(fun, points)``: an int k (-1: every core) runs
         a process pool for the call, a callable such as ``Pool.map`` is used
-        as given (scipy >= 1.16).  Results do not depend on it.  A jitted
-        residual is differenced in compiled code, where it has no effect.
+        as given (scipy >= 1.16).  For a jitted residual an int k evaluates
+        the points on k of Numba's threads in compiled code (at most
+        ``numba.config.NUMBA_NUM_THREADS``; -1: every core), and a callable
+        is used as for a Python residual.  Results do not depend on it
+        (bitwise).
     trace : bool, optional
         Record every trial step in ``result.trace``.
 
@@ -178,15 +183,15 @@ def least_squares(fun, x0, jac="2-point", bounds=_NO_BOUNDS, method="trf",
         try:
             fast_key = (fun if type(fun) is CPUDispatcher else (fun.fun, fun.m), jac, method,
                         ftol, xtol, gtol, x_scale, loss, f_scale, diff_step, max_nfev,
-                        type(max_nfev), verbose, x0.size, _fingerprint((x0, args)))
+                        type(max_nfev), verbose, workers, x0.size, _fingerprint((x0, args)))
             entry = _FAST.get(fast_key)
         except (TypeError, ValueError, NotImplementedError):
             # an unhashable option, or an argument Numba cannot type
             fast_key = entry = None
         if entry is not None:
-            P, F, fun_f, jac_f, m_inplace = entry
+            P, F, fun_f, jac_f, m_inplace, solve, threads = entry
             try:
-                parts = solve_by_address(P, F, x0, packed(args))
+                parts = with_threads(threads, solve, P, F, x0, packed(args))
             except TypingError as e:
                 _raise_typing_error(e, fun_f, jac_f, None, m_inplace)
             return _address_result(parts, x0, fun_f, jac_f, args, m_inplace,
@@ -215,6 +220,7 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
     rstep = check_diff_step(diff_step, n, jac)
     check_callback(callback)
     check_workers(workers)
+    threads = thread_count(workers)
     unbounded = is_unbounded(lb)
     if method == "trf" and not unbounded:
         x0 = x0.copy()                   # (the caller's x0 is never written)
@@ -243,7 +249,7 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
             fun = fun.allocating()
         else:
             fun = fun.fun
-    if (type(fun) is CPUDispatcher and not kwargs and not notify
+    if (type(fun) is CPUDispatcher and not kwargs and not notify and not callable(workers)
             and (jac_f is None or type(jac_f) is CPUDispatcher)
             and (loss_f is None or type(loss_f) is CPUDispatcher)):
         key = None if loss_f is not None or jac_code == L.JAC_CS else arg_key(args)
@@ -254,8 +260,9 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
                 P = _frozen(pack_ints(_KERNEL, fp, jp, m_inplace, trace_cap, iopts_t),
                             np.int64)
                 F = pack_floats(fopts_t, lb, ub, x_scale, rstep)
+                solve = solve_by_address_threads if threads > 1 else solve_by_address
                 if not trace:
-                    parts = solve_by_address(P, F, x0, packed(args))
+                    parts = with_threads(threads, solve, P, F, x0, packed(args))
                 else:
                     W, S, err = solve_by_address_ws(P, F, x0, packed(args))
             except TypingError as e:
@@ -263,7 +270,7 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
             if not trace:
                 if (fast_key is not None and x0 is x0_given and verbose == 0
                         and 0.0 not in fopts_t):
-                    _remember_fast(fast_key, (P, F, fun, jac_f, m_inplace))
+                    _remember_fast(fast_key, (P, F, fun, jac_f, m_inplace, solve, threads))
                 return _address_result(parts, x0, fun, jac_f, args, m_inplace, lb, ub,
                                        _active_rtol(method, xtol),
                                        unbounded or method not in BOUNDED_METHODS, verbose,
@@ -272,16 +279,10 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
                 _raise_address_error(err, int(S[L.M]), _failed_at(x0, W, S), fun, jac_f,
                                      args, m_inplace)
         else:
-            try:
-                W, S, err = compiled_entry(fun, jac_f, loss_f, m_inplace,
-                                           jac_code == L.JAC_CS)(
-                    m_inplace, x0, lb, ub, x_scale, rstep, _frozen(fopts_t, np.float64),
-                    _frozen(iopts_t, np.int64), trace_cap, args)
-            except TypingError as e:
-                _raise_typing_error(e, fun, jac_f, loss_f, m_inplace)
-            if err:
-                _raise_address_error(err, int(S[L.M]), _failed_at(x0, W, S), fun, jac_f,
-                                     args, m_inplace)
+            W, S = _solve_entry(fun, jac_f, loss_f, m_inplace, jac_code == L.JAC_CS, threads,
+                                args, (m_inplace, x0, lb, ub, x_scale, rstep,
+                                       _frozen(fopts_t, np.float64),
+                                       _frozen(iopts_t, np.int64), trace_cap, args))
         f0 = None
     else:
         f0, f_dtype = _initial_residual(fun, x0, args, kwargs, m_inplace, method)
@@ -303,6 +304,21 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
         _print_summary(result, _initial_cost(f0, loss, loss_code, f_scale),
                        describe(W, S) if verbose == 2 else "")
     return result
+
+
+def _solve_entry(fun, jac, loss, m_inplace, cs, threads, args, entry_args):
+    """The workspace ``(W, S)`` of a solve on the per-model compiled entry
+    (:func:`lsqcore._driver.compiled_entry`); a failure of the user's
+    functions raised as :func:`_raise_address_error` says."""
+    try:
+        entry = compiled_entry(fun, jac, loss, m_inplace, cs, threads > 1)
+        W, S, err = with_threads(threads, entry, *entry_args)
+    except TypingError as e:
+        _raise_typing_error(e, fun, jac, loss, m_inplace)
+    if err:
+        _raise_address_error(err, int(S[L.M]), _failed_at(entry_args[1], W, S), fun, jac,
+                             args, m_inplace)
+    return W, S
 
 
 _FAST = Memo(256)

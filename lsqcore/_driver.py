@@ -38,8 +38,9 @@ from . import _layout as L
 
 from ._cabi import ccall, f64_vector, WRAPPER_RAISED
 from ._kernel import KERNEL
-from ._row import (solve_row, read_row_jit, start_by_address, step_by_address, ERR_F_SHAPE,
-                   ERR_J_SHAPE, ERR_LOSS_SHAPE)  # noqa: F401 (ERR_LOSS_SHAPE: front ends)
+from ._row import (solve_row, read_row_jit, start_by_address, step_by_address, fd_serial,
+                   ERR_F_SHAPE, ERR_J_SHAPE, ERR_LOSS_SHAPE)  # noqa: F401 (ERR_LOSS_SHAPE)
+from ._threads import threaded_fd
 from ._jacobian import complex_step_jacobian
 from ._workers import FunAt
 from ._memo import Memo
@@ -305,14 +306,16 @@ def first_address(fun, x0, m, args):
 
 @njit(error_model="numpy", inline="always")
 def solve_compiled(kern, call, jcall, first, jac_cs, fun, jac, loss, m_inplace, x0, lb, ub,
-                   x_scale, rstep, fopts, iopts, trace_cap, args):
+                   x_scale, rstep, fopts, iopts, trace_cap, args, fd):
     """Evaluate ``f(x0)``, lay out a workspace and solve, all in compiled code.
 
     ``kern`` holds the kernel's C addresses; ``call``, ``jcall`` and
     ``first`` are the adapters of the residual's and Jacobian's convention
     (``*_alloc``/``*_inplace`` for jitted functions bound at compile time,
     ``*_address`` for :mod:`lsqcore._cabi` wrappers).  ``m_inplace`` is the
-    residual count of an in-place ``fun(x, out, *args)``, or -1.
+    residual count of an in-place ``fun(x, out, *args)``, or -1.  ``fd``:
+    how finite-difference points are evaluated (:func:`lsqcore._row.fd_serial`,
+    or one of :func:`lsqcore._threads.threaded_fd`).
     Returns ``(W, S, err)``; ``err`` is 0 or an ``ERR_*`` code (then ``S``
     holds ``m`` and ``n`` for the message and nothing was iterated).
     """
@@ -330,9 +333,9 @@ def solve_compiled(kern, call, jcall, first, jac_cs, fun, jac, loss, m_inplace, 
     if iopts[0] == L.LM and m < n:
         return np.zeros(0), S, ERR_LM_M_LT_N
     W = np.zeros(ccall(kern[2], (m, n, iopts[2], trace_cap)))
-    _, err = solve_row(kern, start_by_address, step_by_address, call, jcall, jac_cs, fun, jac,
-                       loss, W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap,
-                       args)
+    _, err = solve_row(kern, start_by_address, step_by_address, call, jcall, jac_cs, fd, fun,
+                       jac, loss, W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts,
+                       trace_cap, args)
     return W, S, err
 
 
@@ -364,22 +367,55 @@ def pack_floats(fopts, lb, ub, x_scale, rstep):
     return F
 
 
-@njit(error_model="numpy")
-def _solve_packed(P, F, x0, args):
-    """:func:`solve_compiled` with ``fun``/``jac`` given as wrapper addresses in ``P``."""
+def _packed_solver(fd):
+    """:func:`solve_compiled` with ``fun``/``jac`` given as wrapper addresses in
+    ``P``, evaluating finite-difference points with ``fd``.
+
+    ``fd`` is bound as a constant of the closure: passed as an argument of a
+    compiled (not inlined) function, a function's type holds the dispatcher
+    itself and Numba refuses to cache the callers on disk.
+    """
+    @njit(error_model="numpy")
+    def solve_packed(P, F, x0, args):
+        n = x0.shape[0]
+        for i in range(n):
+            if not np.isfinite(x0[i]):
+                S = np.zeros(L.S_SIZE, dtype=np.int64)
+                S[L.N] = n
+                return np.zeros(0), S, ERR_X0_NONFINITE
+        lb = F[F_LB:F_LB + n]
+        ub = F[F_LB + n:F_LB + 2 * n]
+        x_scale = F[F_LB + 2 * n:F_LB + 3 * n]
+        rstep = F[F_LB + 3 * n:F_LB + 4 * n]
+        return solve_compiled(P, call_address, jac_address, first_address, _cs_unused,
+                              P[P_FUN], P[P_JAC], None, P[P_INPLACE], x0, lb, ub, x_scale,
+                              rstep, F[:F_LB], P[P_IOPTS:P_SIZE], P[P_TRACE], args, fd)
+    return solve_packed
+
+
+# the threaded difference block of each residual convention (lsqcore._threads)
+_FD_THREADS = {c: threaded_fd(c) for c in (call_alloc, call_inplace, call_address)}
+_solve_packed = _packed_solver(fd_serial)
+_solve_packed_threads = _packed_solver(_FD_THREADS[call_address])
+
+
+@njit(error_model="numpy", inline="always")
+def _solve_fields(solve_packed, P, F, x0, args):
+    """``solve_packed``'s workspace, read out into the fields
+    :func:`solve_by_address` returns."""
+    W, S, err = solve_packed(P, F, x0, args)
     n = x0.shape[0]
-    for i in range(n):
-        if not np.isfinite(x0[i]):
-            S = np.zeros(L.S_SIZE, dtype=np.int64)
-            S[L.N] = n
-            return np.zeros(0), S, ERR_X0_NONFINITE
-    lb = F[F_LB:F_LB + n]
-    ub = F[F_LB + n:F_LB + 2 * n]
-    x_scale = F[F_LB + 2 * n:F_LB + 3 * n]
-    rstep = F[F_LB + 3 * n:F_LB + 4 * n]
-    return solve_compiled(P, call_address, jac_address, first_address, _cs_unused,
-                          P[P_FUN], P[P_JAC], None, P[P_INPLACE], x0, lb, ub, x_scale, rstep,
-                          F[:F_LB], P[P_IOPTS:P_SIZE], P[P_TRACE], args)
+    m = S[L.M]
+    if err:
+        if W.size == 0:
+            xe = x0.copy()
+        else:
+            o = S[L.O_XNEW]
+            xe = W[o:o + n].copy()
+        return xe, np.zeros(0), np.zeros(0), np.zeros((0, n)), np.nan, np.nan, 0, 0, 0, 0, m, err
+    r = read_row_jit(W, S)
+    return (r.x.copy(), r.grad.copy(), r.fun.copy(), r.jac, r.cost, r.optimality, r.nfev,
+            r.njev, r.status, r.nit, m, err)
 
 
 @njit(cache=True, error_model="numpy")
@@ -397,50 +433,52 @@ def solve_by_address(P, F, x0, args):
     nit, m, err)``.  ``jac`` is a view of the workspace.  When
     ``err`` (an ``ERR_*`` code) is set, ``x`` is the point where it happened
     (``x0`` before any evaluation) and only ``m`` is meaningful besides.
+    Finite-difference points are evaluated one after another.
     """
-    W, S, err = _solve_packed(P, F, x0, args)
-    n = x0.shape[0]
-    m = S[L.M]
-    if err:
-        if W.size == 0:
-            xe = x0.copy()
-        else:
-            o = S[L.O_XNEW]
-            xe = W[o:o + n].copy()
-        return xe, np.zeros(0), np.zeros(0), np.zeros((0, n)), np.nan, np.nan, 0, 0, 0, 0, m, err
-    r = read_row_jit(W, S)
-    return (r.x.copy(), r.grad.copy(), r.fun.copy(), r.jac, r.cost, r.optimality, r.nfev,
-            r.njev, r.status, r.nit, m, err)
+    return _solve_fields(_solve_packed, P, F, x0, args)
+
+
+@njit(cache=True, error_model="numpy")
+def solve_by_address_threads(P, F, x0, args):
+    """:func:`solve_by_address` evaluating the points of finite-difference
+    blocks on Numba's threads (:mod:`lsqcore._threads`: the caller sets
+    their number, ``workers=k``).  A separate entry, compiled on first use,
+    so that the serial one stays free of Numba's parallel machinery."""
+    return _solve_fields(_solve_packed_threads, P, F, x0, args)
 
 
 @njit(cache=True, error_model="numpy")
 def solve_by_address_ws(P, F, x0, args):
     """:func:`solve_by_address` returning the whole workspace ``(W, S, err)`` (for the
-    trace; ``err == ERR_X0_NONFINITE`` leaves ``W`` empty)."""
+    trace; ``err == ERR_X0_NONFINITE`` leaves ``W`` empty; the points of a
+    difference block one after another, which gives the same result)."""
     return _solve_packed(P, F, x0, args)
 
 
 _ENTRIES = Memo()
 
 
-def compiled_entry(fun, jac, loss, m_inplace=-1, cs=False):
+def compiled_entry(fun, jac, loss, m_inplace=-1, cs=False, threaded=False):
     """A compiled solve with ``fun``, ``jac`` and ``loss`` bound as constants.
 
     Passing a dispatcher as an argument makes Numba re-derive its type in
     Python on every call (~25 us); a closure that captures it is typed once,
-    at compile time.  One entry per ``(fun, jac, loss, form)``, kept for the
-    life of the process.
+    at compile time.  One entry per ``(fun, jac, loss, form, threaded)``,
+    kept for the life of the process; a ``threaded`` entry evaluates
+    finite-difference points on Numba's threads (:mod:`lsqcore._threads`).
     """
     inplace = m_inplace >= 0
-    key = (fun, jac, loss, inplace, cs)
+    key = (fun, jac, loss, inplace, cs, threaded)
     entry = _ENTRIES.get(key)
     if entry is None:
         call = call_inplace if inplace else call_alloc
         first = first_inplace if inplace else first_alloc
         jac_cs = _cs_compiled if cs else _cs_unused
+        fd = _FD_THREADS[call] if threaded else fd_serial
 
         def entry(m, x0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap, args):
             return solve_compiled(KERNEL, call, jac_alloc, first, jac_cs, fun, jac, loss, m,
-                                  x0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap, args)
+                                  x0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap, args,
+                                  fd)
         entry = _ENTRIES[key] = njit(error_model="numpy")(entry)
     return entry

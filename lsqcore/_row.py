@@ -125,20 +125,20 @@ ERR_LOSS_SHAPE = -103
 
 
 @njit(error_model="numpy", inline="always")
-def request_loop(kern, step, call, jcall, jac_cs, fun, jac, loss, W, S, args):
+def request_loop(kern, step, call, jcall, jac_cs, fd, fun, jac, loss, W, S, args):
     """Answer the kernel's requests until it is done; 0 or an ``ERR_*`` code.
 
     The workspace is indexed by hand (``W[o:o + n]``), which compiles the
     same on the CPU and the GPU.  When a user function fails, the point it
-    failed at is left in ``x_new``.
+    failed at is left in ``x_new``.  ``fd`` evaluates the residuals of a
+    finite-difference block (:func:`fd_serial`, or one from
+    :func:`lsqcore._threads.threaded_fd`).
     """
     m = S[L.M]
     n = S[L.N]
     oX = S[L.O_X]
     oXN = S[L.O_XNEW]
     oFN = S[L.O_FNEW]
-    oB = S[L.O_B]
-    oXQ = S[L.O_XQ]
     oJ = S[L.O_J]
     x = W[oX:oX + n]
     x_new = W[oXN:oXN + n]
@@ -150,14 +150,9 @@ def request_loop(kern, step, call, jcall, jac_cs, fun, jac, loss, W, S, args):
             if err:
                 return err
         elif req == L.REQ_FD:
-            for k in range(S[L.REQ_K]):
-                a = oXQ + k * n
-                b = oB + k * m
-                err = call(fun, W[a:a + n], W[b:b + m], args)
-                if err:
-                    for j in range(n):
-                        x_new[j] = W[a + j]
-                    return err
+            err = fd(call, fun, W, S, args)
+            if err:
+                return err
         elif req == L.REQ_J:
             if jac is not None:
                 err = jcall(jac, x, W[oJ:oJ + m * n].reshape((m, n)), args)
@@ -178,6 +173,49 @@ def request_loop(kern, step, call, jcall, jac_cs, fun, jac, loss, W, S, args):
 
 
 @njit(error_model="numpy", inline="always")
+def fd_serial(call, fun, W, S, args):
+    """The residuals at the kernel's ``REQ_K`` difference points (rows of
+    ``XQ``) into the rows of ``B``, one after another.
+
+    Returns 0, or the error code of the first point whose evaluation failed,
+    with that point copied to ``x_new``.
+    """
+    for k in range(S[L.REQ_K]):
+        err = call(fun, fd_point(W, S, k), fd_residual(W, S, k), args)
+        if err:
+            return fd_failed(W, S, k, err)
+    return 0
+
+
+@njit(error_model="numpy", inline="always")
+def fd_point(W, S, k):
+    """The ``k``-th difference point (a view of row ``k`` of ``XQ``)."""
+    n = S[L.N]
+    a = S[L.O_XQ] + k * n
+    return W[a:a + n]
+
+
+@njit(error_model="numpy", inline="always")
+def fd_residual(W, S, k):
+    """Where the residual at the ``k``-th difference point goes (row ``k`` of ``B``)."""
+    m = S[L.M]
+    b = S[L.O_B] + k * m
+    return W[b:b + m]
+
+
+@njit(error_model="numpy", inline="always")
+def fd_failed(W, S, k, err):
+    """Copy the ``k``-th difference point to ``x_new`` (where a failure is
+    reported) and return ``err``."""
+    n = S[L.N]
+    a = S[L.O_XQ] + k * n
+    o = S[L.O_XNEW]
+    for j in range(n):
+        W[o + j] = W[a + j]
+    return err
+
+
+@njit(error_model="numpy", inline="always")
 def _answer_loss(loss, W, S, m):
     """``rho = loss(z)`` into ``RHO_NEW``; ``ERR_LOSS_SHAPE`` unless it is (3, m)."""
     oZ = S[L.O_Z]
@@ -192,17 +230,18 @@ def _answer_loss(loss, W, S, m):
 
 
 @njit(error_model="numpy", inline="always")
-def solve_row(kern, start, step, call, jcall, jac_cs, fun, jac, loss, W, S, x0, f0, lb, ub,
-              x_scale, rstep, fopts, iopts, trace_cap, args):
+def solve_row(kern, start, step, call, jcall, jac_cs, fd, fun, jac, loss, W, S, x0, f0, lb,
+              ub, x_scale, rstep, fopts, iopts, trace_cap, args):
     """Start, run and finish one problem in the zeroed workspace ``(W, S)``.
 
     ``f0`` is ``f(x0)``, already evaluated and checked finite by the caller
     (who decides what a bad start means for its front end).  Returns
     ``(row, err)``: the :class:`Row` and 0, or an ``ERR_*`` code of the
     request loop (the row is then read all the same; ``x_new`` holds the
-    point where a user function failed).
+    point where a user function failed).  ``fd``: how the points of a
+    finite-difference block are evaluated (see :func:`request_loop`).
     """
     start(kern, W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap)
-    err = request_loop(kern, step, call, jcall, jac_cs, fun, jac, loss, W, S, args)
+    err = request_loop(kern, step, call, jcall, jac_cs, fd, fun, jac, loss, W, S, args)
     return read_row_jit(W, S), err
 

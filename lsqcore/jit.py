@@ -43,7 +43,7 @@ from ._kernel import KERNEL
 from ._driver import (solve_compiled, call_alloc, jac_alloc, first_alloc, _cs_unused,
                       _cs_compiled,
                       ERR_F_SHAPE, ERR_J_SHAPE, ERR_F0_NONFINITE, ERR_LM_M_LT_N)
-from ._row import read_row_jit
+from ._row import read_row_jit, fd_serial
 from ._jacobian import SQRT_EPS, CBRT_EPS
 from ._loss import LINEAR, SOFT_L1, HUBER, CAUCHY, ARCTAN
 from ._validate import check_compiled_options, check_compiled_bounds, check_compiled_x_scale
@@ -165,11 +165,11 @@ def least_squares(fun, x0, args=(), lb=None, ub=None, method="trf", jac="2-point
     if jc == L.JAC_CS:
         W, S, err = solve_compiled(KERNEL, call_alloc, jac_alloc, first_alloc, _cs_compiled,
                                    fun, jac_fun, None, -1, x, lo, hi, xs, rs, fopts, iopts,
-                                   0, args)
+                                   0, args, fd_serial)
     else:
         W, S, err = solve_compiled(KERNEL, call_alloc, jac_alloc, first_alloc, _cs_unused,
                                    fun, jac_fun, None, -1, x, lo, hi, xs, rs, fopts, iopts,
-                                   0, args)
+                                   0, args, fd_serial)
     if err == ERR_F0_NONFINITE:
         raise ValueError("residuals are not finite at `x0`")
     if err == ERR_LM_M_LT_N:

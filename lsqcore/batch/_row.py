@@ -41,7 +41,7 @@ from .._jit import kernel_jit
 from .. import _layout as L
 from .._bounds import make_strictly_feasible
 from .._kernel import _all_finite
-from .._row import solve_row, ERR_F_SHAPE
+from .._row import solve_row, fd_serial, ERR_F_SHAPE
 from .._driver import ERR_RAISED, ERR_JAC_RAISED
 from ._pcov import covariance
 from ._result import NONFINITE_START, TOO_FEW_POINTS, BAD_SHAPE, USER_RAISED
@@ -170,8 +170,9 @@ def batch_row(k, tid, kern, start, step, call, jcall, jac_cs, fun, jac, loss, ro
         return
     for i in range(W.shape[0]):
         W[i] = 0.0
-    r, err = solve_row(kern, start, step, call, jcall, jac_cs, fun, jac, loss, W, S, xb, f,
-                       pick(data[1], k), pick(data[2], k), x_scale, rstep, fopts, iopts, 0, ra)
+    r, err = solve_row(kern, start, step, call, jcall, jac_cs, fd_serial, fun, jac, loss, W, S,
+                       xb, f, pick(data[1], k), pick(data[2], k), x_scale, rstep, fopts, iopts,
+                       0, ra)
     if err == ERR_RAISED or err == ERR_JAC_RAISED:
         raised_row(k, False, W, S, xb, outs)
     else:
