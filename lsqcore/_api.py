@@ -592,7 +592,14 @@ def _result(W, S, method, lb, ub, xtol, trace):
     bounded = method == "trf" and not is_unbounded(lb)
     if status == CALLBACK_STOP:
         # stopped before the optimality of the newest Jacobian was measured
-        optimality = _optimality(x, g, lb, ub, bounded)
+        if method == "dogbox":
+            # dogbox's measure: ||g||_inf over the free variables, those not on
+            # a bound that -g points out of (on_bound kept in O_V, as scipy)
+            on_bound = L.numpy_view(W, S, "O_V")
+            optimality = float(np.max(np.abs(np.where(on_bound * g < 0.0, 0.0, g)),
+                                      initial=0.0))
+        else:
+            optimality = _optimality(x, g, lb, ub, bounded)
     else:
         optimality = float(r.optimality)
     res = OptimizeResult(

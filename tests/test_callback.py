@@ -222,3 +222,23 @@ def test_verbose_0_is_silent(capsys):
     p, fun, jac = rosen()
     lsqcore.least_squares(fun, p.starts[0], jac=jac, verbose=0)
     assert capsys.readouterr().out == ""
+
+
+def test_dogbox_callback_stop_reports_the_free_gradient():
+    """A dogbox stopped by its callback with a variable on a bound that -g points
+    out of: ``optimality`` is ||g||_inf over the free variables, the measure
+    of dogbox's gtol test (scipy's, whose callback stop reports it for the
+    previous iterate), not the full gradient."""
+    p, fun, jac = rosen()
+    lb, ub = [-np.inf, 1.5], [np.inf, np.inf]      # the minimum (1, 1) is cut off
+    res = lsqcore.least_squares(fun, [-1.2, 2.0], jac=jac, bounds=(lb, ub),
+                                method="dogbox", callback=Recorder(stop_at=2))
+    assert res.status == -2 and res.x[1] == 1.5 and res.active_mask[1] == -1
+    g = res.grad
+    assert g[1] > 0.0                               # -g points below the bound
+    assert res.optimality == pytest.approx(abs(g[0]), rel=1e-12)
+    assert res.optimality < abs(g[1])
+    ref = scipy.optimize.least_squares(fun, [-1.2, 2.0], jac=jac, bounds=(lb, ub),
+                                       method="dogbox")
+    full = lsqcore.least_squares(fun, [-1.2, 2.0], jac=jac, bounds=(lb, ub), method="dogbox")
+    assert full.optimality == pytest.approx(ref.optimality, rel=1e-6, abs=1e-10)
