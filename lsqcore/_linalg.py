@@ -78,67 +78,6 @@ def _max_abs(a, lo, hi):
     return max(max(b0, b1), max(b2, b3))
 
 
-#: below this many terms a dot product is summed in one chain, in order (every
-#: NIST and MGH problem, and every small fit); from it on in eight independent
-#: chains, which a core runs in parallel (a single chain waits on each add's
-#: latency: 12.6 -> ~4 ms for the QR of a 200 000 x 8 Jacobian, W3)
-LONG = 2048
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _dot_from(s, a, b, lo, hi):
-    """``s + sum(a[lo:hi] * b[lo:hi])``: in order for fewer than ``LONG``
-    terms, else in eight chains added pairwise at the end."""
-    if hi - lo < LONG:
-        for i in range(lo, hi):
-            s += a[i] * b[i]
-        return s
-    c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = 0.0
-    i = lo
-    while i + 8 <= hi:
-        c0 += a[i] * b[i]
-        c1 += a[i + 1] * b[i + 1]
-        c2 += a[i + 2] * b[i + 2]
-        c3 += a[i + 3] * b[i + 3]
-        c4 += a[i + 4] * b[i + 4]
-        c5 += a[i + 5] * b[i + 5]
-        c6 += a[i + 6] * b[i + 6]
-        c7 += a[i + 7] * b[i + 7]
-        i += 8
-    while i < hi:
-        c0 += a[i] * b[i]
-        i += 1
-    return s + (((c0 + c1) + (c2 + c3)) + ((c4 + c5) + (c6 + c7)))
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _scaled_sumsq(a, lo, hi, inv):
-    """``sum((a[lo:hi] * inv)^2)``, summed as :func:`_dot_from` sums."""
-    if hi - lo < LONG:
-        s = 0.0
-        for i in range(lo, hi):
-            t = a[i] * inv
-            s += t * t
-        return s
-    c0 = c1 = c2 = c3 = 0.0
-    i = lo
-    while i + 4 <= hi:
-        t0 = a[i] * inv
-        t1 = a[i + 1] * inv
-        t2 = a[i + 2] * inv
-        t3 = a[i + 3] * inv
-        c0 += t0 * t0
-        c1 += t1 * t1
-        c2 += t2 * t2
-        c3 += t3 * t3
-        i += 4
-    while i < hi:
-        t0 = a[i] * inv
-        c0 += t0 * t0
-        i += 1
-    return (c0 + c1) + (c2 + c3)
-
-
 @kernel_jit
 def householder_qr(At, tau):
     """Factor ``A = Q R`` in place by Householder reflections, ``A`` stored by columns.
@@ -161,7 +100,11 @@ def householder_qr(At, tau):
         big = _max_abs(a, j + 1, rows)
         tail = 0.0
         if big > 0.0:
-            tail = big * math.sqrt(_scaled_sumsq(a, j + 1, rows, 1.0 / big))
+            inv = 1.0 / big
+            for i in range(j + 1, rows):
+                t = a[i] * inv
+                tail += t * t
+            tail = big * math.sqrt(tail)
         x0 = a[j]
         if tail == 0.0:
             tau[j] = 0.0
@@ -176,7 +119,10 @@ def householder_qr(At, tau):
         t = tau[j]
         for c in range(j + 1, cols):
             b = At[c]
-            w = _dot_from(b[j], a, b, j + 1, rows) * t
+            w = b[j]
+            for i in range(j + 1, rows):
+                w += a[i] * b[i]
+            w *= t
             b[j] -= w
             for i in range(j + 1, rows):
                 b[i] -= w * a[i]
@@ -192,7 +138,10 @@ def apply_qt(At, tau, b):
         if t == 0.0:
             continue
         a = At[j]
-        s = _dot_from(b[j], a, b, j + 1, rows) * t
+        s = b[j]
+        for i in range(j + 1, rows):
+            s += a[i] * b[i]
+        s *= t
         b[j] -= s
         for i in range(j + 1, rows):
             b[i] -= s * a[i]
