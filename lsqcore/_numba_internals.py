@@ -43,6 +43,12 @@ are declared as the supported range in ``pyproject.toml``.
     again afterwards, so a user's numpy is never patched.  (numba 0.68's own
     ``numba.np.arrayobj`` overloads ``np.row_stack`` as well, so a numpy
     without it needs a newer numba first.)
+:func:`machine_code_symbols`
+    The address of every function of a code library compiled in this
+    process (``CodeLibrary._final_module`` lists them; ``perf`` cannot see
+    JIT code otherwise): ``benchmarks/perf_profile.py`` writes them to a
+    ``/tmp/perf-<pid>.map`` so that ``perf report`` names the kernel's
+    functions.  Profiling only; the solvers never call it.
 """
 from contextlib import contextmanager
 
@@ -53,7 +59,8 @@ from numba._dispatcher import compute_fingerprint
 from numba.core.compiler_lock import global_compiler_lock
 
 __all__ = ["CPUDispatcher", "NonLiteralDispatcher", "fingerprint", "cuda_ufunc_table",
-           "cuda_unary_math_lowering", "importing_numba_cuda", "compiling", "UNOPTIMISED"]
+           "cuda_unary_math_lowering", "importing_numba_cuda", "compiling", "UNOPTIMISED",
+           "machine_code_symbols"]
 
 #: ``njit`` options that compile a function without LLVM optimisation
 UNOPTIMISED = {"_dbg_optnone": True}
@@ -109,3 +116,17 @@ def importing_numba_cuda():
     finally:
         if added:
             del np.row_stack
+
+
+def machine_code_symbols(library):
+    """``{address: symbol}`` of the functions defined in a Numba code library
+    (``dispatcher.overloads[sig].library``, ``cfunc._library``) compiled in
+    this process; empty for one loaded from the disk cache, whose module is
+    not kept."""
+    out = {}
+    for f in library._final_module.functions:
+        if not f.is_declaration:
+            address = library.get_pointer_to_function(f.name)
+            if address:
+                out[address] = f.name
+    return out

@@ -110,3 +110,15 @@ def test_unoptimised_is_an_njit_option():
         "njit(_dbg_optnone=True) no longer marks the function optnone: "
         "lsqcore._cabi's bounds-checked model copies compile with full optimisation "
         "(slower first use, results unchanged)")
+
+
+def test_machine_code_symbols_name_compiled_functions():
+    f = njit(lambda a: a[0] * 2.0)       # compiled here (no disk cache)
+    assert f(np.ones(1)) == 2.0
+    library = next(iter(f.overloads.values())).library
+    symbols = NI.machine_code_symbols(library)
+    assert symbols and all(isinstance(a, int) and a > 0 for a in symbols), (
+        "CodeLibrary._final_module / get_pointer_to_function no longer list a "
+        "compiled function's address: benchmarks/perf_profile.py cannot name "
+        "the kernel's functions for perf (the solvers are unaffected)")
+    assert any("lambda" in name for name in symbols.values())
