@@ -39,33 +39,22 @@ import numba
 import numpy as np
 import pytest
 import scipy
-from numba import njit, prange
 from scipy.optimize import curve_fit as sp_curve_fit, least_squares as sp_least_squares
 
 import lsqcore
 from lsqcore.batch import curve_fit_batch
+# the W4 model (allocating, in place, its Jacobian) and data
+from lsqcore._workloads import (expdecay, expdecay_ip, expdecay_jac_ip, w4_data, M4 as M,
+                                W4_T as T, W4_P0 as P0)
+
+from _peers import luma_decay, scijit_fit_all   # benchmarks/_peers.py
 
 K = int(os.environ.get("W4_ROWS", 100000))
 W4_SCIPY_ROWS = int(os.environ.get("W4_SCIPY_ROWS", 2000))
-M = 30
-T = np.linspace(0.0, 4.0, M)
-P0 = np.array([1.0, 1.0, 0.0])
 THREADS = [t for t in (1, 2) if t <= numba.config.NUMBA_NUM_THREADS]
 RESULTS = {}
 
-
-from lsqcore._workloads import expdecay, expdecay_ip, expdecay_jac_ip  # noqa: E402  (the W4 model)
-
-
-def w4_data(K=K, seed=6):
-    rng = np.random.default_rng(seed)
-    P = np.column_stack([rng.uniform(1, 3, K), rng.uniform(0.5, 2, K),
-                         rng.uniform(-0.5, 0.5, K)])
-    Y = P[:, :1] * np.exp(-P[:, 1:2] * T) + P[:, 2:3] + 0.05 * rng.standard_normal((K, M))
-    return P, Y
-
-
-P_TRUE, Y = w4_data()
+P_TRUE, Y = w4_data(K)
 
 
 def timed(fn, repeat=3):
@@ -172,11 +161,6 @@ def test_w4_peak_memory():
 
 # ------------------------------------------------------------------ peers
 
-@njit(cache=True)
-def _luma_model(p, t):
-    return p[0] * np.exp(-p[1] * t) + p[2]
-
-
 def test_w4_lumafit(scipy_ref):
     try:
         import lumafit
@@ -186,10 +170,10 @@ def test_w4_lumafit(scipy_ref):
     Y3 = Y.reshape(K, 1, M)
 
     def run():
-        return lumafit.levenberg_marquardt_pixelwise(_luma_model, P0.copy(), Y3,
+        return lumafit.levenberg_marquardt_pixelwise(luma_decay, P0.copy(), Y3,
                                                      args_for_each_pixel=(T,))
 
-    lumafit.levenberg_marquardt_pixelwise(_luma_model, P0.copy(), Y3[:64],
+    lumafit.levenberg_marquardt_pixelwise(luma_decay, P0.copy(), Y3[:64],
                                           args_for_each_pixel=(T,))
     dt, out = timed(run, repeat=2)
     X = out[0].reshape(K, 3)
@@ -202,17 +186,10 @@ def test_w4_lumafit(scipy_ref):
 def test_w4_scijit(scipy_ref):
     try:
         import scijit
-        from scijit.optimize import curve_fit as sj_curve_fit
+        fit_all = scijit_fit_all(expdecay)
     except Exception as e:  # noqa: BLE001
         RESULTS["scijit"] = dict(error=f"{type(e).__name__}: {e}")
         pytest.skip(f"scijit unavailable: {e}")
-
-    @njit(parallel=True)
-    def fit_all(t, Y, p0, out):
-        for k in prange(Y.shape[0]):
-            popt, _ = sj_curve_fit(expdecay, t, Y[k], p0)
-            for j in range(p0.shape[0]):
-                out[k, j] = popt[j]
 
     out = np.empty((K, 3))
     fit_all(T, Y[:64], P0, out[:64])

@@ -45,11 +45,10 @@ from numba import njit
 import lsqcore
 from lsqcore.batch import curve_fit_batch, least_squares_batch
 from lsqcore.batch import cuda as G
+from lsqcore._workloads import w4_data, M4 as M, W4_T as T   # the W4 data
 
 K = int(os.environ.get("W4_GPU_ROWS", 1_000_000))
 CHECK = int(os.environ.get("W4_GPU_CHECK_ROWS", 20000))
-M = 30
-T = np.linspace(0.0, 4.0, M)
 P0 = [1.0, 1.0, 0.0]
 FORMS = [f for f in os.environ.get("W4_GPU_FORMS", "ordinary,general").split(",") if f]
 SHAPES = [(int(a), int(b)) for a, b in
@@ -72,14 +71,6 @@ def resid_inplace(p, out, t, y):
     a, b, c = p[0], p[1], p[2]
     for i in range(t.shape[0]):
         out[i] = a * math.exp(-b * t[i]) + c - y[i]
-
-
-def w4_data(K, seed=6):
-    rng = np.random.default_rng(seed)
-    P = np.column_stack([rng.uniform(1, 3, K), rng.uniform(0.5, 2, K),
-                         rng.uniform(-0.5, 0.5, K)])
-    Y = P[:, :1] * np.exp(-P[:, 1:2] * T) + P[:, 2:3] + 0.05 * rng.standard_normal((K, M))
-    return P, Y
 
 
 def tol(dt):

@@ -34,18 +34,20 @@ import warnings
 import numba
 import numpy as np
 import scipy
-from numba import njit, prange
+from numba import njit
 from scipy.optimize import curve_fit as sp_curve_fit
 from scipy.optimize import least_squares as sp_least_squares
 
 import lsqcore
-from lsqcore._workloads import WORKLOADS, expdecay
+from lsqcore._workloads import WORKLOADS, expdecay, w4_data, M4, W4_T as T4, W4_P0 as P04
 from lsqcore.batch import curve_fit_batch
 
+from _peers import luma_decay, scijit_fit_all   # benchmarks/_peers.py
+
 try:
-    from scijit.optimize import curve_fit as sj_curve_fit, leastsq as sj_leastsq
+    from scijit.optimize import leastsq as sj_leastsq
 except ImportError:          # pragma: no cover - optional peer
-    sj_curve_fit = sj_leastsq = None
+    sj_leastsq = None
 try:
     import lumafit
 except ImportError:          # pragma: no cover - optional peer
@@ -53,11 +55,6 @@ except ImportError:          # pragma: no cover - optional peer
 
 
 # -- the workloads' models in the form lumafit takes: y_hat = model(p, t)
-@njit(cache=True)
-def _m1(p, t):
-    return p[0] * np.exp(-p[1] * t) + p[2]
-
-
 @njit(cache=True)
 def _m2(p, t):
     return p[0] * np.exp(-(t - p[1]) ** 2 / (2.0 * p[2] ** 2)) + p[3]
@@ -69,7 +66,7 @@ def _m3(p, t):
             + p[4] * np.exp(-p[5] * t) + p[6] * np.exp(-p[7] * t))
 
 
-LUMA_MODELS = {"W1": _m1, "W2": _m2, "W3": _m3}
+LUMA_MODELS = {"W1": luma_decay, "W2": _m2, "W3": _m3}
 
 
 def _single_cases(w):
@@ -115,18 +112,9 @@ def _time_single(call, budget):
     return float(np.median(times))
 
 
-# -- W4 ------------------------------------------------------------------------
-K4, M4 = 100_000, 30
-T4 = np.linspace(0.0, 4.0, M4)
-P04 = np.array([1.0, 1.0, 0.0])
+# -- W4 (lsqcore._workloads.w4_data) -------------------------------------------
+K4 = 100_000
 SCIPY_ROWS = 2000
-
-
-def _w4_data(seed=6):
-    rng = np.random.default_rng(seed)
-    P = np.column_stack([rng.uniform(1, 3, K4), rng.uniform(0.5, 2, K4),
-                         rng.uniform(-0.5, 0.5, K4)])
-    return P[:, :1] * np.exp(-P[:, 1:2] * T4) + P[:, 2:3] + 0.05 * rng.standard_normal((K4, M4))
 
 
 def _w4_cases(Y):
@@ -149,13 +137,8 @@ def _w4_cases(Y):
                     pass
         return SCIPY_ROWS, X
     cases["scipy curve_fit loop"] = scipy_loop
-    if sj_curve_fit is not None:
-        @njit(parallel=True)
-        def fit_all(t, Y, p0, out):
-            for k in prange(Y.shape[0]):
-                popt, _ = sj_curve_fit(expdecay, t, Y[k], p0)
-                for j in range(p0.shape[0]):
-                    out[k, j] = popt[j]
+    if sj_leastsq is not None:
+        fit_all = scijit_fit_all(expdecay)
         out = np.empty((K4, 3))
 
         def scijit_all():
@@ -166,7 +149,7 @@ def _w4_cases(Y):
         Y3 = Y.reshape(K4, 1, M4)
 
         def luma_all():
-            res = lumafit.levenberg_marquardt_pixelwise(_m1, P04.copy(), Y3,
+            res = lumafit.levenberg_marquardt_pixelwise(luma_decay, P04.copy(), Y3,
                                                         args_for_each_pixel=(T4,))
             return K4, res[0].reshape(K4, 3)
         cases["lumafit pixelwise"] = luma_all
@@ -188,7 +171,7 @@ def main(rounds=5):
         for case, call in cases.items():
             cost = call()                                   # compile + check
             checks[f"{name} {case}"] = float(abs(cost - ref) / ref)
-    Y = _w4_data()
+    Y = w4_data(K4)[1]
     w4 = _w4_cases(Y)
     ref4 = w4["scipy curve_fit loop"]()[1]
     for case, call in w4.items():

@@ -4,8 +4,9 @@
 * W2: Gaussian peak ``a exp(-(t - mu)^2 / (2 s^2)) + c``, m = 1000, n = 4.
 * W3: sum of four exponentials ``sum_k a_k exp(-b_k t)``, m = 200000, n = 8.
 * W4 (batch): the decay of W1 as a curve_fit model ``f(x, a, b, c)``
-  (``expdecay``, in-place ``expdecay_ip`` and Jacobian ``expdecay_jac_ip``),
-  used by ``benchmarks/bench_batch.py`` and ``tests/test_batch.py``.
+  (``expdecay``, in-place ``expdecay_ip`` and Jacobian ``expdecay_jac_ip``)
+  and its data (:func:`w4_data`), used by ``benchmarks/bench_batch.py``,
+  ``bench_cuda.py``, ``bench_peers.py`` and ``tests/test_batch.py``.
 
 Each is a :class:`Workload` with a Numba-jitted residual, a plain-Python
 (numpy) twin, data from a fixed seed and a starting point.  Used by
@@ -106,3 +107,18 @@ def w3():
 
 
 WORKLOADS = {"W1": w1, "W2": w2, "W3": w3}
+
+#: W4: ``K`` rows of ``expdecay`` on these ``M4`` points, fitted from ``W4_P0``
+M4 = 30
+W4_T = np.linspace(0.0, 4.0, M4)
+W4_P0 = np.array([1.0, 1.0, 0.0])
+
+
+def w4_data(K, seed=6):
+    """W4's ``(P, Y)``: ``K`` true parameter rows (a in [1, 3], b in [0.5, 2],
+    c in [-0.5, 0.5]) and their curves on ``W4_T`` with noise of sd 0.05."""
+    rng = np.random.default_rng(seed)
+    P = np.column_stack([rng.uniform(1, 3, K), rng.uniform(0.5, 2, K),
+                         rng.uniform(-0.5, 0.5, K)])
+    Y = P[:, :1] * np.exp(-P[:, 1:2] * W4_T) + P[:, 2:3] + 0.05 * rng.standard_normal((K, M4))
+    return P, Y
