@@ -37,6 +37,7 @@ from ._kernel import setup, KERNEL
 from ._cabi import arg_key, model_pointers, packed
 from ._workers import check_workers, mapper
 from ._threads import thread_count, with_threads
+from .methods.dogbox import free_gradient_norm
 from ._loss import LOSS_CODES, CALLABLE, LINEAR
 from ._optimize_result import OptimizeResult
 from ._status import MESSAGES, CALLBACK_STOP, NONFINITE_JAC
@@ -593,11 +594,9 @@ def _result(W, S, method, lb, ub, xtol, trace):
     if status == CALLBACK_STOP:
         # stopped before the optimality of the newest Jacobian was measured
         if method == "dogbox":
-            # dogbox's measure: ||g||_inf over the free variables, those not on
-            # a bound that -g points out of (on_bound kept in O_V, as scipy)
-            on_bound = L.numpy_view(W, S, "O_V")
-            optimality = float(np.max(np.abs(np.where(on_bound * g < 0.0, 0.0, g)),
-                                      initial=0.0))
+            # dogbox's measure, over the variables not held on a bound (on_bound
+            # is kept in O_V)
+            optimality = float(free_gradient_norm(L.numpy_view(W, S, "O_V"), g))
         else:
             optimality = _optimality(x, g, lb, ub, bounded)
     else:

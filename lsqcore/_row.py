@@ -207,11 +207,10 @@ def fd_residual(W, S, k):
 def fd_failed(W, S, k, err):
     """Copy the ``k``-th difference point to ``x_new`` (where a failure is
     reported) and return ``err``."""
-    n = S[L.N]
-    a = S[L.O_XQ] + k * n
+    p = fd_point(W, S, k)
     o = S[L.O_XNEW]
-    for j in range(n):
-        W[o + j] = W[a + j]
+    for j in range(p.shape[0]):
+        W[o + j] = p[j]
     return err
 
 

@@ -26,7 +26,6 @@ refers to the threading layer by address.)  The batch front ends never use
 this: their rows already run in parallel, one row per thread.
 """
 import numbers
-import os
 
 import numpy as np
 import numba
@@ -34,14 +33,14 @@ from numba import config, njit, prange
 
 from . import _layout as L
 from ._row import fd_point, fd_residual, fd_failed
+from ._workers import worker_count
 
 
 def thread_count(workers):
     """Numba threads for ``workers`` (an int, -1: every core of Numba's pool)."""
     if not isinstance(workers, numbers.Integral) or workers == 1:
         return 1
-    k = (os.cpu_count() or 1) if workers == -1 else int(workers)
-    return max(1, min(k, config.NUMBA_NUM_THREADS))
+    return max(1, min(worker_count(workers), config.NUMBA_NUM_THREADS))
 
 
 def with_threads(threads, solve, *a):

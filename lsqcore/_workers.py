@@ -38,6 +38,11 @@ def check_workers(workers):
                      f"map-like callable such as `multiprocessing.Pool.map`, got {workers!r}.")
 
 
+def worker_count(workers):
+    """How many workers an int ``workers`` asks for (-1: every core)."""
+    return (os.cpu_count() or 1) if workers == -1 else int(workers)
+
+
 @contextlib.contextmanager
 def mapper(workers):
     """The map-like callable for ``workers`` (None for serial evaluation in the
@@ -47,8 +52,7 @@ def mapper(workers):
     elif callable(workers):
         yield workers
     else:
-        k = (os.cpu_count() or 1) if workers == -1 else int(workers)
-        with multiprocessing.get_context().Pool(k) as pool:
+        with multiprocessing.get_context().Pool(worker_count(workers)) as pool:
             yield pool.map
 
 

@@ -97,11 +97,19 @@ def gtol_test(W, S):
         ub = vec(W, S, O_UB, n)
         for i in range(n):
             on_bound[i] = -1.0 if x[i] == lb[i] else (1.0 if x[i] == ub[i] else 0.0)
+    return gtol_verdict(W, free_gradient_norm(on_bound, g))
+
+
+@hook_jit
+def free_gradient_norm(on_bound, g):
+    """``||g_free||_inf``: the largest ``|g_i|`` of the variables not held on
+    a bound (dogbox's first-order optimality; NaN propagates).  Also read
+    by the front end for a solve its callback stopped."""
     g_norm = 0.0
-    for i in range(n):
+    for i in range(g.shape[0]):
         if not _active(on_bound[i], g[i]):
             g_norm = max_nan(g_norm, abs(g[i]))
-    return gtol_verdict(W, g_norm)
+    return g_norm
 
 
 @kernel_jit
