@@ -11,7 +11,8 @@ for many problems), default tolerances.  The residuals are the problems'
 compiled functions called through a Python wrapper (the Python driver; no
 compile per model); ``--jit`` also runs every problem's jitted residual
 through the compiled driver for trf and lm with 2-point differences (one
-compile per model, ~1 s each once cached).
+compile per model, ~1 s each once cached); ``--dogbox`` adds 'dogbox' with
+each Jacobian and ``x_scale``, and with the box.
 
 A refactoring that must not change results (issue 15) compares ``x``,
 ``cost``, ``nfev``, ``njev`` and ``status`` bitwise against the reference
@@ -21,6 +22,7 @@ import argparse
 import sys
 import time
 import warnings
+from itertools import product
 
 import numpy as np
 
@@ -44,22 +46,23 @@ def _box(x0):
     return x0 - w, x0 + 0.5 * w           # asymmetric: the upper side is reached more often
 
 
-def cases(jit=False):
+def cases(jit=False, dogbox=False):
     """Yield ``(key, fun, x0, kwargs)`` for every case."""
+    methods = ("trf", "lm", "gn") + (("dogbox",) if dogbox else ())
     for p in problems.all_problems():
         fun, jac = _wrap(p)
         for s, x0 in enumerate(p.starts):
             x0 = np.asarray(x0, dtype=float)
-            for method in ("trf", "lm", "gn"):
+            for method in methods:
                 if method == "lm" and p.m < p.n:
                     continue
                 for jk in ("2-point", "3-point", "analytic"):
                     for xs in (1.0, "jac"):
                         kw = dict(method=method, jac=jac if jk == "analytic" else jk, x_scale=xs)
                         yield f"{p.library}:{p.name}/s{s}/{method}/{jk}/xs={xs}", fun, x0, kw
-            for jk in ("2-point", "analytic"):
-                kw = dict(method="trf", jac=jac if jk == "analytic" else jk, bounds=_box(x0))
-                yield f"{p.library}:{p.name}/s{s}/trf/{jk}/box", fun, x0, kw
+            for method, jk in product(("trf", "dogbox")[:1 + dogbox], ("2-point", "analytic")):
+                kw = dict(method=method, jac=jac if jk == "analytic" else jk, bounds=_box(x0))
+                yield f"{p.library}:{p.name}/s{s}/{method}/{jk}/box", fun, x0, kw
             if jit:
                 for method in ("trf", "lm"):
                     if method == "lm" and p.m < p.n:
@@ -68,9 +71,9 @@ def cases(jit=False):
                     yield f"{p.library}:{p.name}/s{s}/{method}/2-point/jit", p.fun, x0, kw
 
 
-def run(jit=False):
+def run(jit=False, dogbox=False):
     out = {}
-    for key, fun, x0, kw in cases(jit):
+    for key, fun, x0, kw in cases(jit, dogbox):
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             try:
@@ -120,9 +123,10 @@ def main(argv=None):
     g.add_argument("--save", metavar="NPZ")
     g.add_argument("--compare", metavar="NPZ")
     ap.add_argument("--jit", action="store_true", help="also the compiled driver (jitted models)")
+    ap.add_argument("--dogbox", action="store_true", help="also method='dogbox'")
     a = ap.parse_args(argv)
     t0 = time.perf_counter()
-    res = run(a.jit)
+    res = run(a.jit, a.dogbox)
     print(f"{len(res)} cases in {time.perf_counter() - t0:.0f} s")
     if a.save:
         save(res, a.save)

@@ -33,7 +33,7 @@ from ._driver import (run_python, compiled_entry, solve_by_address, solve_by_add
                       pack_ints, pack_floats, Views, ERR_F_SHAPE, ERR_J_SHAPE,
                       ERR_LOSS_SHAPE, ERR_F0_NONFINITE, ERR_LM_M_LT_N, ERR_INPLACE_SHORT,
                       ERR_INPLACE_OVERRUN, ERR_RAISED, ERR_JAC_RAISED, ERR_X0_NONFINITE)
-from ._kernel import setup, KERNEL
+from ._kernel import setup, int_options, KERNEL
 from ._cabi import arg_key, model_pointers, packed
 from ._workers import check_workers, mapper
 from ._threads import thread_count, with_threads
@@ -234,8 +234,8 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
     trace_cap = (max_nfev + 1) if trace else 0
     notify = callback is not None or verbose == 2
     fopts_t = (ftol, xtol, gtol, float(f_scale))
-    iopts_t = (L.METHOD_CODES[method], jac_code, loss_code, int(max_nfev), int(jac_scale),
-               int(notify))
+    iopts_t = int_options(L.METHOD_CODES[method], jac_code, loss_code, max_nfev, jac_scale,
+                          notify)
     jac_f = jac if jac_code == L.JAC_CALLABLE else None
     loss_f = loss if loss_code == CALLABLE else None
 

@@ -56,6 +56,16 @@ PROBE_STEP = EPS ** 0.25
 ACCEPTED, REJECTED, INVALID = 1, 0, -1
 
 
+def int_options(method, jac, loss, max_nfev, jac_scale, notify):
+    """The integer options record ``iopts`` that :func:`setup` reads, as a tuple:
+    the codes of ``method``, ``jac`` and ``loss``, ``max_nfev``, whether to
+    scale by the Jacobian, whether to notify after each iteration, and the C
+    address of the method's hooks (compiled on the method's first use,
+    :func:`lsqcore._method.method_entry`)."""
+    return (int(method), int(jac), int(loss), int(max_nfev), int(jac_scale), int(notify),
+            _method.method_entry(int(method)))
+
+
 @kernel_jit
 def setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts):
     """Load a problem into a laid-out workspace (see :func:`lsqcore._layout.init_layout`).
@@ -73,7 +83,8 @@ def setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts):
     fopts : ndarray
         ``[ftol, xtol, gtol, f_scale]``.
     iopts : ndarray
-        ``[method, jac, loss, max_nfev, jac_scale, notify]``.
+        ``[method, jac, loss, max_nfev, jac_scale, notify, hooks]``
+        (:func:`int_options`).
     """
     m = S[L.M]
     n = S[L.N]
@@ -87,6 +98,7 @@ def setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts):
     S[L.MAX_NFEV] = iopts[3]
     S[L.JAC_SCALE] = iopts[4]
     S[L.NOTIFY] = iopts[5]
+    S[L.HOOKS] = iopts[6]
     S[L.NFEV] = 1
     S[L.NJEV] = 0
     S[L.NIT] = 0
@@ -723,7 +735,8 @@ _SETUP_SIG = _i64(_P_F64, _i64, _P_I64, _i64, _P_F64, _i64, _P_F64, _i64, _P_F64
 _SIZE_SIG = _i64(_i64, _i64, _i64, _i64)
 
 # compiled at import: the first import after installation compiles the kernel
-# (~30 s), and a compile still running after 2 s is announced (lsqcore._log)
+# (~10 s; each method's hooks are compiled on the method's first use,
+# lsqcore._method), and a compile still running after 2 s is announced (lsqcore._log)
 with first_use("kernel", KERNEL_MESSAGE):
     @cfunc(_ADVANCE_SIG, cache=True, error_model="numpy")
     def _advance_c(wp, wn, sp, sn):

@@ -20,14 +20,15 @@ from ._jit import kernel_jit
 # ---- integer record S: sizes, options, counters -------------------------------
 # ZERO_COLS: exactly-zero columns of the first Jacobian (see _kernel._vet_tolerance_stop)
 # STOP1, STOP2: the forms of the termination tests that fired (lsqcore._stopping)
+# HOOKS: the C address of the method's hooks on the CPU (lsqcore._method)
 M, N, METHOD, JAC, LOSS, PHASE, REQ, REQ_K, NFEV, NJEV, NIT, MAX_NFEV, \
     STATUS, BOUNDED, JAC_SCALE, NOTIFY, FIRST, SVD_READY, OUTCOME, \
-    TRACE_CAP, TRACE_LEN, ZERO_COLS, STOP1, STOP2 = range(24)
+    TRACE_CAP, TRACE_LEN, ZERO_COLS, STOP1, STOP2, HOOKS = range(25)
 # offsets of the arrays in W
 (O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE, O_SCALEINV, O_V,
  O_DV, O_D, O_DIAGH, O_LB, O_UB, O_H, O_RSTEP, O_FDC, O_SV, O_UF, O_W1,
  O_W2, O_RH, O_AG, O_F, O_FNEW, O_FS, O_Z, O_RHO, O_RHONEW, O_J, O_B, O_R,
- O_VV, O_XQ, O_RA, O_TAU, O_TRACE, O_U, O_UFS, O_TYP, S_SIZE) = range(24, 24 + 42)
+ O_VV, O_XQ, O_RA, O_TAU, O_TRACE, O_U, O_UFS, O_TYP, S_SIZE) = range(25, 25 + 42)
 
 # ---- scalar registers at the start of W ---------------------------------------
 # REL_GRAD: the relative gradient that vetted a tolerance stop (_kernel._vet_tolerance_stop)

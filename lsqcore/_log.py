@@ -1,8 +1,9 @@
 """Messages about first-use compiles: said once, only when they take a while.
 
 Numba compiles lsqcore's kernel on first use after installation (about
-30 s on 2 cores), a jitted model's wrappers on its first use (about 1-5 s),
-and caches both on disk.  Silence during such a wait looks like a hang
+10 s on 2 cores, at import), each method on its first use (about 10 s:
+:func:`lsqcore._method.method_entry`), a jitted model's wrappers on its
+first use (about 1-5 s), and caches them all on disk.  Silence during such a wait looks like a hang
 (issue 14: the demo printed nothing for 21 s).  :func:`first_use` wraps a
 call that may compile: if, ``DELAY`` seconds or more into the call, Numba
 is compiling (its compiler lock is held:
@@ -35,7 +36,7 @@ __all__ = ["first_use", "say", "logger", "DELAY", "KERNEL_MESSAGE"]
 #: said once if the kernel (its C entries at ``import lsqcore``, or the
 #: drivers on the first solve) is still compiling after a few seconds
 KERNEL_MESSAGE = ("compiling the solver kernel for its first use after installation (about "
-                  "30 s on 2 cores, once: Numba caches it on disk, and later processes load "
+                  "10 s on 2 cores, once: Numba caches it on disk, and later processes load "
                   "it in under a second)")
 
 logger = logging.getLogger("lsqcore")

@@ -24,108 +24,218 @@ its radius (or line-search fraction) after a trial, as Ceres'
                     a status or ``RUNNING``
 ==================  ===============================================================
 
-A fourth method is a new module with these hooks, a code in
-:data:`lsqcore._layout.METHOD_CODES`, and one more branch in each dispatch
-below.  Numba has no function tables in compiled code that would be cheaper
-than these branches on a constant per solve.
+How the kernel reaches them
+---------------------------
+The kernel names each hook once, as the five functions below
+(``gtol_test``, ``factorize``, ``compute_step``, ``assess_trial``,
+``converged``), and each has two implementations, chosen by Numba by the
+target the kernel is compiled for (``numba.extending.overload``):
+
+* **CPU** (``target='cpu'``): every method's hooks are compiled into one C
+  entry of their own, ``entry(W, S, hook, a, b)`` (:func:`_run`), on the
+  first solve that uses the method (:func:`method_entry`, then Numba's disk
+  cache), and the kernel calls the entry through its address, which
+  ``setup`` stores in ``S[HOOKS]`` from the options record.  The kernel's
+  own compiled code then holds no method at all: the first fit after
+  installation compiles the kernel and the one method it uses, not all four,
+  and a new method costs only its entry.  The call is indirect (one per
+  hook, five or six per iteration): nothing in the arithmetic changes.
+* **GPU** (``target='generic'``, which numba-cuda resolves for its device
+  functions): a C address means nothing on the device, so there the hooks
+  dispatch on ``S[METHOD]`` to the method's functions directly
+  (:func:`_by_method`), compiled into the CUDA kernel.
+
+A fourth method is a new module with the hooks, a code in
+:data:`lsqcore._layout.METHOD_CODES`, its C entry below and one more
+branch in :func:`_by_method`.
 """
-from numba import njit
+import numpy as np
+from numba import carray, cfunc, njit, types
+from numba.extending import overload
 
 from . import _layout as L
-from ._jit import kernel_jit
+from ._cabi import ccall
+from ._log import first_use
 from .methods import trf, lm, gn, dogbox
 
-#: the dispatches are compiled into the kernel's phase functions (no call of their own)
-_hook = njit(error_model="numpy", inline="always")
+#: the hook a C entry is asked for (its ``hook`` argument)
+GTOL_TEST, FACTORIZE, COMPUTE_STEP, ASSESS_TRIAL, CONVERGED = range(5)
+
+_inline = njit(error_model="numpy", inline="always")
 
 
-@_hook
+# ---- the five hooks, as the kernel calls them --------------------------------
+
 def gtol_test(W, S):
-    method = S[L.METHOD]
-    if method == L.TRF:
-        return trf.gtol_test(W, S)
-    if method == L.LM:
-        return lm.gtol_test(W, S)
-    if method == L.DOGBOX:
-        return dogbox.gtol_test(W, S)
-    return gn.gtol_test(W, S)
+    """First-order optimality at ``x``: sets ``G_NORM``; whether ``gtol`` holds."""
 
 
-@_hook
 def factorize(W, S):
-    method = S[L.METHOD]
-    if method == L.TRF:
-        trf.factorize(W, S)
-    elif method == L.LM:
-        lm.factorize(W, S)
-    elif method == L.DOGBOX:
-        dogbox.factorize(W, S)
-    else:
-        gn.factorize(W, S)
+    """The step's linear algebra at the current Jacobian (may set a status)."""
 
 
-@_hook
 def compute_step(W, S):
-    method = S[L.METHOD]
-    if method == L.TRF:
-        trf.compute_step(W, S)
-    elif method == L.LM:
-        lm.compute_step(W, S)
-    elif method == L.DOGBOX:
-        dogbox.compute_step(W, S)
-    else:
-        gn.compute_step(W, S)
+    """The trial point ``x_new`` and its predicted reduction."""
 
 
-@kernel_jit
 def assess_trial(W, S, valid):
     """``step_quality`` and ``is_successful`` of a valid trial, then the
     matching radius hook (``step_invalid`` for an invalid one); whether the
     trial is taken."""
-    method = S[L.METHOD]
-    if not valid:
-        if method == L.TRF:
-            trf.step_invalid(W, S)
-        elif method == L.LM:
-            lm.step_invalid(W, S)
-        elif method == L.DOGBOX:
-            dogbox.step_invalid(W, S)
-        else:
-            gn.step_invalid(W, S)
-        return False
-    if method == L.TRF:
-        return _take_or_reject(trf.step_quality, trf.is_successful, trf.step_accepted,
-                               trf.step_rejected, W, S)
-    if method == L.LM:
-        return _take_or_reject(lm.step_quality, lm.is_successful, lm.step_accepted,
-                               lm.step_rejected, W, S)
-    if method == L.DOGBOX:
-        return _take_or_reject(dogbox.step_quality, dogbox.is_successful,
-                               dogbox.step_accepted, dogbox.step_rejected, W, S)
-    return _take_or_reject(gn.step_quality, gn.is_successful, gn.step_accepted,
-                           gn.step_rejected, W, S)
 
 
-@_hook
-def _take_or_reject(step_quality, is_successful, step_accepted, step_rejected, W, S):
-    """A valid trial through one method's hooks: its quality, the decision, and the
-    radius update that goes with it; whether the trial is taken."""
-    step_quality(W, S)
-    accepted = is_successful(W, S)
+def converged(W, S, accepted, valid):
+    """The method's ``ftol``/``xtol`` tests after the trial: a status or ``RUNNING``."""
+
+
+# ---- one method's hooks, by number -------------------------------------------
+
+@_inline
+def _take_or_reject(mod, W, S):
+    """A valid trial through method ``mod``'s hooks: its quality, the decision,
+    and the radius update that goes with it; whether the trial is taken."""
+    mod.step_quality(W, S)
+    accepted = mod.is_successful(W, S)
     if accepted:
-        step_accepted(W, S)
+        mod.step_accepted(W, S)
     else:
-        step_rejected(W, S)
+        mod.step_rejected(W, S)
     return accepted
 
 
-@kernel_jit
-def converged(W, S, accepted, valid):
+@_inline
+def _run(mod, W, S, hook, a, b):
+    """Hook number ``hook`` of method module ``mod`` (``a``, ``b``: its flags
+    ``valid`` or ``accepted, valid``), its answer as an int64."""
+    if hook == GTOL_TEST:
+        return np.int64(mod.gtol_test(W, S))
+    if hook == FACTORIZE:
+        mod.factorize(W, S)
+        return np.int64(0)
+    if hook == COMPUTE_STEP:
+        mod.compute_step(W, S)
+        return np.int64(0)
+    if hook == ASSESS_TRIAL:
+        if a == 0:
+            mod.step_invalid(W, S)
+            return np.int64(0)
+        return np.int64(_take_or_reject(mod, W, S))
+    return np.int64(mod.converged(W, S, a != 0, b != 0))
+
+
+# ---- CPU: each method's C entry, compiled on first use -----------------------
+
+_ENTRY_SIG = types.int64(types.CPointer(types.float64), types.int64,
+                         types.CPointer(types.int64), types.int64,
+                         types.int64, types.int64, types.int64)
+
+
+def _entry_trf(wp, wn, sp, sn, hook, a, b):
+    return _run(trf, carray(wp, (wn,)), carray(sp, (sn,)), hook, a, b)
+
+
+def _entry_lm(wp, wn, sp, sn, hook, a, b):
+    return _run(lm, carray(wp, (wn,)), carray(sp, (sn,)), hook, a, b)
+
+
+def _entry_gn(wp, wn, sp, sn, hook, a, b):
+    return _run(gn, carray(wp, (wn,)), carray(sp, (sn,)), hook, a, b)
+
+
+def _entry_dogbox(wp, wn, sp, sn, hook, a, b):
+    return _run(dogbox, carray(wp, (wn,)), carray(sp, (sn,)), hook, a, b)
+
+
+_ENTRY_SOURCES = {L.TRF: _entry_trf, L.LM: _entry_lm, L.GN: _entry_gn,
+                  L.DOGBOX: _entry_dogbox}
+_ENTRIES = {}
+
+#: said once if a method's entry is still compiling after a few seconds
+METHOD_MESSAGE = ("compiling method '{}' for its first use after installation (about 10 s "
+                  "on 2 cores, once: Numba caches it on disk)")
+
+
+def method_entry(code):
+    """The C address of method ``code``'s hooks (its :func:`_run` entry),
+    compiled on the first call in the first process after installation and
+    loaded from Numba's disk cache in later ones."""
+    entry = _ENTRIES.get(code)
+    if entry is None:
+        name = {c: k for k, c in L.METHOD_CODES.items()}[code]
+        with first_use("method " + name, METHOD_MESSAGE.format(name)):
+            entry = cfunc(_ENTRY_SIG, cache=True, error_model="numpy")(_ENTRY_SOURCES[code])
+        _ENTRIES[code] = entry
+    return entry.address
+
+
+@_inline
+def _call(W, S, hook, a, b):
+    """Hook ``hook`` of the solve's method, through the C entry at ``S[HOOKS]``."""
+    return ccall(S[L.HOOKS], (W, S, np.int64(hook), np.int64(a), np.int64(b)))
+
+
+@overload(gtol_test, target="cpu", inline="always")
+def _gtol_test_cpu(W, S):
+    return lambda W, S: _call(W, S, GTOL_TEST, 0, 0) != 0
+
+
+@overload(factorize, target="cpu", inline="always")
+def _factorize_cpu(W, S):
+    return lambda W, S: _call(W, S, FACTORIZE, 0, 0)
+
+
+@overload(compute_step, target="cpu", inline="always")
+def _compute_step_cpu(W, S):
+    return lambda W, S: _call(W, S, COMPUTE_STEP, 0, 0)
+
+
+@overload(assess_trial, target="cpu", inline="always")
+def _assess_trial_cpu(W, S, valid):
+    return lambda W, S, valid: _call(W, S, ASSESS_TRIAL, valid, 0) != 0
+
+
+@overload(converged, target="cpu", inline="always")
+def _converged_cpu(W, S, accepted, valid):
+    return lambda W, S, accepted, valid: _call(W, S, CONVERGED, accepted, valid)
+
+
+# ---- GPU: the hooks compiled in, by a branch on the method -------------------
+# (not inline="always": numba-cuda 0.30 mistypes the arguments of an inlined
+# overload, ``eq(omitted, omitted)``)
+
+@_inline
+def _by_method(W, S, hook, a, b):
+    """Hook ``hook`` of the solve's method, called directly."""
     method = S[L.METHOD]
     if method == L.TRF:
-        return trf.converged(W, S, accepted, valid)
+        return _run(trf, W, S, hook, a, b)
     if method == L.LM:
-        return lm.converged(W, S, accepted, valid)
+        return _run(lm, W, S, hook, a, b)
     if method == L.DOGBOX:
-        return dogbox.converged(W, S, accepted, valid)
-    return gn.converged(W, S, accepted, valid)
+        return _run(dogbox, W, S, hook, a, b)
+    return _run(gn, W, S, hook, a, b)
+
+
+@overload(gtol_test, target="generic")
+def _gtol_test_direct(W, S):
+    return lambda W, S: _by_method(W, S, GTOL_TEST, 0, 0) != 0
+
+
+@overload(factorize, target="generic")
+def _factorize_direct(W, S):
+    return lambda W, S: _by_method(W, S, FACTORIZE, 0, 0)
+
+
+@overload(compute_step, target="generic")
+def _compute_step_direct(W, S):
+    return lambda W, S: _by_method(W, S, COMPUTE_STEP, 0, 0)
+
+
+@overload(assess_trial, target="generic")
+def _assess_trial_direct(W, S, valid):
+    return lambda W, S, valid: _by_method(W, S, ASSESS_TRIAL, valid, 0) != 0
+
+
+@overload(converged, target="generic")
+def _converged_direct(W, S, accepted, valid):
+    return lambda W, S, accepted, valid: _by_method(W, S, CONVERGED, accepted, valid)

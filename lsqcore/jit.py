@@ -31,6 +31,11 @@ parameter (Numba's exceptions carry constant messages, so without the
 offending value).  For millions of fits prefer
 :func:`lsqcore.least_squares_batch`, which also reuses one workspace per
 thread.
+
+Importing this module compiles the entry of every method
+(:func:`lsqcore._method.method_entry`: the first time after installation
+only, then Numba's disk cache), because the method of a call from compiled
+code is known only when it runs.
 """
 from collections import namedtuple
 
@@ -40,6 +45,7 @@ from numba import njit
 from . import _layout as L
 from ._bounds import make_strictly_feasible
 from ._kernel import KERNEL
+from ._method import method_entry
 from ._driver import (solve_compiled, call_alloc, jac_alloc, first_alloc, _cs_unused,
                       _cs_compiled,
                       ERR_F_SHAPE, ERR_J_SHAPE, ERR_F0_NONFINITE, ERR_LM_M_LT_N)
@@ -53,6 +59,10 @@ JitResult = namedtuple("JitResult", ["x", "cost", "fun", "status", "success", "n
 JitResult.__doc__ = """Result of :func:`least_squares` called from compiled code.
 
 Fields mean what the fields of scipy's ``OptimizeResult`` of the same names mean."""
+
+#: the C address of each method's hooks, by method code (a constant of the
+#: compiled code, so every method's entry is compiled now)
+_HOOKS = np.array([method_entry(c) for c in range(len(L.METHOD_CODES))], dtype=np.int64)
 
 
 @njit(error_model="numpy")
@@ -161,7 +171,7 @@ def least_squares(fun, x0, args=(), lb=None, ub=None, method="trf", jac="2-point
         rs[:] = 0.0
     nf = max_nfev if max_nfev > 0 else 100 * n
     fopts = np.array([ftol, xtol, gtol, f_scale])
-    iopts = np.array([mc, jc, lc, nf, jac_scale, 0], dtype=np.int64)
+    iopts = np.array([mc, jc, lc, nf, jac_scale, 0, _HOOKS[mc]], dtype=np.int64)
     if jc == L.JAC_CS:
         W, S, err = solve_compiled(KERNEL, call_alloc, jac_alloc, first_alloc, _cs_compiled,
                                    fun, jac_fun, None, -1, x, lo, hi, xs, rs, fopts, iopts,
