@@ -135,8 +135,9 @@ def least_squares(fun, x0, jac="2-point", bounds=_NO_BOUNDS, method="trf",
         Relative finite-difference step: ``diff_step * |x_j|`` (scipy's
         reading; the default, ``eps**(1/2)`` for '2-point', is taken
         relative to ``max(|x_j|, min(1, |x0_j|))``).
-    tr_solver : {None, 'exact'}, optional
-        Only the dense exact solver exists ('lsmr' raises).
+    tr_solver : {None, 'exact', 'lsmr'}, optional
+        Only the dense exact solver exists: 'lsmr' raises for 'trf',
+        'dogbox' and 'gn', and is ignored by 'lm' (as scipy ignores it).
     tr_options, jac_sparsity : optional
         Accepted for compatibility; ``jac_sparsity`` must be None.
     max_nfev : int, optional

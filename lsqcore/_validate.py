@@ -33,11 +33,12 @@ def check_options(fun, x0, jac, method, loss, verbose, max_nfev, tr_solver,
         raise TypeError(f"`fun` must be callable, got {type(fun).__name__}.")
     if method not in METHODS:
         raise ValueError(f"`method` must be one of {METHODS}, got {method!r}.")
-    if tr_solver == "lsmr":
-        raise ValueError("`tr_solver`='lsmr' is not available in lsqcore yet; "
-                         "only the dense 'exact' solver is.")
-    if tr_solver not in (None, "exact"):
-        raise ValueError(f"`tr_solver` must be None or 'exact', got {tr_solver!r}.")
+    if tr_solver not in (None, "exact", "lsmr"):
+        raise ValueError(f"`tr_solver` must be None, 'exact' or 'lsmr', got {tr_solver!r}.")
+    if tr_solver == "lsmr" and method != "lm":
+        # ('lm' has no trust-region subproblem solver to choose: scipy ignores it)
+        raise ValueError(f"`tr_solver`='lsmr' is not available in lsqcore yet for "
+                         f"`method`={method!r}; only the dense 'exact' solver is.")
     if jac_sparsity is not None:
         raise ValueError("`jac_sparsity` is not supported by lsqcore (dense Jacobians only).")
     if not (callable(jac) or jac in L.JAC_CODES):

@@ -73,6 +73,7 @@ CASES = [
     ("method_unknown", dict(method="newton"), ValueError, "method", "pre", None),
     ("tr_solver_lsmr", dict(tr_solver="lsmr"), ValueError, "tr_solver|lsmr", "pre",
      "lsqcore has no lsmr"),
+    ("tr_solver_unknown", dict(tr_solver="cholesky"), ValueError, "tr_solver", "pre", None),
     ("loss_unknown", dict(loss="l2"), ValueError, "loss", "pre", None),
     ("jac_unknown", dict(jac="4-point"), ValueError, "jac", "pre", None),
     ("lm_with_bounds", dict(method="lm", bounds=([-5.0, -5.0], [5.0, 5.0])), ValueError, "bounds",
@@ -159,6 +160,21 @@ def test_valid_edge_inputs_accepted(needs_solver):
     assert res.success and np.allclose(res.x, 1.0)
     res = solve(ROSEN.fun, [-1.2, 1.0], jac=ROSEN.jac, bounds=Bounds([-2.0, -2.0], [2.0, 2.0]))
     assert res.success and np.allclose(res.x, 1.0)
+
+
+def test_lm_ignores_tr_solver_and_tr_options():
+    """'lm' has no subproblem solver to choose: like scipy's, it ignores
+    ``tr_solver='lsmr'`` and ``tr_options`` (the same answer, bitwise, as
+    without them, and scipy's x to 1e-10)."""
+    import lsqcore
+    from scipy.optimize import least_squares as scipy_ls
+    base = lsqcore.least_squares(ROSEN.fun, [-1.2, 1.0], method="lm")
+    for kw in (dict(tr_solver="lsmr"), dict(tr_solver="lsmr", tr_options={"atol": 1e-3}),
+               dict(tr_options={"regularize": False})):
+        r = lsqcore.least_squares(ROSEN.fun, [-1.2, 1.0], method="lm", **kw)
+        assert np.array_equal(r.x, base.x) and r.nfev == base.nfev
+        ref = scipy_ls(ROSEN.fun, [-1.2, 1.0], method="lm", **kw)
+        assert np.allclose(r.x, ref.x, rtol=1e-10, atol=1e-12) and r.status > 0
 
 
 # --------------------------------------------------------------------------

@@ -39,7 +39,6 @@ KNOWN_FAILURES = {
                         "test_solver_selection", "test_tr_options", "test_with_bounds",
                         "test_wrong_parameters", "test_x_scale_jac_scale")},
         "::TestTRF::test_lsmr_regularization": SPARSE,
-        "::TestLM::test_rosenbrock": SPARSE,
     },
     "TestCurveFit": {
         "::TestCurveFit::test_gh4555b": (
