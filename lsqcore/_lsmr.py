@@ -135,15 +135,32 @@ def axpby(a, x, b, y):
 
 
 @_small
+def assign(y, a, x):
+    """``y = a x`` in place (``x`` None: ``y = a``); loops, so that the GPU
+    needs no runtime for it."""
+    for i in range(y.size):
+        y[i] = a if x is None else a * x[i]
+
+
+@_small
 def scale(v, a):
     """``v *= a`` in place."""
     for i in range(v.size):
         v[i] *= a
 
 
+@njit(cache=True)
+def work_size(m, n):
+    """The length of :func:`lsmr_core`'s work array for ``A`` of shape (m, n)."""
+    return 2 * m + 4 * n
+
+
 @_inline
-def lsmr_core(mv, rmv, A, b, x, damp, atol, btol, conlim, maxiter):
+def lsmr_core(mv, rmv, A, b, x, damp, atol, btol, conlim, maxiter, work):
     """LSMR on ``A`` reached through ``mv``/``rmv``, from ``x = 0``.
+
+    Allocates nothing (a solver kernel's workspace, or the GPU, can call
+    it): its vectors are slices of ``work``.
 
     Parameters
     ----------
@@ -159,6 +176,9 @@ def lsmr_core(mv, rmv, A, b, x, damp, atol, btol, conlim, maxiter):
         ``lambda`` of the damped problem, and the stopping tolerances
         (``conlim <= 0``: no condition limit).
     maxiter : int
+    work : ndarray (:func:`work_size`)
+        Scratch: ``u``, ``A v`` (m each), ``v``, ``A^T u``, ``h``, ``h-bar``
+        (n each).
 
     Returns
     -------
@@ -169,11 +189,15 @@ def lsmr_core(mv, rmv, A, b, x, damp, atol, btol, conlim, maxiter):
     """
     m = b.size
     n = x.size
-    x[:] = 0.0
-    u = b.copy()
-    Av = np.empty(m)
-    v = np.zeros(n)
-    Atu = np.empty(n)
+    u = work[:m]
+    Av = work[m:2 * m]
+    v = work[2 * m:2 * m + n]
+    Atu = work[2 * m + n:2 * m + 2 * n]
+    h = work[2 * m + 2 * n:2 * m + 3 * n]
+    hbar = work[2 * m + 3 * n:2 * m + 4 * n]
+    assign(x, 0.0, None)
+    assign(u, 1.0, b)
+    assign(v, 0.0, None)
     beta = norm(u)
     if beta > 0.0:
         scale(u, 1.0 / beta)
@@ -194,8 +218,8 @@ def lsmr_core(mv, rmv, A, b, x, damp, atol, btol, conlim, maxiter):
     cbar = 1.0
     sbar = 0.0
     zeta = 0.0
-    h = v.copy()
-    hbar = np.zeros(n)
+    assign(h, 1.0, v)
+    assign(hbar, 0.0, None)
     # the ||r|| estimate
     betadd = beta
     betad = 0.0
@@ -310,7 +334,8 @@ def csr_mv(A, v, out):
 def csr_rmv(A, u, out):
     """``out = A^T u`` for ``A = (data, indices, indptr)`` in CSR."""
     data, indices, indptr = A
-    out[:] = 0.0
+    for j in range(out.size):
+        out[j] = 0.0
     for i in range(indptr.size - 1):
         ui = u[i]
         for k in range(indptr[i], indptr[i + 1]):
@@ -323,7 +348,8 @@ def lsmr_csr(data, indices, indptr, n, b, damp, atol, btol, conlim, maxiter):
     normr, normar, normA, condA, normx)``."""
     x = np.zeros(n)
     istop, itn, normr, normar, normA, condA, normx = lsmr_core(
-        csr_mv, csr_rmv, (data, indices, indptr), b, x, damp, atol, btol, conlim, maxiter)
+        csr_mv, csr_rmv, (data, indices, indptr), b, x, damp, atol, btol, conlim, maxiter,
+        np.empty(work_size(b.size, n)))
     return x, istop, itn, normr, normar, normA, condA, normx
 
 
@@ -366,7 +392,7 @@ def lsmr(A, b, damp=0.0, atol=1e-6, btol=1e-6, conlim=1e8, maxiter=None):
     args = (float(damp), float(atol), float(btol), float(conlim), int(maxiter))
     if isinstance(A, LinearOperator):
         x = np.zeros(n)
-        stats = lsmr_core.py_func(_py_mv, _py_rmv, A, b, x, *args)
+        stats = lsmr_core.py_func(_py_mv, _py_rmv, A, b, x, *args, np.empty(work_size(m, n)))
         return (x,) + tuple(stats)
     A = sp.csr_matrix(A, dtype=np.float64)
     A.sum_duplicates()

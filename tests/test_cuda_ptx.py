@@ -61,3 +61,34 @@ def test_kernel_compiles_to_ptx(case):
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-5000:]
     line = [ln for ln in p.stdout.splitlines() if ln.startswith("PTX ")][-1]
     assert int(line.split()[2]) > 10000
+
+
+_LSMR_PTX = """
+import numba.cuda.dispatcher as d
+class _Device:
+    compute_capability = (9, 0)
+d.get_current_device = lambda: _Device()
+from numba import cuda, float64, int64
+from lsqcore._lsmr import lsmr_core, csr_mv, csr_rmv
+
+def kern(data, indices, indptr, b, x, work, out):
+    r = lsmr_core(csr_mv, csr_rmv, (data, indices, indptr), b, x, 0.0, 1e-8, 1e-8, 1e8, 50,
+                  work)
+    out[0] = r[2]
+
+F = float64[::1]
+I = int64[::1]
+ptx, _ = cuda.compile_ptx(kern, (F, I, I, F, F, F, F), cc=(9, 0))
+assert ".entry" in ptx and ".target sm_90" in ptx
+print("PTX lsmr", len(ptx))
+"""
+
+
+@pytest.mark.skipif(not EXTRA_INSTALLS_COMPILERS and not _compilers_available()[0],
+                    reason="libNVVM / NVRTC not found (no CUDA toolkit)")
+def test_lsmr_compiles_to_ptx():
+    """LSMR allocates nothing, so a solver kernel can call it on the GPU: its
+    CSR form compiles to PTX for sm_90 as a device function."""
+    p = subprocess.run([sys.executable, "-c", _LSMR_PTX], capture_output=True, text=True,
+                       env=_env(), timeout=600, cwd=ROOT)
+    assert p.returncode == 0 and "PTX lsmr" in p.stdout, p.stderr[-3000:]
