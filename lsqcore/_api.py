@@ -33,7 +33,7 @@ from ._driver import (run_python, compiled_entry, solve_by_address, solve_by_add
                       pack_ints, pack_floats, Views, ERR_F_SHAPE, ERR_J_SHAPE,
                       ERR_LOSS_SHAPE, ERR_F0_NONFINITE, ERR_LM_M_LT_N, ERR_INPLACE_SHORT,
                       ERR_INPLACE_OVERRUN, ERR_RAISED, ERR_JAC_RAISED, ERR_X0_NONFINITE)
-from ._kernel import setup, int_options, KERNEL
+from ._kernel import setup, int_options, float_options, KERNEL
 from ._cabi import arg_key, model_pointers, packed
 from ._workers import check_workers, mapper
 from ._threads import thread_count, with_threads
@@ -42,7 +42,8 @@ from ._loss import LOSS_CODES, CALLABLE, LINEAR
 from ._optimize_result import OptimizeResult
 from ._status import MESSAGES, CALLBACK_STOP, NONFINITE_JAC
 from ._validate import (check_options, check_x0, check_bounds, check_x_scale, check_tolerances,
-                        check_f_scale, check_diff_step, check_callback, is_unbounded)
+                        check_f_scale, check_diff_step, check_callback, is_unbounded,
+                        check_tr_options)
 _NO_BOUNDS = (-np.inf, np.inf)          # the default `bounds` (recognised by identity)
 _F64 = np.dtype(np.float64)
 _INT = np.dtype(int)                    # the dtype of active_mask
@@ -136,10 +137,15 @@ def least_squares(fun, x0, jac="2-point", bounds=_NO_BOUNDS, method="trf",
         reading; the default, ``eps**(1/2)`` for '2-point', is taken
         relative to ``max(|x_j|, min(1, |x0_j|))``).
     tr_solver : {None, 'exact', 'lsmr'}, optional
-        Only the dense exact solver exists: 'lsmr' raises for 'trf',
-        'dogbox' and 'gn', and is ignored by 'lm' (as scipy ignores it).
-    tr_options, jac_sparsity : optional
-        Accepted for compatibility; ``jac_sparsity`` must be None.
+        The subproblem's solver.  'lsmr' (LSMR on the dense Jacobian,
+        :mod:`lsqcore._lsmr`) serves 'dogbox'; 'trf' and 'gn' refuse it (not
+        yet available) and 'lm' ignores it, as scipy's does.
+    tr_options : dict, optional
+        With ``tr_solver='lsmr'``: LSMR's ``atol``, ``btol``, ``conlim``,
+        ``damp``, ``maxiter`` (``show`` accepted and silent); another key is
+        a ``TypeError``.  Ignored by the exact solver, as in scipy.
+    jac_sparsity : None
+        Accepted for compatibility; must be None (no sparse Jacobians yet).
     max_nfev : int, optional
         Maximum number of residual evaluations (finite differences not
         counted, as in scipy); default ``100 * n``.
@@ -213,6 +219,7 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
     args = tuple(args)
     x0_given = x0
     check_options(fun, x0, jac, method, loss, verbose, max_nfev, tr_solver, jac_sparsity)
+    tr = check_tr_options(method, tr_solver, tr_options)
     x0 = check_x0(x0)
     n = x0.size
     lb, ub = check_bounds(bounds, x0, method)
@@ -234,9 +241,10 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
     jac_code = L.JAC_CALLABLE if callable(jac) else L.JAC_CODES[jac]
     trace_cap = (max_nfev + 1) if trace else 0
     notify = callback is not None or verbose == 2
-    fopts_t = (ftol, xtol, gtol, float(f_scale))
+    tr_code, lsmr_opts, lsmr_maxiter = tr
+    fopts_t = float_options(ftol, xtol, gtol, f_scale, lsmr_opts)
     iopts_t = int_options(L.METHOD_CODES[method], jac_code, loss_code, max_nfev, jac_scale,
-                          notify)
+                          notify, tr_code, lsmr_maxiter)
     jac_f = jac if jac_code == L.JAC_CALLABLE else None
     loss_f = loss if loss_code == CALLABLE else None
 
@@ -271,7 +279,7 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
                 _raise_typing_error(e, fun, jac_f, loss_f, m_inplace)
             if not trace:
                 if (fast_key is not None and x0 is x0_given and verbose == 0
-                        and 0.0 not in fopts_t):
+                        and 0.0 not in fopts_t[:3]):
                     _remember_fast(fast_key, (P, F, fun, jac_f, m_inplace, solve, threads))
                 return _address_result(parts, x0, fun, jac_f, args, m_inplace, lb, ub,
                                        _active_rtol(method, xtol),

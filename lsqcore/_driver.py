@@ -345,10 +345,10 @@ ERR_X0_NONFINITE = -110   # x0 has a NaN or inf (address path; nothing was evalu
 # P (int64): the kernel's addresses (KERNEL), the wrappers' addresses, the
 # residual form, the trace capacity and the kernel's integer options `iopts`.
 P_FUN, P_JAC, P_INPLACE, P_TRACE, P_IOPTS = 3, 4, 5, 6, 7
-P_SIZE = P_IOPTS + 7
+P_SIZE = P_IOPTS + 9
 # F (float64): the kernel's float options `fopts`, then lb, ub, x_scale and
 # rstep, n values each.
-F_LB = 4
+F_LB = 8
 
 
 def pack_ints(kernel, fun, jac, m_inplace, trace_cap, iopts):

@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit
 
 from ._jit import kernel_jit
-from ._jacobian import CENTRAL
+from ._jacobian import CENTRAL, fd_coordinate
 
 
 @njit(cache=True, error_model="numpy")
@@ -114,13 +114,7 @@ def grouped_points(x, h, scheme, groups, stage, XQ):
         for k in range(x.shape[0]):
             XQ[g, k] = x[k]
     for j in range(x.shape[0]):
-        g = groups[j]
-        if stage == 1:
-            XQ[g, j] = x[j] + h[j]
-        elif scheme[j] == CENTRAL:
-            XQ[g, j] = x[j] - h[j]
-        else:
-            XQ[g, j] = x[j] + 2.0 * h[j]
+        XQ[groups[j], j] = fd_coordinate(x[j], h[j], scheme[j], stage)
 
 
 @kernel_jit

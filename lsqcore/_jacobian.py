@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from ._jit import kernel_jit
+from ._jit import kernel_jit, hook_jit
 from ._linalg import EPS
 
 SQRT_EPS = math.sqrt(EPS)
@@ -94,6 +94,17 @@ def fd_steps(x, lb, ub, rstep, typ, three_point, h, scheme):
         h[j] = (x[j] + hj) - x[j]
 
 
+@hook_jit
+def fd_coordinate(xj, hj, scheme_j, stage):
+    """Coordinate ``j`` of the ``stage``-th (1 or 2) difference point:
+    ``x_j + h_j``; then ``x_j - h_j`` (central) or ``x_j + 2 h_j`` (one-sided)."""
+    if stage == 1:
+        return xj + hj
+    if scheme_j == CENTRAL:
+        return xj - hj
+    return xj + 2.0 * hj
+
+
 @kernel_jit
 def fd_points(x, h, scheme, stage, XQ):
     """Fill row ``j`` of ``XQ`` with the ``stage``-th (1 or 2) point for column ``j``."""
@@ -101,12 +112,7 @@ def fd_points(x, h, scheme, stage, XQ):
     for j in range(n):
         for k in range(n):
             XQ[j, k] = x[k]
-        if stage == 1:
-            XQ[j, j] = x[j] + h[j]
-        elif scheme[j] == CENTRAL:
-            XQ[j, j] = x[j] - h[j]
-        else:
-            XQ[j, j] = x[j] + 2.0 * h[j]
+        XQ[j, j] = fd_coordinate(x[j], h[j], scheme[j], stage)
 
 
 @kernel_jit

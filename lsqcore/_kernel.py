@@ -56,14 +56,26 @@ PROBE_STEP = EPS ** 0.25
 ACCEPTED, REJECTED, INVALID = 1, 0, -1
 
 
-def int_options(method, jac, loss, max_nfev, jac_scale, notify):
+def int_options(method, jac, loss, max_nfev, jac_scale, notify, tr_solver=L.TR_EXACT,
+                lsmr_maxiter=0):
     """The integer options record ``iopts`` that :func:`setup` reads, as a tuple:
     the codes of ``method``, ``jac`` and ``loss``, ``max_nfev``, whether to
-    scale by the Jacobian, whether to notify after each iteration, and the C
+    scale by the Jacobian, whether to notify after each iteration, the C
     address of the method's hooks (compiled on the method's first use,
-    :func:`lsqcore._method.method_entry`)."""
+    :func:`lsqcore._method.method_entry`), the code of the subproblem's
+    solver and LSMR's iteration limit (0: ``min(m, n)``)."""
     return (int(method), int(jac), int(loss), int(max_nfev), int(jac_scale), int(notify),
-            _method.method_entry(int(method)))
+            _method.method_entry(int(method)), int(tr_solver), int(lsmr_maxiter))
+
+
+#: LSMR's defaults (those of scipy.sparse.linalg.lsmr): atol, btol, conlim, damp
+LSMR_DEFAULTS = (1e-6, 1e-6, 1e8, 0.0)
+
+
+def float_options(ftol, xtol, gtol, f_scale, lsmr=LSMR_DEFAULTS):
+    """The float options record ``fopts`` that :func:`setup` reads, as a tuple:
+    the tolerances, ``f_scale`` and LSMR's ``(atol, btol, conlim, damp)``."""
+    return (float(ftol), float(xtol), float(gtol), float(f_scale)) + tuple(map(float, lsmr))
 
 
 @kernel_jit
@@ -81,10 +93,11 @@ def setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts):
     rstep : ndarray
         Relative finite-difference steps.
     fopts : ndarray
-        ``[ftol, xtol, gtol, f_scale]``.
+        ``[ftol, xtol, gtol, f_scale, lsmr_atol, lsmr_btol, lsmr_conlim,
+        lsmr_damp]`` (:func:`float_options`).
     iopts : ndarray
-        ``[method, jac, loss, max_nfev, jac_scale, notify, hooks]``
-        (:func:`int_options`).
+        ``[method, jac, loss, max_nfev, jac_scale, notify, hooks, tr_solver,
+        lsmr_maxiter]`` (:func:`int_options`).
     """
     m = S[L.M]
     n = S[L.N]
@@ -92,6 +105,10 @@ def setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts):
     W[L.XTOL] = fopts[1]
     W[L.GTOL] = fopts[2]
     W[L.FSCALE] = fopts[3]
+    W[L.LSMR_ATOL] = fopts[4]
+    W[L.LSMR_BTOL] = fopts[5]
+    W[L.LSMR_CONLIM] = fopts[6]
+    W[L.LSMR_DAMP] = fopts[7]
     S[L.METHOD] = iopts[0]
     S[L.JAC] = iopts[1]
     S[L.LOSS] = iopts[2]
@@ -99,6 +116,8 @@ def setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts):
     S[L.JAC_SCALE] = iopts[4]
     S[L.NOTIFY] = iopts[5]
     S[L.HOOKS] = iopts[6]
+    S[L.TR_SOLVER] = iopts[7]
+    S[L.LSMR_MAXITER] = iopts[8]
     S[L.NFEV] = 1
     S[L.NJEV] = 0
     S[L.NIT] = 0

@@ -21,14 +21,15 @@ from ._jit import kernel_jit
 # ZERO_COLS: exactly-zero columns of the first Jacobian (see _kernel._vet_tolerance_stop)
 # STOP1, STOP2: the forms of the termination tests that fired (lsqcore._stopping)
 # HOOKS: the C address of the method's hooks on the CPU (lsqcore._method)
+# TR_SOLVER: the subproblem's solver (TR_EXACT, TR_LSMR); LSMR_MAXITER: LSMR's limit
 M, N, METHOD, JAC, LOSS, PHASE, REQ, REQ_K, NFEV, NJEV, NIT, MAX_NFEV, \
     STATUS, BOUNDED, JAC_SCALE, NOTIFY, FIRST, SVD_READY, OUTCOME, \
-    TRACE_CAP, TRACE_LEN, ZERO_COLS, STOP1, STOP2, HOOKS = range(25)
+    TRACE_CAP, TRACE_LEN, ZERO_COLS, STOP1, STOP2, HOOKS, TR_SOLVER, LSMR_MAXITER = range(27)
 # offsets of the arrays in W
 (O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE, O_SCALEINV, O_V,
  O_DV, O_D, O_DIAGH, O_LB, O_UB, O_H, O_RSTEP, O_FDC, O_SV, O_UF, O_W1,
  O_W2, O_RH, O_AG, O_F, O_FNEW, O_FS, O_Z, O_RHO, O_RHONEW, O_J, O_B, O_R,
- O_VV, O_XQ, O_RA, O_TAU, O_TRACE, O_U, O_UFS, O_TYP, S_SIZE) = range(25, 25 + 42)
+ O_VV, O_XQ, O_RA, O_TAU, O_TRACE, O_U, O_UFS, O_TYP, S_SIZE) = range(27, 27 + 42)
 
 # ---- scalar registers at the start of W ---------------------------------------
 # REL_GRAD: the relative gradient that vetted a tolerance stop (_kernel._vet_tolerance_stop)
@@ -36,14 +37,18 @@ M, N, METHOD, JAC, LOSS, PHASE, REQ, REQ_K, NFEV, NJEV, NIT, MAX_NFEV, \
 # REL_ACTRED, REL_PRERED: lm's relative reductions; LS_T_TRIED: gn's fraction of the trial
 # G_TEST: the measure the last gtol test compared with gtol (lm: a cosine; else G_NORM)
 # TR_HIT: dogbox: 1 when the trial step was stopped by the trust box
+# LSMR_*: the options of LSMR (tr_solver='lsmr', lsqcore._lsmr)
 (FTOL, XTOL, GTOL, FSCALE, DELTA, ALPHA, COST, COST_NEW, ACTRED, PRERED,
  RATIO, STEP_NORM, STEP_H_NORM, G_NORM, X_NORM, THETA, LS_T, GP, DIRDER,
  PNORM, PRED_FULL, REL_GRAD, STOP_V1, STOP_T1, STOP_V2, STOP_T2, REL_ACTRED, REL_PRERED,
- LS_T_TRIED, G_TEST, TR_HIT, N_SCALARS) = range(32)
+ LS_T_TRIED, G_TEST, TR_HIT, LSMR_ATOL, LSMR_BTOL, LSMR_CONLIM, LSMR_DAMP,
+ N_SCALARS) = range(36)
 
 # ---- option codes -------------------------------------------------------------
 TRF, LM, GN, DOGBOX = 0, 1, 2, 3
 METHOD_CODES = {"trf": TRF, "lm": LM, "gn": GN, "dogbox": DOGBOX}
+TR_EXACT, TR_LSMR = 0, 1
+TR_SOLVER_CODES = {None: TR_EXACT, "exact": TR_EXACT, "lsmr": TR_LSMR}
 JAC_CALLABLE, JAC_2POINT, JAC_3POINT, JAC_CS = 0, 1, 2, 3
 JAC_CODES = {"2-point": JAC_2POINT, "3-point": JAC_3POINT, "cs": JAC_CS}
 

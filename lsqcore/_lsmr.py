@@ -149,10 +149,9 @@ def scale(v, a):
         v[i] *= a
 
 
-@njit(cache=True)
-def work_size(m, n):
-    """The length of :func:`lsmr_core`'s work array for ``A`` of shape (m, n)."""
-    return 2 * m + 4 * n
+def work_arrays(m, n):
+    """Fresh scratch vectors for :func:`lsmr_core` and ``A`` of shape (m, n)."""
+    return (np.empty(m), np.empty(m), np.empty(n), np.empty(n), np.empty(n), np.empty(n))
 
 
 @_inline
@@ -160,7 +159,7 @@ def lsmr_core(mv, rmv, A, b, x, damp, atol, btol, conlim, maxiter, work):
     """LSMR on ``A`` reached through ``mv``/``rmv``, from ``x = 0``.
 
     Allocates nothing (a solver kernel's workspace, or the GPU, can call
-    it): its vectors are slices of ``work``.
+    it): its vectors are the arrays of ``work``.
 
     Parameters
     ----------
@@ -176,9 +175,10 @@ def lsmr_core(mv, rmv, A, b, x, damp, atol, btol, conlim, maxiter, work):
         ``lambda`` of the damped problem, and the stopping tolerances
         (``conlim <= 0``: no condition limit).
     maxiter : int
-    work : ndarray (:func:`work_size`)
-        Scratch: ``u``, ``A v`` (m each), ``v``, ``A^T u``, ``h``, ``h-bar``
-        (n each).
+    work : tuple of ndarray
+        Scratch ``(u, A v, v, A^T u, h, h-bar)``, of at least m, m, n, n, n
+        and n entries (:func:`work_arrays`; longer arrays are used from
+        their start).
 
     Returns
     -------
@@ -189,12 +189,12 @@ def lsmr_core(mv, rmv, A, b, x, damp, atol, btol, conlim, maxiter, work):
     """
     m = b.size
     n = x.size
-    u = work[:m]
-    Av = work[m:2 * m]
-    v = work[2 * m:2 * m + n]
-    Atu = work[2 * m + n:2 * m + 2 * n]
-    h = work[2 * m + 2 * n:2 * m + 3 * n]
-    hbar = work[2 * m + 3 * n:2 * m + 4 * n]
+    u = work[0][:m]
+    Av = work[1][:m]
+    v = work[2][:n]
+    Atu = work[3][:n]
+    h = work[4][:n]
+    hbar = work[5][:n]
     assign(x, 0.0, None)
     assign(u, 1.0, b)
     assign(v, 0.0, None)
@@ -349,7 +349,8 @@ def lsmr_csr(data, indices, indptr, n, b, damp, atol, btol, conlim, maxiter):
     x = np.zeros(n)
     istop, itn, normr, normar, normA, condA, normx = lsmr_core(
         csr_mv, csr_rmv, (data, indices, indptr), b, x, damp, atol, btol, conlim, maxiter,
-        np.empty(work_size(b.size, n)))
+        (np.empty(b.size), np.empty(b.size), np.empty(n), np.empty(n), np.empty(n),
+         np.empty(n)))
     return x, istop, itn, normr, normar, normA, condA, normx
 
 
@@ -392,7 +393,7 @@ def lsmr(A, b, damp=0.0, atol=1e-6, btol=1e-6, conlim=1e8, maxiter=None):
     args = (float(damp), float(atol), float(btol), float(conlim), int(maxiter))
     if isinstance(A, LinearOperator):
         x = np.zeros(n)
-        stats = lsmr_core.py_func(_py_mv, _py_rmv, A, b, x, *args, np.empty(work_size(m, n)))
+        stats = lsmr_core.py_func(_py_mv, _py_rmv, A, b, x, *args, work_arrays(m, n))
         return (x,) + tuple(stats)
     A = sp.csr_matrix(A, dtype=np.float64)
     A.sum_duplicates()

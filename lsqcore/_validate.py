@@ -35,10 +35,6 @@ def check_options(fun, x0, jac, method, loss, verbose, max_nfev, tr_solver,
         raise ValueError(f"`method` must be one of {METHODS}, got {method!r}.")
     if tr_solver not in (None, "exact", "lsmr"):
         raise ValueError(f"`tr_solver` must be None, 'exact' or 'lsmr', got {tr_solver!r}.")
-    if tr_solver == "lsmr" and method != "lm":
-        # ('lm' has no trust-region subproblem solver to choose: scipy ignores it)
-        raise ValueError(f"`tr_solver`='lsmr' is not available in lsqcore yet for "
-                         f"`method`={method!r}; only the dense 'exact' solver is.")
     if jac_sparsity is not None:
         raise ValueError("`jac_sparsity` is not supported by lsqcore (dense Jacobians only).")
     if not (callable(jac) or jac in L.JAC_CODES):
@@ -349,3 +345,48 @@ def check_compiled_bounds(x0, lb, ub, method_code):
         if x0[i] < lb[i] or x0[i] > ub[i]:
             raise ValueError("Initial guess is outside of provided bounds: `x0` is "
                              "infeasible.")
+
+
+#: the keywords of tr_options that LSMR takes (scipy passes them to its lsmr)
+_LSMR_KEYS = ("atol", "btol", "conlim", "damp", "maxiter", "show")
+
+
+def check_tr_options(method, tr_solver, tr_options):
+    """``(tr_solver code, (atol, btol, conlim, damp), maxiter)`` for the kernel
+    (:func:`lsqcore._kernel.float_options`, :func:`~lsqcore._kernel.int_options`).
+
+    As scipy: ``tr_options`` are ignored with the exact solver and by 'lm';
+    with 'lsmr' they are LSMR's keywords (an unknown one is a ``TypeError``,
+    as from scipy's ``lsmr``; ``regularize`` is trf's and ignored by dogbox
+    with a warning; ``show`` is accepted and prints nothing).
+    """
+    from ._kernel import LSMR_DEFAULTS
+    code = L.TR_SOLVER_CODES[tr_solver]
+    if code != L.TR_LSMR or method == "lm":
+        return L.TR_EXACT, LSMR_DEFAULTS, 0
+    opts = dict(tr_options or {})
+    for k in opts:
+        if k not in _LSMR_KEYS + ("regularize",):
+            raise TypeError(f"`tr_options`: lsmr() got an unexpected keyword argument {k!r} "
+                            f"(it takes {', '.join(_LSMR_KEYS)}).")
+    if method in ("trf", "gn"):
+        raise ValueError(f"`tr_solver`='lsmr' is not available in lsqcore yet for "
+                         f"`method`={method!r}; only for 'dogbox' ('lm' ignores it).")
+    if "regularize" in opts:
+        import warnings
+        warnings.warn("The keyword 'regularize' in `tr_options` is not relevant for "
+                      "'dogbox' method.", stacklevel=4)
+        del opts["regularize"]
+    vals = []
+    for k, default in zip(("atol", "btol", "conlim", "damp"), LSMR_DEFAULTS):
+        v = opts.get(k, default)
+        if not isinstance(v, numbers.Real) or not v >= 0.0:
+            raise ValueError(f"`tr_options['{k}']` must be a non-negative number, got {v!r}.")
+        vals.append(float(v))
+    maxiter = opts.get("maxiter")
+    if maxiter is None:
+        maxiter = 0
+    elif not isinstance(maxiter, numbers.Integral) or maxiter <= 0:
+        raise ValueError(f"`tr_options['maxiter']` must be None or a positive integer, "
+                         f"got {maxiter!r}.")
+    return L.TR_LSMR, tuple(vals), int(maxiter)

@@ -44,8 +44,8 @@ from numba import njit
 
 from . import _layout as L
 from ._bounds import make_strictly_feasible
-from ._kernel import KERNEL
 from ._method import method_entry
+from ._kernel import KERNEL, LSMR_DEFAULTS as _LSMR
 from ._driver import (solve_compiled, call_alloc, jac_alloc, first_alloc, _cs_unused,
                       _cs_compiled,
                       ERR_F_SHAPE, ERR_J_SHAPE, ERR_F0_NONFINITE, ERR_LM_M_LT_N)
@@ -170,8 +170,9 @@ def least_squares(fun, x0, args=(), lb=None, ub=None, method="trf", jac="2-point
     if jc == L.JAC_CS:
         rs[:] = 0.0
     nf = max_nfev if max_nfev > 0 else 100 * n
-    fopts = np.array([ftol, xtol, gtol, f_scale])
-    iopts = np.array([mc, jc, lc, nf, jac_scale, 0, _HOOKS[mc]], dtype=np.int64)
+    fopts = np.array([ftol, xtol, gtol, f_scale, _LSMR[0], _LSMR[1], _LSMR[2], _LSMR[3]])
+    iopts = np.array([mc, jc, lc, nf, jac_scale, 0, _HOOKS[mc], L.TR_EXACT, 0],
+                     dtype=np.int64)
     if jc == L.JAC_CS:
         W, S, err = solve_compiled(KERNEL, call_alloc, jac_alloc, first_alloc, _cs_compiled,
                                    fun, jac_fun, None, -1, x, lo, hi, xs, rs, fopts, iopts,

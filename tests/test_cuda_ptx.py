@@ -73,7 +73,7 @@ from lsqcore._lsmr import lsmr_core, csr_mv, csr_rmv
 
 def kern(data, indices, indptr, b, x, work, out):
     r = lsmr_core(csr_mv, csr_rmv, (data, indices, indptr), b, x, 0.0, 1e-8, 1e-8, 1e8, 50,
-                  work)
+                  (work[:4], work[4:8], work[8:11], work[11:14], work[14:17], work[17:20]))
     out[0] = r[2]
 
 F = float64[::1]

@@ -483,7 +483,7 @@ def test_nan_gradient_fails_the_gtol_test(method):
     gradient as gtol convergence.  Each method's gtol test on a workspace
     whose gradient holds a NaN must say "not converged" and store NaN."""
     from lsqcore import _layout as L
-    from lsqcore._kernel import setup, int_options
+    from lsqcore._kernel import setup, int_options, float_options
     from lsqcore.methods import trf, lm, gn, dogbox
     from lsqcore._linalg import max_nan
     assert np.isnan(max_nan(0.0, np.nan)) and np.isnan(max_nan(np.nan, 1.0))
@@ -491,7 +491,7 @@ def test_nan_gradient_fails_the_gtol_test(method):
     m, n = 4, 2
     W, S = L.allocate(m, n, False, False)
     setup(W, S, np.array([1.0, 2.0]), np.ones(m), np.full(n, -np.inf), np.full(n, np.inf),
-          np.ones(n), np.full(n, 1e-8), np.array([1e-8, 1e-8, 1e-8, 1.0]),
+          np.ones(n), np.full(n, 1e-8), np.array(float_options(1e-8, 1e-8, 1e-8, 1.0)),
           np.array(int_options(L.METHOD_CODES[method], L.JAC_2POINT, 0, 100, 0, 0)))
     W[L.COST] = 2.0
     W[S[L.O_J]:S[L.O_J] + m * n] = 1.0

@@ -21,7 +21,7 @@ import lsqcore
 import lsqcore.jit
 from lsqcore import _layout as L
 from lsqcore import _method
-from lsqcore._kernel import setup, int_options
+from lsqcore._kernel import setup, int_options, float_options
 from lsqcore.methods import trf, lm, gn, dogbox
 from scipy.optimize import least_squares as scipy_least_squares
 
@@ -43,7 +43,7 @@ def _loaded(method):
     m, n = 5, 2
     W, S = L.allocate(m, n, False, False)
     setup(W, S, np.array([1.0, 2.0]), np.ones(m), np.full(n, -np.inf), np.full(n, np.inf),
-          np.ones(n), np.full(n, 1e-8), np.array([1e-8, 1e-8, 1e-8, 1.0]),
+          np.ones(n), np.full(n, 1e-8), np.array(float_options(1e-8, 1e-8, 1e-8, 1.0)),
           np.array(int_options(L.METHOD_CODES[method], L.JAC_2POINT, 0, 100, 0, 0)))
     return W, S
 

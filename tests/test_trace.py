@@ -278,7 +278,7 @@ def test_compiled_driver_records_the_same_trace():
 def test_no_trace_space_in_the_layout():
     """Without tracing the workspace has no record area and the kernel writes none."""
     from lsqcore._driver import run_python
-    from lsqcore._kernel import setup, int_options
+    from lsqcore._kernel import setup, int_options, float_options
     p = problems.get("rosenbrock")
     fun, jac = python_funs(p)
     m, n = p.m, p.n
@@ -289,7 +289,7 @@ def test_no_trace_space_in_the_layout():
     assert S[L.TRACE_CAP] == 0 and S[L.O_TRACE] == W.size     # an empty record area
     x0 = p.starts[0].copy()
     setup(W, S, x0, fun(x0), np.full(n, -np.inf), np.full(n, np.inf), np.ones(n),
-          np.full(n, 1e-8), np.array([1e-8, 1e-8, 1e-8, 1.0]),
+          np.full(n, 1e-8), np.array(float_options(1e-8, 1e-8, 1e-8, 1.0)),
           np.array(int_options(L.TRF, L.JAC_CALLABLE, 0, 200, 0, 0), dtype=np.int64))
     run_python(fun, jac, None, W, S, (), {})
     assert S[L.NFEV] > 5 and S[L.TRACE_LEN] == 0

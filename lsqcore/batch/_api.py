@@ -13,7 +13,7 @@ import numpy as np
 import numba
 
 from .. import _layout as L
-from .._kernel import int_options
+from .._kernel import int_options, float_options
 from .._api import _is_jitted, _native_args, InPlace
 from .._validate import (bounds_pair, check_options, check_x_scale, check_tolerances,
                          check_diff_step, check_f_scale, refuse_bounds, check_nan_policy)
@@ -440,7 +440,7 @@ def _least_squares_batch(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale
                          f"got m = {m} < n = {n}.")
     loss_code = CALLABLE if callable(loss) else LOSS_CODES[loss]
     jac_code = L.JAC_CALLABLE if callable(jac) else L.JAC_CODES[jac]
-    fopts = np.array([ftol, xtol, gtol, float(f_scale)])
+    fopts = np.array(float_options(ftol, xtol, gtol, f_scale))
     iopts = np.array(int_options(L.METHOD_CODES[method], jac_code, loss_code, max_nfev,
                                  jac_scale, 0), dtype=np.int64)
     x_scale_a = np.array(xs, dtype=float)

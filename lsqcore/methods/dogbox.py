@@ -50,6 +50,15 @@ Everything but the step, the active set and the radius rule is shared with
 'trf' (the quality of a trial, the decision, an invalid trial, the
 ``ftol``/``xtol`` tests), and imported from :mod:`lsqcore.methods.trf`.
 
+**tr_solver='lsmr'** (as scipy's dogbox): the Gauss-Newton point comes
+from LSMR (:mod:`lsqcore._lsmr`) on ``J diag(d)``, ``d = x_scale`` on the
+free variables and 0 on the active ones, ``s_N = -d * LSMR(J diag(d), f)``
+(LSMR from zero gives the minimum-norm solution in the scaled variables);
+the quadratic model is evaluated with ``J`` itself instead of the QR
+factor, and nothing is factored.  LSMR's vectors live in buffers the exact
+solver would use for its factorization (``FNEW``, ``B``, ``R``, ``VV``,
+``U``, ``XQ``).
+
 Workspace use: ``V`` holds ``on_bound`` (-1, 0, +1 per variable), ``DV`` the
 bounds the trial step ends on, ``D`` the free mask, ``GH`` the free
 gradient, ``PH`` the Gauss-Newton step, ``AG`` the Cauchy step, ``RH`` the
@@ -66,9 +75,12 @@ sec. 4.1 (the dogleg method).
 from .._jit import kernel_jit, hook_jit
 from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST, O_X, O_XNEW, O_STEP, O_STEPH, O_PH,
                        O_G, O_GH, O_SCALE, O_SCALEINV, O_V, O_DV, O_D, O_LB, O_UB, O_R,
-                       O_RH, O_AG, O_W1, O_W2, O_J, DELTA, ALPHA,
-                       PRERED, RATIO, STEP_NORM, STEP_H_NORM, TR_HIT)
-from .._linalg import quadratic, norm_r, dot, minimize_quadratic_1d, norm2, max_nan, EPS
+                       O_RH, O_AG, O_W1, O_W2, O_J, O_FS, O_FNEW, O_B, O_VV, O_U, O_XQ,
+                       DELTA, ALPHA, PRERED, RATIO, STEP_NORM, STEP_H_NORM, TR_HIT,
+                       TR_SOLVER, TR_LSMR, LSMR_MAXITER, LSMR_ATOL, LSMR_BTOL, LSMR_CONLIM,
+                       LSMR_DAMP)
+from .._lsmr import lsmr_core
+from .._linalg import norm_r, dot, minimize_quadratic_1d, norm2, max_nan, EPS
 from .._bounds import step_to_bound, in_bounds
 from .._stopping import gtol_verdict
 from .common import factor_scaled_jacobian, gauss_newton_step, update_jac_scale
@@ -137,14 +149,80 @@ def factorize(W, S):
     for i in range(n):
         free[i] = 0.0 if _active(on_bound[i], g[i]) else 1.0
         g_free[i] = free[i] * g[i]
+    p = vec(W, S, O_PH, n)
+    if S[TR_SOLVER] == TR_LSMR:
+        _lsmr_newton_step(W, S, free, p)
+        return
     # J diag(free): the active columns are zero, and the minimum-norm
     # solution leaves those variables where they are
     factor_scaled_jacobian(W, S, free, free, False)
-    p = vec(W, S, O_PH, n)
     # rank as a least-squares solve with LAPACK's default cut-off (eps s_max)
     gauss_newton_step(W, S, p, EPS)
     for i in range(n):
         p[i] *= free[i]
+
+
+@hook_jit
+def _scaled_mv(A, v, out):
+    """``out = J diag(d) v`` for ``A = (J, d)``."""
+    J, d = A
+    for i in range(J.shape[0]):
+        acc = 0.0
+        for j in range(J.shape[1]):
+            acc += J[i, j] * (d[j] * v[j])
+        out[i] = acc
+
+
+@hook_jit
+def _scaled_rmv(A, u, out):
+    """``out = diag(d) J^T u`` for ``A = (J, d)`` (by rows of ``J``)."""
+    J, d = A
+    n = J.shape[1]
+    for j in range(n):
+        out[j] = 0.0
+    for i in range(J.shape[0]):
+        ui = u[i]
+        for j in range(n):
+            out[j] += J[i, j] * ui
+    for j in range(n):
+        out[j] *= d[j]
+
+
+@kernel_jit
+def _lsmr_newton_step(W, S, free, p):
+    """``p = -d * LSMR(J diag(d), f)``, ``d = x_scale * free`` (module docstring)."""
+    m = S[M]
+    n = S[N]
+    scale = vec(W, S, O_SCALE, n)
+    d = vec(W, S, O_W1, 2 * n)[:n]
+    for i in range(n):
+        d[i] = scale[i] * free[i]
+    maxiter = S[LSMR_MAXITER] if S[LSMR_MAXITER] > 0 else min(m, n)
+    work = (vec(W, S, O_FNEW, m), vec(W, S, O_B, m), vec(W, S, O_R, n), vec(W, S, O_VV, n),
+            vec(W, S, O_U, n), vec(W, S, O_XQ, n))
+    lsmr_core(_scaled_mv, _scaled_rmv, (mat(W, S, O_J, m, n), d), vec(W, S, O_FS, m), p,
+              W[LSMR_DAMP], W[LSMR_ATOL], W[LSMR_BTOL], W[LSMR_CONLIM], maxiter, work)
+    for i in range(n):
+        p[i] = -p[i] * d[i]
+
+
+@kernel_jit
+def _model_curvature(W, S, s):
+    """``||J s||^2`` of the Gauss-Newton model: from ``R`` when ``J`` was
+    factored, from ``J`` itself with LSMR (``s`` is zero on the active
+    variables, so ``J s = J_free s``)."""
+    m = S[M]
+    n = S[N]
+    if S[TR_SOLVER] != TR_LSMR:
+        return norm_r(mat(W, S, O_R, n, n), s)
+    J = mat(W, S, O_J, m, n)
+    acc = 0.0
+    for i in range(m):
+        y = 0.0
+        for j in range(n):
+            y += J[i, j] * s[j]
+        acc += y * y
+    return acc
 
 
 @kernel_jit
@@ -159,7 +237,6 @@ def compute_step(W, S):
     ub = vec(W, S, O_UB, n)
     scale = vec(W, S, O_SCALE, n)
     scale_inv = vec(W, S, O_SCALEINV, n)
-    R = mat(W, S, O_R, n, n)
     g_free = vec(W, S, O_GH, n)
     p_N = vec(W, S, O_PH, n)
     step = vec(W, S, O_STEP, n)
@@ -185,8 +262,8 @@ def compute_step(W, S):
             s_C[i] = -g_free[i]
             step[i] = 0.0
         t_max = step_to_bound(step, s_C, lo, hi, hits)
-        t, _ = minimize_quadratic_1d(0.5 * norm_r(R, s_C), -dot(g_free, g_free), 0.0, t_max,
-                                     0.0)
+        t, _ = minimize_quadratic_1d(0.5 * _model_curvature(W, S, s_C), -dot(g_free, g_free),
+                                     0.0, t_max, 0.0)
         seg = vec(W, S, O_RH, n)
         for i in range(n):
             s_C[i] *= t
@@ -205,7 +282,7 @@ def compute_step(W, S):
                 if hi[i] == Delta * scale[i]:
                     tr_hit = True
     W[TR_HIT] = 1.0 if tr_hit else 0.0
-    W[PRERED] = -quadratic(R, g_free, step)
+    W[PRERED] = -(dot(g_free, step) + 0.5 * _model_curvature(W, S, step))
     x_new = vec(W, S, O_XNEW, n)
     step_h = vec(W, S, O_STEPH, n)
     step_h_norm = 0.0
