@@ -155,6 +155,33 @@ def work_arrays(m, n):
 
 
 @_inline
+def stop_code(itn, maxiter, normr, normar, normA, condA, normx, normb, atol, btol, ctol):
+    """``istop`` after iteration ``itn`` (0: go on); the tests of the module
+    docstring, the strongest that holds."""
+    test1 = normr / normb
+    test2 = normar / (normA * normr) if normA * normr != 0.0 else math.inf
+    test3 = 1.0 / condA
+    t1 = test1 / (1.0 + normA * normx / normb)
+    rtol = btol + atol * normA * normx / normb
+    istop = 0
+    if itn >= maxiter:
+        istop = 7
+    if 1.0 + test3 <= 1.0:
+        istop = 6
+    if 1.0 + test2 <= 1.0:
+        istop = 5
+    if 1.0 + t1 <= 1.0:
+        istop = 4
+    if test3 <= ctol:
+        istop = 3
+    if test2 <= atol:
+        istop = 2
+    if test1 <= rtol:
+        istop = 1
+    return istop
+
+
+@_inline
 def lsmr_core(mv, rmv, A, b, x, damp, atol, btol, conlim, maxiter, work):
     """LSMR on ``A`` reached through ``mv``/``rmv``, from ``x = 0``.
 
@@ -221,12 +248,7 @@ def lsmr_core(mv, rmv, A, b, x, damp, atol, btol, conlim, maxiter, work):
     assign(h, 1.0, v)
     assign(hbar, 0.0, None)
     # the ||r|| estimate
-    betadd = beta
-    betad = 0.0
-    rhodold = 1.0
-    tautildeold = 0.0
-    thetatilde = 0.0
-    d = 0.0
+    betadd, betad, rhodold, tautildeold, thetatilde, d = beta, 0.0, 1.0, 0.0, 0.0, 0.0
     # ||A|| and cond(A)
     normA2 = alpha * alpha
     maxrbar = 0.0
@@ -293,25 +315,8 @@ def lsmr_core(mv, rmv, A, b, x, damp, atol, btol, conlim, maxiter, work):
         # the stopping tests
         normar = abs(zetabar)
         normx = norm(x)
-        test1 = normr / normb
-        test2 = normar / (normA * normr) if normA * normr != 0.0 else math.inf
-        test3 = 1.0 / condA
-        t1 = test1 / (1.0 + normA * normx / normb)
-        rtol = btol + atol * normA * normx / normb
-        if itn >= maxiter:
-            istop = 7
-        if 1.0 + test3 <= 1.0:
-            istop = 6
-        if 1.0 + test2 <= 1.0:
-            istop = 5
-        if 1.0 + t1 <= 1.0:
-            istop = 4
-        if test3 <= ctol:
-            istop = 3
-        if test2 <= atol:
-            istop = 2
-        if test1 <= rtol:
-            istop = 1
+        istop = stop_code(itn, maxiter, normr, normar, normA, condA, normx, normb, atol,
+                          btol, ctol)
         if istop:
             break
     return istop, itn, normr, normar, normA, condA, normx
