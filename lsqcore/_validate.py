@@ -347,6 +347,9 @@ def check_compiled_bounds(x0, lb, ub, method_code):
                              "infeasible.")
 
 
+#: check_tr_options' answer for the exact solver (LSMR's options unused: its defaults)
+_EXACT_SOLVER = (L.TR_EXACT, L.LSMR_DEFAULTS, 0)
+
 #: the keywords of tr_options that LSMR takes (scipy passes them to its lsmr)
 _LSMR_KEYS = ("atol", "btol", "conlim", "damp", "maxiter", "show")
 
@@ -360,10 +363,8 @@ def check_tr_options(method, tr_solver, tr_options):
     as from scipy's ``lsmr``; ``regularize`` is trf's and ignored by dogbox
     with a warning; ``show`` is accepted and prints nothing).
     """
-    from ._kernel import LSMR_DEFAULTS
-    code = L.TR_SOLVER_CODES[tr_solver]
-    if code != L.TR_LSMR or method == "lm":
-        return L.TR_EXACT, LSMR_DEFAULTS, 0
+    if tr_solver != "lsmr" or method == "lm":
+        return _EXACT_SOLVER
     opts = dict(tr_options or {})
     for k in opts:
         if k not in _LSMR_KEYS + ("regularize",):
@@ -378,7 +379,7 @@ def check_tr_options(method, tr_solver, tr_options):
                       "'dogbox' method.", stacklevel=4)
         del opts["regularize"]
     vals = []
-    for k, default in zip(("atol", "btol", "conlim", "damp"), LSMR_DEFAULTS):
+    for k, default in zip(("atol", "btol", "conlim", "damp"), L.LSMR_DEFAULTS):
         v = opts.get(k, default)
         if not isinstance(v, numbers.Real) or not v >= 0.0:
             raise ValueError(f"`tr_options['{k}']` must be a non-negative number, got {v!r}.")

@@ -206,7 +206,7 @@ def _lsmr_newton_step(W, S, free, p):
         p[i] = -p[i] * d[i]
 
 
-@kernel_jit
+@hook_jit
 def _model_curvature(W, S, s):
     """``||J s||^2`` of the Gauss-Newton model: from ``R`` when ``J`` was
     factored, from ``J`` itself with LSMR (``s`` is zero on the active
