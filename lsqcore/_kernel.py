@@ -68,10 +68,7 @@ def int_options(method, jac, loss, max_nfev, jac_scale, notify, tr_solver=L.TR_E
             _method.method_entry(int(method)), int(tr_solver), int(lsmr_maxiter))
 
 
-LSMR_DEFAULTS = L.LSMR_DEFAULTS
-
-
-def float_options(ftol, xtol, gtol, f_scale, lsmr=LSMR_DEFAULTS):
+def float_options(ftol, xtol, gtol, f_scale, lsmr=L.LSMR_DEFAULTS):
     """The float options record ``fopts`` that :func:`setup` reads, as a tuple:
     the tolerances, ``f_scale`` and LSMR's ``(atol, btol, conlim, damp)``."""
     return (float(ftol), float(xtol), float(gtol), float(f_scale)) + tuple(lsmr)

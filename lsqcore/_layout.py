@@ -47,8 +47,8 @@ M, N, METHOD, JAC, LOSS, PHASE, REQ, REQ_K, NFEV, NJEV, NIT, MAX_NFEV, \
 # ---- option codes -------------------------------------------------------------
 TRF, LM, GN, DOGBOX = 0, 1, 2, 3
 METHOD_CODES = {"trf": TRF, "lm": LM, "gn": GN, "dogbox": DOGBOX}
+METHOD_NAMES = {code: name for name, code in METHOD_CODES.items()}
 TR_EXACT, TR_LSMR = 0, 1
-TR_SOLVER_CODES = {None: TR_EXACT, "exact": TR_EXACT, "lsmr": TR_LSMR}
 #: LSMR's defaults (those of scipy.sparse.linalg.lsmr): atol, btol, conlim, damp
 LSMR_DEFAULTS = (1e-6, 1e-6, 1e8, 0.0)
 JAC_CALLABLE, JAC_2POINT, JAC_3POINT, JAC_CS = 0, 1, 2, 3

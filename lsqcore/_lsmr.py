@@ -149,6 +149,7 @@ def scale(v, a):
         v[i] *= a
 
 
+@_small
 def work_arrays(m, n):
     """Fresh scratch vectors for :func:`lsmr_core` and ``A`` of shape (m, n)."""
     return (np.empty(m), np.empty(m), np.empty(n), np.empty(n), np.empty(n), np.empty(n))
@@ -354,8 +355,7 @@ def lsmr_csr(data, indices, indptr, n, b, damp, atol, btol, conlim, maxiter):
     x = np.zeros(n)
     istop, itn, normr, normar, normA, condA, normx = lsmr_core(
         csr_mv, csr_rmv, (data, indices, indptr), b, x, damp, atol, btol, conlim, maxiter,
-        (np.empty(b.size), np.empty(b.size), np.empty(n), np.empty(n), np.empty(n),
-         np.empty(n)))
+        work_arrays(b.size, n))
     return x, istop, itn, normr, normar, normA, condA, normx
 
 

@@ -161,7 +161,7 @@ def method_entry(code):
     loaded from Numba's disk cache in later ones."""
     entry = _ENTRIES.get(code)
     if entry is None:
-        name = {c: k for k, c in L.METHOD_CODES.items()}[code]
+        name = L.METHOD_NAMES[code]
         with first_use("method " + name, METHOD_MESSAGE.format(name)):
             entry = cfunc(_ENTRY_SIG, cache=True, error_model="numpy")(_ENTRY_SOURCES[code])
         _ENTRIES[code] = entry

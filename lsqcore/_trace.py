@@ -43,7 +43,6 @@ FIELDS = ("iteration", "nfev", "cost", "cost_new", "actual_reduction",
 #: Fields computed in Python from the records.
 DERIVED = ("trial_radius", "residual_norm", "residual_rms", "active")
 OUTCOMES = {1: "accepted", 0: "rejected", -1: "invalid"}
-_METHOD_NAMES = {code: name for name, code in L.METHOD_CODES.items()}
 
 
 class Trace:
@@ -124,7 +123,7 @@ class Trace:
         n = int(S[L.N])
         m = int(S[L.M])
         k = int(S[L.TRACE_LEN])
-        method = _METHOD_NAMES[int(S[L.METHOD])]
+        method = L.METHOD_NAMES[int(S[L.METHOD])]
         width = L.TRACE_FIELDS + n
         o = int(S[L.O_TRACE])
         rec = W[o:o + k * width].reshape(k, width).copy()

@@ -45,7 +45,7 @@ from numba import njit
 from . import _layout as L
 from ._bounds import make_strictly_feasible
 from ._method import method_entry
-from ._kernel import KERNEL, LSMR_DEFAULTS as _LSMR
+from ._kernel import KERNEL
 from ._driver import (solve_compiled, call_alloc, jac_alloc, first_alloc, _cs_unused,
                       _cs_compiled,
                       ERR_F_SHAPE, ERR_J_SHAPE, ERR_F0_NONFINITE, ERR_LM_M_LT_N)
@@ -59,6 +59,8 @@ JitResult = namedtuple("JitResult", ["x", "cost", "fun", "status", "success", "n
 JitResult.__doc__ = """Result of :func:`least_squares` called from compiled code.
 
 Fields mean what the fields of scipy's ``OptimizeResult`` of the same names mean."""
+
+_LSMR = L.LSMR_DEFAULTS     # (LSMR's options; unused by the exact solver)
 
 #: the C address of each method's hooks, by method code (a constant of the
 #: compiled code, so every method's entry is compiled now)
