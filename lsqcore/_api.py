@@ -138,12 +138,16 @@ def least_squares(fun, x0, jac="2-point", bounds=_NO_BOUNDS, method="trf",
         relative to ``max(|x_j|, min(1, |x0_j|))``).
     tr_solver : {None, 'exact', 'lsmr'}, optional
         The subproblem's solver.  'lsmr' (LSMR on the dense Jacobian,
-        :mod:`lsqcore._lsmr`) serves 'dogbox'; 'trf' and 'gn' refuse it (not
-        yet available) and 'lm' ignores it, as scipy's does.
+        :mod:`lsqcore._lsmr`) serves 'trf' (the step in the plane of the
+        gradient and LSMR's Gauss-Newton direction,
+        :mod:`lsqcore.methods.lsmr_model`) and 'dogbox'; 'gn' refuses it and
+        'lm' ignores it, as scipy's does.
     tr_options : dict, optional
         With ``tr_solver='lsmr'``: LSMR's ``atol``, ``btol``, ``conlim``,
-        ``damp``, ``maxiter`` (``show`` accepted and silent); another key is
-        a ``TypeError``.  Ignored by the exact solver, as in scipy.
+        ``damp``, ``maxiter`` (``show`` accepted and silent), and for 'trf'
+        ``regularize`` (default True; 'dogbox' ignores it with a warning);
+        another key is a ``TypeError``.  Ignored by the exact solver, as in
+        scipy.
     jac_sparsity : None
         Accepted for compatibility; must be None (no sparse Jacobians yet).
     max_nfev : int, optional
@@ -241,10 +245,10 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
     jac_code = L.JAC_CALLABLE if callable(jac) else L.JAC_CODES[jac]
     trace_cap = (max_nfev + 1) if trace else 0
     notify = callback is not None or verbose == 2
-    tr_code, lsmr_opts, lsmr_maxiter = tr
+    tr_code, lsmr_opts, lsmr_maxiter, regularize = tr
     fopts_t = float_options(ftol, xtol, gtol, f_scale, lsmr_opts)
     iopts_t = int_options(L.METHOD_CODES[method], jac_code, loss_code, max_nfev, jac_scale,
-                          notify, tr_code, lsmr_maxiter)
+                          notify, tr_code, lsmr_maxiter, regularize)
     jac_f = jac if jac_code == L.JAC_CALLABLE else None
     loss_f = loss if loss_code == CALLABLE else None
 
@@ -298,7 +302,8 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
         f0, f_dtype = _initial_residual(fun, x0, args, kwargs, m_inplace, method)
         rstep = check_diff_step(diff_step, n, jac, f_dtype)   # steps for f's precision
         m = f0.size
-        W, S = L.allocate(m, n, loss_code != LINEAR, loss_code == CALLABLE, trace_cap)
+        W, S = L.allocate(m, n, loss_code != LINEAR, loss_code == CALLABLE, trace_cap,
+                          tr_code == L.TR_LSMR)
         setup(W, S, x0, f0, lb, ub, x_scale, rstep, _frozen(fopts_t, np.float64),
               _frozen(iopts_t, np.int64))
         hook = _iteration_hook(callback, verbose, W, S, method, lb, ub) if notify else None

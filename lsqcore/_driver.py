@@ -332,7 +332,7 @@ def solve_compiled(kern, call, jcall, first, jac_cs, fun, jac, loss, m_inplace, 
             return np.zeros(0), S, ERR_F0_NONFINITE
     if iopts[0] == L.LM and m < n:
         return np.zeros(0), S, ERR_LM_M_LT_N
-    W = np.zeros(ccall(kern[2], (m, n, iopts[2], trace_cap)))
+    W = np.zeros(ccall(kern[2], (m, n, iopts[2], iopts[7], trace_cap)))
     _, err = solve_row(kern, start_by_address, step_by_address, call, jcall, jac_cs, fd, fun,
                        jac, loss, W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts,
                        trace_cap, args)
@@ -345,7 +345,7 @@ ERR_X0_NONFINITE = -110   # x0 has a NaN or inf (address path; nothing was evalu
 # P (int64): the kernel's addresses (KERNEL), the wrappers' addresses, the
 # residual form, the trace capacity and the kernel's integer options `iopts`.
 P_FUN, P_JAC, P_INPLACE, P_TRACE, P_IOPTS = 3, 4, 5, 6, 7
-P_SIZE = P_IOPTS + 9
+P_SIZE = P_IOPTS + 10
 # F (float64): the kernel's float options `fopts`, then lb, ub, x_scale and
 # rstep, n values each.
 F_LB = 8

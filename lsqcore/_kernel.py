@@ -57,15 +57,17 @@ ACCEPTED, REJECTED, INVALID = 1, 0, -1
 
 
 def int_options(method, jac, loss, max_nfev, jac_scale, notify, tr_solver=L.TR_EXACT,
-                lsmr_maxiter=0):
+                lsmr_maxiter=0, regularize=True):
     """The integer options record ``iopts`` that :func:`setup` reads, as a tuple:
     the codes of ``method``, ``jac`` and ``loss``, ``max_nfev``, whether to
     scale by the Jacobian, whether to notify after each iteration, the C
     address of the method's hooks (compiled on the method's first use,
     :func:`lsqcore._method.method_entry`), the code of the subproblem's
-    solver and LSMR's iteration limit (0: ``min(m, n)``)."""
+    solver, LSMR's iteration limit (0: ``min(m, n)``) and whether 'trf'
+    regularizes its LSMR system (scipy's ``tr_options['regularize']``)."""
     return (int(method), int(jac), int(loss), int(max_nfev), int(jac_scale), int(notify),
-            _method.method_entry(int(method)), int(tr_solver), int(lsmr_maxiter))
+            _method.method_entry(int(method)), int(tr_solver), int(lsmr_maxiter),
+            int(bool(regularize)))
 
 
 def float_options(ftol, xtol, gtol, f_scale, lsmr=L.LSMR_DEFAULTS):
@@ -93,7 +95,7 @@ def setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts):
         lsmr_damp]`` (:func:`float_options`).
     iopts : ndarray
         ``[method, jac, loss, max_nfev, jac_scale, notify, hooks, tr_solver,
-        lsmr_maxiter]`` (:func:`int_options`).
+        lsmr_maxiter, regularize]`` (:func:`int_options`).
     """
     m = S[L.M]
     n = S[L.N]
@@ -114,6 +116,7 @@ def setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts):
     S[L.HOOKS] = iopts[6]
     S[L.TR_SOLVER] = iopts[7]
     S[L.LSMR_MAXITER] = iopts[8]
+    S[L.REGULARIZE] = iopts[9]
     S[L.NFEV] = 1
     S[L.NJEV] = 0
     S[L.NIT] = 0
@@ -747,7 +750,7 @@ _setup_inline = njit(error_model="numpy", inline="always")(setup.py_func)
 
 _SETUP_SIG = _i64(_P_F64, _i64, _P_I64, _i64, _P_F64, _i64, _P_F64, _i64, _P_F64, _i64,
                   _P_F64, _i64, _P_F64, _i64, _P_F64, _i64, _P_F64, _i64, _P_I64, _i64, _i64)
-_SIZE_SIG = _i64(_i64, _i64, _i64, _i64)
+_SIZE_SIG = _i64(_i64, _i64, _i64, _i64, _i64)
 
 # compiled at import: the first import after installation compiles the kernel
 # (~10 s; each method's hooks are compiled on the method's first use,
@@ -763,15 +766,17 @@ with first_use("kernel", KERNEL_MESSAGE):
         W = carray(wp, (wn,))
         S = carray(sp, (sn,))
         iopts = carray(io, (n6,))
-        L.init_layout(S, m, n, iopts[2] != LINEAR, iopts[2] == CALLABLE, trace_cap)
+        L.init_layout(S, m, n, iopts[2] != LINEAR, iopts[2] == CALLABLE, iopts[7] == L.TR_LSMR,
+                      trace_cap)
         _setup_inline(W, S, carray(x0, (n,)), carray(f0, (m,)), carray(lb, (n,)),
                       carray(ub, (n,)), carray(xs, (n,)), carray(rs, (n,)), carray(fo, (n5,)),
                       iopts)
         return 0
 
     @cfunc(_SIZE_SIG, cache=True, error_model="numpy")
-    def _size_c(m, n, loss, trace_cap):
-        return L.workspace_shape(m, n, loss != LINEAR, loss == CALLABLE, trace_cap)[0]
+    def _size_c(m, n, loss, tr_solver, trace_cap):
+        return L.workspace_shape(m, n, loss != LINEAR, loss == CALLABLE, tr_solver == L.TR_LSMR,
+                                 trace_cap)[0]
 
 
 #: C addresses of ``advance``, ``setup`` and ``workspace_shape`` (see above).

@@ -22,14 +22,16 @@ from ._jit import kernel_jit
 # STOP1, STOP2: the forms of the termination tests that fired (lsqcore._stopping)
 # HOOKS: the C address of the method's hooks on the CPU (lsqcore._method)
 # TR_SOLVER: the subproblem's solver (TR_EXACT, TR_LSMR); LSMR_MAXITER: LSMR's limit
+# REGULARIZE: trf with LSMR regularizes the Gauss-Newton system (methods/lsmr_model.py)
 M, N, METHOD, JAC, LOSS, PHASE, REQ, REQ_K, NFEV, NJEV, NIT, MAX_NFEV, \
     STATUS, BOUNDED, JAC_SCALE, NOTIFY, FIRST, SVD_READY, OUTCOME, \
-    TRACE_CAP, TRACE_LEN, ZERO_COLS, STOP1, STOP2, HOOKS, TR_SOLVER, LSMR_MAXITER = range(27)
+    TRACE_CAP, TRACE_LEN, ZERO_COLS, STOP1, STOP2, HOOKS, TR_SOLVER, LSMR_MAXITER, \
+    REGULARIZE = range(28)
 # offsets of the arrays in W
 (O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE, O_SCALEINV, O_V,
  O_DV, O_D, O_DIAGH, O_LB, O_UB, O_H, O_RSTEP, O_FDC, O_SV, O_UF, O_W1,
  O_W2, O_RH, O_AG, O_F, O_FNEW, O_FS, O_Z, O_RHO, O_RHONEW, O_J, O_B, O_R,
- O_VV, O_XQ, O_RA, O_TAU, O_TRACE, O_U, O_UFS, O_TYP, S_SIZE) = range(27, 27 + 42)
+ O_VV, O_XQ, O_RA, O_TAU, O_TRACE, O_U, O_UFS, O_TYP, O_LSR, O_LSN, S_SIZE) = range(28, 28 + 44)
 
 # ---- scalar registers at the start of W ---------------------------------------
 # REL_GRAD: the relative gradient that vetted a tolerance stop (_kernel._vet_tolerance_stop)
@@ -38,11 +40,12 @@ M, N, METHOD, JAC, LOSS, PHASE, REQ, REQ_K, NFEV, NJEV, NIT, MAX_NFEV, \
 # G_TEST: the measure the last gtol test compared with gtol (lm: a cosine; else G_NORM)
 # TR_HIT: dogbox: 1 when the trial step was stopped by the trust box
 # LSMR_*: the options of LSMR (tr_solver='lsmr', lsqcore._lsmr)
+# SUB_B11, SUB_B12, SUB_B22, SUB_G1, SUB_G2: trf's 2-D subspace model (methods/lsmr_model.py)
 (FTOL, XTOL, GTOL, FSCALE, DELTA, ALPHA, COST, COST_NEW, ACTRED, PRERED,
  RATIO, STEP_NORM, STEP_H_NORM, G_NORM, X_NORM, THETA, LS_T, GP, DIRDER,
  PNORM, PRED_FULL, REL_GRAD, STOP_V1, STOP_T1, STOP_V2, STOP_T2, REL_ACTRED, REL_PRERED,
  LS_T_TRIED, G_TEST, TR_HIT, LSMR_ATOL, LSMR_BTOL, LSMR_CONLIM, LSMR_DAMP,
- N_SCALARS) = range(36)
+ SUB_B11, SUB_B12, SUB_B22, SUB_G1, SUB_G2, N_SCALARS) = range(41)
 
 # ---- option codes -------------------------------------------------------------
 TRF, LM, GN, DOGBOX = 0, 1, 2, 3
@@ -73,7 +76,7 @@ TRACE_FIELDS = 12
 # phases of the solve reuse it for something else.  Offsets (init_layout), the
 # allocation size (workspace_shape), the Python driver's views (_driver.Views)
 # and docs/workspace.md are all derived from this one table.
-ALWAYS, ROBUST, CALLABLE_LOSS = 0, 1, 2
+ALWAYS, ROBUST, CALLABLE_LOSS, LSMR = 0, 1, 2, 3
 #: where an absent array points: nowhere (a zero-length view here) or another slot
 EMPTY = -1
 
@@ -134,14 +137,24 @@ WORKSPACE = (
     ("O_U", ("n", "n"), ALWAYS, EMPTY, "left singular vectors U of R", ""),
     ("O_RA", ("n", "2n"), ALWAYS, EMPTY, "[R; diag(sqrt(c))] by columns (augmented QR)", ""),
     ("O_TAU", ("2n", "1"), ALWAYS, EMPTY, "Householder coefficients", ""),
+    ("O_LSR", ("3", "m+n"), LSMR, EMPTY,
+     "LSMR's right-hand side and its two vectors of the operator's rows (m, or m + n for"
+     " trf's regularized operator)", ""),
+    ("O_LSN", ("8", "n"), LSMR, EMPTY,
+     "LSMR's four vectors of n, its solution, the subspace basis (2 rows) and the"
+     " operator's diagonal (methods/lsmr_model.py)", ""),
 )
 
 
 def _extent(term):
-    """``(c1, cm, cn)`` of an extent ``'3'``, ``'m'``, ``'2n'``: c1 + cm m + cn n."""
-    k, sym = (term[:-1], term[-1]) if term[-1] in "mn" else (term, "")
-    k = int(k) if k else 1
-    return (0, k, 0) if sym == "m" else (0, 0, k) if sym == "n" else (k, 0, 0)
+    """``(c1, cm, cn)`` of an extent ``'3'``, ``'m'``, ``'2n'``, ``'m+n'``: c1 + cm m + cn n."""
+    total = (0, 0, 0)
+    for part in term.split("+"):
+        k, sym = (part[:-1], part[-1]) if part[-1] in "mn" else (part, "")
+        k = int(k) if k else 1
+        one = (0, k, 0) if sym == "m" else (0, 0, k) if sym == "n" else (k, 0, 0)
+        total = tuple(a + b for a, b in zip(total, one))
+    return total
 
 
 def _size_terms(shape):
@@ -159,11 +172,13 @@ LAYOUT.flags.writeable = False
 
 
 @kernel_jit
-def _present(when, robust, callable_loss):
+def _present(when, robust, callable_loss, lsmr):
     if when == ROBUST:
         return robust
     if when == CALLABLE_LOSS:
         return callable_loss
+    if when == LSMR:
+        return lsmr
     return True
 
 
@@ -175,24 +190,24 @@ def _size(k, m, n):
 
 
 @kernel_jit
-def workspace_shape(m, n, robust, callable_loss, trace_cap):
+def workspace_shape(m, n, robust, callable_loss, lsmr, trace_cap):
     """Sizes ``(len(W), len(S))`` for a problem of ``m`` residuals, ``n`` unknowns."""
     size = N_SCALARS + trace_cap * (TRACE_FIELDS + n)
     for k in range(LAYOUT.shape[0]):
-        if _present(LAYOUT[k, 7], robust, callable_loss):
+        if _present(LAYOUT[k, 7], robust, callable_loss, lsmr):
             size += _size(k, m, n)
     return size, S_SIZE
 
 
 @kernel_jit
-def init_layout(S, m, n, robust, callable_loss, trace_cap):
+def init_layout(S, m, n, robust, callable_loss, lsmr, trace_cap):
     """Write sizes and array offsets into ``S`` (the order and sizes of ``WORKSPACE``)."""
     S[M] = m
     S[N] = n
     off = N_SCALARS
     for k in range(LAYOUT.shape[0]):
         slot = LAYOUT[k, 0]
-        if _present(LAYOUT[k, 7], robust, callable_loss):
+        if _present(LAYOUT[k, 7], robust, callable_loss, lsmr):
             S[slot] = off
             off += _size(k, m, n)
         elif LAYOUT[k, 8] == EMPTY:
@@ -235,7 +250,8 @@ _VIEWS = {name: (globals()[name], _extent(shape[0]), _extent(shape[1]))
 
 def workspace_markdown():
     """The workspace table as Markdown (``docs/workspace.md`` is generated from it)."""
-    present = {ALWAYS: "always", ROBUST: "robust loss", CALLABLE_LOSS: "callable loss"}
+    present = {ALWAYS: "always", ROBUST: "robust loss", CALLABLE_LOSS: "callable loss",
+               LSMR: "`tr_solver='lsmr'`"}
     rows = ["| slot | shape | present | meaning | also holds |", "|---|---|---|---|---|"]
     for name, shape, when, alias, meaning, reuse in WORKSPACE:
         where = present[when]
@@ -303,10 +319,10 @@ def mat(typingctx, W, S, slot, rows, cols):
         return types.Array(W.dtype, 2, "C")(W, S, slot, rows, cols), codegen
 
 
-def allocate(m, n, robust, callable_loss, trace_cap=0):
+def allocate(m, n, robust, callable_loss, trace_cap=0, lsmr=False):
     """Allocate and lay out a fresh ``(W, S)`` pair (Python helper)."""
-    w_size, s_size = workspace_shape(m, n, robust, callable_loss, trace_cap)
+    w_size, s_size = workspace_shape(m, n, robust, callable_loss, lsmr, trace_cap)
     W = np.zeros(w_size)
     S = np.zeros(s_size, dtype=np.int64)
-    init_layout(S, m, n, robust, callable_loss, trace_cap)
+    init_layout(S, m, n, robust, callable_loss, lsmr, trace_cap)
     return W, S

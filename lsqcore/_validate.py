@@ -348,20 +348,21 @@ def check_compiled_bounds(x0, lb, ub, method_code):
 
 
 #: check_tr_options' answer for the exact solver (LSMR's options unused: its defaults)
-_EXACT_SOLVER = (L.TR_EXACT, L.LSMR_DEFAULTS, 0)
+_EXACT_SOLVER = (L.TR_EXACT, L.LSMR_DEFAULTS, 0, True)
 
 #: the keywords of tr_options that LSMR takes (scipy passes them to its lsmr)
 _LSMR_KEYS = ("atol", "btol", "conlim", "damp", "maxiter", "show")
 
 
 def check_tr_options(method, tr_solver, tr_options):
-    """``(tr_solver code, (atol, btol, conlim, damp), maxiter)`` for the kernel
-    (:func:`lsqcore._kernel.float_options`, :func:`~lsqcore._kernel.int_options`).
+    """``(tr_solver code, (atol, btol, conlim, damp), maxiter, regularize)`` for
+    the kernel (:func:`lsqcore._kernel.float_options`,
+    :func:`~lsqcore._kernel.int_options`).
 
     As scipy: ``tr_options`` are ignored with the exact solver and by 'lm';
     with 'lsmr' they are LSMR's keywords (an unknown one is a ``TypeError``,
-    as from scipy's ``lsmr``; ``regularize`` is trf's and ignored by dogbox
-    with a warning; ``show`` is accepted and prints nothing).
+    as from scipy's ``lsmr``; ``regularize`` is trf's, default True, and
+    ignored by dogbox with a warning; ``show`` is accepted and prints nothing).
     """
     if tr_solver != "lsmr" or method == "lm":
         return _EXACT_SOLVER
@@ -370,9 +371,10 @@ def check_tr_options(method, tr_solver, tr_options):
         if k not in _LSMR_KEYS + ("regularize",):
             raise TypeError(f"`tr_options`: lsmr() got an unexpected keyword argument {k!r} "
                             f"(it takes {', '.join(_LSMR_KEYS)}).")
-    if method in ("trf", "gn"):
-        raise ValueError(f"`tr_solver`='lsmr' is not available in lsqcore yet for "
-                         f"`method`={method!r}; only for 'dogbox' ('lm' ignores it).")
+    if method == "gn":
+        raise ValueError("`tr_solver`='lsmr' is not available for `method`='gn' (a line "
+                         "search on the exact Gauss-Newton step); use 'trf' or 'dogbox'.")
+    regularize = bool(opts.pop("regularize", True)) if method == "trf" else True
     if "regularize" in opts:
         import warnings
         warnings.warn("The keyword 'regularize' in `tr_options` is not relevant for "
@@ -390,4 +392,4 @@ def check_tr_options(method, tr_solver, tr_options):
     elif not isinstance(maxiter, numbers.Integral) or maxiter <= 0:
         raise ValueError(f"`tr_options['maxiter']` must be None or a positive integer, "
                          f"got {maxiter!r}.")
-    return L.TR_LSMR, tuple(vals), int(maxiter)
+    return L.TR_LSMR, tuple(vals), int(maxiter), regularize

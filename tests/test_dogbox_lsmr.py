@@ -144,8 +144,8 @@ def test_tr_options_errors():
     with pytest.raises(ValueError, match="`tr_options\\['maxiter'\\]`"):
         lsqcore.least_squares(*args, method="dogbox", tr_solver="lsmr",
                               tr_options={"maxiter": 0})
-    with pytest.raises(ValueError, match="not available in lsqcore yet for `method`='trf'"):
-        lsqcore.least_squares(*args, tr_solver="lsmr")
+    with pytest.raises(ValueError, match="not available for `method`='gn'"):
+        lsqcore.least_squares(*args, method="gn", tr_solver="lsmr")
     with pytest.warns(UserWarning, match="'regularize'"):
         r = lsqcore.least_squares(*args, method="dogbox", tr_solver="lsmr",
                                   tr_options={"regularize": True})

@@ -5,7 +5,8 @@
 * ``init_layout`` places the present arrays back to back, in the table's
   order, without overlap, inside ``W`` of ``workspace_shape``'s size, right
   after the scalar registers; absent arrays take no room or share their alias;
-* ``numpy_view`` gives each array with the table's shape at its offset.
+* ``numpy_view`` gives each array with the table's shape at its offset
+  (extents such as ``'m+n'`` included).
 """
 import itertools
 
@@ -15,7 +16,7 @@ import pytest
 from lsqcore import _layout as L
 
 SIZES = [(1, 1), (50, 3), (3, 5), (200, 8), (7, 1)]
-FLAGS = list(itertools.product([False, True], [False, True], [0, 4]))
+FLAGS = list(itertools.product([False, True], [False, True], [False, True], [0, 4]))
 
 
 def _dims(shape, m, n):
@@ -35,17 +36,18 @@ def test_every_array_slot_has_one_row():
 
 
 @pytest.mark.parametrize("m,n", SIZES)
-@pytest.mark.parametrize("robust,callable_loss,trace_cap", FLAGS)
-def test_offsets_sizes_and_views(m, n, robust, callable_loss, trace_cap):
+@pytest.mark.parametrize("robust,callable_loss,lsmr,trace_cap", FLAGS)
+def test_offsets_sizes_and_views(m, n, robust, callable_loss, lsmr, trace_cap):
     if callable_loss and not robust:
         pytest.skip("a callable loss is a robust loss")
-    W, S = L.allocate(m, n, robust, callable_loss, trace_cap)
-    assert W.size == L.workspace_shape(m, n, robust, callable_loss, trace_cap)[0]
+    W, S = L.allocate(m, n, robust, callable_loss, trace_cap, lsmr)
+    assert W.size == L.workspace_shape(m, n, robust, callable_loss, lsmr, trace_cap)[0]
     assert S.size == L.S_SIZE and (S[L.M], S[L.N]) == (m, n)
     end = L.N_SCALARS
     for name, shape, when, alias, meaning, _ in L.WORKSPACE:
         slot = getattr(L, name)
-        present = {L.ALWAYS: True, L.ROBUST: robust, L.CALLABLE_LOSS: callable_loss}[when]
+        present = {L.ALWAYS: True, L.ROBUST: robust, L.CALLABLE_LOSS: callable_loss,
+                   L.LSMR: lsmr}[when]
         if present:
             assert S[slot] == end, name              # back to back, in table order
             r, c = _dims(shape, m, n)

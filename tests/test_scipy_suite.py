@@ -28,8 +28,7 @@ from conftest import lsqcore_only
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-SPARSE = "sparse Jacobian / jac_sparsity / tr_solver='lsmr' / LinearOperator (large-problems issue)"
-LSMR_TRF = "tr_solver='lsmr' with method='trf' (dogbox has it; large-problems issue)"
+SPARSE = "sparse Jacobian / jac_sparsity / LinearOperator (large-problems issue)"
 
 KNOWN_FAILURES = {
     "test_least_squares": {
@@ -38,8 +37,6 @@ KNOWN_FAILURES = {
            for name in ("test_equivalence", "test_linear_operator", "test_numerical_jac",
                         "test_solver_selection", "test_tr_options", "test_with_bounds",
                         "test_x_scale_jac_scale")},
-        **{f"::TestTRF::{name}": LSMR_TRF
-           for name in ("test_rosenbrock", "test_rosenbrock_bounds", "test_rosenbrock_cropped")},
         "::TestTRF::test_lsmr_regularization": SPARSE,
     },
     "TestCurveFit": {

@@ -55,9 +55,8 @@ from LSMR (:mod:`lsqcore._lsmr`) on ``J diag(d)``, ``d = x_scale`` on the
 free variables and 0 on the active ones, ``s_N = -d * LSMR(J diag(d), f)``
 (LSMR from zero gives the minimum-norm solution in the scaled variables);
 the quadratic model is evaluated with ``J`` itself instead of the QR
-factor, and nothing is factored.  LSMR's vectors live in buffers the exact
-solver would use for its factorization (``FNEW``, ``B``, ``R``, ``VV``,
-``U``, ``XQ``).
+factor, and nothing is factored (the operator, and LSMR's vectors in the
+workspace, are trf's: :mod:`lsqcore.methods.lsmr_model`).
 
 Workspace use: ``V`` holds ``on_bound`` (-1, 0, +1 per variable), ``DV`` the
 bounds the trial step ends on, ``D`` the free mask, ``GH`` the free
@@ -75,15 +74,13 @@ sec. 4.1 (the dogleg method).
 from .._jit import kernel_jit, hook_jit
 from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST, O_X, O_XNEW, O_STEP, O_STEPH, O_PH,
                        O_G, O_GH, O_SCALE, O_SCALEINV, O_V, O_DV, O_D, O_LB, O_UB, O_R,
-                       O_RH, O_AG, O_W1, O_W2, O_J, O_FS, O_FNEW, O_B, O_VV, O_U, O_XQ,
-                       DELTA, ALPHA, PRERED, RATIO, STEP_NORM, STEP_H_NORM, TR_HIT,
-                       TR_SOLVER, TR_LSMR, LSMR_MAXITER, LSMR_ATOL, LSMR_BTOL, LSMR_CONLIM,
-                       LSMR_DAMP)
-from .._lsmr import lsmr_core
+                       O_RH, O_AG, O_W1, O_W2, O_J, O_FS, DELTA, ALPHA, PRERED, RATIO,
+                       STEP_NORM, STEP_H_NORM, TR_HIT, TR_SOLVER, TR_LSMR, LSMR_DAMP)
 from .._linalg import norm_r, dot, minimize_quadratic_1d, norm2, max_nan, EPS
 from .._bounds import step_to_bound, in_bounds
 from .._stopping import gtol_verdict
 from .common import factor_scaled_jacobian, gauss_newton_step, update_jac_scale
+from .lsmr_model import lsmr_solve, jh_norm2
 from .trf import (RATIO_LOW, RATIO_HIGH, RADIUS_SHRINK, RADIUS_GROW, step_quality,
                   is_successful, step_invalid, converged)
 
@@ -162,32 +159,6 @@ def factorize(W, S):
         p[i] *= free[i]
 
 
-@hook_jit
-def _scaled_mv(A, v, out):
-    """``out = J diag(d) v`` for ``A = (J, d)``."""
-    J, d = A
-    for i in range(J.shape[0]):
-        acc = 0.0
-        for j in range(J.shape[1]):
-            acc += J[i, j] * (d[j] * v[j])
-        out[i] = acc
-
-
-@hook_jit
-def _scaled_rmv(A, u, out):
-    """``out = diag(d) J^T u`` for ``A = (J, d)`` (by rows of ``J``)."""
-    J, d = A
-    n = J.shape[1]
-    for j in range(n):
-        out[j] = 0.0
-    for i in range(J.shape[0]):
-        ui = u[i]
-        for j in range(n):
-            out[j] += J[i, j] * ui
-    for j in range(n):
-        out[j] *= d[j]
-
-
 @kernel_jit
 def _lsmr_newton_step(W, S, free, p):
     """``p = -d * LSMR(J diag(d), f)``, ``d = x_scale * free`` (module docstring)."""
@@ -197,11 +168,7 @@ def _lsmr_newton_step(W, S, free, p):
     d = vec(W, S, O_W1, 2 * n)[:n]
     for i in range(n):
         d[i] = scale[i] * free[i]
-    maxiter = S[LSMR_MAXITER] if S[LSMR_MAXITER] > 0 else min(m, n)
-    work = (vec(W, S, O_FNEW, m), vec(W, S, O_B, m), vec(W, S, O_R, n), vec(W, S, O_VV, n),
-            vec(W, S, O_U, n), vec(W, S, O_XQ, n))
-    lsmr_core(_scaled_mv, _scaled_rmv, (mat(W, S, O_J, m, n), d), vec(W, S, O_FS, m), p,
-              W[LSMR_DAMP], W[LSMR_ATOL], W[LSMR_BTOL], W[LSMR_CONLIM], maxiter, work)
+    lsmr_solve(W, S, (mat(W, S, O_J, m, n), d, d, False), vec(W, S, O_FS, m), W[LSMR_DAMP], p)
     for i in range(n):
         p[i] = -p[i] * d[i]
 
@@ -210,19 +177,11 @@ def _lsmr_newton_step(W, S, free, p):
 def _model_curvature(W, S, s):
     """``||J s||^2`` of the Gauss-Newton model: from ``R`` when ``J`` was
     factored, from ``J`` itself with LSMR (``s`` is zero on the active
-    variables, so ``J s = J_free s``)."""
-    m = S[M]
+    variables, so ``J s = J diag(free) s``)."""
     n = S[N]
     if S[TR_SOLVER] != TR_LSMR:
         return norm_r(mat(W, S, O_R, n, n), s)
-    J = mat(W, S, O_J, m, n)
-    acc = 0.0
-    for i in range(m):
-        y = 0.0
-        for j in range(n):
-            y += J[i, j] * s[j]
-        acc += y * y
-    return acc
+    return jh_norm2(mat(W, S, O_J, S[M], n), vec(W, S, O_D, n), s)
 
 
 @kernel_jit

@@ -15,7 +15,11 @@ system, written in the variables ``x = x_k + D p_h`` with
 where ``C`` (from the derivative ``dv`` of ``v``) keeps the model correct
 near the bounds.  Writing ``C = diag(c)^2`` the model is an ordinary linear
 least-squares problem for the stacked matrix ``[J_h; diag(sqrt(c))]``,
-solved exactly through its SVD (:mod:`lsqcore._linalg`).
+solved exactly through its SVD (:mod:`lsqcore._linalg`), or, with
+``tr_solver='lsmr'``, approximately in the two-dimensional subspace spanned
+by ``g_h`` and LSMR's Gauss-Newton direction
+(:mod:`lsqcore.methods.lsmr_model`); the step selection below is the same
+for both, the model being read from ``R`` or from ``J``.
 
 A step that leaves the box is not projected.  Branch, Coleman and Li
 (1999) compare three candidates and keep the one with the lowest model
@@ -47,7 +51,7 @@ J. Nocedal, S. J. Wright, "Numerical Optimization", 2nd ed., 2006.
 import math
 
 from .._jit import kernel_jit, hook_jit
-from .._layout import (vec, M, N, BOUNDED, JAC_SCALE, FIRST,
+from .._layout import (vec, M, N, BOUNDED, JAC_SCALE, FIRST, TR_SOLVER, TR_LSMR,
                        O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
                        O_SCALEINV, O_V, O_DV, O_D, O_DIAGH, O_LB, O_UB,
                        O_R, O_RH, O_AG, O_W1, O_W2, O_J, mat,
@@ -59,6 +63,7 @@ from .._bounds import (first_order_optimality, step_to_bound, intersect_trust_re
 from .._status import RUNNING
 from .._stopping import check_termination, gtol_verdict
 from .common import factor_scaled_jacobian, trust_region_step, update_jac_scale
+from .lsmr_model import subspace_model, subspace_step, model_dot
 
 #: radius rule (Nocedal & Wright 2006, Alg. 4.1; scipy's ``update_tr_radius``):
 #: shrink below this ratio of actual to predicted reduction ...
@@ -131,7 +136,10 @@ def factorize(W, S):
         g_h[i] = d[i] * g[i]
         if diag_h[i] != 0.0:
             augmented = True
-    factor_scaled_jacobian(W, S, d, diag_h, augmented)
+    if S[TR_SOLVER] == TR_LSMR:
+        subspace_model(W, S, d, diag_h, g_h)
+    else:
+        factor_scaled_jacobian(W, S, d, diag_h, augmented)
     W[THETA] = max(THETA_MIN, 1.0 - W[G_NORM])
 
 
@@ -150,20 +158,49 @@ def compute_step(W, S):
     step = vec(W, S, O_STEP, n)
     step_h = vec(W, S, O_STEPH, n)
     Delta = W[DELTA]
-    W[ALPHA] = trust_region_step(W, S, Delta, W[ALPHA], LAMBDA_RTOL, GN_FACTOR, True, True, p_h)
+    if S[TR_SOLVER] == TR_LSMR:
+        subspace_step(W, S, Delta, p_h)
+    else:
+        W[ALPHA] = trust_region_step(W, S, Delta, W[ALPHA], LAMBDA_RTOL, GN_FACTOR, True, True,
+                                     p_h)
     if S[BOUNDED]:
         value = _select_step(W, S, x, p_h, d, g_h, R, Delta, step, step_h)
     else:
         for i in range(n):
             step_h[i] = p_h[i]
             step[i] = d[i] * p_h[i]
-        value = quadratic(R, g_h, step_h)
+        value = _model(W, S, R, g_h, step_h)
     W[PRERED] = -value
     for i in range(n):
         x_new[i] = x[i] + step[i]
     if S[BOUNDED]:
         make_strictly_feasible(x_new, vec(W, S, O_LB, n), vec(W, S, O_UB, n), 0.0)
     W[STEP_H_NORM] = norm2(step_h)
+
+
+@hook_jit
+def _curvature(W, S, R, a, b):
+    """``a^T (J_h^T J_h + C) b``: from ``R``, the factor of ``[J_h; C^(1/2)]``, or
+    with LSMR from ``J`` (:func:`lsqcore.methods.lsmr_model.model_dot`)."""
+    if S[TR_SOLVER] == TR_LSMR:
+        return model_dot(W, S, a, b)
+    return dot_r(R, a, b)
+
+
+@hook_jit
+def _curvature2(W, S, R, s):
+    """``s^T (J_h^T J_h + C) s`` (:func:`_curvature` of ``s`` with itself)."""
+    if S[TR_SOLVER] == TR_LSMR:
+        return model_dot(W, S, s, s)
+    return norm_r(R, s)
+
+
+@hook_jit
+def _model(W, S, R, g_h, p):
+    """The model ``q(p) = g_h^T p + 1/2 p^T (J_h^T J_h + C) p``."""
+    if S[TR_SOLVER] == TR_LSMR:
+        return dot(g_h, p) + 0.5 * model_dot(W, S, p, p)
+    return quadratic(R, g_h, p)
 
 
 @kernel_jit
@@ -184,7 +221,7 @@ def _select_step(W, S, x, p_h, d, g_h, R, Delta, step, step_h):
     if in_bounds(x_b, lb, ub):
         for i in range(n):
             step_h[i] = p_h[i]
-        return quadratic(R, g_h, p_h)
+        return _model(W, S, R, g_h, p_h)
 
     p_stride = step_to_bound(x, p, lb, ub, hits)
     # reflected direction
@@ -210,16 +247,16 @@ def _select_step(W, S, x, p_h, d, g_h, R, Delta, step, step_h):
     r_value = math.inf
     if r_lo <= r_hi:
         # q(p_h + t r_h) = a t^2 + b t + c
-        a = 0.5 * norm_r(R, r_h)
-        b = dot(g_h, r_h) + dot_r(R, p_h, r_h)
-        c = quadratic(R, g_h, p_h)
+        a = 0.5 * _curvature2(W, S, R, r_h)
+        b = dot(g_h, r_h) + _curvature(W, S, R, p_h, r_h)
+        c = _model(W, S, R, g_h, p_h)
         t, r_value = minimize_quadratic_1d(a, b, r_lo, r_hi, c)
         for i in range(n):
             r_h[i] = p_h[i] + t * r_h[i]
     # cut-back step
     for i in range(n):
         p_h[i] *= theta
-    p_value = quadratic(R, g_h, p_h)
+    p_value = _model(W, S, R, g_h, p_h)
     # Cauchy step along -g_h
     ag_h = vec(W, S, O_AG, n)
     ag = vec(W, S, O_W2, 2 * n)[:n]
@@ -230,7 +267,7 @@ def _select_step(W, S, x, p_h, d, g_h, R, Delta, step, step_h):
     to_tr = Delta / gnorm_h if gnorm_h > 0.0 else 0.0
     to_bound = step_to_bound(x, ag, lb, ub, hits)
     ag_stride = theta * to_bound if to_bound < to_tr else to_tr
-    a = 0.5 * norm_r(R, ag_h)
+    a = 0.5 * _curvature2(W, S, R, ag_h)
     b = dot(g_h, ag_h)
     t, ag_value = minimize_quadratic_1d(a, b, 0.0, ag_stride, 0.0)
     for i in range(n):
