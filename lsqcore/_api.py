@@ -32,6 +32,7 @@ from ._driver import (run_python, compiled_entry, solve_by_address, solve_by_add
                       solve_by_address_threads,
                       pack_ints, pack_floats, Views, ERR_F_SHAPE, ERR_J_SHAPE,
                       ERR_LOSS_SHAPE, ERR_F0_NONFINITE, ERR_LM_M_LT_N, ERR_INPLACE_SHORT,
+                      ERR_SPARSITY_ROWS, sparse_tail,
                       ERR_INPLACE_OVERRUN, ERR_RAISED, ERR_JAC_RAISED, ERR_X0_NONFINITE)
 from ._kernel import setup, int_options, float_options, KERNEL
 from ._cabi import arg_key, model_pointers, packed
@@ -43,7 +44,8 @@ from ._optimize_result import OptimizeResult
 from ._status import MESSAGES, CALLBACK_STOP, NONFINITE_JAC
 from ._validate import (check_options, check_x0, check_bounds, check_x_scale, check_tolerances,
                         check_f_scale, check_diff_step, check_callback, is_unbounded,
-                        check_tr_options)
+                        check_tr_options, check_sparse_jacobian)
+from ._sparse_jac import Pattern, is_sparse, is_operator
 _NO_BOUNDS = (-np.inf, np.inf)          # the default `bounds` (recognised by identity)
 _F64 = np.dtype(np.float64)
 _INT = np.dtype(int)                    # the dtype of active_mask
@@ -114,7 +116,11 @@ def least_squares(fun, x0, jac="2-point", bounds=_NO_BOUNDS, method="trf",
     jac : {'2-point', '3-point', 'cs'} or callable, optional
         Jacobian: finite differences (steps relative to ``|x_j|``), complex
         step (``fun`` must accept complex input) or ``jac(x, *args,
-        **kwargs) -> (m, n) array``.
+        **kwargs)`` returning an (m, n) array or a ``scipy.sparse`` matrix
+        (any format; its structure at ``x0`` is the pattern of every later
+        one, :mod:`lsqcore._sparse_jac`).  A sparse ``J`` is solved with
+        ``tr_solver='lsmr'`` at the cost of its non-zeros
+        (:mod:`lsqcore._csc`); a ``LinearOperator`` is refused (not yet).
     bounds : 2-tuple of array_like or `scipy.optimize.Bounds`, optional
         Lower and upper bounds (``method='trf'`` or ``'dogbox'``).
     method : {'trf', 'dogbox', 'lm', 'gn'}, optional
@@ -148,8 +154,11 @@ def least_squares(fun, x0, jac="2-point", bounds=_NO_BOUNDS, method="trf",
         ``regularize`` (default True; 'dogbox' ignores it with a warning);
         another key is a ``TypeError``.  Ignored by the exact solver, as in
         scipy.
-    jac_sparsity : None
-        Accepted for compatibility; must be None (no sparse Jacobians yet).
+    jac_sparsity : None, array_like or sparse matrix (m, n), optional
+        Where ``J`` may be non-zero, for finite differences ('trf',
+        'dogbox'): columns that share no row are differenced together, one
+        residual evaluation per group (:mod:`lsqcore._groups`), and ``J`` is
+        kept sparse (``tr_solver='lsmr'``).  Unused with a callable ``jac``.
     max_nfev : int, optional
         Maximum number of residual evaluations (finite differences not
         counted, as in scipy); default ``100 * n``.
@@ -177,9 +186,11 @@ def least_squares(fun, x0, jac="2-point", bounds=_NO_BOUNDS, method="trf",
     -------
     result : scipy.optimize.OptimizeResult
         ``x, cost, fun, jac, grad, optimality, active_mask, nfev, njev,
-        status, message, success`` with scipy's meanings, plus ``nit`` and
+        status, message, success`` with scipy's meanings (``jac`` a
+        ``scipy.sparse.csr_array`` when it was sparse), plus ``nit``,
         ``method`` (the method that ran, which :func:`lsqcore.fit_report`
-        names).
+        names) and, with ``jac_sparsity``, ``ngroups`` (residual evaluations
+        per differenced Jacobian; twice that for '3-point').
     """
     if args and (type(fun) is CPUDispatcher or type(fun) is InPlace):
         args = _native_args(args)
@@ -245,24 +256,22 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
     jac_code = L.JAC_CALLABLE if callable(jac) else L.JAC_CODES[jac]
     trace_cap = (max_nfev + 1) if trace else 0
     notify = callback is not None or verbose == 2
-    tr_code, lsmr_opts, lsmr_maxiter, regularize = tr
-    fopts_t = float_options(ftol, xtol, gtol, f_scale, lsmr_opts)
-    iopts_t = int_options(L.METHOD_CODES[method], jac_code, loss_code, max_nfev, jac_scale,
-                          notify, tr_code, lsmr_maxiter, regularize)
+    options = (method, jac_code, loss_code, max_nfev, jac_scale, notify, ftol, xtol, gtol,
+               f_scale)
     jac_f = jac if jac_code == L.JAC_CALLABLE else None
     loss_f = loss if loss_code == CALLABLE else None
+    pattern = None
+    if jac_sparsity is not None and jac_f is None:
+        # differences on a sparse pattern, solved with LSMR (scipy's default for
+        # it); its rows are checked against f(x0) where that is evaluated
+        pattern = Pattern.from_sparsity(jac_sparsity, None, n)
+        tr = tr if tr[0] == L.TR_LSMR else check_tr_options(method, "lsmr", tr_options)
+    fopts_t, iopts_t = _kernel_options(tr, *options, pattern)
 
-    m_inplace = -1
-    if isinstance(fun, InPlace):
-        m_inplace = fun.m
-        if (notify or kwargs or type(fun.fun) is not CPUDispatcher
-                or not (jac_f is None or type(jac_f) is CPUDispatcher)
-                or not (loss_f is None or type(loss_f) is CPUDispatcher)):
-            # the Python driver calls fun(x, *args): wrap it (NaN-filled
-            # buffer, so that values it does not write are caught at x0)
-            fun = fun.allocating()
-        else:
-            fun = fun.fun
+    python_driver = (notify or kwargs
+                     or not (jac_f is None or type(jac_f) is CPUDispatcher)
+                     or not (loss_f is None or type(loss_f) is CPUDispatcher))
+    fun, m_inplace = _unwrap_in_place(fun, python_driver)
     if (type(fun) is CPUDispatcher and not kwargs and not notify and not callable(workers)
             and (jac_f is None or type(jac_f) is CPUDispatcher)
             and (loss_f is None or type(loss_f) is CPUDispatcher)):
@@ -271,8 +280,8 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
             # the cached driver, reaching the model through C wrappers
             try:
                 fp, jp = model_pointers(fun, jac_f, m_inplace >= 0, args, key, x0, m_inplace)
-                P = _frozen(pack_ints(_KERNEL, fp, jp, m_inplace, trace_cap, iopts_t),
-                            np.int64)
+                P = _int_record(pack_ints(_KERNEL, fp, jp, m_inplace, trace_cap, iopts_t),
+                                pattern)
                 F = pack_floats(fopts_t, lb, ub, x_scale, rstep)
                 solve = solve_by_address_threads if threads > 1 else solve_by_address
                 if not trace:
@@ -288,7 +297,7 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
                 return _address_result(parts, x0, fun, jac_f, args, m_inplace, lb, ub,
                                        _active_rtol(method, xtol),
                                        unbounded or method not in BOUNDED_METHODS, verbose,
-                                       method)
+                                       method, pattern)
             if err:
                 _raise_address_error(err, int(S[L.M]), _failed_at(x0, W, S), fun, jac_f,
                                      args, m_inplace)
@@ -296,29 +305,79 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
             W, S = _solve_entry(fun, jac_f, loss_f, m_inplace, jac_code == L.JAC_CS, threads,
                                 args, (m_inplace, x0, lb, ub, x_scale, rstep,
                                        _frozen(fopts_t, np.float64),
-                                       _frozen(iopts_t, np.int64), trace_cap, args))
+                                       _int_record(iopts_t, pattern), trace_cap, args))
         f0 = None
     else:
         f0, f_dtype = _initial_residual(fun, x0, args, kwargs, m_inplace, method)
         rstep = check_diff_step(diff_step, n, jac, f_dtype)   # steps for f's precision
-        m = f0.size
-        W, S = L.allocate(m, n, loss_code != LINEAR, loss_code == CALLABLE, trace_cap,
-                          tr_code == L.TR_LSMR)
+        J0 = None if jac_f is None else jac_f(x0.copy(), *args, **kwargs)
+        if pattern is not None:
+            pattern.check_rows(f0.size)
+        elif is_sparse(J0) or is_operator(J0):
+            check_sparse_jacobian(J0, method, tr_solver, jac_scale)
+            pattern = Pattern.from_jacobian(J0, f0.size, n)
+            tr = tr if tr[0] == L.TR_LSMR else check_tr_options(method, "lsmr", tr_options)
+            fopts_t, iopts_t = _kernel_options(tr, *options, pattern)
+        W, S = _allocate(f0.size, n, loss_code, trace_cap, tr[0], pattern)
         setup(W, S, x0, f0, lb, ub, x_scale, rstep, _frozen(fopts_t, np.float64),
               _frozen(iopts_t, np.int64))
         hook = _iteration_hook(callback, verbose, W, S, method, lb, ub) if notify else None
         if verbose == 2:
             _print_header()
         with mapper(workers) as workers_map:
-            if run_python(fun, jac_f, loss_f, W, S, args, kwargs, hook, workers_map):
+            if run_python(fun, jac_f, loss_f, W, S, args, kwargs, hook, workers_map, J0,
+                          pattern):
                 S[L.STATUS] = CALLBACK_STOP
     if int(S[L.STATUS]) == NONFINITE_JAC and int(S[L.NIT]) == 0:
         _raise_nonfinite_jac0(jac_f)
-    result = _result(W, S, method, lb, ub, xtol, trace)
+    result = _result(W, S, method, lb, ub, xtol, trace, pattern)
     if verbose >= 1:
         _print_summary(result, _initial_cost(f0, loss, loss_code, f_scale),
                        describe(W, S) if verbose == 2 else "")
     return result
+
+
+def _kernel_options(tr, method, jac_code, loss_code, max_nfev, jac_scale, notify, ftol, xtol,
+                    gtol, f_scale, pattern=None):
+    """The kernel's option records ``(fopts, iopts)`` (``tr``: :func:`check_tr_options`;
+    ``pattern``: a sparse J's, :class:`lsqcore._sparse_jac.Pattern`)."""
+    tr_code, lsmr_opts, lsmr_maxiter, regularize = tr
+    nnz, ngroups = (-1, 0) if pattern is None else (pattern.nnz, pattern.ngroups)
+    return (float_options(ftol, xtol, gtol, f_scale, lsmr_opts),
+            int_options(L.METHOD_CODES[method], jac_code, loss_code, max_nfev, jac_scale,
+                        notify, tr_code, lsmr_maxiter, regularize, nnz, ngroups))
+
+
+def _unwrap_in_place(fun, python_driver):
+    """``(fun, m_inplace)``: an :class:`InPlace` residual as the compiled drivers
+    call it (``fun.fun``), or wrapped for the Python driver, which calls
+    ``fun(x, *args)`` (a NaN-filled buffer, so that values it does not write
+    are caught at ``x0``); ``m_inplace = -1`` for any other ``fun``."""
+    if not isinstance(fun, InPlace):
+        return fun, -1
+    if python_driver or type(fun.fun) is not CPUDispatcher:
+        return fun.allocating(), fun.m
+    return fun.fun, fun.m
+
+
+def _allocate(m, n, loss_code, trace_cap, tr_code, pattern):
+    """A laid-out workspace for the Python driver, with the sparse pattern in ``S``."""
+    W, S = L.allocate(m, n, loss_code != LINEAR, loss_code == CALLABLE, trace_cap,
+                      tr_code == L.TR_LSMR, -1 if pattern is None else pattern.nnz,
+                      0 if pattern is None else pattern.ngroups)
+    if pattern is not None:
+        pattern.write(S)
+    return W, S
+
+
+def _int_record(values, pattern):
+    """The read-only int64 record of ``values`` (options, or ``P``), followed for a
+    sparse ``J`` by its pattern (:func:`lsqcore._driver.sparse_tail`)."""
+    if pattern is None:
+        return _frozen(values, np.int64)
+    a = np.concatenate((np.array(values, dtype=np.int64), sparse_tail(pattern)))
+    a.flags.writeable = False
+    return a
 
 
 def _solve_entry(fun, jac, loss, m_inplace, cs, threads, args, entry_args):
@@ -354,7 +413,7 @@ def _remember_fast(key, entry):
 
 
 def _address_result(parts, x0, fun, jac, args, m_inplace, lb=None, ub=None, xtol=None,
-                    unbounded=True, verbose=0, method="trf"):
+                    unbounded=True, verbose=0, method="trf", pattern=None):
     """The ``OptimizeResult`` of :func:`solve_by_address`'s ``parts`` (or its error)."""
     x, g, f, J, cost, optimality, nfev, njev, status, nit, m, err = parts
     if err:
@@ -369,9 +428,21 @@ def _address_result(parts, x0, fun, jac, args, m_inplace, lb=None, ub=None, xtol
                             njev=_reported_njev(njev, method, jac is not None), status=status,
                             message=MESSAGES[status], success=status > 0, nit=nit,
                             method=method)
+    if pattern is not None:
+        _sparse_fields(result, pattern, J[0])
     if verbose >= 1:
         _print_summary(result, float("nan"))
     return result
+
+
+def _sparse_fields(res, pattern, values):
+    """A sparse solve's ``jac`` (scipy's ``csr_array``) and, for differences,
+    ``ngroups`` (residual evaluations per Jacobian; twice that for 3-point)."""
+    res.jac = pattern.matrix(values)
+    if pattern.ngroups:
+        res.ngroups = pattern.ngroups
+        if "trace" in res:
+            res.trace.ngroups = pattern.ngroups
 
 
 def _failed_at(x0, W, S):
@@ -524,6 +595,9 @@ def _raise_driver_error(err, m, n, fun=None, jac=None, x=None, args=(), m_inplac
         raise ValueError(f"`jac` must return an array of shape {(m, n)}.")
     if err == ERR_LOSS_SHAPE:
         raise ValueError(f"`loss` must return an array of shape (3, {m}).")
+    if err == ERR_SPARSITY_ROWS:
+        raise ValueError(f"`jac_sparsity` must have shape (m, n) = {(m, n)}: m rows, one per "
+                         "residual of `fun(x0)`.")
 
 
 def _print_header():
@@ -597,7 +671,7 @@ def _reported_njev(njev, method, jac_callable):
     return None if method == "lm" and not jac_callable else njev
 
 
-def _result(W, S, method, lb, ub, xtol, trace):
+def _result(W, S, method, lb, ub, xtol, trace, pattern=None):
     r = read_row(W, S.tolist())          # Python ints: cheaper slicing than numpy ints
     x, g, f = r.x.copy(), r.grad.copy(), r.fun.copy()
     status = r.status
@@ -624,4 +698,6 @@ def _result(W, S, method, lb, ub, xtol, trace):
     if trace:
         from ._trace import Trace
         res.trace = Trace.from_workspace(W, S)
+    if pattern is not None:
+        _sparse_fields(res, pattern, L.numpy_view(W, S, "O_J"))
     return res

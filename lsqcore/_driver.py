@@ -41,7 +41,7 @@ from ._kernel import KERNEL
 from ._row import (solve_row, read_row_jit, start_by_address, step_by_address, fd_serial,
                    ERR_F_SHAPE, ERR_J_SHAPE, ERR_LOSS_SHAPE)  # noqa: F401 (ERR_LOSS_SHAPE)
 from ._threads import threaded_fd
-from ._jacobian import complex_step_jacobian
+from ._jacobian import complex_step_jacobian, complex_step_grouped
 from ._workers import FunAt
 from ._memo import Memo
 
@@ -68,6 +68,8 @@ class Views:
         self.m, self.n = int(S[L.M]), int(S[L.N])
         (self.x, self.x_new, self.f, self.f_new, self.J, self.FQ, self.XQ, self.h, self.g,
          self.z) = L.numpy_views(W, S, self._NAMES)
+        if not S[L.SPARSE]:
+            self.J = self.J.reshape(self.m, self.n)
         self.rho_new = L.numpy_view(W, S, "O_RHONEW") if S[L.LOSS] != 0 else None
 
 
@@ -84,19 +86,19 @@ def _shape_checked(f, m, x):
 
 def _dense_jacobian(J, m, n):
     """``jac``'s value as an (m, n) array, read as scipy reads it (a vector is
-    one row: ``np.atleast_2d``); sparse matrices and linear operators, which
-    need the sparse solvers, are refused by name."""
+    one row: ``np.atleast_2d``); a sparse matrix or linear operator where the
+    solve was set up for a dense ``J`` is refused by name."""
     if not isinstance(J, np.ndarray) and type(J).__module__.startswith("scipy.sparse"):
-        raise ValueError(f"`jac` returned a {type(J).__name__}: sparse Jacobians and "
-                         "LinearOperators are not supported yet; return a dense "
-                         "(m, n) array.")
+        raise ValueError(f"`jac` returned a dense array at `x0` and a {type(J).__name__} "
+                         "later: it must keep returning one kind.")
     J = np.atleast_2d(J)
     if J.shape != (m, n):
         raise ValueError(f"`jac` must return an array of shape {(m, n)}, got {J.shape}.")
     return J
 
 
-def run_python(fun, jac, loss, W, S, args, kwargs, on_iteration=None, workers=None):
+def run_python(fun, jac, loss, W, S, args, kwargs, on_iteration=None, workers=None,
+               J0=None, pattern=None):
     """Drive the kernel with Python callables until it is done.
 
     Parameters
@@ -113,6 +115,10 @@ def run_python(fun, jac, loss, W, S, args, kwargs, on_iteration=None, workers=No
     workers : map-like callable, optional
         Evaluates the finite-difference points as ``workers(f, points)``
         (:mod:`lsqcore._workers`); None: one after another, here.
+    J0 : array or sparse matrix, optional
+        ``jac(x0)``, already evaluated by the front end: the first Jacobian.
+    pattern : lsqcore._sparse_jac.Pattern, optional
+        The pattern of a sparse ``J`` (the workspace holds its values).
 
     Returns
     -------
@@ -134,9 +140,18 @@ def run_python(fun, jac, loss, W, S, args, kwargs, on_iteration=None, workers=No
                 for i, f in enumerate(workers(FunAt(fun, args, kwargs), points)):
                     v.FQ[i] = _shape_checked(f, m, points[i])
         elif req == L.REQ_J:
-            v.J[:] = _dense_jacobian(jac(v.x.copy(), *args, **kwargs), m, n)
+            J = jac(v.x.copy(), *args, **kwargs) if J0 is None else J0
+            J0 = None
+            if pattern is not None:
+                pattern.load(J, v.J)
+            else:
+                v.J[:] = _dense_jacobian(J, m, n)
         elif req == L.REQ_JCS:
-            complex_step_jacobian(_ComplexFun(fun, m, kwargs), v.x, v.h, v.J.reshape(-1), args)
+            if pattern is not None:
+                complex_step_grouped(_ComplexFun(fun, m, kwargs), v.x, v.h, pattern, v.J, args)
+            else:
+                complex_step_jacobian(_ComplexFun(fun, m, kwargs), v.x, v.h, v.J.reshape(-1),
+                                      args)
         elif req == L.REQ_LOSS:
             rho = np.asarray(loss(v.z.copy()), dtype=float)
             if rho.shape != (3, m):
@@ -243,6 +258,18 @@ ERR_INPLACE_SHORT = -106
 ERR_INPLACE_OVERRUN = -107
 ERR_RAISED = -108          # `fun` raised (address path); the point is in x_new
 ERR_JAC_RAISED = -109      # `jac` raised (address path); the point is in x_new
+ERR_SPARSITY_ROWS = -111   # `jac_sparsity` has another number of rows than f(x0)
+
+#: the kernel's integer options are L_OPTS values (lsqcore._kernel.int_options); a
+#: sparse J's pattern follows them (sparse_tail)
+L_OPTS = 12
+
+
+def sparse_tail(pattern):
+    """What follows the integer options of a compiled sparse solve: the rows of
+    the pattern, then ``S``'s tail (column pointers, row indices, groups)."""
+    return np.concatenate((np.array([pattern.m], dtype=np.int64), pattern.cp, pattern.ri,
+                           pattern.groups))
 
 # a quiet NaN with a payload no arithmetic produces: marks unwritten entries
 GUARD_BITS = 0x7FF8DEADBEEF1234
@@ -332,7 +359,16 @@ def solve_compiled(kern, call, jcall, first, jac_cs, fun, jac, loss, m_inplace, 
             return np.zeros(0), S, ERR_F0_NONFINITE
     if iopts[0] == L.LM and m < n:
         return np.zeros(0), S, ERR_LM_M_LT_N
-    W = np.zeros(ccall(kern[2], (m, n, iopts[2], iopts[7], trace_cap)))
+    if iopts[10] >= 0:
+        # a sparse J: its pattern follows the options (sparse_tail) and goes to S
+        if iopts[L_OPTS] != m:
+            return np.zeros(0), S, ERR_SPARSITY_ROWS
+        tail = iopts[L_OPTS + 1:]
+        S = np.zeros(L.S_SIZE + tail.shape[0], dtype=np.int64)
+        S[L.S_SIZE:] = tail
+        S[L.M] = m
+        S[L.N] = n
+    W = np.zeros(ccall(kern[2], (m, n, iopts[2], iopts[7], trace_cap, iopts[10], iopts[11])))
     _, err = solve_row(kern, start_by_address, step_by_address, call, jcall, jac_cs, fd, fun,
                        jac, loss, W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts,
                        trace_cap, args)
@@ -345,7 +381,7 @@ ERR_X0_NONFINITE = -110   # x0 has a NaN or inf (address path; nothing was evalu
 # P (int64): the kernel's addresses (KERNEL), the wrappers' addresses, the
 # residual form, the trace capacity and the kernel's integer options `iopts`.
 P_FUN, P_JAC, P_INPLACE, P_TRACE, P_IOPTS = 3, 4, 5, 6, 7
-P_SIZE = P_IOPTS + 10
+P_SIZE = P_IOPTS + L_OPTS
 # F (float64): the kernel's float options `fopts`, then lb, ub, x_scale and
 # rstep, n values each.
 F_LB = 8
@@ -389,7 +425,7 @@ def _packed_solver(fd):
         rstep = F[F_LB + 3 * n:F_LB + 4 * n]
         return solve_compiled(P, call_address, jac_address, first_address, _cs_unused,
                               P[P_FUN], P[P_JAC], None, P[P_INPLACE], x0, lb, ub, x_scale,
-                              rstep, F[:F_LB], P[P_IOPTS:P_SIZE], P[P_TRACE], args, fd)
+                              rstep, F[:F_LB], P[P_IOPTS:], P[P_TRACE], args, fd)
     return solve_packed
 
 

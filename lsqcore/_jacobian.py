@@ -161,3 +161,21 @@ def complex_step_jacobian(fun, x, h, J, args):
         for i in range(fc.shape[0]):
             J[i * n + j] = fc[i].imag / h[j]
         xc[j] = x[j]
+
+
+def complex_step_grouped(fun, x, h, pattern, values, args):
+    """Complex-step Jacobian on a sparse ``pattern`` (:class:`lsqcore._sparse_jac.Pattern`):
+    one evaluation per group of columns, ``x + i sum_{j in group} h_j e_j``,
+    whose imaginary parts give every column of the group (their rows do not
+    meet).  ``values`` is filled in the pattern's order."""
+    cp, ri, groups = pattern.cp, pattern.ri, pattern.groups
+    col = np.repeat(np.arange(x.shape[0]), np.diff(cp))      # the column of each entry
+    entry_group = groups[col]
+    xc = x.astype(np.complex128)
+    for g in range(pattern.ngroups):
+        cols = np.flatnonzero(groups == g)
+        xc[cols] = x[cols] + 1j * h[cols]
+        fc = fun(xc, *args)
+        p = np.flatnonzero(entry_group == g)
+        values[p] = fc[ri[p]].imag / h[col[p]]
+        xc[cols] = x[cols]

@@ -35,8 +35,11 @@ from ._linalg import EPS
 from ._layout import vec, mat
 from ._log import first_use, KERNEL_MESSAGE
 from ._loss import (LINEAR, CALLABLE, evaluate_rho, callable_loss_input,
-                    finish_callable_loss, linear_cost, scale_for_loss, scale_irls)
+                    finish_callable_loss, linear_cost, scale_for_loss, scale_irls, loss_weights)
 from ._jacobian import fd_steps, fd_points, fd_assemble, cs_steps
+from ._groups import grouped_points, grouped_assemble
+from . import _csc as csc
+from .methods.common import jac_column_norms
 from ._status import (FLAT, RUNNING, GTOL, MAX_NFEV, NONFINITE_JAC, IMPROPER_INPUT,
                       NONSTATIONARY, FTOL, XTOL, FTOL_XTOL)
 from ._stopping import (record, record_only, record_gtol, G_FLAT, NFEV, J_NONFINITE,
@@ -57,17 +60,19 @@ ACCEPTED, REJECTED, INVALID = 1, 0, -1
 
 
 def int_options(method, jac, loss, max_nfev, jac_scale, notify, tr_solver=L.TR_EXACT,
-                lsmr_maxiter=0, regularize=True):
+                lsmr_maxiter=0, regularize=True, nnz=-1, ngroups=0):
     """The integer options record ``iopts`` that :func:`setup` reads, as a tuple:
     the codes of ``method``, ``jac`` and ``loss``, ``max_nfev``, whether to
     scale by the Jacobian, whether to notify after each iteration, the C
     address of the method's hooks (compiled on the method's first use,
     :func:`lsqcore._method.method_entry`), the code of the subproblem's
     solver, LSMR's iteration limit (0: ``min(m, n)``) and whether 'trf'
-    regularizes its LSMR system (scipy's ``tr_options['regularize']``)."""
+    regularizes its LSMR system (scipy's ``tr_options['regularize']``), and for a
+    sparse ``J`` its stored entries and groups of columns (``nnz = -1``: dense;
+    the compiled drivers append the pattern, :func:`lsqcore._driver.sparse_tail`)."""
     return (int(method), int(jac), int(loss), int(max_nfev), int(jac_scale), int(notify),
             _method.method_entry(int(method)), int(tr_solver), int(lsmr_maxiter),
-            int(bool(regularize)))
+            int(bool(regularize)), int(nnz), int(ngroups))
 
 
 def float_options(ftol, xtol, gtol, f_scale, lsmr=L.LSMR_DEFAULTS):
@@ -95,7 +100,7 @@ def setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts):
         lsmr_damp]`` (:func:`float_options`).
     iopts : ndarray
         ``[method, jac, loss, max_nfev, jac_scale, notify, hooks, tr_solver,
-        lsmr_maxiter, regularize]`` (:func:`int_options`).
+        lsmr_maxiter, regularize, nnz, ngroups]`` (:func:`int_options`).
     """
     m = S[L.M]
     n = S[L.N]
@@ -180,6 +185,15 @@ ROUNDING_FLOOR = 1e4
 
 
 @kernel_jit
+def zero_columns(W, S):
+    """Number of exactly-zero columns of ``J`` (dense or compressed-column)."""
+    if S[L.SPARSE]:
+        cp, _, _, vals = csc.structure(W, S)
+        return csc.zero_columns(cp, vals)
+    return _zero_columns(mat(W, S, L.O_J, S[L.M], S[L.N]))
+
+
+@kernel_jit
 def _zero_columns(J):
     """Number of exactly-zero columns of ``J``."""
     m, n = J.shape
@@ -193,6 +207,29 @@ def _zero_columns(J):
         if zero:
             k += 1
     return k
+
+
+@kernel_jit
+def _rounding_floor2(W, S):
+    """``|| |J| |x| ||^2``, the size of ``J x``'s rounding (:func:`_vet_tolerance_stop`)."""
+    m = S[L.M]
+    n = S[L.N]
+    x = vec(W, S, L.O_X, n)
+    floor = 0.0
+    if S[L.SPARSE]:
+        cp, ri, _, vals = csc.structure(W, S)
+        t = vec(W, S, L.O_FNEW, m)
+        csc.abs_times(cp, ri, vals, x, t)
+        for i in range(m):
+            floor += t[i] * t[i]
+        return floor
+    J = mat(W, S, L.O_J, m, n)
+    for i in range(m):
+        t = 0.0
+        for j in range(n):
+            t += abs(J[i, j]) * abs(x[j])
+        floor += t * t
+    return floor
 
 
 @kernel_jit
@@ -232,38 +269,30 @@ def _vet_tolerance_stop(W, S):
         return
     m = S[L.M]
     n = S[L.N]
-    J = mat(W, S, L.O_J, m, n)
     f = vec(W, S, L.O_FS, m)
     g = vec(W, S, L.O_G, n)
-    x = vec(W, S, L.O_X, n)
     lb = vec(W, S, L.O_LB, n)
     ub = vec(W, S, L.O_UB, n)
     f_norm = 0.0
-    floor = 0.0
     for i in range(m):
         f_norm += f[i] * f[i]
-        t = 0.0
-        for j in range(n):
-            t += abs(J[i, j]) * abs(x[j])
-        floor += t * t
     f_norm = math.sqrt(f_norm)
-    if f_norm <= ROUNDING_FLOOR * EPS * math.sqrt(floor):
+    if f_norm <= ROUNDING_FLOOR * EPS * math.sqrt(_rounding_floor2(W, S)):
         return
-    lost = _zero_columns(J)
+    lost = zero_columns(W, S)
     if lost > S[L.ZERO_COLS]:
         W[L.REL_GRAD] = math.inf
         record(W, S, True, NONSTATIONARY_LOST, lost, S[L.ZERO_COLS])
         S[L.STATUS] = NONSTATIONARY
         return
+    norms = vec(W, S, L.O_W1, n)
+    jac_column_norms(W, S, norms)
     worst = 0.0
     for j in range(n):
         if (g[j] > 0.0 and math.isfinite(lb[j])) or (g[j] < 0.0 and math.isfinite(ub[j])):
             continue
-        c = 0.0
-        for i in range(m):
-            c += J[i, j] * J[i, j]
-        if c > 0.0:
-            worst = max(worst, abs(g[j]) / (math.sqrt(c) * f_norm))
+        if norms[j] > 0.0:
+            worst = max(worst, abs(g[j]) / (norms[j] * f_norm))
     W[L.REL_GRAD] = worst
     tau = max(TAU_STATIONARY, math.sqrt(max(W[L.FTOL], W[L.XTOL])))
     if worst > tau:
@@ -376,7 +405,17 @@ def _record(W, S, outcome):
 
 
 @kernel_jit
-def _widen_null_steps(J, typ):
+def _widen_null_steps(W, S):
+    """:func:`_widen_dense` or its compressed-column twin."""
+    typ = vec(W, S, L.O_TYP, S[L.N])
+    if S[L.SPARSE]:
+        cp, _, _, vals = csc.structure(W, S)
+        return csc.widen_null_steps(cp, vals, typ)
+    return _widen_dense(mat(W, S, L.O_J, S[L.M], S[L.N]), typ)
+
+
+@kernel_jit
+def _widen_dense(J, typ):
     """A finite-difference column that is exactly zero usually means the step
     was below the resolution of ``f`` (a parameter far smaller than its
     natural scale, e.g. started at 1e-20).  Give such parameters the typical
@@ -428,30 +467,37 @@ def _jacobian(W, S):
         fd_steps(x, vec(W, S, L.O_LB, n), vec(W, S, L.O_UB, n),
                  vec(W, S, L.O_RSTEP, n), vec(W, S, L.O_TYP, n),
                  jk == L.JAC_3POINT, h, scheme)
-        fd_points(x, h, scheme, 1, mat(W, S, L.O_XQ, n, n))
-        S[L.REQ_K] = n
-        return _request(S, L.REQ_FD, PH_FD1)
+        return _fd_request(W, S, 1)
     three = jk == L.JAC_3POINT
     which = 1 if ph == PH_FD1 else 2
-    fd_assemble(vec(W, S, L.O_F, m), mat(W, S, L.O_B, n, m), h, scheme, three, which,
-                mat(W, S, L.O_J, m, n))
+    if S[L.SPARSE]:
+        cp, ri, group, vals = csc.structure(W, S)
+        grouped_assemble(vec(W, S, L.O_F, m), mat(W, S, L.O_B, S[L.NGROUPS], m), h, scheme,
+                         three, which, group, cp, ri, vals)
+    else:
+        fd_assemble(vec(W, S, L.O_F, m), mat(W, S, L.O_B, n, m), h, scheme, three, which,
+                    mat(W, S, L.O_J, m, n))
     if three and which == 1:
-        fd_points(x, h, scheme, 2, mat(W, S, L.O_XQ, n, n))
-        S[L.REQ_K] = n
-        return _request(S, L.REQ_FD, PH_FD2)
+        return _fd_request(W, S, 2)
     S[L.PHASE] = PH_JAC_DONE
     return 0
 
 
-@kernel_jit
-def _nonfinite_count(J):
-    m, n = J.shape
-    k = 0
-    for i in range(m):
-        for j in range(n):
-            if not math.isfinite(J[i, j]):
-                k += 1
-    return k
+@_phase
+def _fd_request(W, S, stage):
+    """Ask for the ``stage``-th (1 or 2) difference points: one per column, or one
+    per group of columns when ``J`` is sparse (:mod:`lsqcore._groups`)."""
+    n = S[L.N]
+    x = vec(W, S, L.O_X, n)
+    h = vec(W, S, L.O_H, n)
+    scheme = vec(W, S, L.O_FDC, n)
+    k = S[L.NGROUPS]
+    if S[L.SPARSE]:
+        grouped_points(x, h, scheme, csc.structure(W, S)[2], stage, mat(W, S, L.O_XQ, k, n))
+    else:
+        fd_points(x, h, scheme, stage, mat(W, S, L.O_XQ, n, n))
+    S[L.REQ_K] = k
+    return _request(S, L.REQ_FD, PH_FD1 if stage == 1 else PH_FD2)
 
 
 @_phase
@@ -460,32 +506,40 @@ def _jacobian_done(W, S):
     Returns a request (or ``REQ_DONE``), or 0 to go on."""
     m = S[L.M]
     n = S[L.N]
-    J = mat(W, S, L.O_J, m, n)
     if S[L.JAC] == L.JAC_2POINT or S[L.JAC] == L.JAC_3POINT:
-        if _widen_null_steps(J, vec(W, S, L.O_TYP, n)):
+        if _widen_null_steps(W, S):
             S[L.PHASE] = PH_JAC      # redo the differences with wider steps
             return 0
     S[L.NJEV] += 1
     if S[L.NJEV] == 1:
-        S[L.ZERO_COLS] = _zero_columns(J)
-    bad = _nonfinite_count(J)
+        S[L.ZERO_COLS] = zero_columns(W, S)
+    bad = csc.nonfinite_count(vec(W, S, L.O_J, S[L.NNZ]))
     if bad:
         record_only(W, S, J_NONFINITE, bad, S[L.NIT])
         S[L.STATUS] = NONFINITE_JAC
         return _done(S)
     f = vec(W, S, L.O_F, m)
-    if S[L.LOSS] != LINEAR:
-        if S[L.METHOD] == L.GN:
-            scale_irls(J, f, mat(W, S, L.O_RHO, 3, m), vec(W, S, L.O_FS, m))
-        else:
-            scale_for_loss(J, f, mat(W, S, L.O_RHO, 3, m), vec(W, S, L.O_FS, m))
     f_s = vec(W, S, L.O_FS, m)
     g = vec(W, S, L.O_G, n)
-    for j in range(n):          # g = J^T f_s, each sum in a register
-        acc = 0.0
-        for i in range(m):
-            acc += J[i, j] * f_s[i]
-        g[j] = acc
+    if S[L.SPARSE]:
+        cp, ri, _, vals = csc.structure(W, S)
+        if S[L.LOSS] != LINEAR:
+            w = vec(W, S, L.O_FNEW, m)      # free between trials
+            loss_weights(f, mat(W, S, L.O_RHO, 3, m), f_s, w)
+            csc.scale_rows(ri, vals, w)
+        csc.transpose_times(cp, ri, vals, f_s, g)
+    else:
+        J = mat(W, S, L.O_J, m, n)
+        if S[L.LOSS] != LINEAR:
+            if S[L.METHOD] == L.GN:
+                scale_irls(J, f, mat(W, S, L.O_RHO, 3, m), f_s)
+            else:
+                scale_for_loss(J, f, mat(W, S, L.O_RHO, 3, m), f_s)
+        for j in range(n):          # g = J^T f_s, each sum in a register
+            acc = 0.0
+            for i in range(m):
+                acc += J[i, j] * f_s[i]
+            g[j] = acc
     if S[L.NOTIFY]:
         return _request(S, L.REQ_ITER, PH_CHECK)
     S[L.PHASE] = PH_CHECK
@@ -516,9 +570,8 @@ def _check(W, S):
             S[L.STATUS] = GTOL
         return _stop(W, S, S[L.STATUS])
     if gt:
-        m = S[L.M]
-        n = S[L.N]
-        if W[L.COST] > 0.0 and _all_zero(vec(W, S, L.O_J, m * n)):
+        if W[L.COST] > 0.0 and _all_zero(vec(W, S, L.O_J, S[L.NNZ])) and not S[L.SPARSE]:
+            # (a sparse J is not probed: the probes are a dense block of differences)
             return _probe_flat(W, S)
         record_gtol(W, S)
         return _stop(W, S, GTOL)
@@ -750,7 +803,7 @@ _setup_inline = njit(error_model="numpy", inline="always")(setup.py_func)
 
 _SETUP_SIG = _i64(_P_F64, _i64, _P_I64, _i64, _P_F64, _i64, _P_F64, _i64, _P_F64, _i64,
                   _P_F64, _i64, _P_F64, _i64, _P_F64, _i64, _P_F64, _i64, _P_I64, _i64, _i64)
-_SIZE_SIG = _i64(_i64, _i64, _i64, _i64, _i64)
+_SIZE_SIG = _i64(_i64, _i64, _i64, _i64, _i64, _i64, _i64)
 
 # compiled at import: the first import after installation compiles the kernel
 # (~10 s; each method's hooks are compiled on the method's first use,
@@ -767,16 +820,16 @@ with first_use("kernel", KERNEL_MESSAGE):
         S = carray(sp, (sn,))
         iopts = carray(io, (n6,))
         L.init_layout(S, m, n, iopts[2] != LINEAR, iopts[2] == CALLABLE, iopts[7] == L.TR_LSMR,
-                      trace_cap)
+                      trace_cap, iopts[10], iopts[11])
         _setup_inline(W, S, carray(x0, (n,)), carray(f0, (m,)), carray(lb, (n,)),
                       carray(ub, (n,)), carray(xs, (n,)), carray(rs, (n,)), carray(fo, (n5,)),
                       iopts)
         return 0
 
     @cfunc(_SIZE_SIG, cache=True, error_model="numpy")
-    def _size_c(m, n, loss, tr_solver, trace_cap):
+    def _size_c(m, n, loss, tr_solver, trace_cap, nnz, ngroups):
         return L.workspace_shape(m, n, loss != LINEAR, loss == CALLABLE, tr_solver == L.TR_LSMR,
-                                 trace_cap)[0]
+                                 trace_cap, nnz, ngroups)[0]
 
 
 #: C addresses of ``advance``, ``setup`` and ``workspace_shape`` (see above).

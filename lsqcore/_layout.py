@@ -23,15 +23,19 @@ from ._jit import kernel_jit
 # HOOKS: the C address of the method's hooks on the CPU (lsqcore._method)
 # TR_SOLVER: the subproblem's solver (TR_EXACT, TR_LSMR); LSMR_MAXITER: LSMR's limit
 # REGULARIZE: trf with LSMR regularizes the Gauss-Newton system (methods/lsmr_model.py)
+# SPARSE: J is held in compressed-column form (lsqcore._csc); NNZ: its stored entries
+#   (m n when dense); NGROUPS: the groups of columns differenced together (n when dense)
+# I_CPTR, I_ROWS, I_GROUP: offsets in S itself of J's column pointers (n + 1), row
+#   indices (NNZ) and each column's group (n), after S_SIZE (sparse only)
 M, N, METHOD, JAC, LOSS, PHASE, REQ, REQ_K, NFEV, NJEV, NIT, MAX_NFEV, \
     STATUS, BOUNDED, JAC_SCALE, NOTIFY, FIRST, SVD_READY, OUTCOME, \
     TRACE_CAP, TRACE_LEN, ZERO_COLS, STOP1, STOP2, HOOKS, TR_SOLVER, LSMR_MAXITER, \
-    REGULARIZE = range(28)
+    REGULARIZE, SPARSE, NNZ, NGROUPS, I_CPTR, I_ROWS, I_GROUP = range(34)
 # offsets of the arrays in W
 (O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE, O_SCALEINV, O_V,
  O_DV, O_D, O_DIAGH, O_LB, O_UB, O_H, O_RSTEP, O_FDC, O_SV, O_UF, O_W1,
  O_W2, O_RH, O_AG, O_F, O_FNEW, O_FS, O_Z, O_RHO, O_RHONEW, O_J, O_B, O_R,
- O_VV, O_XQ, O_RA, O_TAU, O_TRACE, O_U, O_UFS, O_TYP, O_LSR, O_LSN, S_SIZE) = range(28, 28 + 44)
+ O_VV, O_XQ, O_RA, O_TAU, O_TRACE, O_U, O_UFS, O_TYP, O_LSR, O_LSN, S_SIZE) = range(34, 34 + 44)
 
 # ---- scalar registers at the start of W ---------------------------------------
 # REL_GRAD: the relative gradient that vetted a tolerance stop (_kernel._vet_tolerance_stop)
@@ -76,7 +80,7 @@ TRACE_FIELDS = 12
 # phases of the solve reuse it for something else.  Offsets (init_layout), the
 # allocation size (workspace_shape), the Python driver's views (_driver.Views)
 # and docs/workspace.md are all derived from this one table.
-ALWAYS, ROBUST, CALLABLE_LOSS, LSMR = 0, 1, 2, 3
+ALWAYS, ROBUST, CALLABLE_LOSS, LSMR, DENSE = 0, 1, 2, 3, 4
 #: where an absent array points: nowhere (a zero-length view here) or another slot
 EMPTY = -1
 
@@ -128,14 +132,17 @@ WORKSPACE = (
      ""),
     ("O_RHO", ("3", "m"), ROBUST, EMPTY, "rho, rho', rho'' of the loss at x", ""),
     ("O_RHONEW", ("3", "m"), ROBUST, EMPTY, "rho, rho', rho'' at the trial point", ""),
-    ("O_J", ("m", "n"), ALWAYS, EMPTY, "Jacobian at x (loss-scaled after evaluation)", ""),
-    ("O_B", ("n", "m"), ALWAYS, EMPTY, "residuals at the difference points, one row each",
+    ("O_J", ("k", "1"), ALWAYS, EMPTY,
+     "Jacobian at x (loss-scaled after evaluation): m x n by rows, or its k stored values"
+     " by columns when sparse (lsqcore._csc)", ""),
+    ("O_B", ("g", "m"), ALWAYS, EMPTY,
+     "residuals at the difference points, one row per group of columns (g = n when dense)",
      "the QR work matrix J_h stored by columns while a Jacobian is factored"),
-    ("O_R", ("n", "n"), ALWAYS, EMPTY, "triangular factor R of J_h (or of [J_h; diag])", ""),
-    ("O_VV", ("n", "n"), ALWAYS, EMPTY, "right singular vectors V of R", ""),
-    ("O_XQ", ("n", "n"), ALWAYS, EMPTY, "the difference points, one row each", ""),
-    ("O_U", ("n", "n"), ALWAYS, EMPTY, "left singular vectors U of R", ""),
-    ("O_RA", ("n", "2n"), ALWAYS, EMPTY, "[R; diag(sqrt(c))] by columns (augmented QR)", ""),
+    ("O_R", ("n", "n"), DENSE, EMPTY, "triangular factor R of J_h (or of [J_h; diag])", ""),
+    ("O_VV", ("n", "n"), DENSE, EMPTY, "right singular vectors V of R", ""),
+    ("O_XQ", ("g", "n"), ALWAYS, EMPTY, "the difference points, one row per group", ""),
+    ("O_U", ("n", "n"), DENSE, EMPTY, "left singular vectors U of R", ""),
+    ("O_RA", ("n", "2n"), DENSE, EMPTY, "[R; diag(sqrt(c))] by columns (augmented QR)", ""),
     ("O_TAU", ("2n", "1"), ALWAYS, EMPTY, "Householder coefficients", ""),
     ("O_LSR", ("3", "m+n"), LSMR, EMPTY,
      "LSMR's right-hand side and its two vectors of the operator's rows (m, or m + n for"
@@ -146,74 +153,109 @@ WORKSPACE = (
 )
 
 
+#: the symbols of an extent: 1, m, n, k (J's stored entries), g (groups of columns)
+_SYMBOLS = "1mnkg"
+#: the products of two symbols a size may hold, in LAYOUT's column order
+_TERMS = ("11", "1m", "1n", "mm", "mn", "nn", "1k", "gm", "gn")
+
+
 def _extent(term):
-    """``(c1, cm, cn)`` of an extent ``'3'``, ``'m'``, ``'2n'``, ``'m+n'``: c1 + cm m + cn n."""
-    total = (0, 0, 0)
+    """``(c1, cm, cn, ck, cg)`` of an extent ``'3'``, ``'m'``, ``'2n'``, ``'m+n'``, ``'k'``."""
+    total = [0] * len(_SYMBOLS)
     for part in term.split("+"):
-        k, sym = (part[:-1], part[-1]) if part[-1] in "mn" else (part, "")
-        k = int(k) if k else 1
-        one = (0, k, 0) if sym == "m" else (0, 0, k) if sym == "n" else (k, 0, 0)
-        total = tuple(a + b for a, b in zip(total, one))
-    return total
+        k, sym = (part[:-1], part[-1]) if part[-1] in _SYMBOLS[1:] else (part, "1")
+        total[_SYMBOLS.index(sym)] += int(k) if k else 1
+    return tuple(total)
 
 
 def _size_terms(shape):
-    """Coefficients ``(c1, cm, cn, cmm, cmn, cnn)`` of the size ``rows * cols``."""
-    (a1, am, an), (b1, bm, bn) = _extent(shape[0]), _extent(shape[1])
-    return (a1 * b1, a1 * bm + am * b1, a1 * bn + an * b1, am * bm, am * bn + an * bm, an * bn)
+    """Coefficients of the size ``rows * cols`` on ``_TERMS``."""
+    out = [0] * len(_TERMS)
+    for i, a in enumerate(_extent(shape[0])):
+        for j, b in enumerate(_extent(shape[1])):
+            if a * b:
+                out[_TERMS.index("".join(sorted(_SYMBOLS[i] + _SYMBOLS[j])))] += a * b
+    return tuple(out)
 
 
 #: the table compiled for init_layout / workspace_shape, one row per array:
-#: slot, the six size coefficients, present-when, alias slot (or EMPTY)
+#: slot, the size coefficients on _TERMS, present-when, alias slot (or EMPTY)
 LAYOUT = np.array([(globals()[name],) + _size_terms(shape)
                    + (when, EMPTY if alias == EMPTY else globals()[alias])
                    for name, shape, when, alias, _, _ in WORKSPACE], dtype=np.int64)
 LAYOUT.flags.writeable = False
 
 
+_PRESENT = 1 + len(_TERMS)      # LAYOUT's column of present-when, then the alias
+
+
 @kernel_jit
-def _present(when, robust, callable_loss, lsmr):
+def _present(when, robust, callable_loss, lsmr, sparse):
     if when == ROBUST:
         return robust
     if when == CALLABLE_LOSS:
         return callable_loss
     if when == LSMR:
         return lsmr
+    if when == DENSE:
+        return not sparse
     return True
 
 
 @kernel_jit
-def _size(k, m, n):
+def _size(k, m, n, nnz, ngroups):
     """Number of floats of the array in row ``k`` of ``LAYOUT``."""
     return (LAYOUT[k, 1] + LAYOUT[k, 2] * m + LAYOUT[k, 3] * n + LAYOUT[k, 4] * m * m
-            + LAYOUT[k, 5] * m * n + LAYOUT[k, 6] * n * n)
+            + LAYOUT[k, 5] * m * n + LAYOUT[k, 6] * n * n + LAYOUT[k, 7] * nnz
+            + LAYOUT[k, 8] * ngroups * m + LAYOUT[k, 9] * ngroups * n)
 
 
 @kernel_jit
-def workspace_shape(m, n, robust, callable_loss, lsmr, trace_cap):
-    """Sizes ``(len(W), len(S))`` for a problem of ``m`` residuals, ``n`` unknowns."""
+def _extents(m, n, nnz, ngroups):
+    """``(k, g)``: J's stored entries and the groups of columns; a dense J
+    (``nnz < 0``) stores ``m n`` and differences each column alone."""
+    if nnz < 0:
+        return m * n, n
+    return nnz, ngroups
+
+
+@kernel_jit
+def workspace_shape(m, n, robust, callable_loss, lsmr, trace_cap, nnz, ngroups):
+    """Sizes ``(len(W), len(S))`` for a problem of ``m`` residuals, ``n`` unknowns
+    (``nnz``, ``ngroups``: a sparse J's stored entries and groups of columns;
+    ``nnz < 0`` for a dense J)."""
+    k, g = _extents(m, n, nnz, ngroups)
     size = N_SCALARS + trace_cap * (TRACE_FIELDS + n)
-    for k in range(LAYOUT.shape[0]):
-        if _present(LAYOUT[k, 7], robust, callable_loss, lsmr):
-            size += _size(k, m, n)
-    return size, S_SIZE
+    for r in range(LAYOUT.shape[0]):
+        if _present(LAYOUT[r, _PRESENT], robust, callable_loss, lsmr, nnz >= 0):
+            size += _size(r, m, n, k, g)
+    return size, S_SIZE + (n + 1 + nnz + n if nnz >= 0 else 0)
 
 
 @kernel_jit
-def init_layout(S, m, n, robust, callable_loss, lsmr, trace_cap):
-    """Write sizes and array offsets into ``S`` (the order and sizes of ``WORKSPACE``)."""
+def init_layout(S, m, n, robust, callable_loss, lsmr, trace_cap, nnz, ngroups):
+    """Write sizes and array offsets into ``S`` (the order and sizes of ``WORKSPACE``;
+    the sparse structure's offsets in ``S`` after ``S_SIZE``)."""
     S[M] = m
     S[N] = n
+    k, g = _extents(m, n, nnz, ngroups)
+    sparse = nnz >= 0
+    S[SPARSE] = 1 if sparse else 0
+    S[NNZ] = k
+    S[NGROUPS] = g
+    S[I_CPTR] = S_SIZE
+    S[I_ROWS] = S_SIZE + n + 1
+    S[I_GROUP] = S_SIZE + n + 1 + (k if sparse else 0)
     off = N_SCALARS
-    for k in range(LAYOUT.shape[0]):
-        slot = LAYOUT[k, 0]
-        if _present(LAYOUT[k, 7], robust, callable_loss, lsmr):
+    for r in range(LAYOUT.shape[0]):
+        slot = LAYOUT[r, 0]
+        if _present(LAYOUT[r, _PRESENT], robust, callable_loss, lsmr, sparse):
             S[slot] = off
-            off += _size(k, m, n)
-        elif LAYOUT[k, 8] == EMPTY:
+            off += _size(r, m, n, k, g)
+        elif LAYOUT[r, _PRESENT + 1] == EMPTY:
             S[slot] = off
         else:
-            S[slot] = S[LAYOUT[k, 8]]
+            S[slot] = S[LAYOUT[r, _PRESENT + 1]]
     S[O_TRACE] = off
     S[TRACE_CAP] = trace_cap
     S[TRACE_LEN] = 0
@@ -229,16 +271,16 @@ def numpy_views(W, S, names):
     """:func:`numpy_view` of each of ``names`` (``S`` read once: a Python driver
     takes its views on every solve)."""
     s = S.tolist()
-    m, n = s[M], s[N]
+    values = (1, s[M], s[N], s[NNZ], s[NGROUPS])
     views = []
     for name in names:
-        slot, (r1, rm, rn), (c1, cm, cn) = _VIEWS[name]
+        slot, rows, cols = _VIEWS[name]
         o = s[slot]
-        r = r1 + rm * m + rn * n
-        if c1 == 1 and cm == 0 and cn == 0:
+        r = sum(c * v for c, v in zip(rows, values))
+        if cols == (1, 0, 0, 0, 0):
             views.append(W[o:o + r])
         else:
-            c = c1 + cm * m + cn * n
+            c = sum(c * v for c, v in zip(cols, values))
             views.append(W[o:o + r * c].reshape(r, c))
     return views
 
@@ -251,7 +293,7 @@ _VIEWS = {name: (globals()[name], _extent(shape[0]), _extent(shape[1]))
 def workspace_markdown():
     """The workspace table as Markdown (``docs/workspace.md`` is generated from it)."""
     present = {ALWAYS: "always", ROBUST: "robust loss", CALLABLE_LOSS: "callable loss",
-               LSMR: "`tr_solver='lsmr'`"}
+               LSMR: "`tr_solver='lsmr'`", DENSE: "dense J"}
     rows = ["| slot | shape | present | meaning | also holds |", "|---|---|---|---|---|"]
     for name, shape, when, alias, meaning, reuse in WORKSPACE:
         where = present[when]
@@ -319,10 +361,10 @@ def mat(typingctx, W, S, slot, rows, cols):
         return types.Array(W.dtype, 2, "C")(W, S, slot, rows, cols), codegen
 
 
-def allocate(m, n, robust, callable_loss, trace_cap=0, lsmr=False):
+def allocate(m, n, robust, callable_loss, trace_cap=0, lsmr=False, nnz=-1, ngroups=0):
     """Allocate and lay out a fresh ``(W, S)`` pair (Python helper)."""
-    w_size, s_size = workspace_shape(m, n, robust, callable_loss, lsmr, trace_cap)
+    w_size, s_size = workspace_shape(m, n, robust, callable_loss, lsmr, trace_cap, nnz, ngroups)
     W = np.zeros(w_size)
     S = np.zeros(s_size, dtype=np.int64)
-    init_layout(S, m, n, robust, callable_loss, lsmr, trace_cap)
+    init_layout(S, m, n, robust, callable_loss, lsmr, trace_cap, nnz, ngroups)
     return W, S

@@ -34,7 +34,7 @@ a modern synthesis", Vision Algorithms: Theory and Practice, 2000.
 """
 import math
 
-from ._jit import kernel_jit
+from ._jit import kernel_jit, hook_jit
 from ._linalg import EPS
 
 LINEAR = 0
@@ -118,13 +118,28 @@ def scale_for_loss(J, f, rho, f_s):
     """Triggs' row scaling: ``J <- sqrt(w) J`` in place and ``f_s = rho' f / sqrt(w)``."""
     m, n = J.shape
     for i in range(m):
-        w = rho[1, i] + 2.0 * rho[2, i] * f[i] * f[i]
-        if not w >= EPS:        # also NaN: rho'' f^2 = -0 * inf once f^2 overflows
-            w = EPS
-        w = math.sqrt(w)
+        w = triggs_weight(rho, f, i)
         f_s[i] = rho[1, i] * f[i] / w
         for j in range(n):
             J[i, j] *= w
+
+
+@hook_jit
+def triggs_weight(rho, f, i):
+    """``sqrt(w)``, ``w = rho' + 2 rho'' f^2`` clipped below at eps, of residual ``i``."""
+    w = rho[1, i] + 2.0 * rho[2, i] * f[i] * f[i]
+    if not w >= EPS:        # also NaN: rho'' f^2 = -0 * inf once f^2 overflows
+        w = EPS
+    return math.sqrt(w)
+
+
+@kernel_jit
+def loss_weights(f, rho, f_s, w):
+    """:func:`scale_for_loss` without ``J``: the row weights into ``w`` (for a
+    Jacobian stored otherwise, :mod:`lsqcore._csc`) and ``f_s``."""
+    for i in range(f.shape[0]):
+        w[i] = triggs_weight(rho, f, i)
+        f_s[i] = rho[1, i] * f[i] / w[i]
 
 
 @kernel_jit

@@ -61,7 +61,8 @@ from ._loss import LINEAR, CALLABLE
 #: ``optimality`` (first-order optimality as scipy reports it, see
 #: :func:`lsqcore._bounds.first_order_optimality`: the value of the last
 #: ``gtol`` test, made at the final ``x`` whenever the kernel reached one),
-#: the counters, the status (:mod:`lsqcore._status`) and ``m``.
+#: the counters, the status (:mod:`lsqcore._status`) and ``m``.  ``jac`` is
+#: ``(m, n)``, or for a sparse J its values as one row (:mod:`lsqcore._csc`).
 Row = namedtuple("Row", ["x", "grad", "fun", "jac", "cost", "optimality", "nfev", "njev",
                          "nit", "status", "m"])
 
@@ -81,7 +82,10 @@ def read_row(W, S):
     o = S[L.O_F]
     f = W[o:o + m]
     o = S[L.O_J]
-    J = W[o:o + m * n].reshape((m, n))
+    rows, cols = m, n
+    if S[L.SPARSE] != 0:
+        rows, cols = 1, S[L.NNZ]     # the values, in the pattern's order (_sparse_jac)
+    J = W[o:o + rows * cols].reshape((rows, cols))
     return Row(x, g, f, J, W[L.COST], W[L.G_NORM], S[L.NFEV], S[L.NJEV], S[L.NIT],
                S[L.STATUS], m)
 
@@ -101,7 +105,7 @@ def start_direct(kern, W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts, trace
     """:func:`start_by_address` calling the kernel's functions themselves (the
     GPU, where they are compiled into the CUDA kernel; ``kern`` unused)."""
     L.init_layout(S, f0.shape[0], x0.shape[0], iopts[2] != LINEAR, iopts[2] == CALLABLE,
-                  iopts[7] == L.TR_LSMR, trace_cap)
+                  iopts[7] == L.TR_LSMR, trace_cap, iopts[10], iopts[11])
     setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts)
 
 

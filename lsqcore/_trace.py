@@ -113,6 +113,9 @@ class Trace:
         #: ``'ftol: dF/F = 3.1e-09 < 1e-08 (a step with ratio > 0.25)'``;
         #: :func:`lsqcore._stopping.describe`), '' when not known
         self.stop_reason = ""
+        #: with a sparse J by differences: the groups of columns differenced
+        #: together, so residual evaluations per Jacobian (0: not grouped)
+        self.ngroups = 0
         for k, v in self._columns.items():
             setattr(self, k, v)
 
@@ -200,8 +203,9 @@ class Trace:
         acc = int(np.sum(self.outcome == "accepted"))
         rej = int(np.sum(self.outcome == "rejected"))
         inv = int(np.sum(self.outcome == "invalid"))
+        groups = f", J by {self.ngroups} groups of columns" if self.ngroups else ""
         return (f"{self.method} trace: {len(self)} trials ({acc} accepted, {rej} rejected, "
-                f"{inv} invalid), m = {self.m}, n = {self.n}")
+                f"{inv} invalid), m = {self.m}, n = {self.n}{groups}")
 
     # ------------------------------------------------------------ table
     def table(self, max_params=4, precision=6):

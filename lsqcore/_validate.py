@@ -35,8 +35,6 @@ def check_options(fun, x0, jac, method, loss, verbose, max_nfev, tr_solver,
         raise ValueError(f"`method` must be one of {METHODS}, got {method!r}.")
     if tr_solver not in (None, "exact", "lsmr"):
         raise ValueError(f"`tr_solver` must be None, 'exact' or 'lsmr', got {tr_solver!r}.")
-    if jac_sparsity is not None:
-        raise ValueError("`jac_sparsity` is not supported by lsqcore (dense Jacobians only).")
     if not (callable(jac) or jac in L.JAC_CODES):
         raise ValueError("`jac` must be '2-point', '3-point', 'cs' or a callable, "
                          f"got {jac!r}.")
@@ -51,6 +49,30 @@ def check_options(fun, x0, jac, method, loss, verbose, max_nfev, tr_solver,
     if max_nfev is not None:
         if not isinstance(max_nfev, numbers.Integral) or max_nfev <= 0:
             raise ValueError(f"`max_nfev` must be None or a positive integer, got {max_nfev!r}.")
+    if jac_sparsity is not None and not callable(jac):
+        # (with a callable jac, jac_sparsity is unused, as in scipy)
+        if method in ("lm", "gn"):
+            raise ValueError(f"method={method!r} does not support `jac_sparsity` (a sparse "
+                             "Jacobian needs tr_solver='lsmr': use 'trf' or 'dogbox').")
+        if tr_solver == "exact":
+            raise ValueError("tr_solver='exact' is incompatible with `jac_sparsity` (the "
+                             "exact solver factors a dense J; use tr_solver='lsmr' or None).")
+
+
+def check_sparse_jacobian(J0, method, tr_solver, jac_scale):
+    """A sparse ``J`` or ``LinearOperator`` from ``jac`` at ``x0``: the methods and
+    solvers that can take it (scipy's rules and messages)."""
+    from ._sparse_jac import is_operator
+    if is_operator(J0):
+        if jac_scale:
+            raise ValueError("x_scale='jac' can't be used when `jac` returns LinearOperator.")
+        raise ValueError("`jac` returned a LinearOperator: lsqcore does not take matrix-free "
+                         "Jacobians yet; return a scipy.sparse matrix (or a dense array).")
+    if method in ("lm", "gn"):
+        raise ValueError(f"method={method!r} works only with dense Jacobian matrices (a "
+                         "sparse J needs tr_solver='lsmr': use 'trf' or 'dogbox').")
+    if tr_solver == "exact":
+        raise ValueError("tr_solver='exact' works only with dense Jacobian matrices.")
 
 
 def check_x0(x0):

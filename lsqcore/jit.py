@@ -173,7 +173,7 @@ def least_squares(fun, x0, args=(), lb=None, ub=None, method="trf", jac="2-point
         rs[:] = 0.0
     nf = max_nfev if max_nfev > 0 else 100 * n
     fopts = np.array([ftol, xtol, gtol, f_scale, _LSMR[0], _LSMR[1], _LSMR[2], _LSMR[3]])
-    iopts = np.array([mc, jc, lc, nf, jac_scale, 0, _HOOKS[mc], L.TR_EXACT, 0, 1],
+    iopts = np.array([mc, jc, lc, nf, jac_scale, 0, _HOOKS[mc], L.TR_EXACT, 0, 1, -1, 0],
                      dtype=np.int64)
     if jc == L.JAC_CS:
         W, S, err = solve_compiled(KERNEL, call_alloc, jac_alloc, first_alloc, _cs_compiled,

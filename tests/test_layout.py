@@ -19,10 +19,11 @@ SIZES = [(1, 1), (50, 3), (3, 5), (200, 8), (7, 1)]
 FLAGS = list(itertools.product([False, True], [False, True], [False, True], [0, 4]))
 
 
-def _dims(shape, m, n):
+def _dims(shape, m, n, nnz=-1, ngroups=0):
+    k, g = (m * n, n) if nnz < 0 else (nnz, ngroups)
+
     def ext(e):
-        c1, cm, cn = L._extent(e)
-        return c1 + cm * m + cn * n
+        return sum(c * v for c, v in zip(L._extent(e), (1, m, n, k, g)))
     return ext(shape[0]), ext(shape[1])
 
 
@@ -41,13 +42,13 @@ def test_offsets_sizes_and_views(m, n, robust, callable_loss, lsmr, trace_cap):
     if callable_loss and not robust:
         pytest.skip("a callable loss is a robust loss")
     W, S = L.allocate(m, n, robust, callable_loss, trace_cap, lsmr)
-    assert W.size == L.workspace_shape(m, n, robust, callable_loss, lsmr, trace_cap)[0]
+    assert W.size == L.workspace_shape(m, n, robust, callable_loss, lsmr, trace_cap, -1, 0)[0]
     assert S.size == L.S_SIZE and (S[L.M], S[L.N]) == (m, n)
     end = L.N_SCALARS
     for name, shape, when, alias, meaning, _ in L.WORKSPACE:
         slot = getattr(L, name)
         present = {L.ALWAYS: True, L.ROBUST: robust, L.CALLABLE_LOSS: callable_loss,
-                   L.LSMR: lsmr}[when]
+                   L.LSMR: lsmr, L.DENSE: True}[when]
         if present:
             assert S[slot] == end, name              # back to back, in table order
             r, c = _dims(shape, m, n)
@@ -70,3 +71,30 @@ def test_documented_page_lists_every_row():
         assert "`%s`" % name in text
     assert "`O_TRACE`" in text
 
+
+
+@pytest.mark.parametrize("m,n,nnz,ngroups", [(7, 5, 13, 3), (200, 8, 400, 2), (1, 1, 0, 0)])
+def test_sparse_layout(m, n, nnz, ngroups):
+    """A sparse J (``nnz >= 0``): J takes ``nnz`` floats, the difference buffers
+    one row per group, the dense factors no room at all, and ``S`` holds the
+    column pointers, row indices and groups after ``S_SIZE``."""
+    W, S = L.allocate(m, n, False, False, 0, True, nnz, ngroups)
+    assert S[L.SPARSE] == 1 and (S[L.NNZ], S[L.NGROUPS]) == (nnz, ngroups)
+    assert S.size == L.S_SIZE + n + 1 + nnz + n
+    assert (S[L.I_CPTR], S[L.I_ROWS], S[L.I_GROUP]) == (L.S_SIZE, L.S_SIZE + n + 1,
+                                                        L.S_SIZE + n + 1 + nnz)
+    end = L.N_SCALARS
+    for name, shape, when, alias, _, _ in L.WORKSPACE:
+        slot = getattr(L, name)
+        if when in (L.ALWAYS, L.LSMR):
+            assert S[slot] == end, name
+            r, c = _dims(shape, m, n, nnz, ngroups)
+            end += r * c
+        elif alias == L.EMPTY:
+            assert S[slot] == end, name              # the dense factors: no room
+        else:
+            assert S[slot] == S[getattr(L, alias)], name
+    assert L.numpy_view(W, S, "O_J").shape == (nnz,)
+    assert L.numpy_view(W, S, "O_B").shape == (ngroups, m)
+    assert L.numpy_view(W, S, "O_XQ").shape == (ngroups, n)
+    assert W.size == end

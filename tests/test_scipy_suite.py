@@ -28,16 +28,12 @@ from conftest import lsqcore_only
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-SPARSE = "sparse Jacobian / jac_sparsity / LinearOperator (large-problems issue)"
+OPERATOR = "a LinearOperator `jac` (matrix-free Jacobian; large-problems issue)"
 
 KNOWN_FAILURES = {
     "test_least_squares": {
-        **{f"::{cls}::{name}": SPARSE
-           for cls in ("TestTRF", "TestDogbox")
-           for name in ("test_equivalence", "test_linear_operator", "test_numerical_jac",
-                        "test_solver_selection", "test_tr_options", "test_with_bounds",
-                        "test_x_scale_jac_scale")},
-        "::TestTRF::test_lsmr_regularization": SPARSE,
+        "::TestTRF::test_linear_operator": OPERATOR,
+        "::TestDogbox::test_linear_operator": OPERATOR,
     },
     "TestCurveFit": {
         "::TestCurveFit::test_gh4555b": (

@@ -283,8 +283,9 @@ def test_no_trace_space_in_the_layout():
     fun, jac = python_funs(p)
     m, n = p.m, p.n
     for robust, cl in ((False, False), (True, False), (True, True)):
-        base = L.workspace_shape(m, n, robust, cl, 0)[0]
-        assert L.workspace_shape(m, n, robust, cl, 9)[0] == base + 9 * (L.TRACE_FIELDS + n)
+        base = L.workspace_shape(m, n, robust, cl, False, 0, -1, 0)[0]
+        assert (L.workspace_shape(m, n, robust, cl, False, 9, -1, 0)[0]
+                == base + 9 * (L.TRACE_FIELDS + n))
     W, S = L.allocate(m, n, False, False, 0)
     assert S[L.TRACE_CAP] == 0 and S[L.O_TRACE] == W.size     # an empty record area
     x0 = p.starts[0].copy()
@@ -300,8 +301,8 @@ def test_no_trace_space_when_off(monkeypatch):
     seen = []
     real = L.allocate
 
-    def spy(m, n, robust, callable_loss, trace_cap=0):
-        W, S = real(m, n, robust, callable_loss, trace_cap)
+    def spy(m, n, robust, callable_loss, trace_cap=0, lsmr=False, nnz=-1, ngroups=0):
+        W, S = real(m, n, robust, callable_loss, trace_cap, lsmr, nnz, ngroups)
         seen.append((m, n, robust, callable_loss, trace_cap, W, S))
         return W, S
 
@@ -315,7 +316,7 @@ def test_no_trace_space_when_off(monkeypatch):
         if not seen:
             pytest.skip("the front end no longer allocates through _layout.allocate")
         m, n, robust, cl, cap, W, S = seen[-1]
-        no_trace = L.workspace_shape(m, n, robust, cl, 0)[0]
+        no_trace = L.workspace_shape(m, n, robust, cl, False, 0, -1, 0)[0]
         if trace:
             assert cap == 100 * n + 1            # max_nfev + 1 records
             assert W.size == no_trace + cap * (L.TRACE_FIELDS + n)

@@ -2,7 +2,8 @@
 import math
 
 from .._jit import kernel_jit
-from .._layout import (vec, mat, M, N, O_J, O_B, O_R, O_RA, O_TAU, O_W1, O_W2,
+from .. import _csc as csc
+from .._layout import (vec, mat, M, N, SPARSE, O_J, O_B, O_R, O_RA, O_TAU, O_W1, O_W2,
                        O_FNEW, O_FS, O_SV, O_VV, O_UF, O_UFS, O_U, SVD_READY)
 from .._linalg import (householder_qr, apply_qt, copy_r, jacobi_svd, EPS,
                        well_conditioned, back_substitute, solve_trust_region,
@@ -140,13 +141,23 @@ def column_norms(J, out):
 
 
 @kernel_jit
-def update_jac_scale(J, scale, scale_inv, first, tmp):
+def jac_column_norms(W, S, out):
+    """``out[j] = ||J e_j||``, ``J`` dense or compressed-column (:mod:`lsqcore._csc`)."""
+    if S[SPARSE]:
+        cp, _, _, vals = csc.structure(W, S)
+        csc.column_norms(cp, vals, out)
+    else:
+        column_norms(mat(W, S, O_J, S[M], S[N]), out)
+
+
+@kernel_jit
+def update_jac_scale(W, S, scale, scale_inv, first, tmp):
     """``x_scale='jac'``: ``scale_inv = max(scale_inv, ||J e_j||)``, ``scale = 1/scale_inv``.
 
     On the first call a zero column norm is replaced by 1.
     """
-    column_norms(J, tmp)
-    for j in range(J.shape[1]):
+    jac_column_norms(W, S, tmp)
+    for j in range(S[N]):
         if first:
             scale_inv[j] = tmp[j] if tmp[j] > 0.0 else 1.0
         else:

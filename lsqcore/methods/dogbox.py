@@ -74,7 +74,7 @@ sec. 4.1 (the dogleg method).
 from .._jit import kernel_jit, hook_jit
 from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST, O_X, O_XNEW, O_STEP, O_STEPH, O_PH,
                        O_G, O_GH, O_SCALE, O_SCALEINV, O_V, O_DV, O_D, O_LB, O_UB, O_R,
-                       O_RH, O_AG, O_W1, O_W2, O_J, O_FS, DELTA, ALPHA, PRERED, RATIO,
+                       O_RH, O_AG, O_W1, O_W2, O_FS, DELTA, ALPHA, PRERED, RATIO,
                        STEP_NORM, STEP_H_NORM, TR_HIT, TR_SOLVER, TR_LSMR, LSMR_DAMP)
 from .._linalg import norm_r, dot, minimize_quadratic_1d, norm2, max_nan, EPS
 from .._bounds import step_to_bound, in_bounds
@@ -125,7 +125,6 @@ def free_gradient_norm(on_bound, g):
 def factorize(W, S):
     """The active set, the Gauss-Newton step of the free variables and, on the
     first iteration, the initial radius."""
-    m = S[M]
     n = S[N]
     x = vec(W, S, O_X, n)
     g = vec(W, S, O_G, n)
@@ -135,7 +134,7 @@ def factorize(W, S):
     free = vec(W, S, O_D, n)
     g_free = vec(W, S, O_GH, n)
     if S[JAC_SCALE]:
-        update_jac_scale(mat(W, S, O_J, m, n), scale, scale_inv, S[FIRST] == 1,
+        update_jac_scale(W, S, scale, scale_inv, S[FIRST] == 1,
                          vec(W, S, O_W1, n))
     if S[FIRST] == 1:
         Delta = 0.0
@@ -168,7 +167,7 @@ def _lsmr_newton_step(W, S, free, p):
     d = vec(W, S, O_W1, 2 * n)[:n]
     for i in range(n):
         d[i] = scale[i] * free[i]
-    lsmr_solve(W, S, (mat(W, S, O_J, m, n), d, d, False), vec(W, S, O_FS, m), W[LSMR_DAMP], p)
+    lsmr_solve(W, S, d, d, False, vec(W, S, O_FS, m), W[LSMR_DAMP], p)
     for i in range(n):
         p[i] = -p[i] * d[i]
 
@@ -181,7 +180,7 @@ def _model_curvature(W, S, s):
     n = S[N]
     if S[TR_SOLVER] != TR_LSMR:
         return norm_r(mat(W, S, O_R, n, n), s)
-    return jh_norm2(mat(W, S, O_J, S[M], n), vec(W, S, O_D, n), s)
+    return jh_norm2(W, S, vec(W, S, O_D, n), s)
 
 
 @kernel_jit

@@ -99,14 +99,13 @@ def gtol_test(W, S):
 
 @kernel_jit
 def factorize(W, S):
-    m = S[M]
     n = S[N]
     x = vec(W, S, O_X, n)
     scale = vec(W, S, O_SCALE, n)
     scale_inv = vec(W, S, O_SCALEINV, n)
     first = S[FIRST] == 1
     if S[JAC_SCALE]:
-        update_jac_scale(mat(W, S, O_J, m, n), scale, scale_inv, first,
+        update_jac_scale(W, S, scale, scale_inv, first,
                          vec(W, S, O_W1, n))
     xnorm = 0.0
     for i in range(n):

@@ -71,7 +71,8 @@ Stat. Comput. 4(3), 1983.
 import math
 
 from .._jit import kernel_jit, hook_jit
-from .._layout import (vec, mat, M, N, BOUNDED, O_J, O_FS, O_D, O_DIAGH, O_LSR, O_LSN,
+from .. import _csc as csc
+from .._layout import (vec, mat, M, N, BOUNDED, SPARSE, O_J, O_FS, O_D, O_DIAGH, O_LSR, O_LSN,
                        DELTA, LSMR_MAXITER, LSMR_ATOL, LSMR_BTOL, LSMR_CONLIM, LSMR_DAMP,
                        REGULARIZE, SUB_B11, SUB_B12, SUB_B22, SUB_G1, SUB_G2)
 from .._lsmr import lsmr_core
@@ -87,7 +88,7 @@ PARALLEL = 16.0 * EPS
 
 
 
-# ---- the operator [J diag(d); diag(c)] ---------------------------------------------
+# ---- the operator [J diag(d); diag(c)], J dense or compressed-column ------------------
 
 @hook_jit
 def jh_mv(A, v, out):
@@ -124,28 +125,85 @@ def jh_rmv(A, u, out):
 
 
 @hook_jit
-def jh_dot(J, d, a, b):
-    """``(J diag(d) a) . (J diag(d) b)``."""
-    m, n = J.shape
+def csc_mv(A, v, out):
+    """:func:`jh_mv` for ``A = ((cp, ri, values, m), d, c, aug)``, ``J`` compressed-column."""
+    (cp, ri, vals, m), d, c, aug = A
+    csc.times(cp, ri, vals, d, v, out[:m])
+    if aug:
+        for j in range(d.shape[0]):
+            out[m + j] = c[j] * v[j]
+
+
+@hook_jit
+def csc_rmv(A, u, out):
+    """:func:`jh_rmv` for a compressed-column ``J`` (:func:`csc_mv`)."""
+    (cp, ri, vals, m), d, c, aug = A
+    csc.transpose_times(cp, ri, vals, u, out)
+    for j in range(d.shape[0]):
+        out[j] *= d[j]
+        if aug:
+            out[j] += c[j] * u[m + j]
+
+
+@kernel_jit
+def _csc_operand(W, S):
+    cp, ri, _, vals = csc.structure(W, S)
+    return cp, ri, vals, S[M]
+
+
+@kernel_jit
+def op_mv(W, S, d, v, out):
+    """``out = J diag(d) v`` (``m`` entries), ``J`` dense or compressed-column."""
+    if S[SPARSE]:
+        csc_mv((_csc_operand(W, S), d, d, False), v, out)
+    else:
+        jh_mv((mat(W, S, O_J, S[M], S[N]), d, d, False), v, out)
+
+
+@kernel_jit
+def op_rmv(W, S, d, u, out):
+    """``out = diag(d) J^T u``, ``J`` dense or compressed-column."""
+    if S[SPARSE]:
+        csc_rmv((_csc_operand(W, S), d, d, False), u, out)
+    else:
+        jh_rmv((mat(W, S, O_J, S[M], S[N]), d, d, False), u, out)
+
+
+@kernel_jit
+def jh_dot(W, S, d, a, b):
+    """``(J diag(d) a) . (J diag(d) b)`` (a sparse ``J`` through rows 1 and 2 of
+    ``LSR``, free outside LSMR)."""
+    m = S[M]
+    if S[SPARSE]:
+        R = mat(W, S, O_LSR, 3, m + S[N])
+        op_mv(W, S, d, a, R[1, :m])
+        op_mv(W, S, d, b, R[2, :m])
+        return dot(R[1, :m], R[2, :m])
+    J = mat(W, S, O_J, m, S[N])
     acc = 0.0
     for i in range(m):
         ya = 0.0
         yb = 0.0
-        for j in range(n):
+        for j in range(S[N]):
             ya += J[i, j] * (d[j] * a[j])
             yb += J[i, j] * (d[j] * b[j])
         acc += ya * yb
     return acc
 
 
-@hook_jit
-def jh_norm2(J, d, s):
-    """``||J diag(d) s||^2``."""
-    m, n = J.shape
+@kernel_jit
+def jh_norm2(W, S, d, s):
+    """``||J diag(d) s||^2`` (:func:`jh_dot` of ``s`` with itself)."""
+    m = S[M]
+    if S[SPARSE]:
+        u = mat(W, S, O_LSR, 3, m + S[N])[1, :m]
+        op_mv(W, S, d, s, u)
+        return dot(u, u)
+    J = mat(W, S, O_J, m, S[N])
     acc = 0.0
     for i in range(m):
         y = 0.0
-        for j in range(n):
+        for j in range(S[N]):
             y += J[i, j] * (d[j] * s[j])
         acc += y * y
     return acc
@@ -154,11 +212,10 @@ def jh_norm2(J, d, s):
 @kernel_jit
 def model_dot(W, S, a, b):
     """``a^T (J_h^T J_h + C) b`` of trf's model, from ``J`` (``d`` in ``D``, ``C`` in ``DIAGH``)."""
-    m = S[M]
     n = S[N]
     d = vec(W, S, O_D, n)
     c_h = vec(W, S, O_DIAGH, n)
-    acc = jh_dot(mat(W, S, O_J, m, n), d, a, b)
+    acc = jh_dot(W, S, d, a, b)
     for j in range(n):
         acc += c_h[j] * a[j] * b[j]
     return acc
@@ -167,26 +224,32 @@ def model_dot(W, S, a, b):
 # ---- LSMR in the workspace ----------------------------------------------------------
 
 @kernel_jit
-def lsmr_solve(W, S, A, b, damp, x):
-    """``x = LSMR(A, b, damp)`` with the options of the solve and its vectors in
-    ``LSR``/``LSN`` (``b`` has the operator's rows; the default iteration limit is
-    ``min(rows, n)``, scipy's)."""
+def lsmr_solve(W, S, d, c, aug, b, damp, x):
+    """``x = LSMR([J diag(d); diag(c)], b, damp)`` (the ``c`` rows only with ``aug``)
+    with the options of the solve and its vectors in ``LSR``/``LSN`` (``b`` has
+    the operator's rows; the default iteration limit is ``min(rows, n)``, scipy's)."""
+    m = S[M]
     n = S[N]
     rows = b.shape[0]
-    R = mat(W, S, O_LSR, 3, S[M] + n)
+    R = mat(W, S, O_LSR, 3, m + n)
     V = mat(W, S, O_LSN, 8, n)
     maxiter = S[LSMR_MAXITER] if S[LSMR_MAXITER] > 0 else min(rows, n)
-    lsmr_core(jh_mv, jh_rmv, A, b, x, damp, W[LSMR_ATOL], W[LSMR_BTOL], W[LSMR_CONLIM],
-              maxiter, (R[1, :rows], R[2, :rows], V[0], V[1], V[2], V[3]))
+    work = (R[1, :rows], R[2, :rows], V[0], V[1], V[2], V[3])
+    if S[SPARSE]:
+        lsmr_core(csc_mv, csc_rmv, (_csc_operand(W, S), d, c, aug), b, x, damp,
+                  W[LSMR_ATOL], W[LSMR_BTOL], W[LSMR_CONLIM], maxiter, work)
+    else:
+        lsmr_core(jh_mv, jh_rmv, (mat(W, S, O_J, m, n), d, c, aug), b, x, damp,
+                  W[LSMR_ATOL], W[LSMR_BTOL], W[LSMR_CONLIM], maxiter, work)
 
 
 # ---- trf: the regularized Gauss-Newton direction and the 2-D subspace ----------------
 
 @kernel_jit
-def _regularization(J, d, c_h, g_h, Delta):
+def _regularization(W, S, d, c_h, g_h, Delta):
     """``mu = -q_C / Delta^2`` from the Cauchy value ``q_C`` (module docstring)."""
     gg = dot(g_h, g_h)
-    a = jh_norm2(J, d, g_h)
+    a = jh_norm2(W, S, d, g_h)
     for j in range(g_h.shape[0]):
         a += c_h[j] * g_h[j] * g_h[j]
     _, q_C = minimize_quadratic_1d(0.5 * a, -gg, 0.0, Delta / math.sqrt(gg), 0.0)
@@ -212,7 +275,7 @@ def _orthogonalize(q1, q2):
 
 
 @kernel_jit
-def _orthonormal_basis(J, d, c_h, g_h, p_N, q1, q2, u):
+def _orthonormal_basis(W, S, d, c_h, g_h, p_N, q1, q2, u):
     """``q1, q2``: an orthonormal basis of ``span{g_h, p_N}``.  When ``p_N`` is
     parallel to ``g_h`` (LSMR stopped after its first iteration, or ``n = 1``),
     the plane is completed by the next Krylov direction ``H g_h``, ``H = J_h^T
@@ -228,9 +291,8 @@ def _orthonormal_basis(J, d, c_h, g_h, p_N, q1, q2, u):
         q2[j] = p_N[j]
     if _orthogonalize(q1, q2):
         return
-    A = (J, d, c_h, False)
-    jh_mv(A, q1, u)
-    jh_rmv(A, u, q2)
+    op_mv(W, S, d, q1, u)
+    op_rmv(W, S, d, u, q2)
     for j in range(n):
         q2[j] += c_h[j] * q1[j]
     if _orthogonalize(q1, q2):
@@ -252,12 +314,11 @@ def subspace_model(W, S, d, c_h, g_h):
     ``Q`` (rows 5, 6 of ``LSN``), ``B_S`` and ``g_S`` (registers ``SUB_*``)."""
     m = S[M]
     n = S[N]
-    J = mat(W, S, O_J, m, n)
     f = vec(W, S, O_FS, m)
     R = mat(W, S, O_LSR, 3, m + n)
     V = mat(W, S, O_LSN, 8, n)
     p_N, q1, q2, c = V[4], V[5], V[6], V[7]
-    mu = _regularization(J, d, c_h, g_h, W[DELTA]) if S[REGULARIZE] else 0.0
+    mu = _regularization(W, S, d, c_h, g_h, W[DELTA]) if S[REGULARIZE] else 0.0
     bounded = S[BOUNDED] == 1
     rows = m + n if bounded else m
     b = R[0, :rows]
@@ -268,12 +329,12 @@ def subspace_model(W, S, d, c_h, g_h):
         if bounded:
             b[m + j] = 0.0
     damp = W[LSMR_DAMP] if bounded else math.sqrt(W[LSMR_DAMP] ** 2 + mu)
-    lsmr_solve(W, S, (J, d, c, bounded), b, damp, p_N)
+    lsmr_solve(W, S, d, c, bounded, b, damp, p_N)
     u1 = R[1, :m]
-    _orthonormal_basis(J, d, c_h, g_h, p_N, q1, q2, u1)
+    _orthonormal_basis(W, S, d, c_h, g_h, p_N, q1, q2, u1)
     u2 = R[2, :m]
-    jh_mv((J, d, c, False), q1, u1)
-    jh_mv((J, d, c, False), q2, u2)
+    op_mv(W, S, d, q1, u1)
+    op_mv(W, S, d, q2, u2)
     b11 = dot(u1, u1)
     b12 = dot(u1, u2)
     b22 = dot(u2, u2)

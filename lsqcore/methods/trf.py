@@ -51,10 +51,10 @@ J. Nocedal, S. J. Wright, "Numerical Optimization", 2nd ed., 2006.
 import math
 
 from .._jit import kernel_jit, hook_jit
-from .._layout import (vec, M, N, BOUNDED, JAC_SCALE, FIRST, TR_SOLVER, TR_LSMR,
+from .._layout import (vec, N, BOUNDED, JAC_SCALE, FIRST, TR_SOLVER, TR_LSMR,
                        O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
                        O_SCALEINV, O_V, O_DV, O_D, O_DIAGH, O_LB, O_UB,
-                       O_R, O_RH, O_AG, O_W1, O_W2, O_J, mat,
+                       O_R, O_RH, O_AG, O_W1, O_W2, mat,
                        DELTA, ALPHA, COST, COST_NEW, ACTRED,
                        PRERED, RATIO, STEP_NORM, STEP_H_NORM, G_NORM, THETA)
 from .._linalg import quadratic, norm_r, dot_r, minimize_quadratic_1d, norm2, dot
@@ -99,7 +99,6 @@ def gtol_test(W, S):
 @kernel_jit
 def factorize(W, S):
     n = S[N]
-    m = S[M]
     x = vec(W, S, O_X, n)
     g = vec(W, S, O_G, n)
     v = vec(W, S, O_V, n)
@@ -111,7 +110,7 @@ def factorize(W, S):
     g_h = vec(W, S, O_GH, n)
     first = S[FIRST] == 1
     if S[JAC_SCALE]:
-        update_jac_scale(mat(W, S, O_J, m, n), scale, scale_inv, first,
+        update_jac_scale(W, S, scale, scale_inv, first,
                          vec(W, S, O_W1, n))
     if first:
         # initial radius: ||x0 / x_scale|| in the Coleman-Li metric

@@ -1,0 +1,127 @@
+r"""The Jacobian in compressed-column form: what the kernel does with a sparse ``J``.
+
+A sparse Jacobian is held as its pattern and its values.  The pattern,
+fixed for the whole solve, is in ``S`` after the fixed slots (the layout's
+``I_CPTR``, ``I_ROWS``, ``I_GROUP``): column ``j`` has its stored entries at
+positions ``cp[j] <= p < cp[j + 1]``, in rows ``ri[p]``, and ``group[j]``
+is the group of columns it is differenced with (:mod:`lsqcore._groups`).
+The values are ``W``'s ``O_J`` array, ``nnz`` floats.  Columns, not rows,
+because every reduction the solver makes over ``J`` is by columns: the
+gradient ``J^T f``, the column norms of ``x_scale='jac'`` and of the
+stationarity test, a column that vanished, and the finite differences of a
+group, which give whole columns.
+
+Each function here is the compressed-column twin of a dense loop of the
+kernel, with the same arithmetic per stored entry, so that a Jacobian
+whose pattern holds every entry gives the dense results; every one costs
+O(nnz) (O(nnz + m) or O(nnz + n) with its output).
+
+References
+----------
+I. S. Duff, A. M. Erisman, J. K. Reid, "Direct Methods for Sparse Matrices",
+Oxford, 1986, ch. 2 (the compressed-column format).
+"""
+import math
+
+from ._jit import kernel_jit
+from ._layout import vec, N, NNZ, I_CPTR, I_ROWS, I_GROUP, O_J
+
+
+@kernel_jit
+def structure(W, S):
+    """``(cp, ri, group, values)``: the pattern (views of ``S``) and the values (of ``W``)."""
+    n = S[N]
+    nnz = S[NNZ]
+    return (vec(S, S, I_CPTR, n + 1), vec(S, S, I_ROWS, nnz), vec(S, S, I_GROUP, n),
+            vec(W, S, O_J, nnz))
+
+
+@kernel_jit
+def zero_columns(cp, v):
+    """Number of columns with no non-zero value (an empty column counts)."""
+    k = 0
+    for j in range(cp.shape[0] - 1):
+        zero = True
+        for p in range(cp[j], cp[j + 1]):
+            if v[p] != 0.0:
+                zero = False
+                break
+        if zero:
+            k += 1
+    return k
+
+
+@kernel_jit
+def nonfinite_count(v):
+    k = 0
+    for p in range(v.shape[0]):
+        if not math.isfinite(v[p]):
+            k += 1
+    return k
+
+
+@kernel_jit
+def transpose_times(cp, ri, v, u, out):
+    """``out = J^T u``, each sum in a register."""
+    for j in range(cp.shape[0] - 1):
+        acc = 0.0
+        for p in range(cp[j], cp[j + 1]):
+            acc += v[p] * u[ri[p]]
+        out[j] = acc
+
+
+@kernel_jit
+def times(cp, ri, v, d, x, out):
+    """``out = J diag(d) x`` (scattered by columns)."""
+    for i in range(out.shape[0]):
+        out[i] = 0.0
+    for j in range(cp.shape[0] - 1):
+        t = d[j] * x[j]
+        for p in range(cp[j], cp[j + 1]):
+            out[ri[p]] += v[p] * t
+
+
+@kernel_jit
+def column_norms(cp, v, out):
+    """``out[j] = ||J e_j||``."""
+    for j in range(cp.shape[0] - 1):
+        acc = 0.0
+        for p in range(cp[j], cp[j + 1]):
+            acc += v[p] * v[p]
+        out[j] = math.sqrt(acc)
+
+
+@kernel_jit
+def scale_rows(ri, v, w):
+    """``J <- diag(w) J`` (row weights, e.g. a robust loss's)."""
+    for p in range(v.shape[0]):
+        v[p] *= w[ri[p]]
+
+
+@kernel_jit
+def abs_times(cp, ri, v, x, out):
+    """``out = |J| |x|`` (the rounding floor of ``J x``)."""
+    for i in range(out.shape[0]):
+        out[i] = 0.0
+    for j in range(cp.shape[0] - 1):
+        t = abs(x[j])
+        for p in range(cp[j], cp[j + 1]):
+            out[ri[p]] += abs(v[p]) * t
+
+
+@kernel_jit
+def widen_null_steps(cp, v, typ):
+    """The compressed-column twin of :func:`lsqcore._kernel._widen_null_steps`."""
+    widened = False
+    for j in range(cp.shape[0] - 1):
+        if typ[j] >= 1.0:
+            continue
+        zero = True
+        for p in range(cp[j], cp[j + 1]):
+            if v[p] != 0.0:
+                zero = False
+                break
+        if zero:
+            typ[j] = 1.0
+            widened = True
+    return widened
