@@ -249,8 +249,7 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
     if method == "trf" and not unbounded:
         x0 = x0.copy()                   # (the caller's x0 is never written)
         make_strictly_feasible(x0, lb, ub, 1e-10)
-    if max_nfev is None:
-        max_nfev = 100 * n
+    max_nfev = 100 * n if max_nfev is None else max_nfev
 
     loss_code = CALLABLE if callable(loss) else LOSS_CODES[loss]
     jac_code = L.JAC_CALLABLE if callable(jac) else L.JAC_CODES[jac]
@@ -262,10 +261,8 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
     loss_f = loss if loss_code == CALLABLE else None
     pattern = None
     if jac_sparsity is not None and jac_f is None:
-        # differences on a sparse pattern, solved with LSMR (scipy's default for
-        # it); its rows are checked against f(x0) where that is evaluated
-        pattern = Pattern.from_sparsity(jac_sparsity, None, n)
-        tr = tr if tr[0] == L.TR_LSMR else check_tr_options(method, "lsmr", tr_options)
+        # differences on a sparse pattern; its rows are checked against f(x0)
+        pattern, tr = Pattern.from_sparsity(jac_sparsity, None, n), _lsmr(tr, method, tr_options)
     fopts_t, iopts_t = _kernel_options(tr, *options, pattern)
 
     python_driver = (notify or kwargs
@@ -315,8 +312,7 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
             pattern.check_rows(f0.size)
         elif is_sparse(J0) or is_operator(J0):
             check_sparse_jacobian(J0, method, tr_solver, jac_scale)
-            pattern = Pattern.from_jacobian(J0, f0.size, n)
-            tr = tr if tr[0] == L.TR_LSMR else check_tr_options(method, "lsmr", tr_options)
+            pattern, tr = Pattern.from_jacobian(J0, f0.size, n), _lsmr(tr, method, tr_options)
             fopts_t, iopts_t = _kernel_options(tr, *options, pattern)
         W, S = _allocate(f0.size, n, loss_code, trace_cap, tr[0], pattern)
         setup(W, S, x0, f0, lb, ub, x_scale, rstep, _frozen(fopts_t, np.float64),
@@ -368,6 +364,11 @@ def _allocate(m, n, loss_code, trace_cap, tr_code, pattern):
     if pattern is not None:
         pattern.write(S)
     return W, S
+
+
+def _lsmr(tr, method, tr_options):
+    """The subproblem options of a sparse ``J``: LSMR's (scipy's default for one)."""
+    return tr if tr[0] == L.TR_LSMR else check_tr_options(method, "lsmr", tr_options)
 
 
 def _int_record(values, pattern):

@@ -23,7 +23,7 @@ Oxford, 1986, ch. 2 (the compressed-column format).
 """
 import math
 
-from ._jit import kernel_jit
+from ._jit import kernel_jit, hook_jit
 from ._layout import vec, N, NNZ, I_CPTR, I_ROWS, I_GROUP, O_J
 
 
@@ -36,17 +36,21 @@ def structure(W, S):
             vec(W, S, O_J, nnz))
 
 
+@hook_jit
+def column_is_zero(cp, v, j):
+    """Whether column ``j`` has no non-zero value (an empty column has none)."""
+    for p in range(cp[j], cp[j + 1]):
+        if v[p] != 0.0:
+            return False
+    return True
+
+
 @kernel_jit
 def zero_columns(cp, v):
-    """Number of columns with no non-zero value (an empty column counts)."""
+    """Number of columns with no non-zero value."""
     k = 0
     for j in range(cp.shape[0] - 1):
-        zero = True
-        for p in range(cp[j], cp[j + 1]):
-            if v[p] != 0.0:
-                zero = False
-                break
-        if zero:
+        if column_is_zero(cp, v, j):
             k += 1
     return k
 
@@ -114,14 +118,7 @@ def widen_null_steps(cp, v, typ):
     """The compressed-column twin of :func:`lsqcore._kernel._widen_null_steps`."""
     widened = False
     for j in range(cp.shape[0] - 1):
-        if typ[j] >= 1.0:
-            continue
-        zero = True
-        for p in range(cp[j], cp[j + 1]):
-            if v[p] != 0.0:
-                zero = False
-                break
-        if zero:
+        if typ[j] < 1.0 and column_is_zero(cp, v, j):
             typ[j] = 1.0
             widened = True
     return widened

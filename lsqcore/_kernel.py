@@ -30,7 +30,7 @@ import numpy as np
 from numba import njit, cfunc, carray, types
 
 from . import _layout as L
-from ._jit import kernel_jit
+from ._jit import kernel_jit, hook_jit
 from ._linalg import EPS
 from ._layout import vec, mat
 from ._log import first_use, KERNEL_MESSAGE
@@ -193,18 +193,21 @@ def zero_columns(W, S):
     return _zero_columns(mat(W, S, L.O_J, S[L.M], S[L.N]))
 
 
+@hook_jit
+def _column_is_zero(J, j):
+    """Whether column ``j`` of a dense ``J`` is exactly zero."""
+    for i in range(J.shape[0]):
+        if J[i, j] != 0.0:
+            return False
+    return True
+
+
 @kernel_jit
 def _zero_columns(J):
     """Number of exactly-zero columns of ``J``."""
-    m, n = J.shape
     k = 0
-    for j in range(n):
-        zero = True
-        for i in range(m):
-            if J[i, j] != 0.0:
-                zero = False
-                break
-        if zero:
+    for j in range(J.shape[1]):
+        if _column_is_zero(J, j):
             k += 1
     return k
 
@@ -422,17 +425,9 @@ def _widen_dense(J, typ):
     size 1 (``h = rstep * max(|x|, 1)``) and ask for the differences again;
     returns False when there is nothing to widen, so each parameter is
     widened at most once."""
-    m, n = J.shape
     widened = False
-    for j in range(n):
-        if typ[j] >= 1.0:
-            continue
-        zero = True
-        for i in range(m):
-            if J[i, j] != 0.0:
-                zero = False
-                break
-        if zero:
+    for j in range(J.shape[1]):
+        if typ[j] < 1.0 and _column_is_zero(J, j):
             typ[j] = 1.0
             widened = True
     return widened

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import scipy.optimize
 import scipy.sparse
+import scipy.sparse.linalg
 
 import lsqcore
 from conftest import lsqcore_only
@@ -103,10 +104,15 @@ def test_one_residual_jacobian_as_a_vector(method):
     np.testing.assert_allclose(res.x, [np.sqrt(2.0)], rtol=1e-8)
 
 
-def test_sparse_jacobian_refused_by_name():
-    with pytest.raises(ValueError, match="`jac` returned a csr_matrix"):
+def test_sparse_jacobian_taken_and_linear_operator_refused_by_name():
+    """A sparse J is solved (tr_solver='lsmr', scipy's csr_array back); a
+    LinearOperator is refused with a message naming it."""
+    res = lsqcore.least_squares(lambda x: x - 1.0, [0.0, 0.0],
+                                jac=lambda x: scipy.sparse.csr_matrix(np.eye(2)))
+    assert res.success and np.allclose(res.x, 1.0) and scipy.sparse.issparse(res.jac)
+    with pytest.raises(ValueError, match="LinearOperator"):
         lsqcore.least_squares(lambda x: x - 1.0, [0.0, 0.0],
-                              jac=lambda x: scipy.sparse.csr_matrix(np.eye(2)))
+                              jac=lambda x: scipy.sparse.linalg.aslinearoperator(np.eye(2)))
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
