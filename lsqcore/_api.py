@@ -265,13 +265,12 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
         pattern, tr = Pattern.from_sparsity(jac_sparsity, None, n), _lsmr(tr, method, tr_options)
     fopts_t, iopts_t = _kernel_options(tr, *options, pattern)
 
-    python_driver = (notify or kwargs
+    # (a sparse complex step is grouped by the Python driver only)
+    python_driver = (notify or kwargs or (pattern is not None and jac_code == L.JAC_CS)
                      or not (jac_f is None or type(jac_f) is CPUDispatcher)
                      or not (loss_f is None or type(loss_f) is CPUDispatcher))
     fun, m_inplace = _unwrap_in_place(fun, python_driver)
-    if (type(fun) is CPUDispatcher and not kwargs and not notify and not callable(workers)
-            and (jac_f is None or type(jac_f) is CPUDispatcher)
-            and (loss_f is None or type(loss_f) is CPUDispatcher)):
+    if type(fun) is CPUDispatcher and not python_driver and not callable(workers):
         key = None if loss_f is not None or jac_code == L.JAC_CS else arg_key(args)
         if key is not None:
             # the cached driver, reaching the model through C wrappers

@@ -369,3 +369,33 @@ def test_jitted_residual_pattern_rows_checked(jitted_rosenbrock):
     P = _block_pattern(20)
     with pytest.raises(ValueError, match="`jac_sparsity` must have shape"):
         lsqcore.least_squares(jitted_rosenbrock, np.tile([-1.2, 1.0], 10), jac_sparsity=P[:-2])
+
+
+def test_jitted_residual_every_option():
+    """A jitted residual with ``jac_sparsity`` through the other ways in: the
+    trace (the workspace read back), a callback (the Python driver), 'cs' (the
+    grouped complex step, Python driver), ``workers=2`` (threads): the same
+    path as the plain compiled solve."""
+    from numba import njit
+
+    @njit(cache=True)
+    def rosen(x):
+        f = np.empty(x.shape[0], dtype=x.dtype)
+        for i in range(0, x.shape[0], 2):
+            f[i] = 10.0 * (x[i + 1] - x[i] ** 2)
+            f[i + 1] = 1.0 - x[i]
+        return f
+    n = 100
+    P = _block_pattern(n)
+    x0 = np.tile([-1.2, 1.0], n // 2)
+    ref = lsqcore.least_squares(rosen, x0, jac_sparsity=P)
+    runs = [lsqcore.least_squares(rosen, x0, jac_sparsity=P, trace=True),
+            lsqcore.least_squares(rosen, x0, jac_sparsity=P,
+                                  callback=lambda intermediate_result: None),
+            lsqcore.least_squares(rosen, x0, jac_sparsity=P, workers=2)]
+    for r in runs:
+        assert r.nfev == ref.nfev and np.array_equal(r.x, ref.x)
+    assert runs[0].trace.ngroups == 2 and "2 groups" in runs[0].trace.summary()
+    cs = lsqcore.least_squares(rosen, x0, jac="cs", jac_sparsity=P)
+    s = scipy_ls(rosen.py_func, x0, jac="cs", jac_sparsity=P)
+    assert cs.status > 0 and cs.nfev == s.nfev and np.allclose(cs.x, s.x, rtol=1e-10)
