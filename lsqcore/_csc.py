@@ -23,11 +23,11 @@ Oxford, 1986, ch. 2 (the compressed-column format).
 """
 import math
 
-from ._jit import kernel_jit, hook_jit
+from ._jit import hook_jit
 from ._layout import vec, N, NNZ, I_CPTR, I_ROWS, I_GROUP, O_J
 
 
-@kernel_jit
+@hook_jit
 def structure(W, S):
     """``(cp, ri, group, values)``: the pattern (views of ``S``) and the values (of ``W``)."""
     n = S[N]
@@ -45,7 +45,7 @@ def column_is_zero(cp, v, j):
     return True
 
 
-@kernel_jit
+@hook_jit
 def zero_columns(cp, v):
     """Number of columns with no non-zero value."""
     k = 0
@@ -55,7 +55,7 @@ def zero_columns(cp, v):
     return k
 
 
-@kernel_jit
+@hook_jit
 def nonfinite_count(v):
     k = 0
     for p in range(v.shape[0]):
@@ -64,7 +64,7 @@ def nonfinite_count(v):
     return k
 
 
-@kernel_jit
+@hook_jit
 def transpose_times(cp, ri, v, u, out):
     """``out = J^T u``, each sum in a register."""
     for j in range(cp.shape[0] - 1):
@@ -74,7 +74,7 @@ def transpose_times(cp, ri, v, u, out):
         out[j] = acc
 
 
-@kernel_jit
+@hook_jit
 def times(cp, ri, v, d, x, out):
     """``out = J diag(d) x`` (scattered by columns)."""
     for i in range(out.shape[0]):
@@ -85,7 +85,7 @@ def times(cp, ri, v, d, x, out):
             out[ri[p]] += v[p] * t
 
 
-@kernel_jit
+@hook_jit
 def column_norms(cp, v, out):
     """``out[j] = ||J e_j||``."""
     for j in range(cp.shape[0] - 1):
@@ -95,14 +95,14 @@ def column_norms(cp, v, out):
         out[j] = math.sqrt(acc)
 
 
-@kernel_jit
+@hook_jit
 def scale_rows(ri, v, w):
     """``J <- diag(w) J`` (row weights, e.g. a robust loss's)."""
     for p in range(v.shape[0]):
         v[p] *= w[ri[p]]
 
 
-@kernel_jit
+@hook_jit
 def abs_times(cp, ri, v, x, out):
     """``out = |J| |x|`` (the rounding floor of ``J x``)."""
     for i in range(out.shape[0]):
@@ -113,7 +113,7 @@ def abs_times(cp, ri, v, x, out):
             out[ri[p]] += abs(v[p]) * t
 
 
-@kernel_jit
+@hook_jit
 def widen_null_steps(cp, v, typ):
     """The compressed-column twin of :func:`lsqcore._kernel._widen_null_steps`."""
     widened = False

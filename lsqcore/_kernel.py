@@ -71,7 +71,7 @@ def int_options(method, jac, loss, max_nfev, jac_scale, notify, tr_solver=L.TR_E
     sparse ``J`` its stored entries and groups of columns (``nnz = -1``: dense;
     the compiled drivers append the pattern, :func:`lsqcore._driver.sparse_tail`)."""
     return (int(method), int(jac), int(loss), int(max_nfev), int(jac_scale), int(notify),
-            _method.method_entry(int(method)), int(tr_solver), int(lsmr_maxiter),
+            _method.method_entry(int(method), int(tr_solver)), int(tr_solver), int(lsmr_maxiter),
             int(bool(regularize)), int(nnz), int(ngroups))
 
 
@@ -184,7 +184,7 @@ TAU_STATIONARY = 1e-2
 ROUNDING_FLOOR = 1e4
 
 
-@kernel_jit
+@hook_jit
 def zero_columns(W, S):
     """Number of exactly-zero columns of ``J`` (dense or compressed-column)."""
     if S[L.SPARSE]:
@@ -212,7 +212,7 @@ def _zero_columns(J):
     return k
 
 
-@kernel_jit
+@hook_jit
 def _rounding_floor2(W, S):
     """``|| |J| |x| ||^2``, the size of ``J x``'s rounding (:func:`_vet_tolerance_stop`)."""
     m = S[L.M]
@@ -407,7 +407,7 @@ def _record(W, S, outcome):
     S[L.TRACE_LEN] = k + 1
 
 
-@kernel_jit
+@hook_jit
 def _widen_null_steps(W, S):
     """:func:`_widen_dense` or its compressed-column twin."""
     typ = vec(W, S, L.O_TYP, S[L.N])

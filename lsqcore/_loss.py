@@ -133,7 +133,7 @@ def triggs_weight(rho, f, i):
     return math.sqrt(w)
 
 
-@kernel_jit
+@hook_jit
 def loss_weights(f, rho, f_s, w):
     """:func:`scale_for_loss` without ``J``: the row weights into ``w`` (for a
     Jacobian stored otherwise, :mod:`lsqcore._csc`) and ``f_s``."""

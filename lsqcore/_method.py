@@ -56,7 +56,7 @@ from numba.extending import overload
 from . import _layout as L
 from ._cabi import ccall
 from ._log import first_use
-from .methods import trf, lm, gn, dogbox
+from .methods import trf, lm, gn, dogbox, trf_lsmr
 
 #: the hook a C entry is asked for (its ``hook`` argument)
 GTOL_TEST, FACTORIZE, COMPUTE_STEP, ASSESS_TRIAL, CONVERGED = range(5)
@@ -146,8 +146,15 @@ def _entry_dogbox(wp, wn, sp, sn, hook, a, b):
     return _run(dogbox, carray(wp, (wn,)), carray(sp, (sn,)), hook, a, b)
 
 
-_ENTRY_SOURCES = {L.TRF: _entry_trf, L.LM: _entry_lm, L.GN: _entry_gn,
-                  L.DOGBOX: _entry_dogbox}
+def _entry_trf_lsmr(wp, wn, sp, sn, hook, a, b):
+    return _run(trf_lsmr, carray(wp, (wn,)), carray(sp, (sn,)), hook, a, b)
+
+
+#: the entries by (method, subproblem solver); 'trf' with LSMR has its own
+#: (lsqcore.methods.trf_lsmr), the other methods one for both solvers
+_ENTRY_SOURCES = {(L.TRF, L.TR_EXACT): _entry_trf, (L.TRF, L.TR_LSMR): _entry_trf_lsmr,
+                  (L.LM, L.TR_EXACT): _entry_lm, (L.GN, L.TR_EXACT): _entry_gn,
+                  (L.DOGBOX, L.TR_EXACT): _entry_dogbox}
 _ENTRIES = {}
 
 #: said once if a method's entry is still compiling after a few seconds
@@ -155,16 +162,17 @@ METHOD_MESSAGE = ("compiling method '{}' for its first use after installation (a
                   "on 2 cores, once: Numba caches it on disk)")
 
 
-def method_entry(code):
-    """The C address of method ``code``'s hooks (its :func:`_run` entry),
-    compiled on the first call in the first process after installation and
-    loaded from Numba's disk cache in later ones."""
-    entry = _ENTRIES.get(code)
+def method_entry(code, tr_solver=L.TR_EXACT):
+    """The C address of method ``code``'s hooks (its :func:`_run` entry) for the
+    subproblem solver ``tr_solver``, compiled on the first call in the first
+    process after installation and loaded from Numba's disk cache in later ones."""
+    key = (code, tr_solver if (code, tr_solver) in _ENTRY_SOURCES else L.TR_EXACT)
+    entry = _ENTRIES.get(key)
     if entry is None:
-        name = L.METHOD_NAMES[code]
+        name = L.METHOD_NAMES[code] + (" (lsmr)" if key[1] == L.TR_LSMR else "")
         with first_use("method " + name, METHOD_MESSAGE.format(name)):
-            entry = cfunc(_ENTRY_SIG, cache=True, error_model="numpy")(_ENTRY_SOURCES[code])
-        _ENTRIES[code] = entry
+            entry = cfunc(_ENTRY_SIG, cache=True, error_model="numpy")(_ENTRY_SOURCES[key])
+        _ENTRIES[key] = entry
     return entry.address
 
 

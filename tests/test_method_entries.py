@@ -59,17 +59,21 @@ def test_setup_stores_the_methods_entry(method):
 
 def test_import_builds_no_method_and_a_fit_builds_one():
     """A fresh process: ``import lsqcore`` loads the kernel and no method
-    entry; a trf fit builds trf's alone; ``lsqcore.jit`` builds all four
-    (the method of a call from compiled code is known only at run time)."""
+    entry; a trf fit builds trf's alone, and trf with LSMR its own (so the
+    exact solver's holds no LSMR code); ``lsqcore.jit`` builds all four
+    exact ones (the method of a call from compiled code is known only at
+    run time)."""
     code = (
         "import numpy as np, lsqcore, lsqcore._method as M\n"
         "assert M._ENTRIES == {}, M._ENTRIES\n"
         "lsqcore.least_squares(lambda p: p - 1.0, np.zeros(2))\n"
-        "assert sorted(M._ENTRIES) == [0], sorted(M._ENTRIES)\n"
+        "assert sorted(M._ENTRIES) == [(0, 0)], sorted(M._ENTRIES)\n"
         "lsqcore.least_squares(lambda p: p - 1.0, np.zeros(2), method='lm')\n"
-        "assert sorted(M._ENTRIES) == [0, 1], sorted(M._ENTRIES)\n"
+        "assert sorted(M._ENTRIES) == [(0, 0), (1, 0)], sorted(M._ENTRIES)\n"
+        "lsqcore.least_squares(lambda p: p - 1.0, np.zeros(2), tr_solver='lsmr')\n"
+        "assert sorted(M._ENTRIES) == [(0, 0), (0, 1), (1, 0)], sorted(M._ENTRIES)\n"
         "import lsqcore.jit\n"
-        "assert sorted(M._ENTRIES) == [0, 1, 2, 3], sorted(M._ENTRIES)\n"
+        "assert sorted(M._ENTRIES) == [(0, 0), (0, 1), (1, 0), (2, 0), (3, 0)]\n"
         "print('ok')\n")
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,

@@ -1,4 +1,5 @@
-"""The three algorithms, one module each: ``trf``, ``lm`` and ``gn``.
+"""The algorithms, one module each: ``trf``, ``lm``, ``gn`` and ``dogbox``, and
+``trf_lsmr`` (trf's hooks with the model of ``lsmr_model``: ``tr_solver='lsmr'``).
 
 Each supplies the same hooks, dispatched by :mod:`lsqcore._method` and
 called by the minimizer's loop in :mod:`lsqcore._kernel` (the seam of Ceres

@@ -1,7 +1,7 @@
 """Pieces shared by the three methods: the factorisation of the scaled Jacobian."""
 import math
 
-from .._jit import kernel_jit
+from .._jit import kernel_jit, hook_jit
 from .. import _csc as csc
 from .._layout import (vec, mat, M, N, SPARSE, O_J, O_B, O_R, O_RA, O_TAU, O_W1, O_W2,
                        O_FNEW, O_FS, O_SV, O_VV, O_UF, O_UFS, O_U, SVD_READY)
@@ -140,7 +140,7 @@ def column_norms(J, out):
         out[j] = math.sqrt(acc)
 
 
-@kernel_jit
+@hook_jit
 def jac_column_norms(W, S, out):
     """``out[j] = ||J e_j||``, ``J`` dense or compressed-column (:mod:`lsqcore._csc`)."""
     if S[SPARSE]:

@@ -51,7 +51,7 @@ J. Nocedal, S. J. Wright, "Numerical Optimization", 2nd ed., 2006.
 import math
 
 from .._jit import kernel_jit, hook_jit
-from .._layout import (vec, N, BOUNDED, JAC_SCALE, FIRST, TR_SOLVER, TR_LSMR,
+from .._layout import (vec, N, BOUNDED, JAC_SCALE, FIRST,
                        O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
                        O_SCALEINV, O_V, O_DV, O_D, O_DIAGH, O_LB, O_UB,
                        O_R, O_RH, O_AG, O_W1, O_W2, mat,
@@ -63,7 +63,6 @@ from .._bounds import (first_order_optimality, step_to_bound, intersect_trust_re
 from .._status import RUNNING
 from .._stopping import check_termination, gtol_verdict
 from .common import factor_scaled_jacobian, trust_region_step, update_jac_scale
-from .lsmr_model import subspace_model, subspace_step, model_dot
 
 #: radius rule (Nocedal & Wright 2006, Alg. 4.1; scipy's ``update_tr_radius``):
 #: shrink below this ratio of actual to predicted reduction ...
@@ -98,6 +97,17 @@ def gtol_test(W, S):
 
 @kernel_jit
 def factorize(W, S):
+    """The scaled variables of the step (:func:`scaled_variables`) and the QR of
+    ``[J_h; C^(1/2)]``."""
+    augmented = scaled_variables(W, S)
+    n = S[N]
+    factor_scaled_jacobian(W, S, vec(W, S, O_D, n), vec(W, S, O_DIAGH, n), augmented)
+
+
+@kernel_jit
+def scaled_variables(W, S):
+    """``d``, ``C`` (``DIAGH``), ``g_h``, ``theta`` and, on the first iteration, the
+    radius; whether ``C`` is non-zero (the model needs the augmented matrix)."""
     n = S[N]
     x = vec(W, S, O_X, n)
     g = vec(W, S, O_G, n)
@@ -135,21 +145,30 @@ def factorize(W, S):
         g_h[i] = d[i] * g[i]
         if diag_h[i] != 0.0:
             augmented = True
-    if S[TR_SOLVER] == TR_LSMR:
-        subspace_model(W, S, d, diag_h, g_h)
-    else:
-        factor_scaled_jacobian(W, S, d, diag_h, augmented)
     W[THETA] = max(THETA_MIN, 1.0 - W[G_NORM])
+    return augmented
 
 
 @kernel_jit
 def compute_step(W, S):
     """The trial point ``x_new`` for the current radius (the best of three
     candidates when bounds are near, :func:`_select_step`) and its predicted
-    reduction ``PRERED``."""
+    reduction ``PRERED``; the model's step from the SVD of ``R``."""
+    p_h = vec(W, S, O_PH, S[N])
+    W[ALPHA] = trust_region_step(W, S, W[DELTA], W[ALPHA], LAMBDA_RTOL, GN_FACTOR, True, True,
+                                 p_h)
+    finish_step(W, S, p_h, _r_curvature, _r_curvature2, _r_model)
+
+
+@hook_jit
+def finish_step(W, S, p_h, curvature, curvature2, model):
+    """From the model's step ``p_h`` to the trial point: the step selection in the
+    box and the predicted reduction, the model read through ``curvature(W, S,
+    R, a, b) = a^T (J_h^T J_h + C) b``, ``curvature2`` (of a vector with itself)
+    and ``model(W, S, R, g_h, p)`` (from ``R`` here; from ``J`` with LSMR,
+    :mod:`lsqcore.methods.trf_lsmr`)."""
     n = S[N]
     R = mat(W, S, O_R, n, n)
-    p_h = vec(W, S, O_PH, n)
     d = vec(W, S, O_D, n)
     g_h = vec(W, S, O_GH, n)
     x = vec(W, S, O_X, n)
@@ -157,18 +176,14 @@ def compute_step(W, S):
     step = vec(W, S, O_STEP, n)
     step_h = vec(W, S, O_STEPH, n)
     Delta = W[DELTA]
-    if S[TR_SOLVER] == TR_LSMR:
-        subspace_step(W, S, Delta, p_h)
-    else:
-        W[ALPHA] = trust_region_step(W, S, Delta, W[ALPHA], LAMBDA_RTOL, GN_FACTOR, True, True,
-                                     p_h)
     if S[BOUNDED]:
-        value = _select_step(W, S, x, p_h, d, g_h, R, Delta, step, step_h)
+        value = _select_step(W, S, x, p_h, d, g_h, R, Delta, step, step_h, curvature,
+                             curvature2, model)
     else:
         for i in range(n):
             step_h[i] = p_h[i]
             step[i] = d[i] * p_h[i]
-        value = _model(W, S, R, g_h, step_h)
+        value = model(W, S, R, g_h, step_h)
     W[PRERED] = -value
     for i in range(n):
         x_new[i] = x[i] + step[i]
@@ -178,32 +193,25 @@ def compute_step(W, S):
 
 
 @hook_jit
-def _curvature(W, S, R, a, b):
-    """``a^T (J_h^T J_h + C) b``: from ``R``, the factor of ``[J_h; C^(1/2)]``, or
-    with LSMR from ``J`` (:func:`lsqcore.methods.lsmr_model.model_dot`)."""
-    if S[TR_SOLVER] == TR_LSMR:
-        return model_dot(W, S, a, b)
+def _r_curvature(W, S, R, a, b):
+    """``a^T (J_h^T J_h + C) b`` from ``R``, the factor of ``[J_h; C^(1/2)]``."""
     return dot_r(R, a, b)
 
 
 @hook_jit
-def _curvature2(W, S, R, s):
-    """``s^T (J_h^T J_h + C) s`` (:func:`_curvature` of ``s`` with itself)."""
-    if S[TR_SOLVER] == TR_LSMR:
-        return model_dot(W, S, s, s)
+def _r_curvature2(W, S, R, s):
+    """``s^T (J_h^T J_h + C) s`` from ``R``."""
     return norm_r(R, s)
 
 
 @hook_jit
-def _model(W, S, R, g_h, p):
-    """The model ``q(p) = g_h^T p + 1/2 p^T (J_h^T J_h + C) p``."""
-    if S[TR_SOLVER] == TR_LSMR:
-        return dot(g_h, p) + 0.5 * model_dot(W, S, p, p)
+def _r_model(W, S, R, g_h, p):
+    """The model ``q(p) = g_h^T p + 1/2 p^T (J_h^T J_h + C) p`` from ``R``."""
     return quadratic(R, g_h, p)
 
 
-@kernel_jit
-def _select_step(W, S, x, p_h, d, g_h, R, Delta, step, step_h):
+@hook_jit
+def _select_step(W, S, x, p_h, d, g_h, R, Delta, step, step_h, curvature, curvature2, model):
     """Best of the cut-back, reflected and Cauchy steps (Branch et al. 1999)."""
     n = S[N]
     lb = vec(W, S, O_LB, n)
@@ -220,7 +228,7 @@ def _select_step(W, S, x, p_h, d, g_h, R, Delta, step, step_h):
     if in_bounds(x_b, lb, ub):
         for i in range(n):
             step_h[i] = p_h[i]
-        return _model(W, S, R, g_h, p_h)
+        return model(W, S, R, g_h, p_h)
 
     p_stride = step_to_bound(x, p, lb, ub, hits)
     # reflected direction
@@ -246,16 +254,16 @@ def _select_step(W, S, x, p_h, d, g_h, R, Delta, step, step_h):
     r_value = math.inf
     if r_lo <= r_hi:
         # q(p_h + t r_h) = a t^2 + b t + c
-        a = 0.5 * _curvature2(W, S, R, r_h)
-        b = dot(g_h, r_h) + _curvature(W, S, R, p_h, r_h)
-        c = _model(W, S, R, g_h, p_h)
+        a = 0.5 * curvature2(W, S, R, r_h)
+        b = dot(g_h, r_h) + curvature(W, S, R, p_h, r_h)
+        c = model(W, S, R, g_h, p_h)
         t, r_value = minimize_quadratic_1d(a, b, r_lo, r_hi, c)
         for i in range(n):
             r_h[i] = p_h[i] + t * r_h[i]
     # cut-back step
     for i in range(n):
         p_h[i] *= theta
-    p_value = _model(W, S, R, g_h, p_h)
+    p_value = model(W, S, R, g_h, p_h)
     # Cauchy step along -g_h
     ag_h = vec(W, S, O_AG, n)
     ag = vec(W, S, O_W2, 2 * n)[:n]
@@ -266,7 +274,7 @@ def _select_step(W, S, x, p_h, d, g_h, R, Delta, step, step_h):
     to_tr = Delta / gnorm_h if gnorm_h > 0.0 else 0.0
     to_bound = step_to_bound(x, ag, lb, ub, hits)
     ag_stride = theta * to_bound if to_bound < to_tr else to_tr
-    a = 0.5 * _curvature2(W, S, R, ag_h)
+    a = 0.5 * curvature2(W, S, R, ag_h)
     b = dot(g_h, ag_h)
     t, ag_value = minimize_quadratic_1d(a, b, 0.0, ag_stride, 0.0)
     for i in range(n):
