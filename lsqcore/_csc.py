@@ -56,15 +56,6 @@ def zero_columns(cp, v):
 
 
 @hook_jit
-def nonfinite_count(v):
-    k = 0
-    for p in range(v.shape[0]):
-        if not math.isfinite(v[p]):
-            k += 1
-    return k
-
-
-@hook_jit
 def transpose_times(cp, ri, v, u, out):
     """``out = J^T u``, each sum in a register."""
     for j in range(cp.shape[0] - 1):

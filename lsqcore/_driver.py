@@ -44,6 +44,7 @@ from ._threads import threaded_fd
 from ._jacobian import complex_step_jacobian, complex_step_grouped
 from ._workers import FunAt
 from ._memo import Memo
+from ._csc_entry import sparse_entry
 
 
 @njit(cache=True, error_model="numpy")
@@ -267,9 +268,11 @@ L_OPTS = 12
 
 def sparse_tail(pattern):
     """What follows the integer options of a compiled sparse solve: the rows of
-    the pattern, then ``S``'s tail (column pointers, row indices, groups)."""
-    return np.concatenate((np.array([pattern.m], dtype=np.int64), pattern.cp, pattern.ri,
-                           pattern.groups))
+    the pattern, the address of the sparse operations
+    (:func:`lsqcore._csc_entry.sparse_entry`), then ``S``'s tail (column
+    pointers, row indices, groups)."""
+    return np.concatenate((np.array([pattern.m, sparse_entry()], dtype=np.int64), pattern.cp,
+                           pattern.ri, pattern.groups))
 
 # a quiet NaN with a payload no arithmetic produces: marks unwritten entries
 GUARD_BITS = 0x7FF8DEADBEEF1234
@@ -363,9 +366,10 @@ def solve_compiled(kern, call, jcall, first, jac_cs, fun, jac, loss, m_inplace, 
         # a sparse J: its pattern follows the options (sparse_tail) and goes to S
         if iopts[L_OPTS] != m:
             return np.zeros(0), S, ERR_SPARSITY_ROWS
-        tail = iopts[L_OPTS + 1:]
+        tail = iopts[L_OPTS + 2:]
         S = np.zeros(L.S_SIZE + tail.shape[0], dtype=np.int64)
         S[L.S_SIZE:] = tail
+        S[L.SPARSE_HOOKS] = iopts[L_OPTS + 1]
         S[L.M] = m
         S[L.N] = n
     W = np.zeros(ccall(kern[2], (m, n, iopts[2], iopts[7], trace_cap, iopts[10], iopts[11])))

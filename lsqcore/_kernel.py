@@ -35,10 +35,10 @@ from ._linalg import EPS
 from ._layout import vec, mat
 from ._log import first_use, KERNEL_MESSAGE
 from ._loss import (LINEAR, CALLABLE, evaluate_rho, callable_loss_input,
-                    finish_callable_loss, linear_cost, scale_for_loss, scale_irls, loss_weights)
+                    finish_callable_loss, linear_cost, scale_for_loss, scale_irls)
 from ._jacobian import fd_steps, fd_points, fd_assemble, cs_steps
-from ._groups import grouped_points, grouped_assemble
-from . import _csc as csc
+from ._csc_entry import (sparse_op, POINTS, ASSEMBLE, WIDEN, ZERO_COLUMNS, GRADIENT,
+                         ABS_TIMES)
 from .methods.common import jac_column_norms
 from ._status import (FLAT, RUNNING, GTOL, MAX_NFEV, NONFINITE_JAC, IMPROPER_INPUT,
                       NONSTATIONARY, FTOL, XTOL, FTOL_XTOL)
@@ -188,9 +188,17 @@ ROUNDING_FLOOR = 1e4
 def zero_columns(W, S):
     """Number of exactly-zero columns of ``J`` (dense or compressed-column)."""
     if S[L.SPARSE]:
-        cp, _, _, vals = csc.structure(W, S)
-        return csc.zero_columns(cp, vals)
+        return sparse_op(W, S, ZERO_COLUMNS, 0, 0)
     return _zero_columns(mat(W, S, L.O_J, S[L.M], S[L.N]))
+
+
+@hook_jit
+def _nonfinite_count(v):
+    k = 0
+    for p in range(v.shape[0]):
+        if not math.isfinite(v[p]):
+            k += 1
+    return k
 
 
 @hook_jit
@@ -220,9 +228,8 @@ def _rounding_floor2(W, S):
     x = vec(W, S, L.O_X, n)
     floor = 0.0
     if S[L.SPARSE]:
-        cp, ri, _, vals = csc.structure(W, S)
+        sparse_op(W, S, ABS_TIMES, 0, 0)
         t = vec(W, S, L.O_FNEW, m)
-        csc.abs_times(cp, ri, vals, x, t)
         for i in range(m):
             floor += t[i] * t[i]
         return floor
@@ -410,11 +417,9 @@ def _record(W, S, outcome):
 @hook_jit
 def _widen_null_steps(W, S):
     """:func:`_widen_dense` or its compressed-column twin."""
-    typ = vec(W, S, L.O_TYP, S[L.N])
     if S[L.SPARSE]:
-        cp, _, _, vals = csc.structure(W, S)
-        return csc.widen_null_steps(cp, vals, typ)
-    return _widen_dense(mat(W, S, L.O_J, S[L.M], S[L.N]), typ)
+        return sparse_op(W, S, WIDEN, 0, 0) != 0
+    return _widen_dense(mat(W, S, L.O_J, S[L.M], S[L.N]), vec(W, S, L.O_TYP, S[L.N]))
 
 
 @kernel_jit
@@ -466,9 +471,7 @@ def _jacobian(W, S):
     three = jk == L.JAC_3POINT
     which = 1 if ph == PH_FD1 else 2
     if S[L.SPARSE]:
-        cp, ri, group, vals = csc.structure(W, S)
-        grouped_assemble(vec(W, S, L.O_F, m), mat(W, S, L.O_B, S[L.NGROUPS], m), h, scheme,
-                         three, which, group, cp, ri, vals)
+        sparse_op(W, S, ASSEMBLE, 1 if three else 0, which)
     else:
         fd_assemble(vec(W, S, L.O_F, m), mat(W, S, L.O_B, n, m), h, scheme, three, which,
                     mat(W, S, L.O_J, m, n))
@@ -486,12 +489,11 @@ def _fd_request(W, S, stage):
     x = vec(W, S, L.O_X, n)
     h = vec(W, S, L.O_H, n)
     scheme = vec(W, S, L.O_FDC, n)
-    k = S[L.NGROUPS]
     if S[L.SPARSE]:
-        grouped_points(x, h, scheme, csc.structure(W, S)[2], stage, mat(W, S, L.O_XQ, k, n))
+        sparse_op(W, S, POINTS, stage, 0)
     else:
         fd_points(x, h, scheme, stage, mat(W, S, L.O_XQ, n, n))
-    S[L.REQ_K] = k
+    S[L.REQ_K] = S[L.NGROUPS]
     return _request(S, L.REQ_FD, PH_FD1 if stage == 1 else PH_FD2)
 
 
@@ -508,7 +510,7 @@ def _jacobian_done(W, S):
     S[L.NJEV] += 1
     if S[L.NJEV] == 1:
         S[L.ZERO_COLS] = zero_columns(W, S)
-    bad = csc.nonfinite_count(vec(W, S, L.O_J, S[L.NNZ]))
+    bad = _nonfinite_count(vec(W, S, L.O_J, S[L.NNZ]))
     if bad:
         record_only(W, S, J_NONFINITE, bad, S[L.NIT])
         S[L.STATUS] = NONFINITE_JAC
@@ -517,12 +519,7 @@ def _jacobian_done(W, S):
     f_s = vec(W, S, L.O_FS, m)
     g = vec(W, S, L.O_G, n)
     if S[L.SPARSE]:
-        cp, ri, _, vals = csc.structure(W, S)
-        if S[L.LOSS] != LINEAR:
-            w = vec(W, S, L.O_FNEW, m)      # free between trials
-            loss_weights(f, mat(W, S, L.O_RHO, 3, m), f_s, w)
-            csc.scale_rows(ri, vals, w)
-        csc.transpose_times(cp, ri, vals, f_s, g)
+        sparse_op(W, S, GRADIENT, 0, 0)
     else:
         J = mat(W, S, L.O_J, m, n)
         if S[L.LOSS] != LINEAR:

@@ -113,7 +113,10 @@ class Pattern:
                              "with explicit zeros where needed).")
 
     def write(self, S):
-        """The pattern and the groups into ``S`` (after its fixed slots)."""
+        """The pattern and the groups into ``S`` (after its fixed slots), and the
+        address of the kernel's sparse operations (:mod:`lsqcore._csc_entry`)."""
+        from ._csc_entry import sparse_entry
+        S[L.SPARSE_HOOKS] = sparse_entry()
         n, k = self.n, self.nnz
         o = int(S[L.I_CPTR])
         S[o:o + n + 1] = self.cp

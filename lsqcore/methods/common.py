@@ -2,7 +2,7 @@
 import math
 
 from .._jit import kernel_jit, hook_jit
-from .. import _csc as csc
+from .._csc_entry import sparse_op, COLUMN_NORMS
 from .._layout import (vec, mat, M, N, SPARSE, O_J, O_B, O_R, O_RA, O_TAU, O_W1, O_W2,
                        O_FNEW, O_FS, O_SV, O_VV, O_UF, O_UFS, O_U, SVD_READY)
 from .._linalg import (householder_qr, apply_qt, copy_r, jacobi_svd, EPS,
@@ -142,10 +142,13 @@ def column_norms(J, out):
 
 @hook_jit
 def jac_column_norms(W, S, out):
-    """``out[j] = ||J e_j||``, ``J`` dense or compressed-column (:mod:`lsqcore._csc`)."""
+    """``out[j] = ||J e_j||``, ``J`` dense or compressed-column (through
+    :mod:`lsqcore._csc_entry`, which leaves them in ``W1``)."""
     if S[SPARSE]:
-        cp, _, _, vals = csc.structure(W, S)
-        csc.column_norms(cp, vals, out)
+        sparse_op(W, S, COLUMN_NORMS, 0, 0)
+        w1 = vec(W, S, O_W1, S[N])
+        for j in range(S[N]):
+            out[j] = w1[j]
     else:
         column_norms(mat(W, S, O_J, S[M], S[N]), out)
 
