@@ -42,29 +42,10 @@ def _jit():
 
 @functools.lru_cache(maxsize=None)
 def jitted():
-    """The three residuals as Numba functions: ``{name: fun}`` (fun(x, *args))."""
+    """The three residuals as Numba functions: ``{name: fun}`` (fun(x, *args)); the
+    bundle adjustment's written here, the MGH problems' from lsqcore.problems."""
     import math
     jit = _jit()
-
-    @jit
-    def rosenbrock_jit(x):
-        f = np.empty(x.shape[0])
-        for i in range(0, x.shape[0], 2):
-            f[i] = 10.0 * (x[i + 1] - x[i] * x[i])
-            f[i + 1] = 1.0 - x[i]
-        return f
-
-    @jit
-    def broyden_banded_jit(x):
-        n = x.shape[0]
-        f = np.empty(n)
-        for i in range(n):
-            acc = x[i] * (2.0 + 5.0 * x[i] * x[i]) + 1.0
-            for j in range(max(0, i - 5), min(n, i + 2)):
-                if j != i:
-                    acc -= x[j] * (1.0 + x[j])
-            f[i] = acc
-        return f
 
     @jit
     def bundle_jit(x, cam_idx, pt_idx, obs, n_cameras):
@@ -91,8 +72,10 @@ def jitted():
             f[2 * k] = u * s - obs[k, 0]
             f[2 * k + 1] = w * s - obs[k, 1]
         return f
-    return {"extended_rosenbrock": rosenbrock_jit, "broyden_banded": broyden_banded_jit,
-            "bundle_adjustment": bundle_jit}
+    # the two MGH residuals are the library's own (lsqcore.problems)
+    from lsqcore import problems
+    return {"extended_rosenbrock": problems.get("extended_rosenbrock").fun,
+            "broyden_banded": problems.get("broyden_banded").fun, "bundle_adjustment": bundle_jit}
 
 
 # ---- problems ---------------------------------------------------------------------

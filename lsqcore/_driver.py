@@ -383,9 +383,9 @@ ERR_X0_NONFINITE = -110   # x0 has a NaN or inf (address path; nothing was evalu
 
 # The packed arguments of the cached entries (fewer arguments: a cheaper call).
 # P (int64): the kernel's addresses (KERNEL), the wrappers' addresses, the
-# residual form, the trace capacity and the kernel's integer options `iopts`.
+# residual form, the trace capacity and, to its end, the kernel's integer
+# options `iopts` (L_OPTS values, then a sparse J's pattern: sparse_tail).
 P_FUN, P_JAC, P_INPLACE, P_TRACE, P_IOPTS = 3, 4, 5, 6, 7
-P_SIZE = P_IOPTS + L_OPTS
 # F (float64): the kernel's float options `fopts`, then lb, ub, x_scale and
 # rstep, n values each.
 F_LB = 8

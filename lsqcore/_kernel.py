@@ -295,8 +295,7 @@ def _vet_tolerance_stop(W, S):
         record(W, S, True, NONSTATIONARY_LOST, lost, S[L.ZERO_COLS])
         S[L.STATUS] = NONSTATIONARY
         return
-    norms = vec(W, S, L.O_W1, n)
-    jac_column_norms(W, S, norms)
+    norms = jac_column_norms(W, S)
     worst = 0.0
     for j in range(n):
         if (g[j] > 0.0 and math.isfinite(lb[j])) or (g[j] < 0.0 and math.isfinite(ub[j])):

@@ -34,10 +34,8 @@ class Broyden:
         self.lb = np.linspace(-2, -1.5, n) + 0.1 * rng.standard_normal(n)
         self.ub = np.linspace(-0.8, 0.0, n) + 0.1 * rng.standard_normal(n)
         self.x0 = _strictly_inside(-np.ones(n) + 0.1 * rng.standard_normal(n), self.lb, self.ub)
-        i = np.arange(n)
         self.sparsity = sp.diags_array([np.ones(n - 1), np.ones(n), np.ones(n - 1)], offsets=[-1, 0, 1],
                                        shape=(n, n), format="lil", dtype=int)
-        self.i = i
 
     def fun(self, x):
         f = (3 - x) * x + 1

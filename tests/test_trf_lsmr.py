@@ -10,7 +10,6 @@ without bounds, ``x_scale``, ``regularize``, LSMR's options and robust losses.
 """
 import itertools
 import math
-import warnings
 
 import numpy as np
 import pytest
@@ -18,8 +17,8 @@ from scipy.optimize import least_squares as scipy_least_squares
 from scipy.optimize._lsq.common import solve_trust_region_2d as scipy_tr_2d
 
 import lsqcore
-from lsqcore import problems
 from lsqcore.methods.lsmr_model import solve_tr_2d
+from lsmr_cases import rosen, rosen_jac, mgh_cases, outlier_fit, judge, three_ways, mgh_as_scipy
 
 
 def _value(B, g, y):
@@ -92,16 +91,8 @@ def test_tr_2d_as_scipy():
             assert np.allclose(y, ys, rtol=1e-8, atol=1e-10 * Delta)
 
 
-def _rosen(x):
-    return np.array([10.0 * (x[1] - x[0] ** 2), 1.0 - x[0]])
-
-
-def _rosen_jac(x):
-    return np.array([[-20.0 * x[0], 10.0], [-1.0, 0.0]])
-
-
 ROSEN_CASES = list(itertools.product(
-    ["2-point", "3-point", "cs", _rosen_jac],
+    ["2-point", "3-point", "cs", rosen_jac],
     [1.0, np.array([1.0, 0.2]), "jac"],
     [(-np.inf, np.inf), ([-50.0, 0.0], [0.5, 100.0]), ([-2.5, -np.inf], [0.5, 1.2])],
     [True, False]))
@@ -116,8 +107,8 @@ def test_rosenbrock_as_scipy(jac, x_scale, bounds, regularize):
     x0 = [-2.0, 1.0] if free else [-0.5, 1.0]
     kw = dict(jac=jac, x_scale=x_scale, bounds=bounds, method="trf", tr_solver="lsmr",
               tr_options={"regularize": regularize})
-    r = lsqcore.least_squares(_rosen, x0, **kw)
-    s = scipy_least_squares(_rosen, x0, **kw)
+    r = lsqcore.least_squares(rosen, x0, **kw)
+    s = scipy_least_squares(rosen, x0, **kw)
     assert r.status > 0 and s.status > 0
     assert np.allclose(r.x, s.x, rtol=1e-6, atol=1e-8)
     assert r.cost == pytest.approx(s.cost, rel=1e-6, abs=1e-14)
@@ -125,65 +116,12 @@ def test_rosenbrock_as_scipy(jac, x_scale, bounds, regularize):
         assert r.nfev == s.nfev
 
 
-def _problem_cases():
-    for p in problems.all_problems():
-        if p.library == "mgh" and p.n >= 2 and p.m >= p.n:
-            yield pytest.param(p, id=p.name)
-
-
-#: local minima of the MGH set (More, Garbow and Hillstrom 1981, the problems'
-#: notes), as costs 0.5 sum f^2: a fit that stops at one has found a minimum,
-#: not failed (trf+lsmr takes a different path from scipy's on these)
-LOCAL_MINIMA = {"biggs_exp6": 0.5 * 5.65565e-3}
-
-
-def _judge(r, s, best, tiny, name=""):
-    """Where scipy's trf+lsmr reaches the exact solver's minimum ``best`` (cost
-    within 1e-6 relative, or both below ``tiny``), lsqcore's reaches it too, or
-    a documented local minimum; where scipy's stalls (LSMR's default
-    tolerances on an ill-conditioned J), lsqcore's ends within a factor 2 of
-    scipy's cost or says it did not reach a minimum (status -6)."""
-    def same(a, b, rtol=1e-6):
-        return max(a, b) <= tiny or abs(a - b) <= rtol * max(a, b)
-    if s.status > 0 and same(s.cost, best):
-        local = name in LOCAL_MINIMA and same(r.cost, LOCAL_MINIMA[name], 1e-5)
-        assert r.status > 0 and (same(r.cost, best) or local), (r.cost, best, r.status)
-    else:
-        assert r.cost <= 2.0 * s.cost or (r.status == -6 and s.cost > 1e3 * best), \
-            (r.cost, s.cost, best, r.status)
-
-
-def _three_ways(fun, x0, **kw):
-    """lsqcore's exact trf, scipy's trf+lsmr and lsqcore's trf+lsmr, in that order."""
-    opts = kw.pop("tr_options", {})
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        exact = lsqcore.least_squares(fun, x0, **kw)
-        s = scipy_least_squares(fun, x0, tr_solver="lsmr", tr_options=opts, **kw)
-        r = lsqcore.least_squares(fun, x0, tr_solver="lsmr", tr_options=opts, **kw)
-    return exact, s, r
-
-
 @pytest.mark.parametrize("bounded", [False, True], ids=["free", "bounded"])
-@pytest.mark.parametrize("p", list(_problem_cases()))
+@pytest.mark.parametrize("p", list(mgh_cases()))
 def test_mgh_as_scipy(p, bounded):
     """MGH problems from the standard start, free and in a box around the
-    start that the path meets, judged by :func:`_judge`."""
-    x0 = np.asarray(p.starts[0], dtype=float)
-
-    def fun(x):
-        return p.fun(x, *p.args)
-
-    def jac(x):
-        return p.jac(x, *p.args)
-    kw = dict(jac=jac, method="trf", max_nfev=2000)
-    if bounded:
-        w = 0.5 * np.maximum(np.abs(x0), 1.0)
-        kw["bounds"] = (x0 - w, x0 + 3 * w)
-    exact, s, r = _three_ways(fun, x0, **kw)
-    if not np.isfinite(s.cost):
-        pytest.skip(f"scipy's trf+lsmr fails here (status {s.status})")
-    _judge(r, s, exact.cost, 1e-16 * max(1.0, 0.5 * np.sum(fun(x0) ** 2)), p.name)
+    start that the path meets, judged by :func:`lsmr_cases.judge`."""
+    mgh_as_scipy(p, "trf", bounded)
 
 
 @pytest.mark.parametrize("bounds", [(-np.inf, np.inf), ([0.0, 0.0, -1.0], [10.0, 10.0, 1.0])])
@@ -210,7 +148,7 @@ def test_tight_lsmr_equals_the_exact_solver(bounds):
 @pytest.mark.parametrize("bounded", [False, True])
 def test_ill_conditioned_as_scipy(bounded, x_scale):
     """A badly scaled exponential fit (cond(J) ~ 1e7 from the parameters'
-    scales), judged by :func:`_judge` against the exact solver's minimum."""
+    scales), judged by :func:`lsmr_cases.judge` against the exact solver's minimum."""
     t = np.linspace(0.0, 1.0, 80)
     y = 1e4 * np.exp(-3e-3 * t * 1e3) + 1e-3 * t
 
@@ -219,9 +157,9 @@ def test_ill_conditioned_as_scipy(bounded, x_scale):
     kw = dict(method="trf", x_scale=x_scale, max_nfev=3000)
     if bounded:
         kw["bounds"] = ([0.0, 0.0, -1.0], [1e5, 1.0, 1.0])
-    exact, s, r = _three_ways(fun, [5e3, 1e-3, 0.0], **kw)
+    exact, s, r = three_ways(fun, [5e3, 1e-3, 0.0], **kw)
     assert exact.status > 0
-    _judge(r, s, exact.cost, 1e-16 * 0.5 * np.sum(fun(np.array([5e3, 1e-3, 0.0])) ** 2))
+    judge(r, s, exact.cost, 1e-16 * 0.5 * np.sum(fun(np.array([5e3, 1e-3, 0.0])) ** 2))
 
 
 @pytest.mark.parametrize("loss", ["soft_l1", "cauchy"])
@@ -238,17 +176,11 @@ def test_options_and_robust_loss_as_scipy(loss, tr_options, bounded):
     must end at the exact solver's minimum: cost within 1e-6 relative, and x
     within 2e-3 (an ``ftol`` stop 1e-8 above the minimum cost leaves x about
     1e-4 away on this problem; a different local minimum would be 1e-1)."""
-    rng = np.random.default_rng(5)
-    t = np.linspace(0.0, 4.0, 60)
-    y = 3.0 * np.exp(-0.7 * t) + 0.2 + 0.02 * rng.standard_normal(60)
-    y[::9] += 1.5
-
-    def fun(x):
-        return x[0] * np.exp(-x[1] * t) + x[2] - y
+    fun = outlier_fit()
     kw = dict(method="trf", tr_options=tr_options, loss=loss, f_scale=0.1)
     if bounded:
         kw["bounds"] = ([0.0, 0.0, -1.0], [10.0, 5.0, 1.0])
-    exact, s, r = _three_ways(fun, [1.0, 1.0, 0.0], **kw)
+    exact, s, r = three_ways(fun, [1.0, 1.0, 0.0], **kw)
     assert exact.status > 0 and s.status > 0 and r.status > 0
     assert s.cost == pytest.approx(exact.cost, rel=1e-6)
     assert r.cost == pytest.approx(exact.cost, rel=1e-6)
@@ -259,13 +191,7 @@ def test_regularize_is_read():
     """``regularize`` changes the Gauss-Newton direction, and so the path:
     on a linear-loss fit each setting gives scipy's own path (the same
     evaluations, cost to 1e-12), and the two paths differ."""
-    rng = np.random.default_rng(5)
-    t = np.linspace(0.0, 4.0, 60)
-    y = 3.0 * np.exp(-0.7 * t) + 0.2 + 0.02 * rng.standard_normal(60)
-    y[::9] += 1.5
-
-    def fun(x):
-        return x[0] * np.exp(-x[1] * t) + x[2] - y
+    fun = outlier_fit()
     runs = {}
     for reg in (True, False):
         kw = dict(method="trf", tr_solver="lsmr", tr_options={"regularize": reg})

@@ -141,25 +141,25 @@ def column_norms(J, out):
 
 
 @hook_jit
-def jac_column_norms(W, S, out):
-    """``out[j] = ||J e_j||``, ``J`` dense or compressed-column (through
-    :mod:`lsqcore._csc_entry`, which leaves them in ``W1``)."""
+def jac_column_norms(W, S):
+    """``||J e_j||`` into the first n entries of ``W1``, which it returns; ``J``
+    dense or compressed-column (through :mod:`lsqcore._csc_entry`)."""
+    norms = vec(W, S, O_W1, S[N])
     if S[SPARSE]:
         sparse_op(W, S, COLUMN_NORMS, 0, 0)
-        w1 = vec(W, S, O_W1, S[N])
-        for j in range(S[N]):
-            out[j] = w1[j]
     else:
-        column_norms(mat(W, S, O_J, S[M], S[N]), out)
+        column_norms(mat(W, S, O_J, S[M], S[N]), norms)
+    return norms
 
 
 @kernel_jit
-def update_jac_scale(W, S, scale, scale_inv, first, tmp):
+def update_jac_scale(W, S, scale, scale_inv, first):
     """``x_scale='jac'``: ``scale_inv = max(scale_inv, ||J e_j||)``, ``scale = 1/scale_inv``.
 
-    On the first call a zero column norm is replaced by 1.
+    On the first call a zero column norm is replaced by 1.  (The norms pass
+    through ``W1``.)
     """
-    jac_column_norms(W, S, tmp)
+    tmp = jac_column_norms(W, S)
     for j in range(S[N]):
         if first:
             scale_inv[j] = tmp[j] if tmp[j] > 0.0 else 1.0

@@ -134,8 +134,7 @@ def factorize(W, S):
     free = vec(W, S, O_D, n)
     g_free = vec(W, S, O_GH, n)
     if S[JAC_SCALE]:
-        update_jac_scale(W, S, scale, scale_inv, S[FIRST] == 1,
-                         vec(W, S, O_W1, n))
+        update_jac_scale(W, S, scale, scale_inv, S[FIRST] == 1)
     if S[FIRST] == 1:
         Delta = 0.0
         for i in range(n):

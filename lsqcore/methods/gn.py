@@ -38,7 +38,7 @@ A. Bjorck, "Numerical Methods for Least Squares Problems", SIAM, 1996, ch. 9.
 from .._jit import kernel_jit, hook_jit
 from .._layout import (vec, mat, N, JAC_SCALE, FIRST, STATUS,
                        O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
-                       O_SCALEINV, O_R, O_W1, O_D,
+                       O_SCALEINV, O_R, O_D,
                        FTOL, XTOL, COST, COST_NEW, ACTRED, PRERED, RATIO,
                        STEP_NORM, STEP_H_NORM, LS_T, GP, DELTA, ALPHA, PRED_FULL,
                        LS_T_TRIED)
@@ -79,8 +79,7 @@ def factorize(W, S):
     scale = vec(W, S, O_SCALE, n)
     scale_inv = vec(W, S, O_SCALEINV, n)
     if S[JAC_SCALE]:
-        update_jac_scale(W, S, scale, scale_inv, S[FIRST] == 1,
-                         vec(W, S, O_W1, n))
+        update_jac_scale(W, S, scale, scale_inv, S[FIRST] == 1)
     d = vec(W, S, O_D, n)
     g = vec(W, S, O_G, n)
     g_h = vec(W, S, O_GH, n)

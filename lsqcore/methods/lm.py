@@ -105,8 +105,7 @@ def factorize(W, S):
     scale_inv = vec(W, S, O_SCALEINV, n)
     first = S[FIRST] == 1
     if S[JAC_SCALE]:
-        update_jac_scale(W, S, scale, scale_inv, first,
-                         vec(W, S, O_W1, n))
+        update_jac_scale(W, S, scale, scale_inv, first)
     xnorm = 0.0
     for i in range(n):
         xnorm += (x[i] * scale_inv[i]) ** 2

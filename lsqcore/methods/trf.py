@@ -120,8 +120,7 @@ def scaled_variables(W, S):
     g_h = vec(W, S, O_GH, n)
     first = S[FIRST] == 1
     if S[JAC_SCALE]:
-        update_jac_scale(W, S, scale, scale_inv, first,
-                         vec(W, S, O_W1, n))
+        update_jac_scale(W, S, scale, scale_inv, first)
     if first:
         # initial radius: ||x0 / x_scale|| in the Coleman-Li metric
         acc = 0.0
