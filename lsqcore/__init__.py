@@ -12,11 +12,12 @@ __all__ = ["least_squares", "InPlace", "OptimizeResult"]
 __version__ = "0.1.0"
 from ._curve_fit import curve_fit
 from ._leastsq import leastsq
+from ._lsq_linear import lsq_linear
 from ._diagnostics import Diagnostic, diagnose
 from ._report import FitReport, fit_report
 from ._multistart import multistart
 
-__all__ += ["curve_fit", "leastsq", "FitWarning", "Diagnostic", "diagnose", "FitReport",
+__all__ += ["curve_fit", "leastsq", "lsq_linear", "FitWarning", "Diagnostic", "diagnose", "FitReport",
             "fit_report", "multistart"]
 from .batch import least_squares_batch, curve_fit_batch
 

@@ -16,6 +16,7 @@ SIAM J. Sci. Comput. 21(1), 1999.
 import math
 
 import numpy as np
+from numba import njit
 
 from ._jit import kernel_jit
 from ._linalg import max_nan
@@ -145,8 +146,10 @@ def make_strictly_feasible(x, lb, ub, rstep):
     """Move ``x`` strictly inside the box, in place.
 
     With ``rstep = 0`` a point on a bound moves to the next float inside;
-    otherwise by ``rstep * max(1, |bound|)``, falling back to the midpoint
-    of a box too narrow for that.
+    otherwise a point within ``rstep * max(1, |bound|)`` of a bound (the
+    :func:`active_constraints` rule with ``rtol = rstep``), or beyond it,
+    moves to that distance inside, falling back to the midpoint of a box
+    too narrow for that.
     """
     for i in range(x.shape[0]):
         lo = lb[i]
@@ -157,12 +160,26 @@ def make_strictly_feasible(x, lb, ub, rstep):
             elif x[i] >= hi:
                 x[i] = nextafter(hi, lo)
         else:
-            if x[i] <= lo:
+            side = active_side(x[i], lo, hi, rstep)
+            if side < 0:
                 x[i] = lo + rstep * max(1.0, abs(lo))
-            elif x[i] >= hi:
+            elif side > 0:
                 x[i] = hi - rstep * max(1.0, abs(hi))
             if not (lo < x[i] < hi):
                 x[i] = 0.5 * (lo + hi)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def active_side(x, lo, hi, rtol):
+    """-1 if ``x`` is within ``rtol * max(1, |lo|)`` of a finite ``lo`` (or below
+    it) and no nearer ``hi``, +1 likewise for ``hi``, else 0."""
+    lo_d = x - lo
+    up_d = hi - x
+    if math.isfinite(lo) and lo_d <= min(up_d, rtol * max(1.0, abs(lo))):
+        return -1
+    if math.isfinite(hi) and up_d <= min(lo_d, rtol * max(1.0, abs(hi))):
+        return 1
+    return 0
 
 
 @kernel_jit
@@ -176,11 +193,30 @@ def active_constraints(x, lb, ub, rtol, active):
             elif x[i] >= ub[i]:
                 active[i] = 1
             continue
-        lo_d = x[i] - lb[i]
-        up_d = ub[i] - x[i]
-        lo_t = rtol * max(1.0, abs(lb[i]))
-        up_t = rtol * max(1.0, abs(ub[i]))
-        if math.isfinite(lb[i]) and lo_d <= min(up_d, lo_t):
-            active[i] = -1
-        elif math.isfinite(ub[i]) and up_d <= min(lo_d, up_t):
-            active[i] = 1
+        active[i] = active_side(x[i], lb[i], ub[i], rtol)
+
+
+@kernel_jit
+def reflect_into_bounds(y, lb, ub):
+    """Fold ``y`` into the box in place, as a ray reflects off its walls.
+
+    A point beyond one finite bound is mirrored in it; between two finite
+    bounds the line is folded with period ``2 (ub - lb)``, so the point
+    lands where a ray from ``lb`` travelling ``y - lb`` and bouncing between
+    the walls would stop.  Points inside are unchanged.
+    """
+    for i in range(y.shape[0]):
+        lo = lb[i]
+        hi = ub[i]
+        lo_f = math.isfinite(lo)
+        hi_f = math.isfinite(hi)
+        if lo_f and hi_f:
+            if lo <= y[i] <= hi:
+                continue
+            w = hi - lo
+            t = (y[i] - lo) % (2.0 * w)          # in [0, 2 w): Python's sign rule
+            y[i] = lo + min(t, 2.0 * w - t)
+        elif lo_f and y[i] < lo:
+            y[i] = 2.0 * lo - y[i]
+        elif hi_f and y[i] > hi:
+            y[i] = 2.0 * hi - y[i]

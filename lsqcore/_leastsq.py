@@ -128,28 +128,10 @@ def pivoted_qr(J, f):
     """Householder QR with column pivoting: ``J[:, perm] = Q R``.
 
     Returns ``R`` (n, n), ``perm`` (0-based) and the first ``n`` entries of
-    ``Q^T f``.  At step ``k`` the remaining column of largest norm is moved
-    to position ``k`` (Businger and Golub 1965)."""
-    A = np.array(J, dtype=float)
-    b = np.array(f, dtype=float)
-    m, n = A.shape
-    perm = np.arange(n)
-    for k in range(min(m, n)):
-        j = k + int(np.argmax(np.sum(A[k:, k:] ** 2, axis=0)))
-        A[:, [k, j]] = A[:, [j, k]]
-        perm[[k, j]] = perm[[j, k]]
-        v = A[k:, k].copy()
-        alpha = np.linalg.norm(v)
-        if alpha == 0.0:
-            continue
-        if v[0] > 0:
-            alpha = -alpha
-        v[0] -= alpha
-        v /= np.linalg.norm(v)
-        A[k:, k:] -= 2.0 * np.outer(v, v @ A[k:, k:])
-        b[k:] -= 2.0 * v * (v @ b[k:])
-        A[k + 1:, k] = 0.0
-    return np.triu(A[:n, :n]), perm, b[:n]
+    ``Q^T f``: :func:`lsqcore.linear.dense.factor` (the one pivoted QR, which
+    ``lsq_linear`` uses too)."""
+    from .linear.dense import factor
+    return factor(np.ascontiguousarray(J, dtype=np.float64), np.array(f, dtype=np.float64))
 
 
 def _covariance(R, perm, m):

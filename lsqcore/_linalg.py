@@ -93,39 +93,105 @@ def householder_qr(At, tau):
         Reflector coefficients (output).
     """
     cols, rows = At.shape
-    k = min(rows, cols)
-    for j in range(k):
-        a = At[j]
-        # scaled 2-norm of the tail a[j+1:], guarding against overflow
-        big = _max_abs(a, j + 1, rows)
-        tail = 0.0
-        if big > 0.0:
-            inv = 1.0 / big
-            for i in range(j + 1, rows):
-                t = a[i] * inv
-                tail += t * t
-            tail = big * math.sqrt(tail)
-        x0 = a[j]
-        if tail == 0.0:
-            tau[j] = 0.0
-            continue
-        beta = -math.copysign(math.hypot(x0, tail), x0)
-        tau[j] = (beta - x0) / beta
-        scal = 1.0 / (x0 - beta)
-        for i in range(j + 1, rows):
-            a[i] *= scal
-        a[j] = beta
-        # apply H_j = I - tau v v^T (v_j = 1) to the remaining columns
-        t = tau[j]
+    for j in range(min(rows, cols)):
+        _reflect(At, tau, j)
+
+
+@kernel_jit
+def pivoted_qr(At, tau, perm, vn):
+    """:func:`householder_qr` with column pivoting: ``A[:, perm] = Q R``.
+
+    Before reflector ``j`` the remaining column with the largest norm below
+    row ``j`` is swapped into position ``j`` (Businger and Golub 1965), so
+    ``|R_00| >= |R_11| >= ...`` and a rank deficiency shows as a trailing
+    block of tiny diagonal entries.  ``perm`` (int, ``cols``) receives the
+    permutation; ``vn`` (``2 cols``) is scratch for the column norms below
+    the current row, which are downdated after each reflection
+    (``||a_(j+1:)||^2 = ||a_(j:)||^2 - a_j^2``) and recomputed when that
+    subtraction has cancelled more than half the digits.
+    """
+    cols, rows = At.shape
+    for c in range(cols):
+        perm[c] = c
+        vn[c] = _tail_norm(At[c], 0, rows)
+        vn[cols + c] = vn[c]
+    for j in range(min(rows, cols)):
+        best = j
         for c in range(j + 1, cols):
-            b = At[c]
-            w = b[j]
-            for i in range(j + 1, rows):
-                w += a[i] * b[i]
-            w *= t
-            b[j] -= w
-            for i in range(j + 1, rows):
-                b[i] -= w * a[i]
+            if vn[c] > vn[best]:
+                best = c
+        if best != j:
+            for i in range(rows):
+                At[j, i], At[best, i] = At[best, i], At[j, i]
+            perm[j], perm[best] = perm[best], perm[j]
+            vn[j], vn[best] = vn[best], vn[j]
+            vn[cols + j], vn[cols + best] = vn[cols + best], vn[cols + j]
+        _reflect(At, tau, j)
+        for c in range(j + 1, cols):
+            if vn[c] == 0.0:
+                continue
+            t = abs(At[c, j]) / vn[c]
+            t = max(0.0, 1.0 - t * t)
+            if t * (vn[c] / vn[cols + c]) ** 2 <= 1.4901161193847656e-08:   # sqrt(eps)
+                vn[c] = _tail_norm(At[c], j + 1, rows)
+                vn[cols + c] = vn[c]
+            else:
+                vn[c] *= math.sqrt(t)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _tail_norm(a, lo, hi):
+    """``||a[lo:hi]||``, scaled against overflow."""
+    big = _max_abs(a, lo, hi)
+    if big == 0.0:
+        return 0.0
+    acc = 0.0
+    for i in range(lo, hi):
+        t = a[i] / big
+        acc += t * t
+    return big * math.sqrt(acc)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _reflect(At, tau, j):
+    """Reflector ``j`` of :func:`householder_qr`: zero column ``j`` of ``A`` below
+    the diagonal and apply ``H_j`` to the columns after it."""
+    cols, rows = At.shape
+    a = At[j]
+    # scaled 2-norm of the tail a[j+1:], guarding against overflow
+    big = _max_abs(a, j + 1, rows)
+    tail = 0.0
+    if big > 0.0:
+        inv = 1.0 / big
+        for i in range(j + 1, rows):
+            t = a[i] * inv
+            tail += t * t
+        tail = big * math.sqrt(tail)
+    x0 = a[j]
+    if tail == 0.0:
+        tau[j] = 0.0
+        return
+    beta = -math.copysign(math.hypot(x0, tail), x0)
+    tau[j] = (beta - x0) / beta
+    scal = 1.0 / (x0 - beta)
+    for i in range(j + 1, rows):
+        a[i] *= scal
+    a[j] = beta
+    # apply H_j to the remaining columns
+    for c in range(j + 1, cols):
+        _apply_reflector(a, tau[j], At[c], j, rows)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _apply_reflector(a, t, b, j, rows):
+    """``b <- (I - t v v^T) b`` for the reflector ``v = [0..0, 1, a[j+1:rows]]``."""
+    w = b[j]
+    for i in range(j + 1, rows):
+        w += a[i] * b[i]
+    w *= t
+    b[j] -= w
+    for i in range(j + 1, rows):
+        b[i] -= w * a[i]
 
 
 @kernel_jit
@@ -134,17 +200,8 @@ def apply_qt(At, tau, b):
     cols, rows = At.shape
     k = min(rows, cols)
     for j in range(k):
-        t = tau[j]
-        if t == 0.0:
-            continue
-        a = At[j]
-        s = b[j]
-        for i in range(j + 1, rows):
-            s += a[i] * b[i]
-        s *= t
-        b[j] -= s
-        for i in range(j + 1, rows):
-            b[i] -= s * a[i]
+        if tau[j] != 0.0:
+            _apply_reflector(At[j], tau[j], b, j, rows)
 
 
 @kernel_jit

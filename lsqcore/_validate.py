@@ -142,16 +142,7 @@ def check_bounds(bounds, x0, method):
     if (type(bounds) is tuple and len(bounds) == 2 and type(bounds[0]) is float
             and type(bounds[1]) is float and bounds[0] == -np.inf and bounds[1] == np.inf):
         return unbounded(n)
-    lb, ub = bounds_pair(bounds)
-    lb = np.asarray(lb, dtype=float)
-    ub = np.asarray(ub, dtype=float)
-    if lb.ndim == 0:
-        lb = np.full(n, float(lb))
-    if ub.ndim == 0:
-        ub = np.full(n, float(ub))
-    if lb.shape != (n,) or ub.shape != (n,):
-        raise ValueError(f"`bounds` must be scalars or arrays of shape ({n},) like `x0`, "
-                         f"got lb {lb.shape} and ub {ub.shape}.")
+    lb, ub = _box_arrays(bounds, n, "like `x0`")
     if n <= _SMALL:
         # Python floats: a few comparisons cost less than one numpy reduction
         lbl, ubl, xl = lb.tolist(), ub.tolist(), x0.tolist()
@@ -167,11 +158,7 @@ def check_bounds(bounds, x0, method):
         if i >= 0:
             _raise_infeasible(x0, lb, ub, i)
         return lb, ub
-    if np.isnan(lb).any() or np.isnan(ub).any():
-        _raise_nan_bounds()
-    crossed = lb >= ub
-    if crossed.any():
-        _raise_crossed_bounds(lb, ub, int(np.argmax(crossed)))
+    _check_box(lb, ub)
     bounded = bool(np.isfinite(lb).any() or np.isfinite(ub).any())
     if bounded and method in ("lm", "gn"):
         refuse_bounds(method)
@@ -179,6 +166,37 @@ def check_bounds(bounds, x0, method):
     if outside.any():
         _raise_infeasible(x0, lb, ub, int(np.argmax(outside)))
     return lb, ub
+
+
+def box(bounds, n, what):
+    """``(lb, ub)``, float arrays of shape ``(n,)`` from ``bounds`` (a pair of
+    scalars or arrays, or a ``Bounds``), checked: no NaN, ``lb < ub``; ``what``
+    names the vector they bound in the error."""
+    lb, ub = _box_arrays(bounds, n, what)
+    _check_box(lb, ub)
+    return lb, ub
+
+
+def _box_arrays(bounds, n, what):
+    lb, ub = bounds_pair(bounds)
+    lb = np.asarray(lb, dtype=float)
+    ub = np.asarray(ub, dtype=float)
+    if lb.ndim == 0:
+        lb = np.full(n, float(lb))
+    if ub.ndim == 0:
+        ub = np.full(n, float(ub))
+    if lb.shape != (n,) or ub.shape != (n,):
+        raise ValueError(f"`bounds` must be scalars or arrays of shape ({n},) {what}, "
+                         f"got lb {lb.shape} and ub {ub.shape}.")
+    return lb, ub
+
+
+def _check_box(lb, ub):
+    if np.isnan(lb).any() or np.isnan(ub).any():
+        _raise_nan_bounds()
+    crossed = lb >= ub
+    if crossed.any():
+        _raise_crossed_bounds(lb, ub, int(np.argmax(crossed)))
 
 
 # up to this many variables the checks loop over Python floats

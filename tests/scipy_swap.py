@@ -2,11 +2,12 @@
 
 Loaded as ``-p scipy_swap`` (with this directory on ``sys.path``) by
 ``tests/test_scipy_suite.py``, which runs the *installed* scipy's test files
-(``scipy.optimize.tests.test_least_squares``, ``test_minpack::TestCurveFit``
-and ``test_minpack::TestLeastSq``) in a subprocess.  Nothing of scipy's
+(``scipy.optimize.tests.test_least_squares``, ``test_minpack::TestCurveFit``,
+``test_minpack::TestLeastSq`` and ``test_lsq_linear``) in a subprocess.  Nothing of scipy's
 tests is copied: the plugin only rebinds names before the tests run.
 
-* In a test module, the names ``least_squares`` and ``leastsq`` are rebound
+* In a test module, the names ``least_squares``, ``leastsq`` and
+  ``lsq_linear`` are rebound
   to lsqcore's (``from scipy.optimize import least_squares`` bound them at
   import; the tests call them through the module's globals).
 * scipy's ``curve_fit`` is kept (its tests are about curve_fit's own
@@ -23,7 +24,7 @@ import os
 
 import lsqcore
 
-SWAPPED = ("least_squares", "leastsq")
+SWAPPED = ("least_squares", "leastsq", "lsq_linear")
 
 
 def _lsqcore_functions():

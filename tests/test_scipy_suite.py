@@ -9,6 +9,7 @@ lsqcore's:
 * ``test_minpack.py::TestCurveFit`` with scipy's ``curve_fit`` calling
   ``lsqcore.least_squares`` and ``lsqcore.leastsq`` (its 'lm' path);
 * ``test_minpack.py::TestLeastSq`` with ``lsqcore.leastsq``;
+* ``test_lsq_linear.py`` with ``lsqcore.lsq_linear``;
 * the same class with lsqcore's own ``curve_fit`` in the test module.
 
 Every test must pass except those in ``KNOWN_FAILURES``, each with the
@@ -43,6 +44,7 @@ KNOWN_FAILURES = {
             "final x)"),
     },
     "TestLeastSq": {},
+    "test_lsq_linear": {},
     "TestCurveFit, own curve_fit": {
         "::TestCurveFit::test_gh4555b": "as above",
         "::TestCurveFit::test_pcov": ("zero residuals: lsqcore reports a finite variance "
@@ -54,6 +56,7 @@ SUITES = {
     "test_least_squares": ["--pyargs", "scipy.optimize.tests.test_least_squares"],
     "TestCurveFit": ["--pyargs", "scipy.optimize.tests.test_minpack", "-k", "TestCurveFit"],
     "TestLeastSq": ["--pyargs", "scipy.optimize.tests.test_minpack", "-k", "TestLeastSq"],
+    "test_lsq_linear": ["--pyargs", "scipy.optimize.tests.test_lsq_linear"],
     "TestCurveFit, own curve_fit": ["--pyargs", "scipy.optimize.tests.test_minpack", "-k",
                                     "TestCurveFit"],
 }
