@@ -46,6 +46,7 @@ from ._validate import (check_options, check_x0, check_bounds, check_x_scale, ch
                         check_f_scale, check_diff_step, check_callback, is_unbounded,
                         check_tr_options, check_sparse_jacobian)
 from ._sparse_jac import Pattern, is_sparse, is_operator
+from ._operator import OperatorJacobian
 _NO_BOUNDS = (-np.inf, np.inf)          # the default `bounds` (recognised by identity)
 _F64 = np.dtype(np.float64)
 _INT = np.dtype(int)                    # the dtype of active_mask
@@ -120,7 +121,8 @@ def least_squares(fun, x0, jac="2-point", bounds=_NO_BOUNDS, method="trf",
         (any format; its structure at ``x0`` is the pattern of every later
         one, :mod:`lsqcore._sparse_jac`).  A sparse ``J`` is solved with
         ``tr_solver='lsmr'`` at the cost of its non-zeros
-        (:mod:`lsqcore._csc`); a ``LinearOperator`` is refused (not yet).
+        (:mod:`lsqcore._csc`); a ``LinearOperator`` through its products
+        alone (:mod:`lsqcore._operator`; 'trf' and 'dogbox', LSMR).
     bounds : 2-tuple of array_like or `scipy.optimize.Bounds`, optional
         Lower and upper bounds (``method='trf'`` or ``'dogbox'``).
     method : {'trf', 'dogbox', 'lm', 'gn'}, optional
@@ -311,7 +313,9 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
             pattern.check_rows(f0.size)
         elif is_sparse(J0) or is_operator(J0):
             check_sparse_jacobian(J0, method, tr_solver, jac_scale)
-            pattern, tr = Pattern.from_jacobian(J0, f0.size, n), _lsmr(tr, method, tr_options)
+            pattern = (OperatorJacobian(J0, f0.size, n) if is_operator(J0)
+                       else Pattern.from_jacobian(J0, f0.size, n))
+            tr = _lsmr(tr, method, tr_options)
             fopts_t, iopts_t = _kernel_options(tr, *options, pattern)
         W, S = _allocate(f0.size, n, loss_code, trace_cap, tr[0], pattern)
         setup(W, S, x0, f0, lb, ub, x_scale, rstep, _frozen(fopts_t, np.float64),

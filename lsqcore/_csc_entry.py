@@ -23,6 +23,7 @@ from ._groups import grouped_points, grouped_assemble
 from ._layout import vec, mat
 from ._log import first_use
 from ._loss import LINEAR, loss_weights
+from ._operator import RMV, WEIGHTS, operator_product
 
 #: the operations (``op``; ``a``, ``b`` their arguments)
 POINTS, ASSEMBLE, WIDEN, ZERO_COLUMNS, GRADIENT, ABS_TIMES, COLUMN_NORMS = range(7)
@@ -42,6 +43,8 @@ def sparse_op(W, S, op, a, b):
 
 @_inline
 def _run(W, S, op, a, b):
+    if S[L.OPERATOR] != 0:
+        return _run_operator(W, S, op)
     m = S[L.M]
     n = S[L.N]
     cp, ri, group, vals = csc.structure(W, S)
@@ -67,6 +70,29 @@ def _run(W, S, op, a, b):
         csc.abs_times(cp, ri, vals, vec(W, S, L.O_X, n), vec(W, S, L.O_FNEW, m))
     else:
         csc.column_norms(cp, vals, vec(W, S, L.O_W1, n))
+    return np.int64(0)
+
+
+@_inline
+def _run_operator(W, S, op):
+    """The operations for a ``LinearOperator`` ``J`` (:mod:`lsqcore._operator`): the
+    gradient by its product (with the loss's row weights handed over first);
+    no zero columns, no ``|J| |x|`` (zeros), column norms unknown (inf)."""
+    m = S[L.M]
+    n = S[L.N]
+    hook = S[L.OPERATOR]
+    none = np.empty(0)
+    if op == GRADIENT:
+        f_s = vec(W, S, L.O_FS, m)
+        if S[L.LOSS] != LINEAR:
+            w = vec(W, S, L.O_FNEW, m)      # free between trials
+            loss_weights(vec(W, S, L.O_F, m), mat(W, S, L.O_RHO, 3, m), f_s, w)
+            operator_product(hook, WEIGHTS, w, none, none)
+        operator_product(hook, RMV, f_s, none, vec(W, S, L.O_G, n))
+    elif op == ABS_TIMES:
+        vec(W, S, L.O_FNEW, m)[:] = 0.0
+    elif op == COLUMN_NORMS:
+        vec(W, S, L.O_W1, n)[:] = np.inf
     return np.int64(0)
 
 

@@ -118,8 +118,9 @@ def run_python(fun, jac, loss, W, S, args, kwargs, on_iteration=None, workers=No
         (:mod:`lsqcore._workers`); None: one after another, here.
     J0 : array or sparse matrix, optional
         ``jac(x0)``, already evaluated by the front end: the first Jacobian.
-    pattern : lsqcore._sparse_jac.Pattern, optional
-        The pattern of a sparse ``J`` (the workspace holds its values).
+    pattern : lsqcore._sparse_jac.Pattern or lsqcore._operator.OperatorJacobian, optional
+        The pattern of a sparse ``J`` (the workspace holds its values), or the
+        ``LinearOperator`` one (its products are called from the kernel).
 
     Returns
     -------
@@ -130,6 +131,8 @@ def run_python(fun, jac, loss, W, S, args, kwargs, on_iteration=None, workers=No
     m, n = v.m, v.n
     while True:
         req = _advance_by_address(KERNEL, W, S)
+        if pattern is not None:
+            pattern.raise_pending()          # (a LinearOperator's product that raised)
         if req == L.REQ_F:
             v.f_new[:] = _checked_f(fun, v.x_new, m, args, kwargs)
         elif req == L.REQ_FD:

@@ -255,7 +255,12 @@ def _vet_tolerance_stop(W, S):
 
     0. residuals at their rounding floor, ``||f|| <= ROUNDING_FLOOR eps
        || |J| |x| ||``, are a zero-residual solution: the stop stands (``f``
-       is rounding noise there, and so is its angle with ``J``);
+       is rounding noise there, and so is its angle with ``J``); so is a
+       robust loss's cost at its own floor, ``F <= m eps f_scale^2``: the
+       loss is evaluated as ``rho(z)`` with an absolute error of a few
+       ``eps`` per residual (``2 (sqrt(1 + z) - 1)`` is 0 for ``z < eps``),
+       so no decrease below it can be seen, and the tolerance tests stop
+       there, residuals ~``sqrt(eps)`` from zero;
     1. no parameter lost its influence: ``J`` has no more exactly-zero
        columns than the first Jacobian (a column that moved the residuals at
        ``x0`` and no longer does, e.g. ``b exp(-x c)`` underflowing as ``c``
@@ -288,6 +293,8 @@ def _vet_tolerance_stop(W, S):
         f_norm += f[i] * f[i]
     f_norm = math.sqrt(f_norm)
     if f_norm <= ROUNDING_FLOOR * EPS * math.sqrt(_rounding_floor2(W, S)):
+        return
+    if S[L.LOSS] != LINEAR and W[L.COST] <= m * EPS * W[L.FSCALE] * W[L.FSCALE]:
         return
     lost = zero_columns(W, S)
     if lost > S[L.ZERO_COLS]:

@@ -125,6 +125,10 @@ class Pattern:
         o = int(S[L.I_GROUP])
         S[o:o + n] = self.groups
 
+    def raise_pending(self):
+        """Nothing: a pattern's operations cannot raise (an operator's can,
+        :meth:`lsqcore._operator.OperatorJacobian.raise_pending`)."""
+
     def matrix(self, values):
         """``J`` as scipy returns it: a ``csr_array`` of a copy of ``values``."""
         import scipy.sparse as sp

@@ -63,16 +63,13 @@ def check_sparse_jacobian(J0, method, tr_solver, jac_scale):
     """A sparse ``J`` or ``LinearOperator`` from ``jac`` at ``x0``: the methods and
     solvers that can take it (scipy's rules and messages)."""
     from ._sparse_jac import is_operator
-    if is_operator(J0):
-        if jac_scale:
-            raise ValueError("x_scale='jac' can't be used when `jac` returns LinearOperator.")
-        raise ValueError("`jac` returned a LinearOperator: lsqcore does not take matrix-free "
-                         "Jacobians yet; return a scipy.sparse matrix (or a dense array).")
     if method in ("lm", "gn"):
         raise ValueError(f"method={method!r} works only with dense Jacobian matrices (a "
                          "sparse J needs tr_solver='lsmr': use 'trf' or 'dogbox').")
     if tr_solver == "exact":
         raise ValueError("tr_solver='exact' works only with dense Jacobian matrices.")
+    if is_operator(J0) and jac_scale:
+        raise ValueError("x_scale='jac' can't be used when `jac` returns LinearOperator.")
 
 
 def check_x0(x0):

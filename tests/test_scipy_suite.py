@@ -29,13 +29,8 @@ from conftest import lsqcore_only
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-OPERATOR = "a LinearOperator `jac` (matrix-free Jacobian; large-problems issue)"
-
 KNOWN_FAILURES = {
-    "test_least_squares": {
-        "::TestTRF::test_linear_operator": OPERATOR,
-        "::TestDogbox::test_linear_operator": OPERATOR,
-    },
+    "test_least_squares": {},
     "TestCurveFit": {
         "::TestCurveFit::test_gh4555b": (
             "pcov pinned to scipy's own finite-difference Jacobian at rtol 2e-7: the "

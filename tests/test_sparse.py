@@ -273,7 +273,8 @@ def test_bad_sparse_input():
     """Clear errors, raised before any iteration (at most ``f(x0)`` evaluated,
     which gives m): a pattern of the wrong shape, a structure that grows,
     ``lm``/``gn`` with a sparse J or ``jac_sparsity``, the exact solver with
-    either, a LinearOperator (with ``x_scale='jac'``: scipy's message)."""
+    either or with a LinearOperator, and a LinearOperator with
+    ``x_scale='jac'`` (scipy's messages)."""
     from scipy.sparse.linalg import aslinearoperator
     assert _calls_raise("`jac_sparsity` must have shape", jac_sparsity=B.sparsity[:-1]) <= 1
     for method in ("lm", "gn"):
@@ -286,7 +287,7 @@ def test_bad_sparse_input():
     op = (lambda x: aslinearoperator(B.jac(x)))
     assert _calls_raise("can't be used when `jac` returns LinearOperator", jac=op,
                         x_scale="jac") <= 1
-    assert _calls_raise("LinearOperator", jac=op) <= 1
+    assert _calls_raise("works only with dense Jacobian", tr_solver="exact", jac=op) <= 1
 
     def growing(x):
         J = B.jac(x).tolil()

@@ -339,6 +339,6 @@ def solve_csc(cp, ri, vals, b, x, lb, ub, tol, lsmr_tol, auto_tol, lsmr_maxiter,
     (the products of the nonlinear kernel's sparse Jacobian,
     :mod:`lsqcore.methods.lsmr_model`)."""
     no = np.empty((0, 0))
-    return solve(csc_mv, csc_rmv, lsmr_core, (cp, ri, vals, b.shape[0]), b, x, lb, ub, no,
+    return solve(csc_mv, csc_rmv, lsmr_core, (cp, ri, vals, b.shape[0], 0), b, x, lb, ub, no,
                  np.empty(0, dtype=np.int64), np.empty(0), False, tol, lsmr_tol, auto_tol,
                  lsmr_maxiter, max_iter, history)

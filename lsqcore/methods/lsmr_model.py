@@ -72,10 +72,12 @@ import math
 
 from .._jit import kernel_jit, hook_jit
 from .. import _csc as csc
-from .._layout import (vec, mat, M, N, BOUNDED, SPARSE, O_J, O_FS, O_D, O_DIAGH, O_LSR, O_LSN,
+from .._layout import (vec, mat, M, N, BOUNDED, SPARSE, OPERATOR, O_J, O_FS, O_D, O_DIAGH,
+                       O_LSR, O_LSN,
                        DELTA, LSMR_MAXITER, LSMR_ATOL, LSMR_BTOL, LSMR_CONLIM, LSMR_DAMP,
                        REGULARIZE, SUB_B11, SUB_B12, SUB_B22, SUB_G1, SUB_G2)
 from .._lsmr import lsmr_core
+from .._operator import MV, RMV, operator_product
 from .._linalg import minimize_quadratic_1d, norm2, dot, EPS
 
 #: the root of the secular equation is accurate to this relative error in ``||y||``
@@ -126,9 +128,14 @@ def jh_rmv(A, u, out):
 
 @hook_jit
 def csc_mv(A, v, out):
-    """:func:`jh_mv` for ``A = ((cp, ri, values, m), d, c, aug)``, ``J`` compressed-column."""
-    (cp, ri, vals, m), d, c, aug = A
-    csc.times(cp, ri, vals, d, v, out[:m])
+    """:func:`jh_mv` for ``A = ((cp, ri, values, m, hook), d, c, aug)``, ``J``
+    compressed-column, or a ``LinearOperator`` reached through the C function at
+    ``hook`` when that is not 0 (:mod:`lsqcore._operator`)."""
+    (cp, ri, vals, m, hook), d, c, aug = A
+    if hook != 0:
+        operator_product(hook, MV, v, d, out[:m])
+    else:
+        csc.times(cp, ri, vals, d, v, out[:m])
     if aug:
         for j in range(d.shape[0]):
             out[m + j] = c[j] * v[j]
@@ -136,19 +143,23 @@ def csc_mv(A, v, out):
 
 @hook_jit
 def csc_rmv(A, u, out):
-    """:func:`jh_rmv` for a compressed-column ``J`` (:func:`csc_mv`)."""
-    (cp, ri, vals, m), d, c, aug = A
-    csc.transpose_times(cp, ri, vals, u, out)
-    for j in range(d.shape[0]):
-        out[j] *= d[j]
-        if aug:
+    """:func:`jh_rmv` for a compressed-column ``J`` or an operator (:func:`csc_mv`)."""
+    (cp, ri, vals, m, hook), d, c, aug = A
+    if hook != 0:
+        operator_product(hook, RMV, u[:m], d, out)
+    else:
+        csc.transpose_times(cp, ri, vals, u, out)
+        for j in range(d.shape[0]):
+            out[j] *= d[j]
+    if aug:
+        for j in range(d.shape[0]):
             out[j] += c[j] * u[m + j]
 
 
 @kernel_jit
 def _csc_operand(W, S):
     cp, ri, _, vals = csc.structure(W, S)
-    return cp, ri, vals, S[M]
+    return cp, ri, vals, S[M], S[OPERATOR]
 
 
 @kernel_jit
