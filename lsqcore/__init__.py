@@ -13,11 +13,12 @@ __version__ = "0.1.0"
 from ._curve_fit import curve_fit
 from ._leastsq import leastsq
 from ._lsq_linear import lsq_linear
+from ._patch import patch_scipy, unpatch_scipy
 from ._diagnostics import Diagnostic, diagnose
 from ._report import FitReport, fit_report
 from ._multistart import multistart
 
-__all__ += ["curve_fit", "leastsq", "lsq_linear", "FitWarning", "Diagnostic", "diagnose", "FitReport",
+__all__ += ["curve_fit", "leastsq", "lsq_linear", "patch_scipy", "unpatch_scipy", "FitWarning", "Diagnostic", "diagnose", "FitReport",
             "fit_report", "multistart"]
 from .batch import least_squares_batch, curve_fit_batch
 

@@ -41,12 +41,11 @@ from ._threads import thread_count, with_threads
 from .methods.dogbox import free_gradient_norm
 from ._loss import LOSS_CODES, CALLABLE, LINEAR
 from ._optimize_result import OptimizeResult
-from ._status import MESSAGES, CALLBACK_STOP, NONFINITE_JAC
+from ._status import MESSAGES, CALLBACK_STOP, NONFINITE_JAC, GTOL, IMPROPER_INPUT
 from ._validate import (check_options, check_x0, check_bounds, check_x_scale, check_tolerances,
                         check_f_scale, check_diff_step, check_callback, is_unbounded,
                         check_tr_options, check_sparse_jacobian)
-from ._sparse_jac import Pattern, is_sparse, is_operator
-from ._operator import OperatorJacobian
+from ._sparse_jac import Pattern, is_sparse, is_operator, jacobian_pattern
 _NO_BOUNDS = (-np.inf, np.inf)          # the default `bounds` (recognised by identity)
 _F64 = np.dtype(np.float64)
 _INT = np.dtype(int)                    # the dtype of active_mask
@@ -252,6 +251,8 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
         x0 = x0.copy()                   # (the caller's x0 is never written)
         make_strictly_feasible(x0, lb, ub, 1e-10)
     max_nfev = 100 * n if max_nfev is None else max_nfev
+    if n == 0:
+        return _no_variables(fun, x0, jac, method, loss, f_scale, args, kwargs)
 
     loss_code = CALLABLE if callable(loss) else LOSS_CODES[loss]
     jac_code = L.JAC_CALLABLE if callable(jac) else L.JAC_CODES[jac]
@@ -313,9 +314,7 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
             pattern.check_rows(f0.size)
         elif is_sparse(J0) or is_operator(J0):
             check_sparse_jacobian(J0, method, tr_solver, jac_scale)
-            pattern = (OperatorJacobian(J0, f0.size, n) if is_operator(J0)
-                       else Pattern.from_jacobian(J0, f0.size, n))
-            tr = _lsmr(tr, method, tr_options)
+            pattern, tr = jacobian_pattern(J0, f0.size, n), _lsmr(tr, method, tr_options)
             fopts_t, iopts_t = _kernel_options(tr, *options, pattern)
         W, S = _allocate(f0.size, n, loss_code, trace_cap, tr[0], pattern)
         setup(W, S, x0, f0, lb, ub, x_scale, rstep, _frozen(fopts_t, np.float64),
@@ -334,6 +333,26 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
         _print_summary(result, _initial_cost(f0, loss, loss_code, f_scale),
                        describe(W, S) if verbose == 2 else "")
     return result
+
+
+def _no_variables(fun, x0, jac, method, loss, f_scale, args, kwargs):
+    """An empty ``x0``, as scipy answers it: ``f(x0)`` (and a callable ``jac``'s
+    ``(m, 0)`` matrix) evaluated once, status 1 (the gradient is empty) for
+    'trf' and 'dogbox', MINPACK's improper input (-1, nothing evaluated) for
+    'lm' and 'gn'."""
+    f0, _ = _initial_residual(fun, x0, args, kwargs)
+    m = f0.size
+    minpack = method in ("lm", "gn")
+    J = np.zeros((m, 0))
+    if callable(jac) and not minpack:
+        J = np.asarray(jac(x0.copy(), *args, **kwargs), dtype=float).reshape(m, 0)
+    loss_code = CALLABLE if callable(loss) else LOSS_CODES[loss]
+    status = IMPROPER_INPUT if minpack else GTOL
+    return OptimizeResult(
+        x=x0.copy(), cost=_initial_cost(f0, loss, loss_code, f_scale), fun=f0, jac=J,
+        grad=np.zeros(0), optimality=0.0, active_mask=np.zeros(0, dtype=int),
+        nfev=0 if minpack else 1, njev=None if minpack else 1, status=status,
+        message=MESSAGES[status], success=status > 0, nit=0, method=method)
 
 
 def _kernel_options(tr, method, jac_code, loss_code, max_nfev, jac_scale, notify, ftol, xtol,

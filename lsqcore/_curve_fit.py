@@ -34,7 +34,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from ._numba_internals import CPUDispatcher, fingerprint as _fingerprint
-from ._validate import refuse_bounds, check_nan_policy
+from ._validate import refuse_bounds, check_nan_policy, Unsupported
 from ._diagnostics import Diagnostic, fit_warning, default_rcond, emit
 from ._memo import Memo
 from ._report import analyse_fit, build_report
@@ -442,7 +442,7 @@ def _map_leastsq_kwargs(kwargs, n):
         if v is not None and "x_scale" not in kw:
             kw["x_scale"] = 1.0 / np.asarray(v, dtype=float)
     if kw.pop("col_deriv", False):
-        raise ValueError("`col_deriv` is not supported: `jac` must return an (m, n) array.")
+        raise Unsupported("`col_deriv` is not supported: `jac` must return an (m, n) array.")
     kw.pop("factor", None)   # the initial LM step bound: lsqcore uses More's ||D x0||
     return kw
 

@@ -36,11 +36,13 @@ import warnings
 import numpy as np
 
 from ._linalg import EPS
-from ._status import FTOL, XTOL, FTOL_XTOL, GTOL, MAX_NFEV, CALLBACK_STOP, MESSAGES
+from ._status import (FTOL, XTOL, FTOL_XTOL, GTOL, MAX_NFEV, CALLBACK_STOP, IMPROPER_INPUT,
+                      MESSAGES)
 
 __all__ = ["leastsq"]
 
-IER_OF_STATUS = {FTOL: 1, XTOL: 2, FTOL_XTOL: 3, GTOL: 4, MAX_NFEV: 5, CALLBACK_STOP: 5}
+IER_OF_STATUS = {FTOL: 1, XTOL: 2, FTOL_XTOL: 3, GTOL: 4, MAX_NFEV: 5, CALLBACK_STOP: 5,
+                 IMPROPER_INPUT: 0}
 #: not a MINPACK code: lsqcore's verdict that the point is not a minimum
 IER_NOT_A_MINIMUM = 9
 
@@ -204,6 +206,7 @@ def leastsq(func, x0, args=(), Dfun=None, full_output=False, col_deriv=False,
         ``ier`` outside 1-4 also gives a ``RuntimeWarning``.
     """
     from ._api import least_squares
+    from ._validate import Unsupported
     x0 = np.asarray(x0, dtype=float).flatten()
     n = x0.size
     args = args if isinstance(args, tuple) else (args,)
@@ -211,9 +214,12 @@ def leastsq(func, x0, args=(), Dfun=None, full_output=False, col_deriv=False,
         if not tol >= 0.0:
             raise ValueError(f"`{name}` must be a non-negative number, got {tol!r}.")
     if factor != 100:
-        raise ValueError(f"`factor` = {factor!r} is not supported: lsqcore's "
+        raise Unsupported(f"`factor` = {factor!r} is not supported: lsqcore's "
                          "Levenberg-Marquardt chooses its own initial radius (use 100).")
     m, func, Dfun = _check_shapes(func, Dfun, x0, args, col_deriv)
+    if not np.isfinite(func.value).all():
+        raise Unsupported("`func` is not finite at `x0`: scipy's leastsq runs MINPACK on the "
+                          "NaN anyway (its result is NaN); lsqcore refuses such a start.")
     if maxfev is None or maxfev <= 0:
         maxfev = (200 if Dfun is None else 100) * (n + 1)
     calls = [0]
@@ -241,6 +247,8 @@ def leastsq(func, x0, args=(), Dfun=None, full_output=False, col_deriv=False,
         args=args, callback=stop_at_maxfev)
     ier, mesg = minpack_outcome(res.status, ftol, xtol, gtol, maxfev)
     if not full_output:
+        if ier == 0:
+            raise TypeError(mesg)            # MINPACK's improper input, as scipy raises it
         if ier not in (1, 2, 3, 4):
             warnings.warn(mesg, RuntimeWarning, stacklevel=2)
         return res.x, ier

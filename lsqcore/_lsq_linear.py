@@ -125,7 +125,7 @@ def lsq_linear(A, b, bounds=(-np.inf, np.inf), method="trf", tol=1e-10, lsq_solv
         ``active_mask`` (-1, 0, +1 per variable), ``unbounded_sol`` (the
         tuple ``numpy.linalg.lstsq`` or ``scipy.sparse.linalg.lsmr``
         returns, as scipy's), ``nit``, ``status``, ``message``,
-        ``success``; and ``initial_cost`` when the bounds were active.
+        ``success`` (scipy's fields, no more).
 
     Raises
     ------
@@ -167,9 +167,9 @@ def lsq_linear(A, b, bounds=(-np.inf, np.inf), method="trf", tol=1e-10, lsq_solv
     res = OptimizeResult(x=x, fun=r, cost=float(cost), optimality=float(optimality),
                          active_mask=active.astype(np.float64), unbounded_sol=unbounded,
                          nit=int(nit), status=int(status), message=TERMINATION_MESSAGES[status],
-                         success=status > 0, initial_cost=float(initial_cost))
+                         success=status > 0)
     if verbose:
-        _report(res, history, verbose)
+        _report(res, history, verbose, initial_cost)
     return res
 
 
@@ -222,7 +222,7 @@ def _trf(A, kind, b, x, lb, ub, QR, tol, lsmr_tol, auto_tol, lsmr_maxiter, max_i
                  lsmr_tol, auto_tol, lsmr_maxiter, max_iter, history)
 
 
-def _report(res, history, verbose):
+def _report(res, history, verbose, initial_cost):
     """The iteration table (``verbose=2``) and the termination report."""
     if verbose == 2:
         print(f"{'Iteration':>11}{'Cost':>16}{'Cost reduction':>18}{'Step norm':>14}"
@@ -232,5 +232,5 @@ def _report(res, history, verbose):
             cells = [f"{v:14.2e}" if np.isfinite(v) else f"{'':14}" for v in (change, step, opt)]
             print(f"{k:>11}{cost:>16.4e}  {cells[0]}  {cells[1]}{cells[2]}")
     print(res.message)
-    print(f"Number of iterations {res.nit}, initial cost {res.initial_cost:.4e}, final cost "
+    print(f"Number of iterations {res.nit}, initial cost {initial_cost:.4e}, final cost "
           f"{res.cost:.4e}, first-order optimality {res.optimality:.2e}.")

@@ -33,6 +33,16 @@ def is_operator(J):
     return isinstance(J, LinearOperator)
 
 
+def jacobian_pattern(J, m, n):
+    """What the solve keeps of the sparse ``J`` that ``jac`` returned at ``x0``:
+    its :class:`Pattern`, or for a ``LinearOperator`` the operator itself
+    (:class:`lsqcore._operator.OperatorJacobian`)."""
+    if is_operator(J):
+        from ._operator import OperatorJacobian
+        return OperatorJacobian(J, m, n)
+    return Pattern.from_jacobian(J, m, n)
+
+
 def _canonical_csc(A):
     import scipy.sparse as sp
     C = sp.csc_array(A, copy=True)

@@ -27,6 +27,15 @@ METHODS = ("trf", "lm", "gn", "dogbox")
 _DEFAULT_RSTEP = {L.JAC_2POINT: SQRT_EPS, L.JAC_3POINT: CBRT_EPS}
 
 
+class Unsupported(ValueError):
+    """A valid scipy argument lsqcore does not serve (yet).
+
+    A ``ValueError`` for a direct caller; under :func:`lsqcore.patch_scipy`
+    the call falls back to scipy's own function instead (:mod:`lsqcore._patch`).
+    Raised before any work, so that the fallback starts afresh.
+    """
+
+
 def check_options(fun, x0, jac, method, loss, verbose, max_nfev, tr_solver,
                    jac_sparsity):
     if not callable(fun):
@@ -84,8 +93,6 @@ def check_x0(x0):
         if x0.ndim > 1:
             raise ValueError(f"`x0` must have at most 1 dimension, got shape {x0.shape}.")
         x0 = x0.reshape(1)
-    if x0.size == 0:
-        raise ValueError("`x0` must have at least one element.")
     if x0.size <= 16:
         finite = all(map(math.isfinite, x0.tolist()))
     else:

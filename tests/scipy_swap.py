@@ -16,6 +16,11 @@ tests is copied: the plugin only rebinds names before the tests run.
   variable ``LSQCORE_SWAP_CURVE_FIT=1`` the test module's ``curve_fit`` is
   lsqcore's own as well.
 
+With ``LSQCORE_SWAP_MODE=patch`` the plugin calls ``lsqcore.patch_scipy()``
+instead, and nothing else (``tests/test_clients.py`` runs lmfit's released
+test suite so, and scipy's suites through the patched names); with
+``LSQCORE_SWAP_MODE=none`` it only reports (the baseline on scipy).
+
 Every outcome is written as JSON (``nodeid -> outcome``) to the file named
 by the environment variable ``LSQCORE_SWAP_REPORT``.
 """
@@ -37,7 +42,19 @@ def _lsqcore_functions():
 _OUTCOMES = {}
 
 
+def _mode():
+    """``LSQCORE_SWAP_MODE``: ``swap`` (the default: the rebinding above), ``patch``
+    (``lsqcore.patch_scipy()`` before collection, nothing else: how a user
+    would run a client's tests on lsqcore) or ``none`` (only the report: the
+    baseline run with scipy)."""
+    return os.environ.get("LSQCORE_SWAP_MODE", "swap")
+
+
 def pytest_configure(config):
+    if _mode() == "patch":
+        lsqcore.patch_scipy()
+    if _mode() != "swap":
+        return
     import scipy.optimize
     import scipy.optimize._minpack_py as minpack
     for name, fn in _lsqcore_functions().items():
@@ -47,6 +64,8 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(session, config, items):
+    if _mode() != "swap":
+        return
     swaps = _lsqcore_functions()
     for item in items:
         module = getattr(item, "module", None)

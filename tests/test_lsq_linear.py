@@ -106,10 +106,10 @@ def test_active_mask_and_fields():
     A, b, bounds = _random_case(40, 6, seed=11)
     res = lsq_linear(A, b, bounds)
     ref = scipy_lsq_linear(A, b, bounds)
-    assert set(ref) <= set(res)
+    assert set(ref) == set(res)
     np.testing.assert_array_equal(res.active_mask, ref.active_mask)
     assert np.any(res.active_mask != 0)
-    assert res.initial_cost > res.cost and isinstance(res.message, str)
+    assert isinstance(res.message, str)
 
 
 def test_unconstrained_solution_is_returned_at_once():

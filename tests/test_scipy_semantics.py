@@ -104,15 +104,22 @@ def test_one_residual_jacobian_as_a_vector(method):
     np.testing.assert_allclose(res.x, [np.sqrt(2.0)], rtol=1e-8)
 
 
-def test_sparse_jacobian_taken_and_linear_operator_refused_by_name():
-    """A sparse J is solved (tr_solver='lsmr', scipy's csr_array back); a
-    LinearOperator is refused with a message naming it."""
+def test_sparse_jacobian_and_linear_operator_taken():
+    """A sparse J is solved (tr_solver='lsmr', scipy's csr_array back); so is a
+    LinearOperator (the operator back as ``jac``), except with the exact
+    solver, which scipy refuses too, with the same message."""
     res = lsqcore.least_squares(lambda x: x - 1.0, [0.0, 0.0],
                                 jac=lambda x: scipy.sparse.csr_matrix(np.eye(2)))
     assert res.success and np.allclose(res.x, 1.0) and scipy.sparse.issparse(res.jac)
-    with pytest.raises(ValueError, match="LinearOperator"):
-        lsqcore.least_squares(lambda x: x - 1.0, [0.0, 0.0],
-                              jac=lambda x: scipy.sparse.linalg.aslinearoperator(np.eye(2)))
+    op = (lambda x: scipy.sparse.linalg.aslinearoperator(np.eye(2)))
+    res = lsqcore.least_squares(lambda x: x - 1.0, [0.0, 0.0], jac=op)
+    assert res.success and np.allclose(res.x, 1.0)
+    assert isinstance(res.jac, scipy.sparse.linalg.LinearOperator)
+    with pytest.raises(ValueError, match="works only with dense Jacobian") as ours:
+        lsqcore.least_squares(lambda x: x - 1.0, [0.0, 0.0], jac=op, tr_solver="exact")
+    with pytest.raises(ValueError) as theirs:
+        scipy.optimize.least_squares(lambda x: x - 1.0, [0.0, 0.0], jac=op, tr_solver="exact")
+    assert str(ours.value) == str(theirs.value)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
@@ -230,3 +237,29 @@ def test_zero_jacobian_probe_with_a_non_finite_side(method):
     res = lsqcore.least_squares(f, [0.0], method=method)
     ref = scipy.optimize.least_squares(f, [0.0], method=method)
     assert res.status == 1 and res.x[0] == 0.0 and ref.success
+
+
+def _two_constants(x):
+    return np.array([1.0, 2.0])
+
+
+@pytest.mark.parametrize("method", ["trf", "dogbox", "lm"])
+def test_no_variables_as_scipy(method):
+    """An empty ``x0``: scipy evaluates f once and stops (status 1; 'lm':
+    MINPACK's improper input, -1); lmfit's conf_interval2d fixes every
+    parameter and fits so."""
+    res = lsqcore.least_squares(_two_constants, np.array([]), method=method)
+    ref = scipy.optimize.least_squares(_two_constants, np.array([]), method=method)
+    for key in ("status", "nfev", "njev", "cost", "success", "optimality"):
+        assert res[key] == ref[key], key
+    assert res.jac.shape == ref.jac.shape == (2, 0) and res.x.size == 0
+
+
+def test_leastsq_no_variables_as_scipy():
+    x, cov, info, mesg, ier = lsqcore.leastsq(_two_constants, np.array([]), full_output=True)
+    ref = scipy.optimize.leastsq(_two_constants, np.array([]), full_output=True)
+    assert ier == ref[4] == 0 and mesg == ref[3] and cov is None is ref[1]
+    np.testing.assert_array_equal(info["fvec"], ref[2]["fvec"])
+    for leastsq in (lsqcore.leastsq, scipy.optimize.leastsq):
+        with pytest.raises(TypeError, match="Improper input parameters"):
+            leastsq(_two_constants, np.array([]))

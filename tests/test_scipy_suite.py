@@ -10,7 +10,10 @@ lsqcore's:
   ``lsqcore.least_squares`` and ``lsqcore.leastsq`` (its 'lm' path);
 * ``test_minpack.py::TestLeastSq`` with ``lsqcore.leastsq``;
 * ``test_lsq_linear.py`` with ``lsqcore.lsq_linear``;
-* the same class with lsqcore's own ``curve_fit`` in the test module.
+* the same class with lsqcore's own ``curve_fit`` in the test module;
+* ``test_least_squares.py`` and ``test_lsq_linear.py`` again, with nothing
+  rebound by hand: ``lsqcore.patch_scipy()`` before collection, as a user
+  would patch (the names the test modules import are then lsqcore's).
 
 Every test must pass except those in ``KNOWN_FAILURES``, each with the
 reason; a known failure that starts passing fails here too, so that the list
@@ -40,6 +43,8 @@ KNOWN_FAILURES = {
     },
     "TestLeastSq": {},
     "test_lsq_linear": {},
+    "test_least_squares, patched": {},
+    "test_lsq_linear, patched": {},
     "TestCurveFit, own curve_fit": {
         "::TestCurveFit::test_gh4555b": "as above",
         "::TestCurveFit::test_pcov": ("zero residuals: lsqcore reports a finite variance "
@@ -52,12 +57,16 @@ SUITES = {
     "TestCurveFit": ["--pyargs", "scipy.optimize.tests.test_minpack", "-k", "TestCurveFit"],
     "TestLeastSq": ["--pyargs", "scipy.optimize.tests.test_minpack", "-k", "TestLeastSq"],
     "test_lsq_linear": ["--pyargs", "scipy.optimize.tests.test_lsq_linear"],
+    "test_least_squares, patched": ["--pyargs", "scipy.optimize.tests.test_least_squares"],
+    "test_lsq_linear, patched": ["--pyargs", "scipy.optimize.tests.test_lsq_linear"],
     "TestCurveFit, own curve_fit": ["--pyargs", "scipy.optimize.tests.test_minpack", "-k",
                                     "TestCurveFit"],
 }
 
 #: environment of a suite's run (lsqcore's own curve_fit in the test module)
-SUITE_ENV = {"TestCurveFit, own curve_fit": {"LSQCORE_SWAP_CURVE_FIT": "1"}}
+SUITE_ENV = {"TestCurveFit, own curve_fit": {"LSQCORE_SWAP_CURVE_FIT": "1"},
+             "test_least_squares, patched": {"LSQCORE_SWAP_MODE": "patch"},
+             "test_lsq_linear, patched": {"LSQCORE_SWAP_MODE": "patch"}}
 
 
 def run_suite(name, tmp_path, env_extra=()):
