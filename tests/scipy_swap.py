@@ -88,3 +88,23 @@ def pytest_sessionfinish(session, exitstatus):
     if path:
         with open(path, "w", encoding="utf-8") as fh:
             json.dump(_OUTCOMES, fh, indent=1, sort_keys=True)
+
+
+def run_pytest(args, cwd, report, env_extra=(), timeout=900):
+    """Run pytest on ``args`` in a subprocess with this plugin loaded; return
+    ``({nodeid: outcome}, stdout)``.  ``env_extra``: e.g. the mode."""
+    import subprocess
+    import sys
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, LSQCORE_SWAP_REPORT=str(report),
+               PYTHONPATH=os.pathsep.join([here, os.path.dirname(here),
+                                           os.environ.get("PYTHONPATH", "")]))
+    env.update(env_extra)
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        "-p", "scipy_swap", *args], cwd=cwd, env=env, capture_output=True,
+                       text=True, timeout=timeout)
+    assert os.path.exists(report), p.stdout[-4000:] + p.stderr[-4000:]
+    with open(report, encoding="utf-8") as fh:
+        outcomes = json.load(fh)
+    assert outcomes, p.stdout[-4000:]
+    return outcomes, p.stdout

@@ -1,4 +1,4 @@
-"""lmfit on lsqcore, as a user runs it: ``lsqcore.patch_scipy()`` and nothing else.
+"""lmfit and xarray on lsqcore, as a user runs them: ``lsqcore.patch_scipy()`` and nothing else.
 
 lmfit's ``minimizer`` module binds ``least_squares`` and ``leastsq`` when it
 is imported (``from scipy.optimize import ...``); the patch rebinds them
@@ -7,7 +7,6 @@ and the two are compared with tolerances that follow from the solvers'
 stopping rules (the same minimum, not the same iterates).  lmfit's own
 released test suite runs on lsqcore in ``test_lmfit_suite``.
 """
-import json
 import os
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import pytest
 
 import lmfit
 import lsqcore
+from scipy_swap import run_pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -166,13 +166,8 @@ LMFIT_NOT_IN_SUBSET = ("test_max_nfev.py", "test_model_saveload.py", "test_brute
 
 def _run_lmfit_suite(src, mode, report, subset):
     ignore = [f"--ignore=tests/{f}" for f in LMFIT_NOT_IN_SUBSET] if subset else []
-    env = dict(os.environ, LSQCORE_SWAP_MODE=mode, LSQCORE_SWAP_REPORT=str(report),
-               PYTHONPATH=os.pathsep.join([HERE, ROOT, os.environ.get("PYTHONPATH", "")]))
-    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                        "-p", "scipy_swap", "-o", "addopts=", "-W", "ignore", *ignore, "tests"],
-                       cwd=src, env=env, capture_output=True, text=True, timeout=1200)
-    assert report.exists(), p.stdout[-4000:] + p.stderr[-4000:]
-    return json.loads(report.read_text()), p.stdout
+    return run_pytest(["-o", "addopts=", "-W", "ignore", *ignore, "tests"], src, report,
+                      {"LSQCORE_SWAP_MODE": mode}, timeout=1200)
 
 
 @pytest.mark.skipif(lmfit.__version__ != LMFIT_VERSION, reason=f"lmfit {LMFIT_VERSION} pinned")
@@ -194,3 +189,37 @@ def test_lmfit_suite(tmp_path_factory, tmp_path):
     assert known_here <= failed, "known differences that now pass: update LMFIT_KNOWN " \
         "and docs/clients.md: %s" % sorted(known_here - failed)
     assert sum(v == "passed" for v in ours.values()) >= (648 if full else 400)  # it ran
+
+
+# ---- xarray's curvefit -----------------------------------------------------------------
+
+def test_xarray_curvefit_on_the_patch():
+    """``DataArray.curvefit`` imports ``curve_fit`` from scipy at call time: patched,
+    every pixel's fit is lsqcore's, and the coefficients are scipy's."""
+    xr = pytest.importorskip("xarray")
+    t = np.linspace(0.0, 4.0, 40)
+    rates = np.linspace(0.5, 2.0, 12).reshape(3, 4)
+    cube = xr.DataArray(2.5 * np.exp(-rates[..., None] * t) + 0.5 + 1e-3 * np.cos(9 * t),
+                        dims=("y", "x", "t"), coords={"t": t})
+
+    def decay_model(t, a, b, c):
+        return a * np.exp(-b * t) + c
+    a, b = _both(lambda: cube.curvefit("t", decay_model, p0={"a": 1.0, "b": 1.0, "c": 0.0}))
+    np.testing.assert_allclose(b.curvefit_coefficients, a.curvefit_coefficients, rtol=1e-6)
+    np.testing.assert_allclose(b.curvefit_covariance, a.curvefit_covariance, rtol=1e-3,
+                               atol=1e-12)
+    np.testing.assert_allclose(b.curvefit_coefficients.sel(param="b"), rates, rtol=1e-3)
+
+
+def test_xarray_curvefit_tests(tmp_path):
+    """xarray's own curvefit tests (in its installed package) pass with the patch
+    as they do on scipy."""
+    pytest.importorskip("xarray")
+    outcomes = {}
+    for mode in ("none", "patch"):
+        outcomes[mode], out = run_pytest(
+            ["-W", "ignore", "--pyargs", "xarray.tests.test_dataarray",
+             "xarray.tests.test_dataset", "-k", "curvefit"], tmp_path,
+            tmp_path / f"{mode}.json", {"LSQCORE_SWAP_MODE": mode}, timeout=600)
+        assert sum(v == "passed" for v in outcomes[mode].values()) >= 5, out[-3000:]
+    assert outcomes["patch"] == outcomes["none"]

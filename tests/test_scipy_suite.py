@@ -19,15 +19,13 @@ Every test must pass except those in ``KNOWN_FAILURES``, each with the
 reason; a known failure that starts passing fails here too, so that the list
 (and the counts in docs/compatibility.md, checked below) stay true.
 """
-import json
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 
 from conftest import lsqcore_only
+from scipy_swap import run_pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -71,18 +69,8 @@ SUITE_ENV = {"TestCurveFit, own curve_fit": {"LSQCORE_SWAP_CURVE_FIT": "1"},
 
 def run_suite(name, tmp_path, env_extra=()):
     """Run one of ``SUITES`` on lsqcore; return ``{nodeid: outcome}``."""
-    report = tmp_path / f"{name}.json"
-    env = dict(os.environ, LSQCORE_SWAP_REPORT=str(report),
-               PYTHONPATH=os.pathsep.join([HERE, ROOT, os.environ.get("PYTHONPATH", "")]))
-    env.update(env_extra)
-    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                        "-p", "scipy_swap", "-W", "ignore::pytest.PytestUnknownMarkWarning",
-                        *SUITES[name]],
-                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
-    assert report.exists(), p.stdout[-4000:] + p.stderr[-4000:]
-    outcomes = json.loads(report.read_text())
-    assert outcomes, p.stdout[-4000:]
-    return outcomes, p.stdout
+    return run_pytest(["-W", "ignore::pytest.PytestUnknownMarkWarning", *SUITES[name]],
+                      tmp_path, tmp_path / f"{name}.json", env_extra)
 
 
 @lsqcore_only("runs scipy's tests on lsqcore")
