@@ -155,19 +155,23 @@ def _lmfit_sources(tmp_path_factory):
     return d / f"lmfit-{LMFIT_VERSION}"
 
 
-#: lmfit test files that never reach a least-squares solver (global and scalar
-#: optimizers, saving models) or spend their time there (test_max_nfev: 20 s, mostly
-#: scalar minimizers; max_nfev through leastsq and least_squares is checked above):
-#: left out of the subset CI runs.  ``LSQCORE_CLIENT_SUITE=full`` runs every file,
-#: on scipy and on lsqcore, and compares the two.
-LMFIT_NOT_IN_SUBSET = ("test_max_nfev.py", "test_model_saveload.py", "test_brute.py",
-                       "test_ampgo.py", "test_basinhopping.py", "test_dual_annealing.py",
-                       "test_shgo.py")
+#: the lmfit test files CI runs: those whose fits go through ``leastsq`` and
+#: ``least_squares`` (the others test scalar and global optimizers, printing and
+#: saving, and ``test_max_nfev`` spends 20 s in scalar minimizers; max_nfev
+#: through the two is checked above).  ``LSQCORE_CLIENT_SUITE=full`` runs every
+#: file, on scipy and on lsqcore, and compares the two.
+LMFIT_SUBSET = ("test_NIST_Strd.py", "test_nose.py", "test_basicfit.py", "test_bounds.py",
+                "test_itercb.py", "test_least_squares.py", "test_model.py",
+                "test_confidence.py", "test_covariance_matrix.py", "test_parameters.py",
+                "test_1variable.py", "test_algebraic_constraint.py",
+                "test_bounded_jacobian.py", "test_custom_independentvar.py",
+                "test_default_kws.py", "test_multidatasets.py", "test_stepmodel.py",
+                "test_model_uncertainties.py", "test_params_uvars.py")
 
 
 def _run_lmfit_suite(src, mode, report, subset):
-    ignore = [f"--ignore=tests/{f}" for f in LMFIT_NOT_IN_SUBSET] if subset else []
-    return run_pytest(["-o", "addopts=", "-W", "ignore", *ignore, "tests"], src, report,
+    files = [f"tests/{f}" for f in LMFIT_SUBSET] if subset else ["tests"]
+    return run_pytest(["-o", "addopts=", "-W", "ignore", *files], src, report,
                       {"LSQCORE_SWAP_MODE": mode}, timeout=1200)
 
 
@@ -189,7 +193,7 @@ def test_lmfit_suite(tmp_path_factory, tmp_path):
     known_here = {k for k in LMFIT_KNOWN if k in ours}
     assert known_here <= failed, "known differences that now pass: update LMFIT_KNOWN " \
         "and docs/clients.md: %s" % sorted(known_here - failed)
-    assert sum(v == "passed" for v in ours.values()) >= (648 if full else 400)  # it ran
+    assert sum(v == "passed" for v in ours.values()) >= (648 if full else 300)  # it ran
 
 
 # ---- xarray's curvefit -----------------------------------------------------------------
@@ -214,16 +218,19 @@ def test_xarray_curvefit_on_the_patch():
 
 def test_xarray_curvefit_tests(tmp_path):
     """xarray's own curvefit tests (in its installed package) pass with the patch
-    as they do on scipy."""
+    (on scipy all pass: measured 5 passed, the 4 Dask variants skipped without
+    Dask; ``LSQCORE_CLIENT_SUITE=full`` runs them on scipy too and compares)."""
     pytest.importorskip("xarray")
+    modes = ("none", "patch") if os.environ.get("LSQCORE_CLIENT_SUITE") == "full" else ("patch",)
     outcomes = {}
-    for mode in ("none", "patch"):
+    for mode in modes:
         outcomes[mode], out = run_pytest(
             ["-W", "ignore", "--pyargs", "xarray.tests.test_dataarray",
              "xarray.tests.test_dataset", "-k", "curvefit"], tmp_path,
             tmp_path / f"{mode}.json", {"LSQCORE_SWAP_MODE": mode}, timeout=600)
         assert sum(v == "passed" for v in outcomes[mode].values()) >= 5, out[-3000:]
-    assert outcomes["patch"] == outcomes["none"]
+        assert "failed" not in outcomes[mode].values(), out[-3000:]
+    assert outcomes.get("none", outcomes["patch"]) == outcomes["patch"]
 
 
 # ---- astropy's fitters ------------------------------------------------------------------
@@ -261,14 +268,19 @@ def test_astropy_fitters_on_the_patch(name):
 
 
 def test_astropy_fitter_tests(tmp_path):
-    """astropy's own fitter tests (in its installed package) with the patch: the
-    same outcomes as on scipy, but the known, justified differences."""
+    """astropy's own fitter tests (in its installed package) with the patch: all
+    pass but the known, justified differences (on scipy all pass: measured 167
+    passed, 3 xfailed; ``LSQCORE_CLIENT_SUITE=full`` runs them on scipy too and
+    compares)."""
     pytest.importorskip("astropy")
+    modes = ("none", "patch") if os.environ.get("LSQCORE_CLIENT_SUITE") == "full" else ("patch",)
     outcomes = {}
-    for mode in ("none", "patch"):
+    for mode in modes:
         outcomes[mode], out = run_pytest(
             ["-W", "ignore", "--pyargs", "astropy.modeling.tests.test_fitters"], tmp_path,
             tmp_path / f"{mode}.json", {"LSQCORE_SWAP_MODE": mode}, timeout=600)
         assert sum(v == "passed" for v in outcomes[mode].values()) >= 150, out[-3000:]
-    differ = {k for k in outcomes["none"] if outcomes["patch"].get(k) != outcomes["none"][k]}
-    assert differ == set(ASTROPY_KNOWN), sorted(differ ^ set(ASTROPY_KNOWN))
+    failed = {k for k, v in outcomes["patch"].items() if v == "failed"}
+    assert failed == set(ASTROPY_KNOWN), sorted(failed ^ set(ASTROPY_KNOWN))
+    if "none" in outcomes:
+        assert "failed" not in outcomes["none"].values()

@@ -1,19 +1,16 @@
 """scipy's own tests, run on lsqcore.
 
 The installed scipy's test files are run (not copied) in a subprocess with
-the plugin ``tests/scipy_swap.py``, which rebinds the solvers they call to
-lsqcore's:
+the plugin ``tests/scipy_swap.py``:
 
-* ``scipy/optimize/tests/test_least_squares.py`` with
-  ``lsqcore.least_squares``;
+* ``scipy/optimize/tests/test_least_squares.py`` and ``test_lsq_linear.py``
+  with ``lsqcore.patch_scipy()`` before collection and nothing rebound by
+  hand, as a user would patch (the names the test modules import are then
+  lsqcore's ``least_squares`` and ``lsq_linear``);
 * ``test_minpack.py::TestCurveFit`` with scipy's ``curve_fit`` calling
   ``lsqcore.least_squares`` and ``lsqcore.leastsq`` (its 'lm' path);
 * ``test_minpack.py::TestLeastSq`` with ``lsqcore.leastsq``;
-* ``test_lsq_linear.py`` with ``lsqcore.lsq_linear``;
-* the same class with lsqcore's own ``curve_fit`` in the test module;
-* ``test_least_squares.py`` and ``test_lsq_linear.py`` again, with nothing
-  rebound by hand: ``lsqcore.patch_scipy()`` before collection, as a user
-  would patch (the names the test modules import are then lsqcore's).
+* the same class with lsqcore's own ``curve_fit`` in the test module.
 
 Every test must pass except those in ``KNOWN_FAILURES``, each with the
 reason; a known failure that starts passing fails here too, so that the list
@@ -31,7 +28,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 KNOWN_FAILURES = {
-    "test_least_squares": {},
     "TestCurveFit": {
         "::TestCurveFit::test_gh4555b": (
             "pcov pinned to scipy's own finite-difference Jacobian at rtol 2e-7: the "
@@ -40,7 +36,6 @@ KNOWN_FAILURES = {
             "final x)"),
     },
     "TestLeastSq": {},
-    "test_lsq_linear": {},
     "test_least_squares, patched": {},
     "test_lsq_linear, patched": {},
     "TestCurveFit, own curve_fit": {
@@ -51,10 +46,8 @@ KNOWN_FAILURES = {
 }
 
 SUITES = {
-    "test_least_squares": ["--pyargs", "scipy.optimize.tests.test_least_squares"],
     "TestCurveFit": ["--pyargs", "scipy.optimize.tests.test_minpack", "-k", "TestCurveFit"],
     "TestLeastSq": ["--pyargs", "scipy.optimize.tests.test_minpack", "-k", "TestLeastSq"],
-    "test_lsq_linear": ["--pyargs", "scipy.optimize.tests.test_lsq_linear"],
     "test_least_squares, patched": ["--pyargs", "scipy.optimize.tests.test_least_squares"],
     "test_lsq_linear, patched": ["--pyargs", "scipy.optimize.tests.test_lsq_linear"],
     "TestCurveFit, own curve_fit": ["--pyargs", "scipy.optimize.tests.test_minpack", "-k",
