@@ -23,6 +23,8 @@ import time
 
 import numpy as np
 
+from _timing import per_call          # benchmarks/_timing.py
+
 
 def workloads():
     import lmfit
@@ -81,21 +83,6 @@ def cube(rounds):
           f"   (coefficients differ by {diff:.1e})")
 
 
-def _timed(f, repeat):
-    f()
-    t0 = time.perf_counter()
-    f()
-    one = time.perf_counter() - t0
-    k = max(1, int(0.3 / max(one, 1e-7)))
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(k):
-            f()
-        best = min(best, (time.perf_counter() - t0) / k)
-    return best
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
@@ -110,9 +97,9 @@ def main():
     for name, f in workloads():
         ts, tl = [], []
         for _ in range(args.rounds):
-            ts.append(_timed(f, args.repeat))
+            ts.append(per_call(f, args.repeat, 0.3))
             with lsqcore.patch_scipy():
-                tl.append(_timed(f, args.repeat))
+                tl.append(per_call(f, args.repeat, 0.3))
         r_s = f()
         with lsqcore.patch_scipy():
             r_l = f()

@@ -20,9 +20,10 @@ Usage: ``python benchmarks/lsq_linear.py [--rounds 5] [--repeat 3]``
 """
 import argparse
 import statistics
-import time
 
 import numpy as np
+
+from _timing import per_call          # benchmarks/_timing.py
 
 
 def problems():
@@ -49,21 +50,6 @@ def problems():
     return out
 
 
-def _timed(f, repeat):
-    f()
-    t0 = time.perf_counter()
-    f()
-    one = time.perf_counter() - t0
-    k = max(1, int(0.2 / max(one, 1e-7)))
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(k):
-            f()
-        best = min(best, (time.perf_counter() - t0) / k)
-    return best
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
@@ -84,8 +70,8 @@ def main():
             theirs = lambda: scipy_lsq_linear(A, b, box, **kw)          # noqa: E731
             t_ours, t_theirs = [], []
             for _ in range(args.rounds):
-                t_ours.append(_timed(ours, args.repeat))
-                t_theirs.append(_timed(theirs, args.repeat))
+                t_ours.append(per_call(ours, args.repeat, 0.2))
+                t_theirs.append(per_call(theirs, args.repeat, 0.2))
             ratios = [s / o for s, o in zip(t_theirs, t_ours)]
             r, q = ours(), theirs()
             med = statistics.median
