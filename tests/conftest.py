@@ -125,9 +125,25 @@ def pytest_configure(config):
         "markers",
         "lsqcore_only(reason): checks lsqcore behaviour that scipy does not have; "
         "skipped under LSQ_ORACLE_SELF=1")
+    config.addinivalue_line(
+        "markers",
+        "background(name): the test waits for the slow subprocess check `name` of "
+        "tests/_background.py, started after collection on the second core")
+
+
+def pytest_collection_finish(session):
+    """Start the background checks of the selected tests (tests/_background.py)."""
+    if session.config.option.collectonly:
+        return
+    import _background
+    names = [m.args[0] for item in session.items for m in item.iter_markers("background")]
+    _background.start(names)
 
 
 def pytest_collection_modifyitems(config, items):
+    # tests that wait for a background check run last, when it has had the
+    # whole suite's time on the other core (tests/_background.py)
+    items.sort(key=lambda item: item.get_closest_marker("background") is not None)
     for item in items:
         if LSQ_UNAVAILABLE is not None and "needs_solver" in item.fixturenames:
             item.add_marker(pytest.mark.skip(reason=LSQ_UNAVAILABLE))

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import textwrap
 
 import pytest
+
+import _background
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -75,12 +75,15 @@ SCRIPT = textwrap.dedent(r'''
 ''')
 
 
+# half a minute of compiling into an empty cache: on the other core (tests/_background.py)
+_background.job("boundscheck", [sys.executable, "-c", SCRIPT, HERE], cwd=ROOT, timeout=600,
+                env=dict(os.environ, NUMBA_BOUNDSCHECK="1", PYTHONWARNINGS="ignore"),
+                scratch_env="NUMBA_CACHE_DIR")
+
+
+@pytest.mark.background("boundscheck")
 def test_kernel_under_numba_boundscheck():
-    env = dict(os.environ)
-    with tempfile.TemporaryDirectory(prefix="lsq-boundscheck-") as cache:
-        env.update(NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=cache, PYTHONWARNINGS="ignore")
-        p = subprocess.run([sys.executable, "-c", SCRIPT, HERE], capture_output=True, text=True,
-                           timeout=600, cwd=ROOT, env=env)
+    p = _background.result("boundscheck")
     assert p.returncode == 0, f"rc {p.returncode}\n{p.stdout[-2000:]}\n{p.stderr[-4000:]}"
     line = [ln for ln in p.stdout.splitlines() if ln.startswith("RESULT ")][-1]
     r = json.loads(line[len("RESULT "):])

@@ -22,6 +22,8 @@ import sys
 import numpy as np
 import pytest
 
+import _background
+
 pytest.importorskip("numba_cuda", reason="numba-cuda is not installed (pip install lsqcore[cuda])")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -40,8 +42,21 @@ def _run(args, sim, timeout=600):
     return p
 
 
-def _check(args, sim):
-    p = _run([CHECK, *args], sim)
+def _sim_env():
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+# the simulator runs the kernel as Python: a minute each, on the other core
+# (tests/_background.py)
+_background.job("cudasim-every-row", [sys.executable, CHECK, "8"], env=_sim_env(), cwd=ROOT)
+_background.job("cudasim-general", [sys.executable, CHECK, "10", "general"], env=_sim_env(),
+                cwd=ROOT)
+
+
+def _check(args, sim, job=None):
+    p = _background.result(job) if job else _run([CHECK, *args], sim)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     line = [ln for ln in p.stdout.splitlines() if ln.startswith("CUDA_CHECK ")][-1]
     return json.loads(line[len("CUDA_CHECK "):])
@@ -52,11 +67,12 @@ def _gpu_present():
     return p.returncode == 0 and p.stdout.strip().endswith("True")
 
 
+@pytest.mark.background("cudasim-every-row")
 def test_simulator_matches_cpu_every_row():
     """LM / TRF and dogbox (bounds hit), FD 2- and 3-point and analytic
     Jacobians, a robust loss, max_nfev, a NaN row, stderr: every row as on
     the CPU, bit for bit."""
-    res = _check(["8"], sim=True)
+    res = _check(["8"], sim=True, job="cudasim-every-row")
     assert set(res) == {"lm_fd", "lm_jac", "trf_bounds_fd", "trf_3point_stderr",
                         "trf_huber_maxnfev", "dogbox_bounds_fd"}
     for name, r in res.items():
@@ -92,13 +108,14 @@ def test_no_gpu_error_is_clear():
     assert "GPU" in p.stdout or "numba-cuda" in p.stdout
 
 
+@pytest.mark.background("cudasim-general")
 def test_simulator_general_form_and_ordinary_model():
     """least_squares_batch(device='cuda') with lsqcore.InPlace residuals (per-row
     array and scalar args, an in-place Jacobian, per-row bounds, device arrays
     in place, a well- and an ill-conditioned problem) and curve_fit_batch with
     the ordinary model f(x, *p) -> array (point by point on the GPU), with
     nan_policy='omit': every row as on the CPU batch, and against scipy."""
-    res = _check(["10", "general"], sim=True)
+    res = _check(["10", "general"], sim=True, job="cudasim-general")
     assert set(res) == {"ls_lm_fd", "ls_trf_jac_bounds", "ls_illcond", "ls_device_data",
                         "cf_ordinary_trf_3point", "cf_ordinary_omit_pcov",
                         "cf_ordinary_illcond"}

@@ -17,6 +17,8 @@ import sys
 
 import pytest
 
+import _background
+
 pytest.importorskip("numba_cuda", reason="numba-cuda is not installed (pip install lsqcore[cuda])")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -49,15 +51,21 @@ def test_cuda_compilers_installed_by_test_extra():
     assert ok, "CUDA compilers missing although the [test] extra installs them:\n" + err
 
 
+PTX_CASES = ["f64_trf_bounds_jac_stderr", "f32_lm_fd_elementwise"]
+for _case in PTX_CASES:     # minutes of compiling each: on the other core (tests/_background.py)
+    _background.job(f"ptx-{_case}", [sys.executable, os.path.join(HERE, "_cuda_ptx.py"), _case],
+                    env=_env(), cwd=ROOT, timeout=1200)
+
+
 @pytest.mark.skipif(not EXTRA_INSTALLS_COMPILERS and not _compilers_available()[0],
                     reason="libNVVM / NVRTC not found (no CUDA toolkit)")
-@pytest.mark.parametrize("case", ["f64_trf_bounds_jac_stderr", "f32_lm_fd_elementwise"])
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.background(f"ptx-{c}"))
+                                  for c in PTX_CASES])
 def test_kernel_compiles_to_ptx(case):
     """float64 TRF with bounds, analytic Jacobian, pcov and stderr; float32 LM
     with finite differences and an elementwise model: each compiles to PTX
     for sm_90."""
-    p = subprocess.run([sys.executable, os.path.join(HERE, "_cuda_ptx.py"), case],
-                       capture_output=True, text=True, env=_env(), timeout=1200, cwd=ROOT)
+    p = _background.result(f"ptx-{case}")
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-5000:]
     line = [ln for ln in p.stdout.splitlines() if ln.startswith("PTX ")][-1]
     assert int(line.split()[2]) > 10000
