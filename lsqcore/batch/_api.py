@@ -18,7 +18,7 @@ from .._api import _is_jitted, _native_args, InPlace
 from .._validate import (bounds_pair, check_options, check_x_scale, check_tolerances,
                          check_diff_step, check_f_scale, refuse_bounds, check_nan_policy)
 from .._loss import LOSS_CODES, CALLABLE
-from . import cpu
+from . import cpu, _dask
 from ._model import (row_args, model_residual, inplace_residual, curve_fit_inplace,
                      WHOLE, ROW, ROW_TRUNC, SCRATCH, BCAST_TRUNC)
 from ._result import BatchResult, BAD_SHAPE, USER_RAISED, blank_unfitted
@@ -245,6 +245,14 @@ def least_squares_batch(fun, x0, jac="2-point", bounds=(-np.inf, np.inf), method
     after the run the batch raises it (calling the function again at the
     point where it raised, with a note naming the row).
     """
+    if _dask.any_dask(x0, bounds, args):
+        # one task per chunk of rows, each this function on its slices
+        return _dask.least_squares_batch(
+            least_squares_batch, fun, x0, bounds, args, per_row,
+            dict(jac=jac, method=method, ftol=ftol, xtol=xtol, gtol=gtol, x_scale=x_scale,
+                 loss=loss, f_scale=f_scale, diff_step=diff_step, max_nfev=max_nfev,
+                 threads=threads, progress=progress, return_pcov=return_pcov,
+                 return_stderr=return_stderr, device=device, dtype=dtype))
     return _least_squares_batch(
         fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss, f_scale,
         diff_step, max_nfev, args, per_row, threads, progress, return_pcov,
@@ -755,6 +763,14 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
         ``x`` holds the fitted parameters (``popt`` per row); ``pcov`` and
         ``stderr`` when asked.
     """
+    if _dask.any_dask(xdata, ydata, p0, sigma, bounds):
+        # one task per chunk of rows, each this function on its slices
+        return _dask.curve_fit_batch(
+            curve_fit_batch, f, xdata, ydata, p0, sigma, bounds, method,
+            dict(absolute_sigma=absolute_sigma, jac=jac, nan_policy=nan_policy,
+                 inplace=inplace, threads=threads, progress=progress,
+                 return_pcov=return_pcov, return_stderr=return_stderr, device=device,
+                 dtype=dtype, **kwargs))
     if "maxfev" in kwargs:
         if "max_nfev" in kwargs:
             raise ValueError("Give `max_nfev` or `maxfev`, not both.")

@@ -125,14 +125,20 @@ class BatchResult:
         True when Ctrl-C stopped the batch; unfinished rows have status
         ``NOT_RUN``.
     threads : int
-        Number of threads used.
+        Number of threads used (for a lazy result: the threads asked of each
+        chunk's engine, 0 when they follow each worker).
+    lazy : bool
+        True when the fields are Dask arrays (a batch given Dask inputs,
+        :mod:`lsqcore.batch._dask`): nothing is solved until
+        :meth:`compute` (all fields at once, each chunk solved once) or
+        ``dask.compute(res.x, ...)``.
     """
 
     _FIELDS = ("x", "cost", "status", "success", "nfev", "njev", "nit",
                "optimality", "pcov", "stderr")
 
     def __init__(self, x, cost, status, nfev, njev, nit, optimality, pcov=None,
-                 stderr=None, interrupted=False, threads=1):
+                 stderr=None, interrupted=False, threads=1, lazy=False, progress=False):
         self.x = x
         self.cost = cost
         self.status = status
@@ -145,9 +151,38 @@ class BatchResult:
         self.stderr = stderr
         self.interrupted = bool(interrupted)
         self.threads = int(threads)
+        self.lazy = bool(lazy)
+        self._progress = bool(progress)
 
     def __len__(self):
         return self.status.shape[0]
+
+    def _fields(self):
+        return {k: getattr(self, k) for k in self._FIELDS
+                if k != "success" and getattr(self, k) is not None}
+
+    def compute(self, **kwargs):
+        """The in-memory result of a lazy one: every field computed in one
+        ``dask.compute`` (each chunk of fits solved once), with Dask's
+        progress bar when the batch was asked for ``progress=True`` (the
+        distributed one when a ``dask.distributed`` client is active).
+        ``kwargs`` go to ``dask.compute``.  An in-memory result returns itself."""
+        if not self.lazy:
+            return self
+        f = self._fields()
+        values = _compute_with_progress(list(f.values()), self._progress, **kwargs)
+        return BatchResult(threads=self.threads, **dict(zip(f, values)))
+
+    def persist(self, **kwargs):
+        """A lazy result whose chunks are solved and kept in memory (on the
+        cluster's workers with ``dask.distributed``); see ``dask.persist``."""
+        if not self.lazy:
+            return self
+        import dask
+        f = self._fields()
+        values = dask.persist(*f.values(), **kwargs)
+        return BatchResult(threads=self.threads, lazy=True, progress=self._progress,
+                           **dict(zip(f, values)))
 
     def __getitem__(self, key):
         """Fields by name, as on an ``OptimizeResult`` (``res['x']``)."""
@@ -169,6 +204,11 @@ class BatchResult:
 
     def __repr__(self):
         K = len(self)
+        if self.lazy:
+            n = self.x.shape[1]
+            chunks = len(self.x.chunks[0])
+            return (f"BatchResult(K={K}, n={n}, lazy: {chunks} chunks of rows, "
+                    "call .compute())")
         n = self.x.shape[1] if self.x.ndim == 2 else 0
         ok = int(np.sum(self.success))
         codes, counts = np.unique(self.status, return_counts=True)
@@ -176,3 +216,24 @@ class BatchResult:
         extra = " (interrupted)" if self.interrupted else ""
         return (f"BatchResult(K={K}, n={n}, success={ok}/{K}, "
                 f"status counts {{{by}}}, threads={self.threads}){extra}")
+
+
+def _compute_with_progress(values, progress, **kwargs):
+    """``dask.compute(*values)``, showing Dask's progress bar when asked: the
+    distributed one (``distributed.progress``) when a client is active, else
+    the local schedulers' (``dask.diagnostics.ProgressBar``)."""
+    import dask
+    if not progress:
+        return dask.compute(*values, **kwargs)
+    try:
+        from distributed import default_client, progress as dist_progress
+        client = default_client()
+    except (ImportError, ValueError):
+        client = None
+    if client is not None and kwargs.get("scheduler") is None:
+        futures = client.compute(values)
+        dist_progress(futures)
+        return client.gather(futures)
+    from dask.diagnostics import ProgressBar
+    with ProgressBar():
+        return dask.compute(*values, **kwargs)
