@@ -2,9 +2,9 @@
 """Build lsqcore's documentation: ``python docs/build.py``.
 
 1. Writes ``docs/api.md``, the API reference, from the numpydoc docstrings
-   of every public name (``__all__``) of ``lsqcore``, ``lsqcore.problems``
-   and ``lsqcore.batch``, of the ``result.trace`` class, and from the help
-   of the command-line tools (``python -m lsqcore <command> --help``).
+   of every public name (``__all__``) of ``lsqcore``, ``lsqcore.problems``,
+   ``lsqcore.batch`` and ``lsqcore.xarray``, of the ``result.trace`` class,
+   and from the help of the command-line tools (``python -m lsqcore <command> --help``).
 2. Writes ``docs/workspace.md``, the solver's workspace, from the table
    ``lsqcore._layout.WORKSPACE`` (the same table gives the offsets, the
    allocation size and the Python driver's views).
@@ -30,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 #: modules whose ``__all__`` is documented, in this order
-MODULES = ("lsqcore", "lsqcore.problems", "lsqcore.batch")
+MODULES = ("lsqcore", "lsqcore.problems", "lsqcore.batch", "lsqcore.xarray")
 #: objects documented although not in an ``__all__``: (title, module, name)
 EXTRA = (("result.trace", "lsqcore._trace", "Trace"),)
 LIST_SECTIONS = {"Parameters", "Returns", "Yields", "Raises", "Attributes", "Other Parameters",
