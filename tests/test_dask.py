@@ -221,3 +221,18 @@ def test_persist_keeps_a_lazy_result_and_in_memory_results_compute_to_themselves
     assert_same(kept.compute(), res.compute())
     mem = lsqcore.curve_fit_batch(gauss, x, Y, p0=p0)
     assert mem.compute() is mem and mem.persist() is mem
+
+
+def test_only_shared_inputs_lazy_and_the_missing_extra(monkeypatch):
+    """A Dask 1-D xdata with numpy ydata: one chunk, the in-memory answer.
+    Without Dask the lazy path names the extra to install."""
+    x, Y, _ = gauss_cube(K=40)
+    p0 = [2.0, 0.0, 1.0, 0.2]
+    ref = lsqcore.curve_fit_batch(gauss, x, Y, p0=p0)
+    res = lsqcore.curve_fit_batch(gauss, da.from_array(x, chunks=10), Y, p0=p0)
+    assert res.lazy and len(res.x.chunks[0]) == 1
+    assert_same(ref, res.compute())
+    from lsqcore.batch import _dask
+    monkeypatch.setitem(__import__("sys").modules, "dask.array", None)
+    with pytest.raises(ImportError, match=r"lsqcore\[dask\]"):
+        _dask.require_dask()

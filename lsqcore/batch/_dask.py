@@ -295,9 +295,9 @@ def _check_cpu(device):
                          "chunk runs on its worker's CPU engine (device='cpu').")
 
 
-def curve_fit_batch(solve, f, xdata, ydata, p0, sigma, bounds, method, kw):
-    """:func:`lsqcore.curve_fit_batch` on Dask inputs (``solve`` is the
-    in-memory front end; ``kw`` its other keyword arguments)."""
+def _lazy_options(kw):
+    """Pop and check the options that a lazy batch handles itself:
+    ``(threads, progress)``; refuse a device other than the CPU."""
     require_dask()
     from ._api import _check_threads
     _check_cpu(kw.get("device", "cpu"))
@@ -307,15 +307,33 @@ def curve_fit_batch(solve, f, xdata, ydata, p0, sigma, bounds, method, kw):
     progress = kw.pop("progress", None)
     if progress not in (None, True, False):
         raise ValueError(f"`progress` must be None, True or False, got {progress!r}.")
-    if np.ndim(ydata) != 2:
-        raise ValueError(f"`ydata` must have shape (K, m), one row per fit, got shape "
-                         f"{np.shape(ydata)}.")
+    return threads, progress
+
+
+def _check_lead(lead, name, what):
+    if np.ndim(lead) != 2:
+        raise ValueError(f"`{name}` must have shape (K, {what}), one row per fit, got shape "
+                         f"{np.shape(lead)}.")
+
+
+def _partition(lead, name, what, row_inputs):
+    """The :class:`Partition` led by ``lead`` (``(K, what)``); a numpy
+    ``lead`` takes the row chunks of the first Dask array of ``row_inputs``
+    (one chunk when only shared inputs are Dask arrays)."""
+    _check_lead(lead, name, what)
+    if not is_dask(lead):
+        src = _row_chunks_from([a for a in row_inputs if np.ndim(a) == 2])
+        rows = src.chunks[0] if src is not None else -1
+        lead = require_dask().from_array(np.asarray(lead, dtype=float), chunks=(rows, -1))
+    return Partition(lead, name)
+
+
+def curve_fit_batch(solve, f, xdata, ydata, p0, sigma, bounds, method, kw):
+    """:func:`lsqcore.curve_fit_batch` on Dask inputs (``solve`` is the
+    in-memory front end; ``kw`` its other keyword arguments)."""
+    threads, progress = _lazy_options(kw)
+    part = _partition(ydata, "ydata", "m", [xdata, sigma, p0] + _bounds_list(bounds))
     K, m = ydata.shape
-    two_d = [a for a in (ydata, xdata, sigma, p0) if a is not None and np.ndim(a) == 2]
-    lead = _row_chunks_from(two_d + [b for b in _bounds_list(bounds) if np.ndim(b) == 2])
-    if not is_dask(ydata):
-        ydata = require_dask().from_array(np.asarray(ydata), chunks=(lead.chunks[0], -1))
-    part = Partition(ydata, "ydata")
     tx = _register(part, xdata, "xdata" if np.ndim(xdata) == 2 else None)
     ts = _register(part, sigma, "sigma" if np.ndim(sigma) == 2 else None)
     tp = _register(part, p0, "p0" if np.ndim(p0) == 2 else None)
@@ -361,18 +379,8 @@ def _probe_model(f, xdata, p0, m, inplace):
 def least_squares_batch(solve, fun, x0, bounds, args, per_row, kw):
     """:func:`lsqcore.least_squares_batch` on Dask inputs (``x0``, per-row
     ``args`` or bounds); ``solve`` is the in-memory front end."""
-    require_dask()
-    from ._api import _check_threads
-    _check_cpu(kw.get("device", "cpu"))
-    threads = kw.pop("threads", None)
-    if threads is not None:
-        _check_threads(threads)
-    progress = kw.pop("progress", None)
-    if progress not in (None, True, False):
-        raise ValueError(f"`progress` must be None, True or False, got {progress!r}.")
-    if np.ndim(x0) != 2:
-        raise ValueError(f"`x0` must have shape (K, n), one row per fit, got shape "
-                         f"{np.shape(x0)}.")
+    threads, progress = _lazy_options(kw)
+    _check_lead(x0, "x0", "n")
     K, n = x0.shape
     if not isinstance(args, tuple):
         raise ValueError(f"`args` must be a tuple, got {type(args).__name__}.")
@@ -383,12 +391,8 @@ def least_squares_batch(solve, fun, x0, bounds, args, per_row, kw):
         raise ValueError(f"`per_row` must have one flag per element of `args` "
                          f"({len(args)}), got {len(per_row)}.")
     per_row = tuple(bool(p) for p in per_row)
-    lead = x0 if is_dask(x0) else _row_chunks_from(
-        [a for a, p in zip(args, per_row) if p] + [b for b in _bounds_list(bounds)
-                                                   if np.ndim(b) == 2])
-    if not is_dask(x0):
-        x0 = require_dask().from_array(np.asarray(x0, dtype=float), chunks=(lead.chunks[0], -1))
-    part = Partition(x0, "x0")
+    part = _partition(x0, "x0", "n", [a for a, p in zip(args, per_row) if p]
+                      + _bounds_list(bounds))
     targs = tuple(_register(part, a, f"args[{i}]" if p else None)
                   for i, (a, p) in enumerate(zip(args, per_row)))
     tb = _bounds_template(part, bounds, K)
