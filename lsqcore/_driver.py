@@ -75,7 +75,10 @@ class Views:
 
 
 def _checked_f(fun, x, m, args, kwargs):
-    return _shape_checked(np.atleast_1d(fun(x.copy(), *args, **kwargs)), m, x)
+    """``fun`` at a copy of ``x``, read as scipy reads it (``np.atleast_1d``,
+    written out: this runs once per evaluation)."""
+    f = np.asanyarray(fun(x.copy(), *args, **kwargs) if kwargs else fun(x.copy(), *args))
+    return _shape_checked(f.reshape(1) if f.ndim == 0 else f, m, x)
 
 
 def _shape_checked(f, m, x):
@@ -137,7 +140,7 @@ def run_python(fun, jac, loss, W, S, args, kwargs, on_iteration=None, workers=No
             v.f_new[:] = _checked_f(fun, v.x_new, m, args, kwargs)
         elif req == L.REQ_FD:
             if workers is None:
-                for i in range(S[L.REQ_K]):
+                for i in range(int(S[L.REQ_K])):
                     v.FQ[i] = _checked_f(fun, v.XQ[i], m, args, kwargs)
             else:
                 points = [v.XQ[i].copy() for i in range(S[L.REQ_K])]

@@ -271,23 +271,26 @@ def numpy_view(W, S, name):
 
 def numpy_views(W, S, names):
     """:func:`numpy_view` of each of ``names`` (``S`` read once: a Python driver
-    takes its views on every solve)."""
+    takes its views on every solve, so the extents are plain integer
+    arithmetic, unrolled)."""
     s = S.tolist()
-    values = (1, s[M], s[N], s[NNZ], s[NGROUPS])
+    m, n, k, g = s[M], s[N], s[NNZ], s[NGROUPS]
     views = []
     for name in names:
-        slot, rows, cols = _VIEWS[name]
+        slot, (r1, rm, rn, rk, rg), cols = _VIEWS[name]
         o = s[slot]
-        r = sum(c * v for c, v in zip(rows, values))
-        if cols == (1, 0, 0, 0, 0):
+        r = r1 + rm * m + rn * n + rk * k + rg * g
+        if cols == _SCALAR_COLS:
             views.append(W[o:o + r])
         else:
-            c = sum(c * v for c, v in zip(cols, values))
+            c1, cm, cn, ck, cg = cols
+            c = c1 + cm * m + cn * n + ck * k + cg * g
             views.append(W[o:o + r * c].reshape(r, c))
     return views
 
 
-#: name -> (slot, rows, cols) with each extent as (c1, cm, cn), for numpy_view
+_SCALAR_COLS = (1, 0, 0, 0, 0)
+#: name -> (slot, rows, cols) with each extent as (c1, cm, cn, ck, cg), for numpy_view
 _VIEWS = {name: (globals()[name], _extent(shape[0]), _extent(shape[1]))
           for name, shape, _, _, _, _ in WORKSPACE}
 
