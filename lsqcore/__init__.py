@@ -7,8 +7,9 @@ and dogbox solvers written as one cached ask/tell kernel
 """
 from ._api import least_squares, InPlace
 from ._optimize_result import OptimizeResult
+from ._sparse_jac import PatternJacobian
 
-__all__ = ["least_squares", "InPlace", "OptimizeResult"]
+__all__ = ["least_squares", "InPlace", "OptimizeResult", "PatternJacobian"]
 __version__ = "0.1.0"
 from ._curve_fit import curve_fit
 from ._leastsq import leastsq

@@ -45,7 +45,7 @@ from ._status import MESSAGES, CALLBACK_STOP, NONFINITE_JAC, GTOL, IMPROPER_INPU
 from ._validate import (check_options, check_x0, check_bounds, check_x_scale, check_tolerances,
                         check_f_scale, check_diff_step, check_callback, is_unbounded,
                         check_tr_options, check_sparse_jacobian)
-from ._sparse_jac import Pattern, is_sparse, is_operator, jacobian_pattern
+from ._sparse_jac import Pattern, PatternJacobian, is_sparse, is_operator, jacobian_pattern
 _NO_BOUNDS = (-np.inf, np.inf)          # the default `bounds` (recognised by identity)
 _F64 = np.dtype(np.float64)
 _INT = np.dtype(int)                    # the dtype of active_mask
@@ -198,8 +198,8 @@ def least_squares(fun, x0, jac="2-point", bounds=_NO_BOUNDS, method="trf",
     fast_key = None
     if ((type(fun) is CPUDispatcher or type(fun) is InPlace) and bounds is _NO_BOUNDS
             and kwargs is None and callback is None and trace is False and tr_solver is None
-            and jac_sparsity is None and type(x0) is np.ndarray and x0.dtype is _F64
-            and type(args) is tuple):
+            and jac_sparsity is None and type(jac) is not PatternJacobian
+            and type(x0) is np.ndarray and x0.dtype is _F64 and type(args) is tuple):
         # The repeated call (same model, options and argument types): the
         # checks of every option already passed for an equal key, so only x0
         # (type in the key, finiteness in compiled code) and args (types in
@@ -234,6 +234,9 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
     kwargs = {} if kwargs is None else dict(kwargs)
     args = tuple(args)
     x0_given = x0
+    pj = jac if type(jac) is PatternJacobian else None
+    if pj is not None:
+        jac = pj.fill                    # (checked as a callable jac)
     check_options(fun, x0, jac, method, loss, verbose, max_nfev, tr_solver, jac_sparsity)
     tr = check_tr_options(method, tr_solver, tr_options)
     x0 = check_x0(x0)
@@ -243,6 +246,8 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
     ftol, xtol, gtol = check_tolerances(ftol, xtol, gtol, method)
     check_f_scale(f_scale)
     rstep = check_diff_step(diff_step, n, jac)
+    if pj is not None:
+        check_sparse_jacobian(pj, method, tr_solver, jac_scale)
     check_callback(callback)
     check_workers(workers)
     threads = thread_count(workers)
@@ -263,7 +268,10 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
     jac_f = jac if jac_code == L.JAC_CALLABLE else None
     loss_f = loss if loss_code == CALLABLE else None
     pattern = None
-    if jac_sparsity is not None and jac_f is None:
+    if pj is not None:
+        # values of a fixed pattern, filled in place
+        pattern, tr = pj.pattern_for(n), _lsmr(tr, method, tr_options)
+    elif jac_sparsity is not None and jac_f is None:
         # differences on a sparse pattern; its rows are checked against f(x0)
         pattern, tr = Pattern.from_sparsity(jac_sparsity, None, n), _lsmr(tr, method, tr_options)
     fopts_t, iopts_t = _kernel_options(tr, *options, pattern)
@@ -272,13 +280,19 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
     python_driver = (notify or kwargs or (pattern is not None and jac_code == L.JAC_CS)
                      or not (jac_f is None or type(jac_f) is CPUDispatcher)
                      or not (loss_f is None or type(loss_f) is CPUDispatcher))
+    if pj is not None and not (type(_unwrap_in_place(fun, False)[0]) is CPUDispatcher
+                               and not python_driver and not callable(workers)
+                               and loss_f is None and arg_key(args) is not None):
+        # a fill runs compiled on the cached driver only; else from Python
+        python_driver, jac_f = True, pj.python_jac()
     fun, m_inplace = _unwrap_in_place(fun, python_driver)
     if type(fun) is CPUDispatcher and not python_driver and not callable(workers):
         key = None if loss_f is not None or jac_code == L.JAC_CS else arg_key(args)
         if key is not None:
             # the cached driver, reaching the model through C wrappers
             try:
-                fp, jp = model_pointers(fun, jac_f, m_inplace >= 0, args, key, x0, m_inplace)
+                fp, jp = model_pointers(fun, jac_f, m_inplace >= 0, args, key, x0, m_inplace,
+                                        fill=0 if pj is None else pj.nnz)
                 P = _int_record(pack_ints(_KERNEL, fp, jp, m_inplace, trace_cap, iopts_t),
                                 pattern)
                 F = pack_floats(fopts_t, lb, ub, x_scale, rstep)
@@ -289,6 +303,8 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
                     W, S, err = solve_by_address_ws(P, F, x0, packed(args))
             except TypingError as e:
                 _raise_typing_error(e, fun, jac_f, loss_f, m_inplace)
+            if pj is not None:
+                jac_f = pj.python_jac()      # (called again from Python if it raised)
             if not trace:
                 if (fast_key is not None and x0 is x0_given and verbose == 0
                         and 0.0 not in fopts_t[:3]):

@@ -327,13 +327,18 @@ def residual_wrapper(fun, arg_types, inplace):
     return compile_wrapper(src, "resid", dict(env, fun=fun), (X_TYPE, X_TYPE), models=("fun",))
 
 
-def jacobian_wrapper(jac, arg_types):
-    """The ``jac`` cfunc of an allocating ``jac(x, *args) -> (m, n)``, ``args`` packed."""
+def jacobian_wrapper(jac, arg_types, fill=False):
+    """The ``jac`` cfunc of an allocating ``jac(x, *args) -> (m, n)``, ``args``
+    packed; with ``fill``, of a :class:`lsqcore.PatternJacobian`'s
+    ``fill(x, values, *args)``, ``values`` the one row of a ``(1, nnz)`` J."""
     lines, names, env = _block_layout(arg_types)
+    rest = "".join(", " + a for a in names)
+    body = (["    try:", f"        jac(x, J[0]{rest})", "    except Exception:",
+             "        return WRAPPER_RAISED", "    return 0"] if fill
+            else jac_body(False, rest))
     src = "\n".join(
         ["def jw(x_p, n, J_p, m, nj, blk_p, nblk):",
-         "    x = carray(x_p, (n,))", "    J = carray(J_p, (m, nj))"] + lines
-        + jac_body(False, "".join(", " + a for a in names))) + "\n"
+         "    x = carray(x_p, (n,))", "    J = carray(J_p, (m, nj))"] + lines + body) + "\n"
     return compile_wrapper(src, "jw", dict(env, jac=jac), (X_TYPE, J_TYPE), models=("jac",))
 
 
@@ -356,8 +361,9 @@ def arg_key(args):
 _WRAPPERS = Memo()       # unbounded: the drivers hold the wrappers' addresses
 
 
-def model_pointers(fun, jac, inplace, args, key, x0, m):
-    """Addresses ``(resid, jac)`` of the wrappers of ``fun``/``jac`` (0 for no ``jac``).
+def model_pointers(fun, jac, inplace, args, key, x0, m, fill=0):
+    """Addresses ``(resid, jac)`` of the wrappers of ``fun``/``jac`` (0 for no ``jac``;
+    ``fill``: a :class:`lsqcore.PatternJacobian`'s ``nnz``, ``jac`` its fill).
 
     Compiled once per ``(fun, jac, inplace, key)`` and kept for the life of
     the process (served from the disk cache when the model was seen before:
@@ -368,15 +374,15 @@ def model_pointers(fun, jac, inplace, args, key, x0, m):
     for a ``fun`` that returns anything but a 1-d float64 array), and
     ``IndexError`` for a model that indexes an array out of bounds at ``x0``.
     """
-    k = (fun, jac, inplace, key)
+    k = (fun, jac, inplace, key, fill > 0)
     hit = _WRAPPERS.get(k)
     if hit is None:
         from numba import typeof
         arg_types = tuple(typeof(a) for a in args)
         with first_use(("model",) + k, _compile_message(fun, jac)):
             r = residual_wrapper(fun, arg_types, inplace)
-            j = jacobian_wrapper(jac, arg_types) if jac is not None else None
-            check_indices(fun, jac, inplace, args, arg_types, x0, m)
+            j = jacobian_wrapper(jac, arg_types, fill > 0) if jac is not None else None
+            check_indices(fun, jac, inplace, args, arg_types, x0, m, fill)
         hit = _WRAPPERS[k] = (r, j, r.address, j.address if j is not None else 0)
     return hit[2], hit[3]
 
@@ -427,7 +433,7 @@ def _index_error(what, disp, x0, args, call):
         return      # (any other error is reported by the solve, as usual)
 
 
-def check_indices(fun, jac, inplace, args, arg_types, x0, m):
+def check_indices(fun, jac, inplace, args, arg_types, x0, m, fill=0):
     """Run ``fun`` (and ``jac``) once at ``x0`` compiled with bounds checks.
 
     Numba does not check indices in compiled code: a model that reads
@@ -454,8 +460,9 @@ def check_indices(fun, jac, inplace, args, arg_types, x0, m):
     if jac is None:
         return
     rows = m if inplace else r
-    J = np.zeros((max(rows, 0), x.size))
-    jc = jacobian_wrapper(_checked_twin(jac), arg_types)
+    J = np.zeros((1, fill) if fill else (max(rows, 0), x.size))
+    jc = jacobian_wrapper(_checked_twin(jac), arg_types, fill > 0)
     if _c_call(jc, x.ctypes.data, x.size, J.ctypes.data, J.shape[0], J.shape[1],
                blk.ctypes.data, blk.size) == WRAPPER_RAISED:
-        _index_error("jac", jac, x, args, lambda g: g(x, *args))
+        _index_error("jac", jac, x, args,
+                     (lambda g: g(x, np.zeros(fill), *args)) if fill else (lambda g: g(x, *args)))

@@ -159,7 +159,10 @@ def request_loop(kern, step, call, jcall, jac_cs, fd, fun, jac, loss, W, S, args
                 return err
         elif req == L.REQ_J:
             if jac is not None:
-                err = jcall(jac, x, W[oJ:oJ + m * n].reshape((m, n)), args)
+                # a dense J, or the values of a sparse one as a (1, nnz) row
+                # (a lsqcore.PatternJacobian's fill)
+                rows, cols = (1, S[L.NNZ]) if S[L.SPARSE] else (m, n)
+                err = jcall(jac, x, W[oJ:oJ + rows * cols].reshape((rows, cols)), args)
                 if err:
                     for j in range(n):
                         x_new[j] = x[j]

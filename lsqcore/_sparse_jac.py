@@ -25,6 +25,85 @@ def is_sparse(J):
     return type(J).__module__.startswith("scipy.sparse") and hasattr(J, "tocsc")
 
 
+class PatternJacobian:
+    """A Jacobian given as the values of a fixed sparsity pattern, filled in place.
+
+    ``least_squares(fun, x0, jac=PatternJacobian(fill, sparsity), ...)``: at
+    every Jacobian ``fill(x, values, *args)`` writes the non-zeros of ``J``
+    at ``x`` into ``values`` (length ``nnz``), in the pattern's
+    compressed-column order -- column by column, rows ascending within a
+    column: entry ``k`` is ``J[rows[k], cols[k]]``.  No sparse matrix is
+    built per iteration, and with ``fun`` and ``fill`` both ``numba.njit``
+    functions the whole solve runs in compiled code: memory O(nnz + m + n),
+    no dense ``m x n`` array anywhere.  Solved as a sparse ``J`` is
+    ('trf' or 'dogbox', LSMR); ``result.jac`` is a ``csr_array``.
+
+    Parameters
+    ----------
+    fill : callable
+        ``fill(x, values, *args)`` (``**kwargs`` too, from Python), writing
+        all ``nnz`` values (an entry left unwritten holds 0).
+    sparsity : array_like or scipy.sparse matrix, shape (m, n)
+        Non-zero where ``J`` may be non-zero.
+
+    Attributes
+    ----------
+    rows, cols : ndarray of int64, shape (nnz,)
+        Row and column of each value, in ``fill``'s order.
+    nnz : int
+        Number of values.
+    shape : tuple
+        ``(m, n)``.
+    """
+
+    def __init__(self, fill, sparsity):
+        if not callable(fill):
+            raise TypeError(f"`fill` must be callable, got {type(fill).__name__}.")
+        import scipy.sparse as sp
+        P = sparsity if sp.issparse(sparsity) else np.atleast_2d(np.asarray(sparsity))
+        if P.ndim != 2:
+            raise ValueError(f"`sparsity` must be a 2-d (m, n) pattern, got shape {P.shape}.")
+        m, n = P.shape
+        C = _canonical_csc(P)
+        C.eliminate_zeros()
+        self.fill = fill
+        self.pattern = Pattern(C, m, n, np.zeros(n, np.int64), 0)
+        self.shape = (m, n)
+        self.nnz = self.pattern.nnz
+        self.rows = self.pattern.ri.copy()
+        self.cols = np.repeat(np.arange(n, dtype=np.int64), np.diff(self.pattern.cp))
+
+    def pattern_for(self, n):
+        """The pattern, checked against ``n`` unknowns."""
+        if self.shape[1] != n:
+            raise ValueError(f"`jac`'s `sparsity` must have n = {n} columns (the size of "
+                             f"`x0`), got shape {self.shape}.")
+        return self.pattern
+
+    def python_jac(self):
+        """``jac(x, *args, **kwargs)`` for the Python driver: the filled values
+        (read by :meth:`Pattern.load`)."""
+        fill, nnz = self.fill, self.nnz
+
+        def jac(x, *args, **kwargs):
+            values = np.zeros(nnz)
+            fill(x, values, *args, **kwargs)
+            return FilledValues(values)
+        return jac
+
+    def __repr__(self):
+        return f"PatternJacobian({getattr(self.fill, '__name__', self.fill)!r}, " \
+            f"shape={self.shape}, nnz={self.nnz})"
+
+
+class FilledValues:
+    """The values a :class:`PatternJacobian` wrote, in its pattern's order."""
+    __slots__ = ("values",)
+
+    def __init__(self, values):
+        self.values = values
+
+
 def is_operator(J):
     """A ``scipy.sparse.linalg.LinearOperator``."""
     if not type(J).__module__.startswith("scipy.sparse"):
@@ -107,7 +186,11 @@ class Pattern:
 
     def load(self, J, out):
         """The values of ``J`` (any ``scipy.sparse`` format) into ``out``, in the
-        pattern's order (zeros where ``J`` stores nothing)."""
+        pattern's order (zeros where ``J`` stores nothing); or the values a
+        :class:`PatternJacobian` filled."""
+        if type(J) is FilledValues:
+            out[:] = J.values
+            return
         if not is_sparse(J) or J.shape != (self.m, self.n):
             what = type(J).__name__ if not is_sparse(J) else f"shape {J.shape}"
             raise ValueError(f"`jac` returned a sparse matrix of shape {(self.m, self.n)} at "
