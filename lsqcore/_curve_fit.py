@@ -135,14 +135,14 @@ _RESID_SRC = (
     "            return np.full(y.shape[0], np.nan + 0j)\n"
     "        return impl\n"
     "    def impl(p, x, y, T):\n"
-    "        r = model(x, {a})\n"
+    "        r = model({x}, {a})\n"
     "        k = r.shape[0] if r.shape[0] == y.shape[0] else 0\n"
     "        return whiten_residual(T, r, y, k)\n"
     "    return impl\n"
     "def resid(p, x, y, T):\n"
     "    return stub(p, x, y, T)\n")
 _JAC_SRC = ("def jacw(p, x, y, T):\n"
-            "    J = jac(x, {a})\n"
+            "    J = jac({x}, {a})\n"
             "    k = J.shape[0] if J.shape[0] == y.shape[0] and J.shape[1] == {n} else 0\n"
             "    return whiten_mat(T[:k], J[:k])\n")
 _WRAPPERS = Memo()
@@ -150,17 +150,20 @@ _WRAPPERS = Memo()
 _TYPED = set()
 
 
-def _compiled_wrapper(name, user, n, cs=False):
+def _compiled_wrapper(name, user, n, cs=False, xt=False):
     """The generated, jitted residual (``name='resid'``) or Jacobian
-    (``'jacw'``) for the user's dispatcher ``user`` with ``n`` parameters."""
-    key = (name, user, n, cs)
+    (``'jacw'``) for the user's dispatcher ``user`` with ``n`` parameters;
+    ``xt``: ``x`` arrives point-major, ``(m, k)``, and the user's function
+    gets its transpose, scipy's ``(k, m)`` (the batch's several predictors)."""
+    key = (name, user, n, cs, xt)
     w = _WRAPPERS.get(key)
     if w is None:
         a = ", ".join(f"p[{i}]" for i in range(n))
         ns = {"np": np, "whiten_residual": whiten_residual, "whiten_mat": whiten_mat,
               "types": types, "overload": overload, "CS": cs,
               "model" if name == "resid" else "jac": user}
-        exec((_RESID_SRC if name == "resid" else _JAC_SRC).format(a=a, n=n), ns)
+        exec((_RESID_SRC if name == "resid" else _JAC_SRC).format(a=a, n=n,
+                                                                  x="x.T" if xt else "x"), ns)
         w = njit(error_model="numpy")(ns[name])
         _WRAPPERS[key] = w
     return w

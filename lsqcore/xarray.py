@@ -31,8 +31,11 @@ one row per pixel.  xarray's per-pixel semantics carry over:
   ``xtol``, ``gtol``, ``max_nfev``/``maxfev``, ``loss``, ``jac``...).
 
 ``func`` may be a ``numba.njit`` function or a plain one written with numpy
-(it is compiled with ``numba.njit``).  One coordinate only: several
-coordinates (a model of ``(x, y)``) raise NotImplementedError.
+(it is compiled with ``numba.njit``).  Several coordinates (a model of
+``(x, y)``) reach ``func`` as scipy's ``(k, M)`` array, through the batch's
+several-predictor ``xdata``; with ``skipna`` a point is dropped when its
+data or any of its coordinates is NaN (xarray keeps a point while one
+coordinate is there, and scipy then refuses the NaN).
 
 Importing this module registers the accessor ``.lsq`` on DataArray and
 Dataset: ``da.lsq.curvefit(...)`` is ``curvefit(da, ...)``.
@@ -124,8 +127,18 @@ def _per_pixel(values, pix, K):
                      for v in values], axis=1)
 
 
-def _fit_chunk(Y, X, *pv, f, n, nred, skipna, errors, kw, threads):
-    """One chunk: ``Y`` (pixels..., reduced...) as ``K`` rows of one batch."""
+def _coordinate(X, Y, nred, K, M):
+    """A coordinate of a chunk: ``(M,)`` when it does not vary over the
+    pixels, else ``(K, M)``."""
+    Xb = np.asarray(X, dtype=float)
+    if all(s == 1 for s in Xb.shape[:Xb.ndim - nred]):
+        return Xb.reshape(M)
+    return np.broadcast_to(Xb, Y.shape).reshape(K, M)
+
+
+def _fit_chunk(Y, *rest, f, n, k, nred, skipna, errors, kw, threads):
+    """One chunk: ``Y`` (pixels..., reduced...) as ``K`` rows of one batch;
+    ``rest``: the ``k`` coordinates, then p0, lower and upper bounds."""
     pix = Y.shape[:Y.ndim - nred]
     K = int(np.prod(pix, dtype=np.int64))
     M = int(np.prod(Y.shape[Y.ndim - nred:], dtype=np.int64))
@@ -134,26 +147,40 @@ def _fit_chunk(Y, X, *pv, f, n, nred, skipna, errors, kw, threads):
     if K == 0:
         return popt, pcov
     Yk = np.ascontiguousarray(Y, dtype=float).reshape(K, M)
-    Xb = np.asarray(X, dtype=float)
-    if all(s == 1 for s in Xb.shape[:Xb.ndim - nred]):
-        xdata = Xb.reshape(M)
+    coords = [_coordinate(X, Y, nred, K, M) for X in rest[:k]]
+    pv = rest[k:]
+    if k == 1:
+        xdata = coords[0]
     else:
-        xdata = np.broadcast_to(Xb, Y.shape).reshape(K, M)
+        # scipy's (k, M) per fit: (1, k, M) shared, or (K, k, M)
+        if all(c.ndim == 1 for c in coords):
+            xdata = np.stack(coords)[None]
+        else:
+            xdata = np.stack([np.broadcast_to(c, (K, M)) for c in coords], axis=1)
+        if skipna:
+            # xarray keeps a point while any coordinate is there; the batch
+            # drops it when one is NaN: drop the points where all are
+            gone = np.all(np.isnan(np.broadcast_to(xdata, (K, k, M))), axis=1)
+            if np.any(gone):
+                Yk = np.where(gone, np.nan, Yk)
     P0 = _per_pixel(pv[:n], pix, K)
     LB = _per_pixel(pv[n:2 * n], pix, K)
     UB = _per_pixel(pv[2 * n:], pix, K)
     res = engine_call(curve_fit_batch, f, xdata, Yk, p0=P0, bounds=(LB, UB),
                       nan_policy="omit" if skipna else None, return_pcov=True,
                       threads=threads, **kw)
-    _check_rows(res, pix, skipna, errors, Yk, xdata)
+    nan_x = (np.isnan(xdata) if k == 1 else np.any(np.isnan(xdata), axis=1))
+    has_points = np.any(~np.isnan(Yk) & ~nan_x, axis=1)
+    _check_rows(res, pix, skipna, errors, has_points)
     ok = res.success
     popt.reshape(K, n)[ok] = res.x[ok]
     pcov.reshape(K, n, n)[ok] = res.pcov[ok]
     return popt, pcov
 
 
-def _check_rows(res, pix, skipna, errors, Yk, xdata):
-    """scipy's ``curve_fit`` errors, pixel by pixel, as xarray meets them."""
+def _check_rows(res, pix, skipna, errors, has_points):
+    """scipy's ``curve_fit`` errors, pixel by pixel, as xarray meets them
+    (``has_points``: which pixels have a point to fit)."""
     status = res.status
     where = (lambda k: f"pixel {np.unravel_index(k, pix)} of its chunk")
     bad = np.flatnonzero(status == NONFINITE_START)
@@ -161,8 +188,6 @@ def _check_rows(res, pix, skipna, errors, Yk, xdata):
         raise ValueError(f"array must not contain infs or NaNs: {where(bad[0])} (and "
                          f"{bad.size - 1} more) with skipna=False.")
     if skipna:
-        x = np.broadcast_to(xdata, Yk.shape)
-        has_points = np.any(~np.isnan(Yk) & ~np.isnan(x), axis=1)
         few = np.flatnonzero((status == TOO_FEW_POINTS) & has_points)
         if few.size:
             raise TypeError(f"Improper input: {where(few[0])} has fewer points than "
@@ -184,8 +209,8 @@ def curvefit(obj, coords, func, reduce_dims=None, skipna=True, p0=None, bounds=N
     obj : xarray.Dataset or xarray.DataArray
         The data; a Dataset fits each data variable.  Dask-backed data are
         fitted lazily, one batch task per chunk of pixels.
-    coords : hashable, DataArray, or a sequence of one of them
-        The independent variable (one coordinate).
+    coords : hashable, DataArray, or a sequence of them
+        The independent variable(s).
     func : callable
         ``func(x, *params)``: a ``numba.njit`` function or one that Numba
         can compile (numpy and ``math`` on arrays and scalars).
@@ -213,13 +238,11 @@ def curvefit(obj, coords, func, reduce_dims=None, skipna=True, p0=None, bounds=N
         if name in kw:
             raise ValueError(f"`kwargs` must not set {name!r}: curvefit sets it.")
     reduce = _as_list(reduce_dims)
-    coord_list = [obj[c] if isinstance(c, str) else c for c in _as_list(coords)]
-    if len(coord_list) != 1:
-        raise NotImplementedError(f"lsqcore's curvefit takes one coordinate, got "
-                                  f"{len(coord_list)} in `coords`; fit several with "
-                                  "xarray's own curvefit.")
-    x = coord_list[0]
-    reduce += [d for d in obj.dims if x.equals(obj[d])]
+    if isinstance(coords, (str, xr.DataArray)) or not isinstance(coords, Iterable):
+        coords = [coords]
+    coord_list = [obj[c] if isinstance(c, str) else c for c in coords]
+    for x in coord_list:
+        reduce += [d for d in obj.dims if x.equals(obj[d])]
     reduce = list(dict.fromkeys(reduce))
     preserved = [d for d in obj.dims if d not in reduce]
     if not reduce:
@@ -238,23 +261,24 @@ def curvefit(obj, coords, func, reduce_dims=None, skipna=True, p0=None, bounds=N
                          f"does not have; its parameters are {params}.")
     f = func if isinstance(func, numba.core.dispatcher.Dispatcher) else numba.njit(func)
     start, lims = _starts(params, defaults, p0, bounds)
-    x = x.broadcast_like(obj, exclude=preserved)
+    xs = [c.broadcast_like(obj, exclude=preserved) for c in xr.broadcast(*coord_list)]
+    k = len(xs)
     n = len(params)
     data_vars = {"": obj} if isinstance(obj, xr.DataArray) else dict(obj.data_vars)
     result = xr.Dataset()
     for name, da in data_vars.items():
         prefix = f"{name}_" if name != "" else ""
         popt, pcov = xr.apply_ufunc(
-            _fit_chunk, da, x, *start.values(), *[b[0] for b in lims.values()],
+            _fit_chunk, da, *xs, *start.values(), *[b[0] for b in lims.values()],
             *[b[1] for b in lims.values()],
             dask="parallelized",
-            input_core_dims=[reduce, reduce] + [[] for _ in range(3 * n)],
+            input_core_dims=[reduce] * (1 + k) + [[] for _ in range(3 * n)],
             output_core_dims=[["param"], ["cov_i", "cov_j"]],
             dask_gufunc_kwargs={"output_sizes": {"param": n, "cov_i": n, "cov_j": n}},
             output_dtypes=(np.float64, np.float64),
             exclude_dims=set(reduce),
-            kwargs=dict(f=f, n=n, nred=len(reduce), skipna=skipna, errors=errors, kw=kw,
-                        threads=threads))
+            kwargs=dict(f=f, n=n, k=k, nred=len(reduce), skipna=skipna, errors=errors,
+                        kw=kw, threads=threads))
         result[prefix + "curvefit_coefficients"] = popt
         result[prefix + "curvefit_covariance"] = pcov
     result = result.assign_coords({"param": params, "cov_i": params, "cov_j": params})

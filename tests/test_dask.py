@@ -236,3 +236,20 @@ def test_only_shared_inputs_lazy_and_the_missing_extra(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "dask.array", None)
     with pytest.raises(ImportError, match=r"lsqcore\[dask\]"):
         _dask.require_dask()
+
+
+@njit(cache=True)
+def plane(xy, a, b, c):
+    return a * xy[0] + b * xy[1] + c
+
+
+def test_several_predictors_per_row_on_dask():
+    rng = np.random.default_rng(8)
+    K, m = 90, 30
+    X = rng.uniform(-1, 1, (K, 2, m))
+    Y = 2.0 * X[:, 0] - X[:, 1] + 0.5 + 0.01 * rng.standard_normal((K, m))
+    ref = lsqcore.curve_fit_batch(plane, X, Y, p0=[1.0, 1.0, 0.0])
+    res = lsqcore.curve_fit_batch(plane, da.from_array(X, chunks=(30, 2, 10)),
+                                  da.from_array(Y, chunks=(30, -1)), p0=[1.0, 1.0, 0.0])
+    assert_same(ref, res.compute())
+    assert ref.success.all() and np.allclose(ref.x, [2.0, -1.0, 0.5], atol=0.02)

@@ -150,8 +150,6 @@ def test_errors_as_scipy_raises_them():
         curvefit(data, "t", decay, p0=P0, skipna=False, errors="ignore")
     with pytest.raises(ValueError, match="errors must be"):
         curvefit(data, "t", decay, errors="warn")
-    with pytest.raises(NotImplementedError, match="one coordinate"):
-        curvefit(data, ["t", "x"], decay)
     with pytest.raises(ValueError, match="unexpected dimensions"):
         curvefit(data, "t", decay, p0={"a": data.isel(y=0)})
     with pytest.raises(ValueError, match="does not have"):
@@ -168,3 +166,52 @@ def test_without_xarray_the_error_names_the_extra():
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert "ERR lsqcore.xarray needs the optional dependency xarray" in p.stdout, p.stderr
     assert "lsqcore[xarray]" in p.stdout
+
+
+@njit(cache=True)
+def gauss2d(xy, a, x0, y0, s, c):
+    return a * np.exp(-((xy[0] - x0) ** 2 + (xy[1] - y0) ** 2) / (2.0 * s * s)) + c
+
+
+@njit(cache=True)
+def gauss2d_jac(xy, a, x0, y0, s, c):
+    J = np.empty((xy.shape[1], 5))
+    for i in range(xy.shape[1]):
+        dx, dy = xy[0, i] - x0, xy[1, i] - y0
+        r2 = dx * dx + dy * dy
+        e = np.exp(-r2 / (2.0 * s * s))
+        J[i, 0] = e
+        J[i, 1] = a * e * dx / (s * s)
+        J[i, 2] = a * e * dy / (s * s)
+        J[i, 3] = a * e * r2 / (s * s * s)
+        J[i, 4] = 1.0
+    return J
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_several_coordinates_a_2d_gaussian_per_frame(chunked):
+    """Two coordinates (x, y) reduced, one fit per frame: scipy's (k, M) x
+    reaches the model; NaN pixels of a frame dropped; as xarray's curvefit."""
+    rng = np.random.default_rng(6)
+    nt, ny, nx = 12, 9, 11
+    yy, xx = np.meshgrid(np.arange(ny, dtype=float), np.arange(nx, dtype=float), indexing="ij")
+    frames = []
+    for _ in range(nt):
+        a, x0, y0, s, c = rng.uniform(1, 3), rng.uniform(4, 6), rng.uniform(3, 5), \
+            rng.uniform(1, 2), rng.uniform(0, 0.5)
+        frames.append(a * np.exp(-((xx - x0) ** 2 + (yy - y0) ** 2) / (2 * s * s)) + c)
+    Y = np.array(frames) + 0.02 * rng.standard_normal((nt, ny, nx))
+    Y[3, 2:4, 5:8] = np.nan
+    data = xr.DataArray(Y, dims=("time", "y", "x"),
+                        coords={"x": np.arange(nx, dtype=float), "y": np.arange(ny, dtype=float)})
+    p0 = {"a": 2.0, "x0": 5.0, "y0": 4.0, "s": 1.5, "c": 0.2}
+    kw = dict(method="trf", jac=gauss2d_jac)
+    ref = data.curvefit(["x", "y"], gauss2d, p0=p0, kwargs=kw)
+    obj = data.chunk({"time": 5}) if chunked else data
+    out = curvefit(obj, ["x", "y"], gauss2d, p0=p0, kwargs=kw).compute()
+    same_structure(ref, out)
+    assert rel(ref.curvefit_coefficients.values, out.curvefit_coefficients.values) <= 1e-10
+    # (relative to the scale sqrt(C_ii C_jj): the off-diagonal entries near 0)
+    C, D = ref.curvefit_covariance.values, out.curvefit_covariance.values
+    d = np.sqrt(np.einsum("...ii->...i", C))
+    assert np.max(np.abs(C - D) / (d[..., :, None] * d[..., None, :])) <= 1e-10

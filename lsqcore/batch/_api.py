@@ -639,18 +639,31 @@ def _batch_data(xdata, ydata, sigma, on_gpu, dt, nan_policy, is_cuda_array):
     if m == 0:
         raise ValueError("`ydata` must not be empty (m = 0 points per fit).")
     X = xdata if is_cuda_array(xdata) else np.asarray(xdata, dtype=float)
-    x_per_row = _per_fit(X.shape, "xdata", "have shape", K, m)
-    if sigma is None:
-        Wt = np.ones(m)
-        w_per_row = False
+    if X.ndim == 3 and not is_cuda_array(X):
+        # k predictors per point, scipy's (k, m) for each fit: (1, k, m)
+        # shared or (K, k, m) per fit, stored point-major, (., m, k), so that
+        # a row's first m_k points are its first m_k rows
+        if X.shape[0] not in (1, K) or X.shape[2] != m or X.shape[1] == 0:
+            raise ValueError(f"`xdata` with several predictors must have shape (1, k, {m}) "
+                             f"(shared) or ({K}, k, {m}) (one per fit), got {X.shape}.")
+        x_per_row = X.shape[0] == K and K != 1
+        X = np.ascontiguousarray(X.transpose(0, 2, 1))
     else:
-        if is_cuda_array(sigma):
-            sigma = as_device(sigma).copy_to_host()
-        sg = np.asarray(sigma, dtype=float)
-        w_per_row = _per_fit(sg.shape, "sigma", "be None, shape", K, m)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            Wt = 1.0 / sg
+        x_per_row = _per_fit(X.shape, "xdata", "have shape", K, m)
+    Wt, w_per_row = _batch_weights(sigma, K, m)
     return X, Y, Wt, x_per_row, w_per_row
+
+
+def _batch_weights(sigma, K, m):
+    """``(1 / sigma, per_row)`` of ``curve_fit_batch``'s ``sigma``."""
+    if sigma is None:
+        return np.ones(m), False
+    if _is_cuda_array(sigma):
+        sigma = as_device(sigma).copy_to_host()
+    sg = np.asarray(sigma, dtype=float)
+    w_per_row = _per_fit(sg.shape, "sigma", "be None, shape", K, m)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 1.0 / sg, w_per_row
 
 
 def _batch_parameters(f, p0, bounds, method, K, inplace):
@@ -697,8 +710,10 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
         With ``inplace=True``: ``f(x, p0, ..., p_{n-1}, out)`` writes the
         model values into ``out`` (length m) and returns nothing; the batch
         then allocates nothing per evaluation (each thread owns ``out``).
-    xdata : array_like, shape (m,) or (K, m)
-        The independent variable, shared by all fits or one row per fit.
+    xdata : array_like, shape (m,) or (K, m); or (1, k, m) or (K, k, m)
+        The independent variable, shared by all fits or one row per fit;
+        with ``k`` predictors (a model of ``(x, y)``...), a 3-d array: the
+        model receives scipy's ``(k, m)`` for each fit (shared or per fit).
     ydata : array_like, shape (K, m)
         One row of data per fit.
     p0 : array_like, shape (n,) or (K, n), optional
@@ -819,10 +834,14 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
 
     # ---- NaN handling
     mrow = None
+    multi = X.ndim == 3             # several predictors, point-major (see _batch_data)
+    if multi and (inplace or on_gpu):
+        raise NotImplementedError("`xdata` with several predictors (3-d) needs "
+                                  "inplace=False and device='cpu'.")
     if on_gpu and not inplace:
         _check_elementwise(f, X, P0, n)
     if nan_policy is not None:
-        has_nan = np.isnan(Y) | np.isnan(X)
+        has_nan = np.isnan(Y) | (np.isnan(X).any(axis=2) if multi else np.isnan(X))
         if nan_policy == "raise" and np.any(has_nan):
             r = int(np.argmax(np.any(has_nan, axis=1)))
             raise ValueError("The input contains nan values: `xdata` or `ydata` contains NaN "
@@ -831,14 +850,16 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
             # compact every row: its finite points first, in order; m_k of them
             order = np.argsort(has_nan, axis=1, kind="stable")
             Y = np.take_along_axis(Y, order, axis=1)
-            X = np.take_along_axis(np.broadcast_to(X, (K, m)), order, axis=1)
+            X = (np.take_along_axis(np.broadcast_to(X, (K,) + X.shape[1:]), order[:, :, None],
+                                    axis=1) if multi else
+                 np.take_along_axis(np.broadcast_to(X, (K, m)), order, axis=1))
             Wt = np.take_along_axis(np.broadcast_to(Wt, (K, m)), order, axis=1)
             x_per_row = w_per_row = True
             mrow = (m - np.sum(has_nan, axis=1)).astype(np.int64)
     # Shared xdata / sigma travel as one row and are broadcast at run time,
     # so that shared, per-fit and NaN-compacted data share one compiled driver.
     Y = Y if is_cuda_array(Y) else np.ascontiguousarray(Y)
-    X = X if x_per_row else X.reshape(1, m)
+    X = X if x_per_row else X.reshape((1, m) + X.shape[2:])
     X = X if is_cuda_array(X) else np.ascontiguousarray(X)
     # (a writable view, not np.broadcast_to's read-only one: a read-only array is
     # another Numba type, another entry of the cached driver to compile)
@@ -856,7 +877,7 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     else:
         # single curve_fit's wrappers: the weights travel as an (m, 1) column
         residual, jacobian = model_residual(f, n, jac if callable(jac) else None,
-                                            cs=(jac == "cs"))
+                                            cs=(jac == "cs"), xt=multi)
         args = (X, Y, np.ascontiguousarray(Wt[..., None]))
         fun = residual
         jac = jacobian if callable(jac) else jac

@@ -322,7 +322,7 @@ def _partition(lead, name, what, row_inputs):
     (one chunk when only shared inputs are Dask arrays)."""
     _check_lead(lead, name, what)
     if not is_dask(lead):
-        src = _row_chunks_from([a for a in row_inputs if np.ndim(a) == 2])
+        src = _row_chunks_from([a for a in row_inputs if np.ndim(a) >= 2])
         rows = src.chunks[0] if src is not None else -1
         lead = require_dask().from_array(np.asarray(lead, dtype=float), chunks=(rows, -1))
     return Partition(lead, name)
@@ -334,7 +334,8 @@ def curve_fit_batch(solve, f, xdata, ydata, p0, sigma, bounds, method, kw):
     threads, progress = _lazy_options(kw)
     part = _partition(ydata, "ydata", "m", [xdata, sigma, p0] + _bounds_list(bounds))
     K, m = ydata.shape
-    tx = _register(part, xdata, "xdata" if np.ndim(xdata) == 2 else None)
+    x_rows = np.ndim(xdata) == 2 or (np.ndim(xdata) == 3 and np.shape(xdata)[0] == K != 1)
+    tx = _register(part, xdata, "xdata" if x_rows else None)
     ts = _register(part, sigma, "sigma" if np.ndim(sigma) == 2 else None)
     tp = _register(part, p0, "p0" if np.ndim(p0) == 2 else None)
     tb = _bounds_template(part, bounds, K)
@@ -366,7 +367,7 @@ def _probe_model(f, xdata, p0, m, inplace):
     if inplace or is_dask(xdata) or is_dask(p0) or p0 is None:
         return
     x = np.asarray(xdata, dtype=float)
-    x = x[0] if x.ndim == 2 else x
+    x = x[0] if x.ndim >= 2 else x          # (a row, or the (k, m) predictors)
     p = np.asarray(p0, dtype=float)
     p = p[0] if p.ndim == 2 else p
     with np.errstate(all="ignore"):

@@ -73,7 +73,7 @@ def row_args(flags):
     return fn
 
 
-def model_residual(model, n, jac=None, cs=False):
+def model_residual(model, n, jac=None, cs=False, xt=False):
     """Compiled residual (and Jacobian) wrappers of a ``curve_fit`` model.
 
     The same generated wrappers as :func:`lsqcore.curve_fit` (one generator,
@@ -96,6 +96,10 @@ def model_residual(model, n, jac=None, cs=False):
     cs : bool, optional
         True when the Jacobian is ``'cs'`` (the residual then propagates
         complex parameters into ``model``).
+    xt : bool, optional
+        ``x`` is a row of several predictors stored point-major, ``(m, k)``
+        (so that a row's first ``m_k`` points are its first ``m_k`` rows);
+        ``model`` receives scipy's ``(k, m)``, the transpose.
 
     Returns
     -------
@@ -103,8 +107,8 @@ def model_residual(model, n, jac=None, cs=False):
         ``jacobian`` is None without ``jac``.
     """
     from .._curve_fit import _compiled_wrapper
-    return (_compiled_wrapper("resid", model, int(n), cs=bool(cs)),
-            None if jac is None else _compiled_wrapper("jacw", jac, int(n)))
+    return (_compiled_wrapper("resid", model, int(n), cs=bool(cs), xt=bool(xt)),
+            None if jac is None else _compiled_wrapper("jacw", jac, int(n), xt=bool(xt)))
 
 
 # ---------------------------------------------------------------- in-place forms
