@@ -234,9 +234,7 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
     kwargs = {} if kwargs is None else dict(kwargs)
     args = tuple(args)
     x0_given = x0
-    pj = jac if type(jac) is PatternJacobian else None
-    if pj is not None:
-        jac = pj.fill                    # (checked as a callable jac)
+    pj, jac = (jac, jac.fill) if type(jac) is PatternJacobian else (None, jac)
     check_options(fun, x0, jac, method, loss, verbose, max_nfev, tr_solver, jac_sparsity)
     tr = check_tr_options(method, tr_solver, tr_options)
     x0 = check_x0(x0)
@@ -246,15 +244,11 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
     ftol, xtol, gtol = check_tolerances(ftol, xtol, gtol, method)
     check_f_scale(f_scale)
     rstep = check_diff_step(diff_step, n, jac)
-    if pj is not None:
-        check_sparse_jacobian(pj, method, tr_solver, jac_scale)
     check_callback(callback)
     check_workers(workers)
     threads = thread_count(workers)
     unbounded = is_unbounded(lb)
-    if method == "trf" and not unbounded:
-        x0 = x0.copy()                   # (the caller's x0 is never written)
-        make_strictly_feasible(x0, lb, ub, 1e-10)
+    x0 = _strictly_inside(x0, lb, ub) if method == "trf" and not unbounded else x0
     max_nfev = 100 * n if max_nfev is None else max_nfev
     if n == 0:
         return _no_variables(fun, x0, jac, method, loss, f_scale, args, kwargs)
@@ -267,23 +261,15 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
                f_scale)
     jac_f = jac if jac_code == L.JAC_CALLABLE else None
     loss_f = loss if loss_code == CALLABLE else None
-    pattern = None
-    if pj is not None:
-        # values of a fixed pattern, filled in place
-        pattern, tr = pj.pattern_for(n), _lsmr(tr, method, tr_options)
-    elif jac_sparsity is not None and jac_f is None:
-        # differences on a sparse pattern; its rows are checked against f(x0)
-        pattern, tr = Pattern.from_sparsity(jac_sparsity, None, n), _lsmr(tr, method, tr_options)
+    pattern, tr = _sparse_pattern(pj, jac_sparsity, jac_f, tr, method, tr_solver, tr_options,
+                                  jac_scale, n)
     fopts_t, iopts_t = _kernel_options(tr, *options, pattern)
 
     # (a sparse complex step is grouped by the Python driver only)
     python_driver = (notify or kwargs or (pattern is not None and jac_code == L.JAC_CS)
                      or not (jac_f is None or type(jac_f) is CPUDispatcher)
                      or not (loss_f is None or type(loss_f) is CPUDispatcher))
-    if pj is not None and not (type(_unwrap_in_place(fun, False)[0]) is CPUDispatcher
-                               and not python_driver and not callable(workers)
-                               and loss_f is None and arg_key(args) is not None):
-        # a fill runs compiled on the cached driver only; else from Python
+    if pj is not None and _fill_from_python(fun, python_driver, workers, loss_f, args):
         python_driver, jac_f = True, pj.python_jac()
     fun, m_inplace = _unwrap_in_place(fun, python_driver)
     if type(fun) is CPUDispatcher and not python_driver and not callable(workers):
@@ -303,8 +289,7 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
                     W, S, err = solve_by_address_ws(P, F, x0, packed(args))
             except TypingError as e:
                 _raise_typing_error(e, fun, jac_f, loss_f, m_inplace)
-            if pj is not None:
-                jac_f = pj.python_jac()      # (called again from Python if it raised)
+            jac_f = jac_f if pj is None else pj.python_jac()  # (re-called if it raised)
             if not trace:
                 if (fast_key is not None and x0 is x0_given and verbose == 0
                         and 0.0 not in fopts_t[:3]):
@@ -326,12 +311,9 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
         f0, f_dtype = _initial_residual(fun, x0, args, kwargs, m_inplace, method)
         rstep = check_diff_step(diff_step, n, jac, f_dtype)   # steps for f's precision
         J0 = None if jac_f is None else jac_f(x0.copy(), *args, **kwargs)
-        if pattern is not None:
-            pattern.check_rows(f0.size)
-        elif is_sparse(J0) or is_operator(J0):
-            check_sparse_jacobian(J0, method, tr_solver, jac_scale)
-            pattern, tr = jacobian_pattern(J0, f0.size, n), _lsmr(tr, method, tr_options)
-            fopts_t, iopts_t = _kernel_options(tr, *options, pattern)
+        pattern, tr = _pattern_at_x0(pattern, J0, f0.size, n, tr, method, tr_solver,
+                                     tr_options, jac_scale)
+        fopts_t, iopts_t = _kernel_options(tr, *options, pattern)
         W, S = _allocate(f0.size, n, loss_code, trace_cap, tr[0], pattern)
         setup(W, S, x0, f0, lb, ub, x_scale, rstep, _frozen(fopts_t, np.float64),
               _frozen(iopts_t, np.int64))
@@ -349,6 +331,49 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
         _print_summary(result, _initial_cost(f0, loss, loss_code, f_scale),
                        describe(W, S) if verbose == 2 else "")
     return result
+
+
+def _sparse_pattern(pj, jac_sparsity, jac_f, tr, method, tr_solver, tr_options, jac_scale, n):
+    """``(pattern, tr)``: the sparse ``J``'s pattern known before ``f(x0)``
+    (a :class:`PatternJacobian`'s, checked as a sparse ``J``, or
+    ``jac_sparsity``'s for differences; None otherwise) and the subproblem's
+    solver options (LSMR for a sparse ``J``, as scipy)."""
+    if pj is not None:
+        check_sparse_jacobian(pj, method, tr_solver, jac_scale)
+        return pj.pattern_for(n), _lsmr(tr, method, tr_options)
+    if jac_sparsity is not None and jac_f is None:
+        # differences on a sparse pattern; its rows are checked against f(x0)
+        return Pattern.from_sparsity(jac_sparsity, None, n), _lsmr(tr, method, tr_options)
+    return None, tr
+
+
+def _strictly_inside(x0, lb, ub):
+    """'trf''s start: a copy of ``x0`` moved strictly inside the bounds (scipy's
+    rule; the caller's ``x0`` is never written)."""
+    x0 = x0.copy()
+    make_strictly_feasible(x0, lb, ub, 1e-10)
+    return x0
+
+
+def _pattern_at_x0(pattern, J0, m, n, tr, method, tr_solver, tr_options, jac_scale):
+    """``(pattern, tr)`` once ``f(x0)`` and ``jac(x0)`` are known (the Python
+    driver): a pattern given before checked against ``m``, else the pattern of
+    a sparse ``J0`` (or of a ``LinearOperator``), with LSMR; None for a dense ``J``."""
+    if pattern is not None:
+        pattern.check_rows(m)
+        return pattern, tr
+    if is_sparse(J0) or is_operator(J0):
+        check_sparse_jacobian(J0, method, tr_solver, jac_scale)
+        return jacobian_pattern(J0, m, n), _lsmr(tr, method, tr_options)
+    return None, tr
+
+
+def _fill_from_python(fun, python_driver, workers, loss_f, args):
+    """Whether a :class:`PatternJacobian`'s fill must run from Python: it runs
+    compiled on the cached driver only (a jitted ``fun``, packable ``args``,
+    no callable loss or ``workers``)."""
+    return not (type(_unwrap_in_place(fun, False)[0]) is CPUDispatcher and not python_driver
+                and not callable(workers) and loss_f is None and arg_key(args) is not None)
 
 
 def _no_variables(fun, x0, jac, method, loss, f_scale, args, kwargs):
