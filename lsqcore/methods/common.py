@@ -159,10 +159,16 @@ def update_jac_scale(W, S, scale, scale_inv, first):
     On the first call a zero column norm is replaced by 1.  (The norms pass
     through ``W1``.)
     """
-    tmp = jac_column_norms(W, S)
-    for j in range(S[N]):
+    scale_from_norms(jac_column_norms(W, S), scale, scale_inv, first)
+
+
+@kernel_jit
+def scale_from_norms(norms, scale, scale_inv, first):
+    """:func:`update_jac_scale` from column norms already computed (``lm``'s
+    ``gtol`` test leaves them in ``W1``)."""
+    for j in range(norms.shape[0]):
         if first:
-            scale_inv[j] = tmp[j] if tmp[j] > 0.0 else 1.0
+            scale_inv[j] = norms[j] if norms[j] > 0.0 else 1.0
         else:
-            scale_inv[j] = max(scale_inv[j], tmp[j])
+            scale_inv[j] = max(scale_inv[j], norms[j])
         scale[j] = 1.0 / scale_inv[j]
