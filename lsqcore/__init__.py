@@ -8,8 +8,10 @@ and dogbox solvers written as one cached ask/tell kernel
 from ._api import least_squares, InPlace
 from ._optimize_result import OptimizeResult
 from ._sparse_jac import PatternJacobian
+from ._prepared import prepare, Prepared
 
-__all__ = ["least_squares", "InPlace", "OptimizeResult", "PatternJacobian"]
+__all__ = ["least_squares", "InPlace", "OptimizeResult", "PatternJacobian", "prepare",
+           "Prepared"]
 __version__ = "0.1.0"
 from ._curve_fit import curve_fit
 from ._leastsq import leastsq

@@ -205,9 +205,8 @@ def least_squares(fun, x0, jac="2-point", bounds=_NO_BOUNDS, method="trf",
         # (type in the key, finiteness in compiled code) and args (types in
         # the key) are new.  See _remember_fast.
         try:
-            fast_key = (fun if type(fun) is CPUDispatcher else (fun.fun, fun.m), jac, method,
-                        ftol, xtol, gtol, x_scale, loss, f_scale, diff_step, max_nfev,
-                        type(max_nfev), verbose, workers, x0.size, _fingerprint((x0, args)))
+            fast_key = fast_key_of(fun, jac, method, ftol, xtol, gtol, x_scale, loss, f_scale,
+                                   diff_step, max_nfev, verbose, workers, x0, args)
             entry = _FAST.get(fast_key)
         except (TypeError, ValueError, NotImplementedError):
             # an unhashable option, or an argument Numba cannot type
@@ -460,6 +459,21 @@ def _solve_entry(fun, jac, loss, m_inplace, cs, threads, args, entry_args):
 
 
 _FAST = Memo(256)
+
+
+def fast_key_of(fun, jac, method, ftol, xtol, gtol, x_scale, loss, f_scale, diff_step,
+                max_nfev, verbose, workers, x0, args):
+    """The key of a repeat call (see :func:`_remember_fast`); raises TypeError
+    or ValueError for an unhashable option or arguments Numba cannot type."""
+    return (fun if type(fun) is CPUDispatcher else (fun.fun, fun.m), jac, method,
+            ftol, xtol, gtol, x_scale, loss, f_scale, diff_step, max_nfev,
+            type(max_nfev), verbose, workers, x0.size, _fingerprint((x0, args)))
+
+
+def fast_entry(key):
+    """The remembered ``(P, F, fun, jac, m_inplace, solve, threads)`` of a
+    repeat call's ``key``, or None."""
+    return _FAST.get(key)
 
 
 def _remember_fast(key, entry):
