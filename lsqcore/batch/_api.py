@@ -650,20 +650,17 @@ def _batch_data(xdata, ydata, sigma, on_gpu, dt, nan_policy, is_cuda_array):
         X = np.ascontiguousarray(X.transpose(0, 2, 1))
     else:
         x_per_row = _per_fit(X.shape, "xdata", "have shape", K, m)
-    Wt, w_per_row = _batch_weights(sigma, K, m)
-    return X, Y, Wt, x_per_row, w_per_row
-
-
-def _batch_weights(sigma, K, m):
-    """``(1 / sigma, per_row)`` of ``curve_fit_batch``'s ``sigma``."""
     if sigma is None:
-        return np.ones(m), False
-    if _is_cuda_array(sigma):
-        sigma = as_device(sigma).copy_to_host()
-    sg = np.asarray(sigma, dtype=float)
-    w_per_row = _per_fit(sg.shape, "sigma", "be None, shape", K, m)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return 1.0 / sg, w_per_row
+        Wt = np.ones(m)
+        w_per_row = False
+    else:
+        if is_cuda_array(sigma):
+            sigma = as_device(sigma).copy_to_host()
+        sg = np.asarray(sigma, dtype=float)
+        w_per_row = _per_fit(sg.shape, "sigma", "be None, shape", K, m)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            Wt = 1.0 / sg
+    return X, Y, Wt, x_per_row, w_per_row
 
 
 def _batch_parameters(f, p0, bounds, method, K, inplace):
