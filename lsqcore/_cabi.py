@@ -305,10 +305,11 @@ def resid_body(inplace, rest):
             "        for i in range(r):", "            out[i] = f[i]", "    return r"]
 
 
-def jac_body(inplace, rest):
-    """Body lines of a Jacobian wrapper (``J`` already a view), as :func:`resid_body`."""
+def jac_body(inplace, rest, out="J"):
+    """Body lines of a Jacobian wrapper (``J`` already a view), as :func:`resid_body`;
+    an in-place ``jac`` writes into ``out`` (``J[0]``: a pattern's values)."""
     if inplace:
-        return ["    try:", f"        jac(x, J{rest})", "    except Exception:",
+        return ["    try:", f"        jac(x, {out}{rest})", "    except Exception:",
                 "        return WRAPPER_RAISED", "    return 0"]
     return ["    try:", f"        Jv = jac(x{rest})", "    except Exception:",
             "        return WRAPPER_RAISED",
@@ -332,13 +333,10 @@ def jacobian_wrapper(jac, arg_types, fill=False):
     packed; with ``fill``, of a :class:`lsqcore.PatternJacobian`'s
     ``fill(x, values, *args)``, ``values`` the one row of a ``(1, nnz)`` J."""
     lines, names, env = _block_layout(arg_types)
-    rest = "".join(", " + a for a in names)
-    body = (["    try:", f"        jac(x, J[0]{rest})", "    except Exception:",
-             "        return WRAPPER_RAISED", "    return 0"] if fill
-            else jac_body(False, rest))
     src = "\n".join(
         ["def jw(x_p, n, J_p, m, nj, blk_p, nblk):",
-         "    x = carray(x_p, (n,))", "    J = carray(J_p, (m, nj))"] + lines + body) + "\n"
+         "    x = carray(x_p, (n,))", "    J = carray(J_p, (m, nj))"] + lines
+        + jac_body(fill, "".join(", " + a for a in names), "J[0]")) + "\n"
     return compile_wrapper(src, "jw", dict(env, jac=jac), (X_TYPE, J_TYPE), models=("jac",))
 
 
