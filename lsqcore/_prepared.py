@@ -13,6 +13,8 @@ compiled driver directly.  The answers are bitwise those of
 ``least_squares`` with the same inputs; only what may change between
 calls is checked: ``x0``'s size and type, and ``args``' types.
 """
+import inspect
+
 import numpy as np
 
 from ._api import least_squares, fast_key_of, fast_entry, _address_result, _native_args
@@ -26,9 +28,9 @@ _F64 = np.dtype(np.float64)
 #: least_squares' options that a prepared problem serves (the repeat call's)
 OPTIONS = ("jac", "method", "ftol", "xtol", "gtol", "x_scale", "loss", "f_scale",
            "diff_step", "max_nfev", "workers")
-_DEFAULTS = dict(jac="2-point", method="trf", ftol=1e-8, xtol=1e-8, gtol=1e-8,
-                 x_scale=None, loss="linear", f_scale=1.0, diff_step=None, max_nfev=None,
-                 workers=None)
+#: their defaults, read from least_squares' signature (one source of truth)
+_DEFAULTS = {k: p.default for k, p in inspect.signature(least_squares).parameters.items()
+             if k in OPTIONS}
 
 
 class Prepared:
