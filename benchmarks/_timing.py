@@ -19,3 +19,13 @@ def per_call(f, repeat, fill):
             f()
         best = min(best, (time.perf_counter() - t0) / k)
     return best
+
+
+def best_of(call, reps):
+    """Seconds of the fastest of ``reps`` single calls of ``call``."""
+    best = np.inf
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - t0)
+    return best

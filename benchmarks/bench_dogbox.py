@@ -13,7 +13,6 @@ drift out of the ratios.
 import argparse
 import json
 import platform
-import time
 
 import numba
 import numpy as np
@@ -23,6 +22,8 @@ from scipy.optimize import least_squares as scipy_ls
 import lsqcore
 from lsqcore._workloads import WORKLOADS
 
+from _timing import best_of          # benchmarks/_timing.py
+
 SOLVERS = {
     "lsqcore trf": lambda w: lsqcore.least_squares(w.fun, w.x0, args=w.args, method="trf"),
     "lsqcore dogbox": lambda w: lsqcore.least_squares(w.fun, w.x0, args=w.args,
@@ -30,15 +31,6 @@ SOLVERS = {
     "scipy dogbox": lambda w: scipy_ls(w.py_fun, w.x0, args=w.args, method="dogbox"),
     "scipy trf": lambda w: scipy_ls(w.py_fun, w.x0, args=w.args, method="trf"),
 }
-
-
-def best_of(call, reps):
-    best = np.inf
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        call()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main():

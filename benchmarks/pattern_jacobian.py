@@ -16,10 +16,8 @@ and range over rounds.  Every answer is checked against scipy's first.
 """
 import os
 import sys
-import time
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.optimize import least_squares as scipy_least_squares
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -27,14 +25,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 import lsqcore  # noqa: E402
 from test_pattern_jacobian import broyden, broyden_fill, broyden_sparse, tridiagonal  # noqa: E402
 
-
-def best_of(fn, k=3):
-    t = np.inf
-    for _ in range(k):
-        t0 = time.perf_counter()
-        fn()
-        t = min(t, time.perf_counter() - t0)
-    return t
+from _timing import best_of  # noqa: E402 (benchmarks/_timing.py)
 
 
 def main(rounds=5):
@@ -55,7 +46,7 @@ def main(rounds=5):
         times = {name: [] for name in solvers}
         for _ in range(rounds):
             for name, fn in solvers.items():
-                times[name].append(best_of(fn))
+                times[name].append(best_of(fn, 3))
         print(f"n = m = {n}, nnz = {pj.nnz}, nfev {ref.nfev}")
         base = np.array(times["scipy"])
         for name, t in times.items():
