@@ -123,12 +123,9 @@ class Partition:
     """
 
     def __init__(self, lead, lead_name):
-        da = require_dask()
-        if lead.ndim < 1:
-            raise ValueError(f"`{lead_name}` must have one row per fit, got a scalar.")
+        # (a Dask array: _partition cuts a numpy lead first)
         self.K = int(lead.shape[0])
         self.lead_name = lead_name
-        lead = lead if is_dask(lead) else da.from_array(np.asarray(lead), chunks=-1)
         self.chunks = lead.chunks[0]
         self.rows = []
         self.shared_arrays = []
