@@ -37,11 +37,16 @@ from ._numba_internals import CPUDispatcher, fingerprint as _fingerprint
 from ._validate import refuse_bounds, check_nan_policy, Unsupported
 from ._diagnostics import Diagnostic, fit_warning, default_rcond, emit
 from ._memo import Memo
+from ._wrapcache import cached_njit
+from ._poisson import (deviance_residual, deviance_jacobian, fisher_rows, check_counts,
+                       check_estimator)
 from ._report import analyse_fit, build_report
 from . import _multistart as MS
 from ._api import least_squares
 from ._status import MAX_NFEV
 from ._leastsq import minpack_outcome, minpack_factors, FirstCall
+from .models._model import Model
+from .models._bind import bind
 
 JAC_STRINGS = ("2-point", "3-point", "cs")
 METHODS = ("lm", "trf", "gn", "dogbox")
@@ -137,7 +142,7 @@ _RESID_SRC = (
     "    def impl(p, x, y, T):\n"
     "        r = model({x}, {a})\n"
     "        k = r.shape[0] if r.shape[0] == y.shape[0] else 0\n"
-    "        return whiten_residual(T, r, y, k)\n"
+    "        return {ret}\n"
     "    return impl\n"
     "def resid(p, x, y, T):\n"
     "    return stub(p, x, y, T)\n")
@@ -145,26 +150,46 @@ _JAC_SRC = ("def jacw(p, x, y, T):\n"
             "    J = jac({x}, {a})\n"
             "    k = J.shape[0] if J.shape[0] == y.shape[0] and J.shape[1] == {n} else 0\n"
             "    return whiten_mat(T[:k], J[:k])\n")
+# estimator='poisson': the deviance residuals of lsqcore._poisson (no weights)
+_PJAC_SRC = ("def jacw(p, x, y, T):\n"
+             "    J = jac({x}, {a})\n"
+             "    v = model({x}, {a})\n"
+             "    ok = J.shape[0] == y.shape[0] and J.shape[1] == {n} and v.shape[0] == y.shape[0]\n"
+             "    return deviance_jacobian(v, J, y, y.shape[0] if ok else 0)\n")
+_RETURNS = {False: "whiten_residual(T, r, y, k)", True: "deviance_residual(r, y, k)"}
 _WRAPPERS = Memo()
 # (resid wrapper, jac wrapper, Numba type fingerprint of (p0, args)) that compiled
 _TYPED = set()
 
 
-def _compiled_wrapper(name, user, n, cs=False, xt=False):
+def _compiled_wrapper(name, user, n, cs=False, xt=False, poisson=None):
     """The generated, jitted residual (``name='resid'``) or Jacobian
     (``'jacw'``) for the user's dispatcher ``user`` with ``n`` parameters;
     ``xt``: ``x`` arrives point-major, ``(m, k)``, and the user's function
-    gets its transpose, scipy's ``(k, m)`` (the batch's several predictors)."""
-    key = (name, user, n, cs, xt)
+    gets its transpose, scipy's ``(k, m)`` (the batch's several predictors);
+    ``poisson``: for ``estimator='poisson'``, the model (a dispatcher; True
+    for the residual, which is the model): deviance residuals replace the
+    weighted differences (:mod:`lsqcore._poisson`)."""
+    key = (name, user, n, cs, xt, poisson)
     w = _WRAPPERS.get(key)
     if w is None:
         a = ", ".join(f"p[{i}]" for i in range(n))
         ns = {"np": np, "whiten_residual": whiten_residual, "whiten_mat": whiten_mat,
+              "deviance_residual": deviance_residual, "deviance_jacobian": deviance_jacobian,
               "types": types, "overload": overload, "CS": cs,
               "model" if name == "resid" else "jac": user}
-        exec((_RESID_SRC if name == "resid" else _JAC_SRC).format(a=a, n=n,
-                                                                  x="x.T" if xt else "x"), ns)
-        w = njit(error_model="numpy")(ns[name])
+        x = "x.T" if xt else "x"
+        if name == "resid":
+            src = _RESID_SRC.format(a=a, x=x, ret=_RETURNS[bool(poisson)])
+        elif poisson:
+            ns["model"] = poisson
+            src = _PJAC_SRC.format(a=a, n=n, x=x)
+        else:
+            src = _JAC_SRC.format(a=a, n=n, x=x)
+        # from a source file, so that Numba's disk cache serves it (and the
+        # C wrappers built on it) in later processes
+        w, = cached_njit(src, (name,), ns, [k for k, v in ns.items()
+                                            if isinstance(v, CPUDispatcher)])
         _WRAPPERS[key] = w
     return w
 
@@ -175,7 +200,11 @@ def _model_params(xdata, *p):
 
 
 def _python_wrappers(f, jac, xdata, ydata, T, kind):
-    if kind == "none":
+    if kind == "poisson":
+        def resid(p):
+            v = np.asarray(f(xdata, *p), dtype=float)
+            return deviance_residual(v, ydata, v.size if v.size == ydata.size else 0)
+    elif kind == "none":
         def resid(p):
             return np.asarray(f(xdata, *p)) - ydata
     elif kind == "diag":
@@ -186,7 +215,11 @@ def _python_wrappers(f, jac, xdata, ydata, T, kind):
             return lower_solve_vec(T, np.asarray(f(xdata, *p)) - ydata)
     if not callable(jac):
         return resid, jac
-    if kind == "none":
+    if kind == "poisson":
+        def jacw(p):
+            return deviance_jacobian(np.asarray(f(xdata, *p), dtype=float),
+                                     np.asarray(jac(xdata, *p), dtype=float), ydata, ydata.size)
+    elif kind == "none":
         def jacw(p):
             return np.asarray(jac(xdata, *p), dtype=float)
     elif kind == "diag":
@@ -324,7 +357,7 @@ def _signature_params_uncached(f):
 def _whitening(T, kind, m):
     """The 2-D ``T`` of :func:`whiten_vec`: ``(m, 1)`` weights (ones when
     unweighted) or the ``(m, m)`` Cholesky factor."""
-    return T if kind == "chol" else (np.ones(m) if kind == "none" else T)[:, None]
+    return T if kind == "chol" else (T if kind == "diag" else np.ones(m))[:, None]
 
 
 def _as_float_array(v, name, check_finite):
@@ -574,8 +607,10 @@ def _residual(f, jac, xdata, ydata, T, kind, p0, m, n):
         args = (np.ascontiguousarray(xdata), np.ascontiguousarray(ydata),
                 np.ascontiguousarray(_whitening(T, kind, m), dtype=float))
         try:
-            fun = _compiled_wrapper("resid", f, n, cs=(jac == "cs"))
-            jfun = _compiled_wrapper("jacw", jac, n) if callable(jac) else None
+            poisson = kind == "poisson"
+            fun = _compiled_wrapper("resid", f, n, cs=(jac == "cs"), poisson=poisson)
+            jfun = (_compiled_wrapper("jacw", jac, n, poisson=f if poisson else None)
+                    if callable(jac) else None)
             key = (fun, jfun, _fingerprint((p0, args)))
             if key not in _TYPED:
                 # compiles the wrappers (or fails to type) once per argument types
@@ -599,6 +634,25 @@ def _residual(f, jac, xdata, ydata, T, kind, p0, m, n):
     if not callable(jac):
         jfun = jac if jac is not None else "2-point"
     return fun, jfun, args, driver, jac_kind
+
+
+def _poisson_kind(estimator, ydata, sigma, jac, kwargs):
+    """``(kind, T)`` of ``estimator='poisson'``, after its rules."""
+    check_estimator(estimator)
+    check_counts(ydata, sigma, kwargs.get("loss"))
+    if jac == "cs":
+        raise ValueError("estimator='poisson' does not take jac='cs' (the deviance "
+                         "residual is not analytic in complex arguments).")
+    return "poisson", None
+
+
+def _fisher_jacobian(f, xdata, ydata, popt, Jr):
+    """Rows of the Fisher information at ``popt`` from the solver's Jacobian
+    of the deviance residuals (:func:`lsqcore._poisson.fisher_rows`)."""
+    with np.errstate(all="ignore"):
+        v = np.broadcast_to(np.asarray(f(xdata, *popt), dtype=float), ydata.shape)
+        return fisher_rows(np.ascontiguousarray(Jr, dtype=float), np.ascontiguousarray(v),
+                           ydata)
 
 
 def _full_output(f, xdata, ydata, sigma, T, kind, res, Jc, analysis, method, names,
@@ -628,7 +682,7 @@ def _full_output(f, xdata, ydata, sigma, T, kind, res, Jc, analysis, method, nam
 def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
               check_finite=None, bounds=(-np.inf, np.inf), method=None, jac=None, *,
               full_output=False, nan_policy=None, multistart=None, seed=None,
-              warn=True, **kwargs):
+              warn=True, estimator="ls", **kwargs):
     """Use nonlinear least squares to fit a function ``f`` to data.
 
     A drop-in for :func:`scipy.optimize.curve_fit` (scipy 1.17 semantics):
@@ -675,6 +729,12 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     warn : bool, optional
         Issue diagnostics as :class:`lsqcore.FitWarning` (default True);
         they are in the report either way.
+    estimator : {'ls', 'poisson'}, optional
+        'ls' (default): least squares, as scipy.  'poisson': maximum
+        likelihood for counts ``ydata ~ Poisson(f(xdata, *p))`` (the
+        deviance minimised by the same solvers, :mod:`lsqcore._poisson`);
+        no ``sigma``; ``pcov`` is the inverse Fisher information (the
+        Cramer-Rao bound), never rescaled.
     **kwargs
         Passed to :func:`lsqcore.least_squares` (``ftol``, ``xtol``,
         ``gtol``, ``max_nfev``, ``x_scale``, ``loss``, ``diff_step``, ...);
@@ -727,13 +787,18 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     if check_finite is None:
         check_finite = nan_policy is None
 
+    if isinstance(f, Model) and np.ndim(ydata) == 0:
+        raise ValueError("`ydata` must be an array of data for a library model's guess; "
+                         f"got a scalar ({ydata!r}).")
     ydata = _broadcast_scalar_ydata(f, xdata, ydata, p0, bounds, method)
     xdata, ydata, sigma, omitted = _checked_data(xdata, ydata, sigma, check_finite,
                                                  nan_policy)
     m = ydata.size
+    f, jac, p0, bounds, _ = bind(f, xdata, ydata, p0, bounds, method, jac, batch=False)
 
     p0, n, names, lb, ub, bounded, method = _parameters(f, p0, bounds, method)
-    kind, T = _transform(sigma, m)
+    kind, T = _transform(sigma, m) if estimator == "ls" else _poisson_kind(
+        estimator, ydata, sigma, jac, kwargs)
     if method == "lm" and m != 1 and n > m:
         raise TypeError(f"The number of func parameters={n} must not exceed the number of "
                         f"data points={m}")
@@ -769,6 +834,8 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
         with np.errstate(all="ignore"):
             Jc = covariance_jacobian(fun, args, popt, res.fun, res.jac, Wy, lb, ub,
                                      jac_kind == "3-point")
+    if kind == "poisson":
+        Jc, absolute_sigma = _fisher_jacobian(f, xdata, ydata, popt, Jc), True
     analysis = analyse_fit(x=popt, fun=res.fun, J=Jc, status=res.status, nfev=res.nfev,
                            names=names, absolute_sigma=absolute_sigma, lb=lb, ub=ub,
                            active_mask=res.active_mask, jac_kind=jac_kind,

@@ -50,10 +50,11 @@ from numba import cfunc
 from numba.core.dispatcher import Dispatcher
 from numba.core.errors import NumbaWarning
 
-__all__ = ["identity", "wrapper_cfunc", "wrapper_dir"]
+__all__ = ["identity", "wrapper_cfunc", "wrapper_dir", "cached_njit"]
 
 #: lsqcore modules whose code shapes the generated wrappers
-_GENERATORS = ("_cabi.py", "_wrapcache.py", "batch/_cwrap.py", "batch/_model.py")
+_GENERATORS = ("_cabi.py", "_wrapcache.py", "batch/_cwrap.py", "batch/_model.py",
+               "models/_model.py", "_curve_fit.py")
 
 _DIR = []
 
@@ -202,6 +203,32 @@ def _compiled_here(src, name, ns, sig):
     return cfunc(sig, error_model="numpy")(ns[name])
 
 
+def _cached_module(src, ns, ids, sig, tag):
+    """The module defined by ``src`` (globals ``ns``) loaded from a source file
+    named by its digest, or None when it cannot have one (no writable
+    directory, or a callee without an identity)."""
+    d = wrapper_dir()
+    digest = _digest(src, sig, ns, ids) if d is not None else None
+    if digest is None:
+        return None
+    path = os.path.join(d, f"w{digest}.py")
+    try:
+        _write_once(path, f"# lsqcore {tag} (generated; safe to delete)\n" + src)
+    except OSError:
+        return None
+    modname = f"lsqcore_wrapper_{digest}"
+    mod = sys.modules.get(modname)
+    if mod is None:
+        # registered, because Numba's cached code names its module and
+        # imports it by that name when it is loaded
+        spec = importlib.util.spec_from_file_location(modname, path)
+        mod = importlib.util.module_from_spec(spec)
+        mod.__dict__.update(ns)
+        spec.loader.exec_module(mod)
+        sys.modules[modname] = mod
+    return mod
+
+
 def wrapper_cfunc(src, name, ns, sig, models, named=None):
     """The cfunc ``name`` defined by ``src`` with globals ``ns`` and C signature
     ``sig``, served from the disk cache when possible.
@@ -221,29 +248,30 @@ def wrapper_cfunc(src, name, ns, sig, models, named=None):
         Names in ``ns`` whose identity the caller gives as a string (e.g. a
         generated row selector, identified by the flags it was built from).
     """
-    d = wrapper_dir()
     ids = dict(named or {})
     ids.update({k: None for k in models})
-    digest = _digest(src, sig, ns, ids) if d is not None else None
-    if digest is None:
-        return _compiled_here(src, name, ns, sig)
-    path = os.path.join(d, f"w{digest}.py")
-    try:
-        _write_once(path, "# lsqcore C wrapper (generated; safe to delete)\n" + src)
-    except OSError:
-        return _compiled_here(src, name, ns, sig)
-    modname = f"lsqcore_wrapper_{digest}"
-    mod = sys.modules.get(modname)
+    mod = _cached_module(src, ns, ids, sig, "C wrapper")
     if mod is None:
-        # registered, because Numba's cached code names its module and
-        # imports it by that name when it is loaded
-        spec = importlib.util.spec_from_file_location(modname, path)
-        mod = importlib.util.module_from_spec(spec)
-        mod.__dict__.update(ns)
-        spec.loader.exec_module(mod)
-        sys.modules[modname] = mod
+        return _compiled_here(src, name, ns, sig)
     with warnings.catch_warnings():
         # a model reading a large global array cannot be cached: it is then
         # compiled in every process, as before
         warnings.simplefilter("ignore", NumbaWarning)
         return cfunc(sig, error_model="numpy", cache=True)(getattr(mod, name))
+
+
+def cached_njit(src, names, ns, models):
+    """``@njit`` functions ``names`` defined by ``src`` (globals ``ns``, which
+    must hold numbers, strings, modules and dispatchers only), compiled from
+    a source file so that Numba caches them on disk; ``models``: the names
+    in ``ns`` of the dispatchers they call.  Without a file (see
+    :func:`wrapper_cfunc`) they are compiled in this process only."""
+    from numba import njit
+    mod = _cached_module(src, ns, {k: None for k in models}, "njit", "generated functions")
+    if mod is None:
+        glb = dict(ns)
+        exec(compile(src, "<lsqcore generated>", "exec"), glb)
+        return tuple(njit(error_model="numpy")(glb[n]) for n in names)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NumbaWarning)
+        return tuple(njit(error_model="numpy", cache=True)(getattr(mod, n)) for n in names)

@@ -24,6 +24,9 @@ from ._model import (row_args, model_residual, inplace_residual, curve_fit_inpla
 from ._result import BatchResult, BAD_SHAPE, USER_RAISED, blank_unfitted
 from ._cwrap import cacheable, batch_pointers
 from . import cuda as _gpu
+from ..models._bind import bind
+from ..models._model import Model
+from .._poisson import check_estimator, check_counts, fisher_covariance
 from .cuda import is_cuda_array as _is_cuda_array, as_device, array_shape
 
 
@@ -581,6 +584,8 @@ _LSQ_KWARGS = ("ftol", "xtol", "gtol", "x_scale", "loss", "f_scale", "diff_step"
 
 
 def _n_params(f, inplace):
+    if isinstance(f, Model):
+        return f.n
     try:
         sig = inspect.signature(getattr(f, "py_func", f))
     except (TypeError, ValueError):
@@ -690,8 +695,8 @@ def _batch_parameters(f, p0, bounds, method, K, inplace):
 def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
                     bounds=(-np.inf, np.inf), method=None, jac=None, *, nan_policy=None,
                     inplace=False, threads=None, progress=None, return_pcov=False,
-                    return_stderr=False, device="cpu", dtype=None, _block_hook=None,
-                    **kwargs):
+                    return_stderr=False, device="cpu", dtype=None, estimator="ls",
+                    _block_hook=None, **kwargs):
     """Fit one model to every row of ``ydata`` (``K`` independent fits).
 
     Row ``k`` minimises ``sum(((f(x_k, *p) - y_k) / sigma_k)**2)`` exactly as
@@ -765,6 +770,10 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
         Arithmetic precision of the solve; float32 only with
         ``device='cuda'`` (give tolerances above float32's resolution,
         e.g. ``ftol=xtol=1e-6``).
+    estimator : {'ls', 'poisson'}, optional
+        As in :func:`lsqcore.curve_fit`: 'poisson' fits counts by maximum
+        likelihood (no ``sigma``; CPU, ``inplace=False``), and ``pcov`` /
+        ``stderr`` are the inverse Fisher information per row.
     **kwargs
         ``ftol, xtol, gtol, x_scale, loss, f_scale, diff_step, max_nfev``
         (``maxfev`` is accepted for ``max_nfev``), as in ``least_squares``.
@@ -775,6 +784,10 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
         ``x`` holds the fitted parameters (``popt`` per row); ``pcov`` and
         ``stderr`` when asked.
     """
+    poisson = check_estimator(estimator)
+    if not _dask.any_dask(xdata, ydata, p0, sigma, bounds):
+        f, jac, p0, bounds, inplace = bind(f, xdata, ydata, p0, bounds, method, jac,
+                                           batch=True, inplace=inplace, poisson=poisson)
     if _dask.any_dask(xdata, ydata, p0, sigma, bounds):
         # one task per chunk of rows, each this function on its slices
         return _dask.curve_fit_batch(
@@ -782,7 +795,7 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
             dict(absolute_sigma=absolute_sigma, jac=jac, nan_policy=nan_policy,
                  inplace=inplace, threads=threads, progress=progress,
                  return_pcov=return_pcov, return_stderr=return_stderr, device=device,
-                 dtype=dtype, **kwargs))
+                 dtype=dtype, estimator=estimator, **kwargs))
     if "maxfev" in kwargs:
         if "max_nfev" in kwargs:
             raise ValueError("Give `max_nfev` or `maxfev`, not both.")
@@ -804,6 +817,8 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
         raise ValueError("jac='cs' needs complex model values; it cannot be used "
                          "with inplace=True (a real output buffer).")
     dt, on_gpu = _check_device(device, dtype)
+    if poisson:
+        _check_poisson(ydata, sigma, kwargs.get("loss"), inplace, on_gpu, jac)
     if on_gpu:
         from .cuda import is_cuda_array
         if not inplace and callable(jac):
@@ -862,6 +877,7 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     # another Numba type, another entry of the cached driver to compile)
     Wt = np.ascontiguousarray(Wt if w_per_row else Wt.reshape(1, m))
 
+    ujac = jac                      # the model's own (for a Poisson covariance)
     args = (X, Y, Wt)
     flags = (BCAST_TRUNC, ROW_TRUNC, BCAST_TRUNC)
     if inplace or on_gpu:
@@ -874,17 +890,42 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     else:
         # single curve_fit's wrappers: the weights travel as an (m, 1) column
         residual, jacobian = model_residual(f, n, jac if callable(jac) else None,
-                                            cs=(jac == "cs"), xt=multi)
+                                            cs=(jac == "cs"), xt=multi, poisson=poisson)
         args = (X, Y, np.ascontiguousarray(Wt[..., None]))
         fun = residual
         jac = jacobian if callable(jac) else jac
-    return _least_squares_batch(
+    res = _least_squares_batch(
         fun, P0, jac, (LB, UB), method,
         kwargs.get("ftol", 1e-8), kwargs.get("xtol", 1e-8), kwargs.get("gtol", 1e-8),
         kwargs.get("x_scale"), kwargs.get("loss", "linear"), kwargs.get("f_scale", 1.0),
         kwargs.get("diff_step"), kwargs.get("max_nfev"), args, None, threads, progress,
-        return_pcov, return_stderr, _block_hook, flags=flags, mrow=mrow, m=m,
-        absolute=absolute_sigma, x0_name="p0", device=device, dtype=dt, labels=_CF_LABELS)
+        return_pcov and not poisson, return_stderr and not poisson, _block_hook, flags=flags,
+        mrow=mrow, m=m, absolute=absolute_sigma, x0_name="p0", device=device, dtype=dt,
+        labels=_CF_LABELS)
+    if poisson and (return_pcov or return_stderr):
+        _fisher_into(res, f, ujac, n, multi, X, Y, mrow, return_pcov, return_stderr)
+    return res
+
+
+def _check_poisson(ydata, sigma, loss, inplace, on_gpu, jac):
+    """The rules of ``estimator='poisson'`` in a batch."""
+    if inplace or on_gpu:
+        raise ValueError("estimator='poisson' runs on the CPU with the model form "
+                         "f(x, p0, ..., p_{n-1}) -> array (inplace=False, device='cpu').")
+    if jac == "cs":
+        raise ValueError("estimator='poisson' does not take jac='cs'.")
+    check_counts(ydata, sigma, loss)
+
+
+def _fisher_into(res, f, jac, n, multi, X, Y, mrow, return_pcov, return_stderr):
+    """A Poisson batch's covariance: the inverse Fisher information per
+    fitted row (:func:`lsqcore._poisson.fisher_covariance`)."""
+    PC = fisher_covariance(f, jac if callable(jac) else None, n, multi, X, Y, res.x, mrow,
+                           np.all(np.isfinite(res.x), axis=1))
+    res.pcov = PC if return_pcov else None
+    if return_stderr:
+        with np.errstate(invalid="ignore"):
+            res.stderr = np.sqrt(np.diagonal(PC, axis1=1, axis2=2))
 
 
 def _check_elementwise(f, X, P0, n):

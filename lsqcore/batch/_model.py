@@ -27,14 +27,17 @@ Numba first-class function (an indirect, non-inlinable call that also
 raises ``NumbaExperimentalFeatureWarning``), whereas a global dispatcher is
 a direct call that LLVM can inline into the solver's driver loop.
 
-Generated functions have no source file, so they cannot use Numba's disk
-cache; they are a few lines each (tens of milliseconds to compile) and
-memoised per process.
+Generated source is written to a file named by its digest
+(:func:`lsqcore._wrapcache.cached_njit`), so that Numba's disk cache
+serves it in later processes whenever the user's functions can be
+identified across processes; otherwise it is compiled once per process
+(tens of milliseconds).  Either way it is memoised per process.
 """
 import numpy as np
-from numba import njit
 
 from .._memo import Memo
+from .._wrapcache import cached_njit
+from numba.core.dispatcher import Dispatcher
 
 # flags of row_args
 WHOLE, ROW, ROW_TRUNC, SCRATCH, BCAST_TRUNC = 0, 1, 2, 3, 4
@@ -43,10 +46,9 @@ _ROWS_CACHE = Memo(64)
 
 
 def _compile(src, name, glb):
-    ns = dict(glb)
+    ns = {k: v for k, v in glb.items() if v is not None}
     ns["np"] = np
-    exec(compile(src, f"<lsqcore.batch generated {name}>", "exec"), ns)
-    return njit(error_model="numpy")(ns[name])
+    return cached_njit(src, (name,), ns, [k for k, v in ns.items() if isinstance(v, Dispatcher)])[0]
 
 
 def row_args(flags):
@@ -73,7 +75,7 @@ def row_args(flags):
     return fn
 
 
-def model_residual(model, n, jac=None, cs=False, xt=False):
+def model_residual(model, n, jac=None, cs=False, xt=False, poisson=False):
     """Compiled residual (and Jacobian) wrappers of a ``curve_fit`` model.
 
     The same generated wrappers as :func:`lsqcore.curve_fit` (one generator,
@@ -100,6 +102,8 @@ def model_residual(model, n, jac=None, cs=False, xt=False):
         ``x`` is a row of several predictors stored point-major, ``(m, k)``
         (so that a row's first ``m_k`` points are its first ``m_k`` rows);
         ``model`` receives scipy's ``(k, m)``, the transpose.
+    poisson : bool, optional
+        ``estimator='poisson'``: deviance residuals (:mod:`lsqcore._poisson`).
 
     Returns
     -------
@@ -107,8 +111,10 @@ def model_residual(model, n, jac=None, cs=False, xt=False):
         ``jacobian`` is None without ``jac``.
     """
     from .._curve_fit import _compiled_wrapper
-    return (_compiled_wrapper("resid", model, int(n), cs=bool(cs), xt=bool(xt)),
-            None if jac is None else _compiled_wrapper("jacw", jac, int(n), xt=bool(xt)))
+    return (_compiled_wrapper("resid", model, int(n), cs=bool(cs), xt=bool(xt),
+                              poisson=bool(poisson) or None),
+            None if jac is None else _compiled_wrapper("jacw", jac, int(n), xt=bool(xt),
+                                                       poisson=model if poisson else None))
 
 
 # ---------------------------------------------------------------- in-place forms

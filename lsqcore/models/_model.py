@@ -1,0 +1,239 @@
+"""A model of the library: one compiled point function, every calling form.
+
+Each model is written once, as a *point function*
+
+    point(x_i, p) -> (f_i, (df_i/dp_0, ..., df_i/dp_{n-1}))
+
+of one data point ``x_i`` (a float, or a tuple ``(u_i, v_i)`` for a model of
+two predictors) and the parameter tuple ``p``: the value and its exact
+gradient, computed together so that they share their sub-expressions (one
+``exp`` gives a Gaussian's value and its three derivatives).  Everything a
+solver calls is generated from it (:func:`_build`) as small ``@njit`` loops
+over the points:
+
+* ``f(x, p_0, ..., p_{n-1}) -> (m,)`` and ``jac(x, p_0, ...) -> (m, n)``,
+  scipy's ``curve_fit`` convention, whose signature carries the parameter
+  names (``curve_fit`` and :func:`lsqcore.fit_report` read them there);
+* ``f_inplace(x, p_0, ..., out)`` and ``jac_inplace(x, p_0, ..., out)``,
+  the allocation-free forms of the CPU batch and the GPU (where ``point``
+  is compiled again as a CUDA device function);
+* ``residual(p, x, y)`` and ``residual_jac(p, x, y)`` for
+  :func:`lsqcore.least_squares` (``f - y`` and its Jacobian).
+
+In ``f`` alone the derivatives are dead code and LLVM removes them; in
+``jac`` the value is.  The value and the Jacobian are two calls of the
+model per iteration, against ``n + 1`` with forward differences.
+
+A sum of models (``gaussian + gaussian + linear``) is a model whose point
+function adds the components' values and concatenates their gradients
+(generated source, :func:`_sum_point`): its Jacobian is exact too, and no
+user writes Numba code for it.  Generated source is written to a file
+named by its digest (:func:`lsqcore._wrapcache.cached_njit`), so that
+Numba's disk cache serves it, and the wrappers built on it, in later
+processes.
+"""
+import keyword
+
+import numpy as np
+from numba.core.dispatcher import Dispatcher
+
+from .._memo import Memo
+from .._wrapcache import cached_njit
+
+_RESERVED = {"np", "POINT"}
+_BUILT = Memo(256)
+
+
+def _compile(src, names, glb):
+    """Compile the functions ``names`` of ``src``: from a generated source file,
+    so that Numba's disk cache serves them in later processes
+    (:func:`lsqcore._wrapcache.cached_njit`), whenever the dispatchers in
+    ``glb`` can be identified across processes."""
+    ns = dict(glb)
+    ns["np"] = np
+    return cached_njit(src, names, ns, [k for k, v in glb.items() if isinstance(v, Dispatcher)])
+
+
+def _source(n, names, predictors):
+    """The source of the six calling forms of a point function ``POINT``."""
+    P = ", ".join(names)
+    T = f"({P},)"
+    xi = "_x[_i]" if predictors == 1 else ", ".join(f"_x[{j}, _i]" for j in range(predictors))
+    xi = xi if predictors == 1 else f"({xi})"
+    T_idx = "(" + "".join(f"_p[{j}], " for j in range(n)) + ")"
+    fill = "".join(f"        _J[_i, {j}] = _g[{j}]\n" for j in range(n))
+    return (
+        f"def f(_x, {P}):\n"
+        "    _out = np.empty(_x.shape[-1])\n"
+        "    for _i in range(_out.shape[0]):\n"
+        f"        _out[_i] = POINT({xi}, {T})[0]\n"
+        "    return _out\n"
+        f"def f_inplace(_x, {P}, _out):\n"
+        "    for _i in range(_out.shape[0]):\n"
+        f"        _out[_i] = POINT({xi}, {T})[0]\n"
+        f"def jac(_x, {P}):\n"
+        f"    _J = np.empty((_x.shape[-1], {n}))\n"
+        "    for _i in range(_J.shape[0]):\n"
+        f"        _g = POINT({xi}, {T})[1]\n"
+        f"{fill}"
+        "    return _J\n"
+        f"def jac_inplace(_x, {P}, _J):\n"
+        "    for _i in range(_J.shape[0]):\n"
+        f"        _g = POINT({xi}, {T})[1]\n"
+        f"{fill}"
+        "def residual(_p, _x, _y):\n"
+        "    _out = np.empty(_y.shape[0])\n"
+        "    for _i in range(_out.shape[0]):\n"
+        f"        _out[_i] = POINT({xi}, {T_idx})[0] - _y[_i]\n"
+        "    return _out\n"
+        "def residual_jac(_p, _x, _y):\n"
+        f"    _J = np.empty((_y.shape[0], {n}))\n"
+        "    for _i in range(_J.shape[0]):\n"
+        f"        _g = POINT({xi}, {T_idx})[1]\n"
+        f"{fill}"
+        "    return _J\n")
+
+
+_FORMS = ("f", "f_inplace", "jac", "jac_inplace", "residual", "residual_jac")
+
+
+def _build(point, names, predictors):
+    """The compiled calling forms of ``point`` (memoised per process)."""
+    key = (point, names, predictors)
+    return _BUILT.build(key, lambda: dict(zip(_FORMS, _compile(
+        _source(len(names), names, predictors), _FORMS, {"POINT": point}))))
+
+
+def _sum_point(components):
+    """The point function of a sum of models: values added, gradients joined."""
+    lines, glb, off = [], {}, 0
+    for c, model in enumerate(components):
+        glb[f"P{c}"] = model.point
+        args = "".join(f"_p[{off + j}], " for j in range(model.n))
+        lines.append(f"    _v{c}, _g{c} = P{c}(_x, ({args}))\n")
+        off += model.n
+    src = ("def point(_x, _p):\n" + "".join(lines)
+           + "    return " + " + ".join(f"_v{c}" for c in range(len(components)))
+           + ", " + " + ".join(f"_g{c}" for c in range(len(components))) + "\n")
+    return _compile(src, ("point",), glb)[0]
+
+
+class Model:
+    """A compiled model with its exact Jacobian, names, bounds and guess.
+
+    Parameters
+    ----------
+    name : str
+        Short name (``'gaussian'``).
+    param_names : sequence of str
+        Parameter names, in order (Python identifiers).
+    point : numba dispatcher
+        ``point(x_i, p) -> (value, gradient tuple)`` (module docstring).
+    guess : numba dispatcher, optional
+        ``guess(x, y) -> (n,) array``: a starting point from one curve,
+        using its finite points only.
+    bounds : (lb, ub), optional
+        Default bounds, arrays of length n (default unbounded).
+    predictors : int, optional
+        1 (``x`` of shape (m,)) or 2 (``x`` of shape (2, m)).
+    formula : str, optional
+        The formula, for reports and documentation.
+
+    Attributes
+    ----------
+    f, jac, f_inplace, jac_inplace, residual, residual_jac : dispatchers
+        The generated calling forms (module docstring).
+    n : int
+        Number of parameters.
+    """
+
+    def __init__(self, name, param_names, point, *, guess=None, bounds=None, predictors=1,
+                 formula="", components=None):
+        names = tuple(param_names)
+        for s in names:
+            if not s.isidentifier() or keyword.iskeyword(s) or s.startswith("_") \
+                    or s in _RESERVED:
+                raise ValueError(f"`param_names`: {s!r} is not usable as a parameter name "
+                                 "(a Python identifier not starting with '_').")
+        if len(set(names)) != len(names):
+            raise ValueError(f"`param_names` must be distinct, got {names}.")
+        if predictors not in (1, 2):
+            raise ValueError(f"`predictors` must be 1 or 2, got {predictors!r}.")
+        self.name, self.param_names, self.n = name, names, len(names)
+        self.point, self._guess, self.predictors = point, guess, predictors
+        self.formula = formula
+        self.components = components if components is not None else (self,)
+        if bounds is None:
+            bounds = (np.full(self.n, -np.inf), np.full(self.n, np.inf))
+        self.bounds = tuple(np.array(b, dtype=float).reshape(self.n) for b in bounds)
+
+    def __repr__(self):
+        return f"<lsqcore.models.Model {self.name}({', '.join(self.param_names)})>"
+
+    def _form(self, name):
+        return _build(self.point, self.param_names, self.predictors)[name]
+
+    f = property(lambda self: self._form("f"))
+    jac = property(lambda self: self._form("jac"))
+    f_inplace = property(lambda self: self._form("f_inplace"))
+    jac_inplace = property(lambda self: self._form("jac_inplace"))
+    residual = property(lambda self: self._form("residual"))
+    residual_jac = property(lambda self: self._form("residual_jac"))
+
+    def __call__(self, x, *p):
+        """The model's values ``f(x, *p)`` (x of shape (m,) or (2, m))."""
+        if len(p) != self.n:
+            raise TypeError(f"{self.name} takes {self.n} parameters "
+                            f"({', '.join(self.param_names)}), got {len(p)}.")
+        return self.f(np.asarray(x, dtype=float), *(float(v) for v in p))
+
+    @property
+    def has_guess(self):
+        return self._guess is not None
+
+    def guess(self, x, y):
+        """A starting point from the data ``(x, y)`` (its finite points).
+
+        Raises
+        ------
+        ValueError
+            For a model without a guess (a sum of models: give ``p0``).
+        """
+        self._require_guess()
+        x = np.ascontiguousarray(x, dtype=float)
+        y = np.ascontiguousarray(y, dtype=float)
+        return np.asarray(self._guess(x, y), dtype=float)
+
+    def _require_guess(self):
+        if self._guess is None:
+            raise ValueError(f"The model {self.name} has no guess from the data (a sum of "
+                             "models does not: each component's guess would see the "
+                             "others' signal); give `p0`.")
+
+    def prefixed(self, prefix):
+        """The same model with every parameter name prefixed (``'g1_'``)."""
+        return Model(self.name, [prefix + s for s in self.param_names], self.point,
+                     guess=self._guess, bounds=self.bounds, predictors=self.predictors,
+                     formula=self.formula, components=None)
+
+    def __add__(self, other):
+        if not isinstance(other, Model):
+            return NotImplemented
+        if other.predictors != self.predictors:
+            raise ValueError(f"Cannot add a model of {self.predictors} predictor(s) and one "
+                             f"of {other.predictors}.")
+        parts = self.components + other.components
+        names = [s for c in parts for s in c.param_names]
+        if len(set(names)) != len(names):
+            parts = tuple(c.prefixed(f"{c.name}{i + 1}_") for i, c in enumerate(parts))
+            names = [s for c in parts for s in c.param_names]
+        point = _SUMS.build(tuple(c.point for c in parts),
+                            lambda: _sum_point(parts))
+        bounds = (np.concatenate([c.bounds[0] for c in parts]),
+                  np.concatenate([c.bounds[1] for c in parts]))
+        return Model(" + ".join(c.name for c in parts), names, point, bounds=bounds,
+                     predictors=self.predictors,
+                     formula=" + ".join(f"({c.formula})" for c in parts), components=parts)
+
+
+_SUMS = Memo(64)

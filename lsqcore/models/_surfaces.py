@@ -1,0 +1,148 @@
+"""Two-dimensional Gaussians on an offset (Gpufit's spot models).
+
+``x`` has two rows, the coordinates ``(u, v)`` of each pixel.  With ``du =
+u - u0``, ``dv = v - v0`` and the rotated coordinates ``a = cos(theta) du +
+sin(theta) dv``, ``b = -sin(theta) du + cos(theta) dv``:
+
+    f = A exp(-E) + B,   E = a^2 / (2 s_u^2) + b^2 / (2 s_v^2).
+
+``df/dA = e = exp(-E)``, ``df/dB = 1`` and ``df/dq = -A e dE/dq`` with
+``dE/du0 = -a cos / s_u^2 + b sin / s_v^2``, ``dE/dv0 = -a sin / s_u^2 -
+b cos / s_v^2``, ``dE/ds_u = -a^2 / s_u^3``, ``dE/ds_v = -b^2 / s_v^3`` and
+``dE/dtheta = a b (1 / s_u^2 - 1 / s_v^2)`` (since ``da/dtheta = b``,
+``db/dtheta = -a``).  The elliptic model is ``theta = 0``, the circular
+one ``s_u = s_v = s`` (``dE/ds = -(du^2 + dv^2) / s^3``).
+
+Guesses from the image moments: the offset is the lowest pixel, the
+amplitude the highest above it, the center the centroid of the pixels
+above the offset and the widths (and, rotated, the orientation
+``theta = atan2(2 c_uv, c_uu - c_vv) / 2`` and the principal second
+moments) from their second moments.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+from ._model import Model
+
+_INF = np.inf
+
+
+@njit(cache=True, error_model="numpy")
+def gaussian2d_point(x, p):
+    A, u0, v0, s, B = p
+    du, dv = x[0] - u0, x[1] - v0
+    r2 = du * du + dv * dv
+    e = math.exp(-0.5 * r2 / (s * s))
+    t = A * e / (s * s)
+    return A * e + B, (e, t * du, t * dv, t * r2 / s, 1.0)
+
+
+@njit(cache=True, error_model="numpy")
+def gaussian2d_elliptic_point(x, p):
+    A, u0, v0, su, sv, B = p
+    du, dv = x[0] - u0, x[1] - v0
+    e = math.exp(-0.5 * (du * du / (su * su) + dv * dv / (sv * sv)))
+    tu, tv = A * e * du / (su * su), A * e * dv / (sv * sv)
+    return A * e + B, (e, tu, tv, tu * du / su, tv * dv / sv, 1.0)
+
+
+@njit(cache=True, error_model="numpy")
+def gaussian2d_rotated_point(x, p):
+    A, u0, v0, su, sv, th, B = p
+    du, dv = x[0] - u0, x[1] - v0
+    c, s = math.cos(th), math.sin(th)
+    a = c * du + s * dv
+    b = -s * du + c * dv
+    iu, iv = 1.0 / (su * su), 1.0 / (sv * sv)
+    e = math.exp(-0.5 * (a * a * iu + b * b * iv))
+    Ae = A * e
+    return Ae + B, (e, Ae * (a * c * iu - b * s * iv), Ae * (a * s * iu + b * c * iv),
+                    Ae * a * a * iu / su, Ae * b * b * iv / sv,
+                    -Ae * a * b * (iu - iv), 1.0)
+
+
+@njit(cache=True, error_model="numpy")
+def _moments(x, y):
+    """``(A, u0, v0, c_uu, c_vv, c_uv, B)`` of the image (module docstring)."""
+    B, top = math.inf, -math.inf
+    for i in range(y.shape[0]):
+        if math.isfinite(y[i]) and math.isfinite(x[0, i]) and math.isfinite(x[1, i]):
+            B = min(B, y[i])
+            top = max(top, y[i])
+    s0 = su = sv = 0.0
+    for i in range(y.shape[0]):
+        if math.isfinite(y[i]) and math.isfinite(x[0, i]) and math.isfinite(x[1, i]):
+            w = y[i] - B
+            s0 += w
+            su += w * x[0, i]
+            sv += w * x[1, i]
+    if not s0 > 0.0:
+        return 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, B if math.isfinite(B) else 0.0
+    u0, v0 = su / s0, sv / s0
+    cuu = cvv = cuv = 0.0
+    for i in range(y.shape[0]):
+        if math.isfinite(y[i]) and math.isfinite(x[0, i]) and math.isfinite(x[1, i]):
+            # weights above half the peak: the noise floor of a small spot's
+            # wide frame would dominate the plain second moments
+            w = max(y[i] - B - 0.5 * (top - B), 0.0)
+            du, dv = x[0, i] - u0, x[1, i] - v0
+            cuu += w * du * du
+            cvv += w * dv * dv
+            cuv += w * du * dv
+    ws = 0.0
+    for i in range(y.shape[0]):
+        if math.isfinite(y[i]) and math.isfinite(x[0, i]) and math.isfinite(x[1, i]):
+            ws += max(y[i] - B - 0.5 * (top - B), 0.0)
+    k = 1.0 / (ws * HALF_MOMENT) if ws > 0.0 else 0.0
+    return top - B, u0, v0, cuu * k, cvv * k, cuv * k, B
+
+
+#: the second moment along one axis, in units of sigma^2, of a Gaussian spot
+#: minus half its height over the disc where it is above half its height: with
+#: s = r^2 / 2 and L = ln 2, (int_0^L (e^-s - 1/2) s ds) / (int_0^L (e^-s - 1/2) ds)
+#: = 1 - L^2 / (2 (1 - L))
+HALF_MOMENT = 1.0 - math.log(2.0) ** 2 / (2.0 * (1.0 - math.log(2.0)))
+
+
+@njit(cache=True, error_model="numpy")
+def gaussian2d_guess(x, y):
+    A, u0, v0, cuu, cvv, cuv, B = _moments(x, y)
+    return np.array([A, u0, v0, math.sqrt(max(0.5 * (cuu + cvv), 1e-12)), B])
+
+
+@njit(cache=True, error_model="numpy")
+def gaussian2d_elliptic_guess(x, y):
+    A, u0, v0, cuu, cvv, cuv, B = _moments(x, y)
+    return np.array([A, u0, v0, math.sqrt(max(cuu, 1e-12)), math.sqrt(max(cvv, 1e-12)), B])
+
+
+@njit(cache=True, error_model="numpy")
+def gaussian2d_rotated_guess(x, y):
+    A, u0, v0, cuu, cvv, cuv, B = _moments(x, y)
+    th = 0.5 * math.atan2(2.0 * cuv, cuu - cvv)
+    mid, rad = 0.5 * (cuu + cvv), math.hypot(0.5 * (cuu - cvv), cuv)
+    return np.array([A, u0, v0, math.sqrt(max(mid + rad, 1e-12)),
+                     math.sqrt(max(mid - rad, 1e-12)), th, B])
+
+
+gaussian2d = Model("gaussian2d", ("amplitude", "center_u", "center_v", "sigma", "offset"),
+                   gaussian2d_point, guess=gaussian2d_guess, predictors=2,
+                   bounds=([-_INF, -_INF, -_INF, 0.0, -_INF], [_INF] * 5),
+                   formula="amplitude * exp(-((u - center_u)**2 + (v - center_v)**2) "
+                           "/ (2 sigma**2)) + offset")
+gaussian2d_elliptic = Model(
+    "gaussian2d_elliptic", ("amplitude", "center_u", "center_v", "sigma_u", "sigma_v",
+                            "offset"),
+    gaussian2d_elliptic_point, guess=gaussian2d_elliptic_guess, predictors=2,
+    bounds=([-_INF, -_INF, -_INF, 0.0, 0.0, -_INF], [_INF] * 6),
+    formula="amplitude * exp(-(u - center_u)**2 / (2 sigma_u**2) - (v - center_v)**2 "
+            "/ (2 sigma_v**2)) + offset")
+gaussian2d_rotated = Model(
+    "gaussian2d_rotated", ("amplitude", "center_u", "center_v", "sigma_u", "sigma_v",
+                           "theta", "offset"),
+    gaussian2d_rotated_point, guess=gaussian2d_rotated_guess, predictors=2,
+    bounds=([-_INF, -_INF, -_INF, 0.0, 0.0, -_INF, -_INF], [_INF] * 7),
+    formula="amplitude * exp(-a**2 / (2 sigma_u**2) - b**2 / (2 sigma_v**2)) + offset, "
+            "(a, b) = (u - center_u, v - center_v) rotated by theta")
