@@ -30,7 +30,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 #: modules whose ``__all__`` is documented, in this order
-MODULES = ("lsqcore", "lsqcore.problems", "lsqcore.batch", "lsqcore.xarray")
+MODULES = ("lsqcore", "lsqcore.problems", "lsqcore.batch", "lsqcore.xarray", "lsqcore.models")
 #: objects documented although not in an ``__all__``: (title, module, name)
 EXTRA = (("result.trace", "lsqcore._trace", "Trace"),)
 LIST_SECTIONS = {"Parameters", "Returns", "Yields", "Raises", "Attributes", "Other Parameters",

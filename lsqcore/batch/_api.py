@@ -796,14 +796,7 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
                  inplace=inplace, threads=threads, progress=progress,
                  return_pcov=return_pcov, return_stderr=return_stderr, device=device,
                  dtype=dtype, estimator=estimator, **kwargs))
-    if "maxfev" in kwargs:
-        if "max_nfev" in kwargs:
-            raise ValueError("Give `max_nfev` or `maxfev`, not both.")
-        kwargs["max_nfev"] = kwargs.pop("maxfev")
-    unknown = set(kwargs) - set(_LSQ_KWARGS)
-    if unknown:
-        raise TypeError(f"curve_fit_batch() got unexpected keyword argument(s) "
-                        f"{sorted(unknown)}; accepted: {list(_LSQ_KWARGS)}.")
+    kwargs = _solver_kwargs(kwargs)
     if not callable(f):
         raise TypeError(f"`f` must be callable, got {type(f).__name__}.")
     _check_jitted(f, "f")
@@ -819,22 +812,7 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     dt, on_gpu = _check_device(device, dtype)
     if poisson:
         _check_poisson(ydata, sigma, kwargs.get("loss"), inplace, on_gpu, jac)
-    if on_gpu:
-        from .cuda import is_cuda_array
-        if not inplace and callable(jac):
-            raise ValueError("device='cuda' with the ordinary model form (inplace=False) "
-                             "takes `jac` None, '2-point' or '3-point'; an analytic `jac` "
-                             "needs the in-place forms f(x, p0, ..., out) and jac(x, p0, "
-                             "..., out) with inplace=True.")
-        if jac == "cs":
-            raise ValueError("jac='cs' is not available with device='cuda'; use '2-point', "
-                             "'3-point' or an in-place analytic `jac` (inplace=True).")
-        if callable(kwargs.get("loss")):
-            raise NotImplementedError("a callable `loss` is not implemented for "
-                                      "device='cuda'; use a built-in loss.")
-    else:
-        def is_cuda_array(a):
-            return False
+    is_cuda_array = _gpu_forms(inplace, jac, kwargs.get("loss")) if on_gpu else _never
 
     # ---- ydata, xdata, sigma
     X, Y, Wt, x_per_row, w_per_row = _batch_data(xdata, ydata, sigma, on_gpu, dt, nan_policy,
@@ -905,6 +883,42 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     if poisson and (return_pcov or return_stderr):
         _fisher_into(res, f, ujac, n, multi, X, Y, mrow, return_pcov, return_stderr)
     return res
+
+
+def _solver_kwargs(kwargs):
+    """curve_fit_batch's ``**kwargs``: least_squares' options (``maxfev`` read
+    as ``max_nfev``), anything else refused by name."""
+    if "maxfev" in kwargs:
+        if "max_nfev" in kwargs:
+            raise ValueError("Give `max_nfev` or `maxfev`, not both.")
+        kwargs["max_nfev"] = kwargs.pop("maxfev")
+    unknown = set(kwargs) - set(_LSQ_KWARGS)
+    if unknown:
+        raise TypeError(f"curve_fit_batch() got unexpected keyword argument(s) "
+                        f"{sorted(unknown)}; accepted: {list(_LSQ_KWARGS)}.")
+    return kwargs
+
+
+def _never(a):
+    return False
+
+
+def _gpu_forms(inplace, jac, loss):
+    """The rules of ``device='cuda'`` on the model's forms; returns the
+    device-array test."""
+    from .cuda import is_cuda_array
+    if not inplace and callable(jac):
+        raise ValueError("device='cuda' with the ordinary model form (inplace=False) "
+                         "takes `jac` None, '2-point' or '3-point'; an analytic `jac` "
+                         "needs the in-place forms f(x, p0, ..., out) and jac(x, p0, "
+                         "..., out) with inplace=True.")
+    if jac == "cs":
+        raise ValueError("jac='cs' is not available with device='cuda'; use '2-point', "
+                         "'3-point' or an in-place analytic `jac` (inplace=True).")
+    if callable(loss):
+        raise NotImplementedError("a callable `loss` is not implemented for "
+                                  "device='cuda'; use a built-in loss.")
+    return is_cuda_array
 
 
 def _check_poisson(ydata, sigma, loss, inplace, on_gpu, jac):
