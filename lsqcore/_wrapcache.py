@@ -118,6 +118,9 @@ def _value_digest(v, seen):
     if type(v).__name__ == "module":
         return "module:" + v.__name__
     mod = getattr(v, "__module__", None) or ""
+    if callable(v) and mod.startswith("lsqcore_wrapper_"):
+        # defined by a generated source file, whose name is the digest of its text
+        return f"{mod}.{getattr(v, '__qualname__', '')}"
     if callable(v) and mod.split(".")[0] in ("numpy", "math", "cmath", "numba"):
         return f"{mod}.{getattr(v, '__qualname__', repr(v))}"
     return None

@@ -24,6 +24,7 @@ import numba.cuda.dispatcher as _dispatcher
 
 import lsqcore.batch.cuda as gpu
 from lsqcore.batch import curve_fit_batch
+from lsqcore import models
 from lsqcore._workloads import expdecay as expdecay_elementwise   # np.exp, CPU style
 from _cuda_check import expdecay, expdecay_jac                    # in place, math.exp
 
@@ -88,6 +89,10 @@ CASES = {
         device="cuda"),
     "f32_lm_fd_elementwise": lambda: curve_fit_batch(
         expdecay_elementwise, T, Y, p0=P0, method="lm", device="cuda", dtype=np.float32),
+    # a library model: its point function (complex Faddeeva arithmetic) compiled
+    # as a device function through the generated in-place forms, exact Jacobian
+    "f64_library_voigt": lambda: curve_fit_batch(
+        models.voigt, T - 2.0, Y, p0=[1.0, 0.0, 0.5, 0.3], device="cuda", return_stderr=True),
 }
 
 if __name__ == "__main__":

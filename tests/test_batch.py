@@ -670,5 +670,12 @@ def test_curve_fit_batch_several_predictors():
         assert np.max(np.abs(pcov - res.pcov[k]) / np.outer(d, d)) <= 1e-4
     with pytest.raises(ValueError, match=r"several predictors must have shape \(1, k, 81\)"):
         lsqcore.curve_fit_batch(_gauss2d, XY[None, :, :80], Y, p0=p0)
+    # the allocation-free form of a model of several predictors: the same rows
+    from lsqcore import models
+    g2 = models.gaussian2d
+    alloc = lsqcore.curve_fit_batch(g2.f, XY[None], Y, p0=p0, jac=g2.jac, nan_policy="omit")
+    inpl = lsqcore.curve_fit_batch(g2.f_inplace, XY[None], Y, p0=p0, jac=g2.jac_inplace,
+                                   inplace=True, nan_policy="omit")
+    assert np.array_equal(alloc.x, inpl.x, equal_nan=True) and alloc.success.sum() == K - 1
     with pytest.raises(NotImplementedError, match="several predictors"):
-        lsqcore.curve_fit_batch(_gauss2d, XY[None], Y, p0=p0, inplace=True)
+        lsqcore.curve_fit_batch(_gauss2d, XY[None], Y, p0=p0, device="cuda")

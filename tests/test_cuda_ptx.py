@@ -51,7 +51,7 @@ def test_cuda_compilers_installed_by_test_extra():
     assert ok, "CUDA compilers missing although the [test] extra installs them:\n" + err
 
 
-PTX_CASES = ["f64_trf_bounds_jac_stderr", "f32_lm_fd_elementwise"]
+PTX_CASES = ["f64_trf_bounds_jac_stderr", "f32_lm_fd_elementwise", "f64_library_voigt"]
 for _case in PTX_CASES:     # minutes of compiling each: on the other core (tests/_background.py)
     _background.job(f"ptx-{_case}", [sys.executable, os.path.join(HERE, "_cuda_ptx.py"), _case],
                     env=_env(), cwd=ROOT, timeout=1200)
@@ -63,7 +63,8 @@ for _case in PTX_CASES:     # minutes of compiling each: on the other core (test
                                   for c in PTX_CASES])
 def test_kernel_compiles_to_ptx(case):
     """float64 TRF with bounds, analytic Jacobian, pcov and stderr; float32 LM
-    with finite differences and an elementwise model: each compiles to PTX
+    with finite differences and an elementwise model; a library model (the
+    Voigt: complex arithmetic in its point function): each compiles to PTX
     for sm_90."""
     p = _background.result(f"ptx-{case}")
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-5000:]

@@ -825,9 +825,9 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     # ---- NaN handling
     mrow = None
     multi = X.ndim == 3             # several predictors, point-major (see _batch_data)
-    if multi and (inplace or on_gpu):
+    if multi and on_gpu:
         raise NotImplementedError("`xdata` with several predictors (3-d) needs "
-                                  "inplace=False and device='cpu'.")
+                                  "device='cpu'.")
     if on_gpu and not inplace:
         _check_elementwise(f, X, P0, n)
     if nan_policy is not None:
@@ -862,7 +862,7 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
         # one in-place residual for both devices: the GPU evaluates an ordinary
         # (elementwise) model point by point as a scalar device function
         residual, jacobian = curve_fit_inplace(f, n, jac if callable(jac) else None,
-                                               elementwise=not inplace)
+                                               elementwise=not inplace, xt=multi)
         fun = InPlace(residual, m)
         jac = InPlace(jacobian, m) if callable(jac) else jac
     else:

@@ -168,7 +168,7 @@ def inplace_residual(fun, nargs, jac=None, jac_inplace=False):
     return _INPLACE_CACHE.build(("ls", fun, int(nargs), jac, bool(jac_inplace)), build)
 
 
-def curve_fit_inplace(model, n, jac=None, elementwise=False):
+def curve_fit_inplace(model, n, jac=None, elementwise=False, xt=False):
     """curve_fit's residual in the in-place form, for the CPU and the GPU.
 
     ``residual(p, out, x, y, w)`` writes ``(f(x, *p) - y) * w`` into ``out``
@@ -190,6 +190,10 @@ def curve_fit_inplace(model, n, jac=None, elementwise=False):
         Number of parameters.
     jac : numba dispatcher, optional
         ``jac(x, p0, ..., p_{n-1}, out)`` filling ``out`` (m, n).
+    xt : bool, optional
+        ``x`` is a row of several predictors stored point-major, ``(m, k)``;
+        the model receives its first ``m`` points transposed, scipy's
+        ``(k, m)`` (CPU only).
     """
     def build():
         # plain p[j] (no ``.real``: this source is also compiled for the GPU);
@@ -197,6 +201,7 @@ def curve_fit_inplace(model, n, jac=None, elementwise=False):
         # in-place residuals, and the CPU driver's complex-step branch is
         # compiled only for jac='cs')
         PR = ", ".join(f"p[{j}]" for j in range(n))
+        T = ".T" if xt else ""
         glb = {"model": model, "jacf": jac}
         if elementwise:
             src = ("def _cf_residual(p, out, x, y, w):\n"
@@ -205,7 +210,7 @@ def curve_fit_inplace(model, n, jac=None, elementwise=False):
         else:
             src = ("def _cf_residual(p, out, x, y, w):\n"
                    "    m = out.shape[0]\n"
-                   f"    model(x[:m], {PR}, out)\n"
+                   f"    model(x[:m]{T}, {PR}, out)\n"
                    "    for i in range(m):\n"
                    "        out[i] = (out[i] - y[i]) * w[i]\n")
         res = _compile(src, "_cf_residual", glb)
@@ -213,9 +218,9 @@ def curve_fit_inplace(model, n, jac=None, elementwise=False):
         if jac is not None:
             jw = _compile("def _cf_jacobian(p, J, x, y, w):\n"
                           "    m = J.shape[0]\n"
-                          f"    jacf(x[:m], {PR}, J)\n"
+                          f"    jacf(x[:m]{T}, {PR}, J)\n"
                           "    for i in range(m):\n"
                           f"        for j in range({n}):\n"
                           "            J[i, j] = w[i] * J[i, j]\n", "_cf_jacobian", glb)
         return res, jw
-    return _INPLACE_CACHE.build(("cf", model, int(n), jac, bool(elementwise)), build)
+    return _INPLACE_CACHE.build(("cf", model, int(n), jac, bool(elementwise), bool(xt)), build)

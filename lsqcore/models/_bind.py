@@ -4,7 +4,7 @@
 :func:`lsqcore.curve_fit_batch` (and so the Dask front end, whose chunks
 call it) turn a :class:`~lsqcore.models.Model` into what they already
 take: its compiled ``f`` and exact ``jac`` (the allocation-free forms in a
-batch of one predictor, which the CPU and the GPU run), ``p0`` from its
+batch, which the CPU and, for one predictor, the GPU run), ``p0`` from its
 guess when none is given (one guess per row in a batch, in compiled code),
 and its default bounds when the caller gives none and the method takes
 bounds.
@@ -72,7 +72,7 @@ def bind(f, xdata, ydata, p0, bounds, method, jac, *, batch, inplace=False, pois
               else f.guess(xdata, np.asarray(ydata, dtype=float)))
     if _unbounded(bounds) and method not in ("lm", "gn"):
         bounds = f.bounds
-    alloc_free = batch and f.predictors == 1 and not poisson
+    alloc_free = batch and not poisson
     if jac is None:
         jac = f.jac_inplace if alloc_free else f.jac
     return (f.f_inplace if alloc_free else f.f), jac, p0, bounds, alloc_free or inplace
