@@ -7,7 +7,7 @@ per core, one thread, float64; best of 3 runs, interleaved, repeated
 ROUNDS times (medians and ranges).  study: for every model, the fraction of
 10 000 noisy curves whose fit from the model's guess (and from a fixed p0,
 the middle of the parameter ranges) reaches the optimum found from the true
-values (the generator of tests/test_models.py).  OUT=dir writes models.json.
+values (the generator of tests/_models_suite.py).  OUT=dir writes models.json.
 """
 import json
 import os
@@ -85,7 +85,7 @@ def speed(out):
 
 
 def study(out, K=10000):
-    from test_models import CASES, NUMPY, grid, _study  # noqa: F401
+    from _models_suite import CASES, NUMPY, grid, _study  # noqa: F401
     for name in sorted(M.LIBRARY):
         if name in ("constant", "linear", "polynomial3"):
             continue

@@ -24,7 +24,7 @@ sampled at ``t = L tan(k pi / (2 N))``, obtained once by an FFT
 truncated after 20 levels and evaluated from the bottom up.
 
 Accuracy, measured against :func:`scipy.special.wofz` on ``Re z`` in
-[-30, 30] and ``Im z`` from 1e-8 to 30 (``tests/test_models.py``):
+[-30, 30] and ``Im z`` from 1e-8 to 30 (``tests/_models_suite.py``):
 ``|w - wofz| / |wofz|`` at most 2.4e-14 everywhere (N = 40), and the real
 part alone (the Voigt profile) to 4e-13 relative for ``Im z >= 0.01``.
 Below that (a Lorentzian width under 1.4 % of the Gaussian one) the real
