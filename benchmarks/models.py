@@ -6,7 +6,7 @@ and Gpufit's 2-D Gaussian benchmark (5 x 5 pixels, 5 parameters) in fits/s
 per core, one thread, float64; best of 3 runs, interleaved, repeated
 ROUNDS times (medians and ranges).  study: for every model, the fraction of
 10 000 noisy curves whose fit from the model's guess (and from a fixed p0,
-the middle of the parameter ranges) reaches the optimum found from the true
+scipy's default p0 of ones) reaches the optimum found from the true
 values (the generator of tests/_models_suite.py).  OUT=dir writes models.json.
 """
 import json
