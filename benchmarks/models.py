@@ -85,7 +85,7 @@ def speed(out):
 
 
 def study(out, K=10000):
-    from _models_suite import CASES, NUMPY, grid, _study  # noqa: F401
+    from _models_suite import _study
     for name in sorted(M.LIBRARY):
         if name in ("constant", "linear", "polynomial3"):
             continue

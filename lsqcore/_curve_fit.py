@@ -38,7 +38,7 @@ from ._validate import refuse_bounds, check_nan_policy, Unsupported
 from ._diagnostics import Diagnostic, fit_warning, default_rcond, emit
 from ._memo import Memo
 from ._wrapcache import cached_njit
-from ._poisson import (deviance_residual, deviance_jacobian, fisher_rows, check_counts,
+from ._poisson import (deviance_residual, deviance_jacobian, fisher_rows, check_poisson,
                        check_estimator)
 from ._report import analyse_fit, build_report
 from . import _multistart as MS
@@ -162,15 +162,16 @@ _WRAPPERS = Memo()
 _TYPED = set()
 
 
-def _compiled_wrapper(name, user, n, cs=False, xt=False, poisson=None):
+def _compiled_wrapper(name, user, n, cs=False, xt=False, poisson=False, model=None):
     """The generated, jitted residual (``name='resid'``) or Jacobian
     (``'jacw'``) for the user's dispatcher ``user`` with ``n`` parameters;
     ``xt``: ``x`` arrives point-major, ``(m, k)``, and the user's function
     gets its transpose, scipy's ``(k, m)`` (the batch's several predictors);
-    ``poisson``: for ``estimator='poisson'``, the model (a dispatcher; True
-    for the residual, which is the model): deviance residuals replace the
-    weighted differences (:mod:`lsqcore._poisson`)."""
-    key = (name, user, n, cs, xt, poisson)
+    ``poisson``: ``estimator='poisson'``, deviance residuals replace the
+    weighted differences (:mod:`lsqcore._poisson`); the Jacobian's wrapper
+    then also calls ``model``, the model itself."""
+    model = model if poisson else None
+    key = (name, user, n, cs, xt, poisson, model)
     w = _WRAPPERS.get(key)
     if w is None:
         a = ", ".join(f"p[{i}]" for i in range(n))
@@ -180,16 +181,15 @@ def _compiled_wrapper(name, user, n, cs=False, xt=False, poisson=None):
               "model" if name == "resid" else "jac": user}
         x = "x.T" if xt else "x"
         if name == "resid":
-            src = _RESID_SRC.format(a=a, x=x, ret=_RETURNS[bool(poisson)])
+            src = _RESID_SRC.format(a=a, x=x, ret=_RETURNS[poisson])
         elif poisson:
-            ns["model"] = poisson
+            ns["model"] = model
             src = _PJAC_SRC.format(a=a, n=n, x=x)
         else:
             src = _JAC_SRC.format(a=a, n=n, x=x)
         # from a source file, so that Numba's disk cache serves it (and the
         # C wrappers built on it) in later processes
-        w, = cached_njit(src, (name,), ns, [k for k, v in ns.items()
-                                            if isinstance(v, CPUDispatcher)])
+        w, = cached_njit(src, (name,), ns)
         _WRAPPERS[key] = w
     return w
 
@@ -609,7 +609,7 @@ def _residual(f, jac, xdata, ydata, T, kind, p0, m, n):
         try:
             poisson = kind == "poisson"
             fun = _compiled_wrapper("resid", f, n, cs=(jac == "cs"), poisson=poisson)
-            jfun = (_compiled_wrapper("jacw", jac, n, poisson=f if poisson else None)
+            jfun = (_compiled_wrapper("jacw", jac, n, poisson=poisson, model=f)
                     if callable(jac) else None)
             key = (fun, jfun, _fingerprint((p0, args)))
             if key not in _TYPED:
@@ -639,10 +639,7 @@ def _residual(f, jac, xdata, ydata, T, kind, p0, m, n):
 def _poisson_kind(estimator, ydata, sigma, jac, kwargs):
     """``(kind, T)`` of ``estimator='poisson'``, after its rules."""
     check_estimator(estimator)
-    check_counts(ydata, sigma, kwargs.get("loss"))
-    if jac == "cs":
-        raise ValueError("estimator='poisson' does not take jac='cs' (the deviance "
-                         "residual is not analytic in complex arguments).")
+    check_poisson(ydata, sigma, kwargs.get("loss"), jac)
     return "poisson", None
 
 

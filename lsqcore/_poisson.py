@@ -116,8 +116,12 @@ def fisher_rows(Jr, v, y):
     return out
 
 
-def check_counts(ydata, sigma, loss):
-    """The rules of ``estimator='poisson'`` on the data and the options."""
+def check_poisson(ydata, sigma, loss, jac):
+    """The rules of ``estimator='poisson'`` on the data and the options, the
+    same for every front end."""
+    if jac == "cs":
+        raise ValueError("estimator='poisson' does not take jac='cs' (the deviance "
+                         "residual is not analytic in complex arguments).")
     if sigma is not None:
         raise ValueError("estimator='poisson' takes no `sigma`: the variance of a count "
                          "is its mean.")
@@ -189,7 +193,7 @@ def fisher_covariance(model, jac, n, xt, X, Y, P, mrow, ok):
     ns = {"np": np, "math": math, "MODEL": model, "COV": covariance}
     if jac is not None:
         ns["JAC"] = jac
-    fn = cached_njit(src, ("fisher",), ns, [k for k in ("MODEL", "JAC", "COV") if k in ns])[0]
+    fn = cached_njit(src, ("fisher",), ns)[0]
     K, m = Y.shape
     PC = np.full((K, n, n), np.nan)
     fn(X, Y, P, np.asarray(mrow if mrow is not None else np.zeros(0, np.int64)),

@@ -263,14 +263,15 @@ def wrapper_cfunc(src, name, ns, sig, models, named=None):
         return cfunc(sig, error_model="numpy", cache=True)(getattr(mod, name))
 
 
-def cached_njit(src, names, ns, models):
+def cached_njit(src, names, ns):
     """``@njit`` functions ``names`` defined by ``src`` (globals ``ns``, which
     must hold numbers, strings, modules and dispatchers only), compiled from
-    a source file so that Numba caches them on disk; ``models``: the names
-    in ``ns`` of the dispatchers they call.  Without a file (see
+    a source file so that Numba caches them on disk; the dispatchers in
+    ``ns`` are identified by :func:`identity`.  Without a file (see
     :func:`wrapper_cfunc`) they are compiled in this process only."""
     from numba import njit
-    mod = _cached_module(src, ns, {k: None for k in models}, "njit", "generated functions")
+    ids = {k: None for k, v in ns.items() if isinstance(v, Dispatcher)}
+    mod = _cached_module(src, ns, ids, "njit", "generated functions")
     if mod is None:
         glb = dict(ns)
         exec(compile(src, "<lsqcore generated>", "exec"), glb)

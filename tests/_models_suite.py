@@ -5,8 +5,6 @@ central differences for the exact Jacobians, scipy.optimize.curve_fit on the
 same models written here in numpy, and the true parameters of generated data
 for the guesses.
 """
-import math
-
 import numpy as np
 import pytest
 from scipy.optimize import curve_fit as sp_curve_fit

@@ -26,7 +26,7 @@ from ._cwrap import cacheable, batch_pointers
 from . import cuda as _gpu
 from ..models._bind import bind
 from ..models._model import Model
-from .._poisson import check_estimator, check_counts, fisher_covariance
+from .._poisson import check_estimator, check_poisson, fisher_covariance
 from .cuda import is_cuda_array as _is_cuda_array, as_device, array_shape
 
 
@@ -785,17 +785,17 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
         ``stderr`` when asked.
     """
     poisson = check_estimator(estimator)
-    if not _dask.any_dask(xdata, ydata, p0, sigma, bounds):
-        f, jac, p0, bounds, inplace = bind(f, xdata, ydata, p0, bounds, method, jac,
-                                           batch=True, inplace=inplace, poisson=poisson)
     if _dask.any_dask(xdata, ydata, p0, sigma, bounds):
-        # one task per chunk of rows, each this function on its slices
+        # one task per chunk of rows, each this function on its slices (a
+        # library model is bound there, per chunk)
         return _dask.curve_fit_batch(
             curve_fit_batch, f, xdata, ydata, p0, sigma, bounds, method,
             dict(absolute_sigma=absolute_sigma, jac=jac, nan_policy=nan_policy,
                  inplace=inplace, threads=threads, progress=progress,
                  return_pcov=return_pcov, return_stderr=return_stderr, device=device,
                  dtype=dtype, estimator=estimator, **kwargs))
+    f, jac, p0, bounds, inplace = bind(f, xdata, ydata, p0, bounds, method, jac,
+                                       batch=True, inplace=inplace, poisson=poisson)
     kwargs = _solver_kwargs(kwargs)
     if not callable(f):
         raise TypeError(f"`f` must be callable, got {type(f).__name__}.")
@@ -926,9 +926,7 @@ def _check_poisson(ydata, sigma, loss, inplace, on_gpu, jac):
     if inplace or on_gpu:
         raise ValueError("estimator='poisson' runs on the CPU with the model form "
                          "f(x, p0, ..., p_{n-1}) -> array (inplace=False, device='cpu').")
-    if jac == "cs":
-        raise ValueError("estimator='poisson' does not take jac='cs'.")
-    check_counts(ydata, sigma, loss)
+    check_poisson(ydata, sigma, loss, jac)
 
 
 def _fisher_into(res, f, jac, n, multi, X, Y, mrow, return_pcov, return_stderr):

@@ -37,7 +37,6 @@ import numpy as np
 
 from .._memo import Memo
 from .._wrapcache import cached_njit
-from numba.core.dispatcher import Dispatcher
 
 # flags of row_args
 WHOLE, ROW, ROW_TRUNC, SCRATCH, BCAST_TRUNC = 0, 1, 2, 3, 4
@@ -48,7 +47,7 @@ _ROWS_CACHE = Memo(64)
 def _compile(src, name, glb):
     ns = {k: v for k, v in glb.items() if v is not None}
     ns["np"] = np
-    return cached_njit(src, (name,), ns, [k for k, v in ns.items() if isinstance(v, Dispatcher)])[0]
+    return cached_njit(src, (name,), ns)[0]
 
 
 def row_args(flags):
@@ -112,9 +111,9 @@ def model_residual(model, n, jac=None, cs=False, xt=False, poisson=False):
     """
     from .._curve_fit import _compiled_wrapper
     return (_compiled_wrapper("resid", model, int(n), cs=bool(cs), xt=bool(xt),
-                              poisson=bool(poisson) or None),
+                              poisson=bool(poisson)),
             None if jac is None else _compiled_wrapper("jacw", jac, int(n), xt=bool(xt),
-                                                       poisson=model if poisson else None))
+                                                       poisson=bool(poisson), model=model))
 
 
 # ---------------------------------------------------------------- in-place forms

@@ -36,7 +36,7 @@ _ROWS_SRC = """def rows(X, Y, n):
 
 def _rows_loop(guess):
     """The compiled loop of one guess over the rows (from a cached source file)."""
-    return cached_njit(_ROWS_SRC, ("rows",), {"np": np, "GUESS": guess}, ["GUESS"])[0]
+    return cached_njit(_ROWS_SRC, ("rows",), {"np": np, "GUESS": guess})[0]
 
 
 def guess_rows(model, xdata, ydata):
@@ -60,10 +60,9 @@ def bind(f, xdata, ydata, p0, bounds, method, jac, *, batch, inplace=False, pois
     by its compiled forms (module docstring); anything else is returned
     unchanged.
 
-    A ``jac`` the caller gives (a finite-difference scheme, say) is kept;
-    ``inplace=True`` in a batch of a two-predictor model is left for the
-    batch front end to refuse.  ``poisson`` (``estimator='poisson'``) takes
-    the allocating forms, which its residual wrappers call.
+    A ``jac`` the caller gives (a finite-difference scheme, say) is kept.
+    ``poisson`` (``estimator='poisson'``) takes the allocating forms, which
+    its residual wrappers call.
     """
     if not isinstance(f, Model):
         return f, jac, p0, bounds, inplace

@@ -85,16 +85,6 @@ def line(u, v, use):
 
 
 @njit(cache=True, error_model="numpy")
-def lowest(x, y):
-    """The smallest finite ``y``."""
-    lo = math.inf
-    for i in range(x.shape[0]):
-        if usable(x, y, i):
-            lo = min(lo, y[i])
-    return lo if math.isfinite(lo) else 0.0
-
-
-@njit(cache=True, error_model="numpy")
 def mean_near(x, y, at, width):
     """Mean of the finite ``y`` with ``|x - at| <= width`` (NaN if none)."""
     s, c = 0.0, 0

@@ -35,7 +35,6 @@ processes.
 import keyword
 
 import numpy as np
-from numba.core.dispatcher import Dispatcher
 
 from .._memo import Memo
 from .._wrapcache import cached_njit
@@ -49,9 +48,7 @@ def _compile(src, names, glb):
     so that Numba's disk cache serves them in later processes
     (:func:`lsqcore._wrapcache.cached_njit`), whenever the dispatchers in
     ``glb`` can be identified across processes."""
-    ns = dict(glb)
-    ns["np"] = np
-    return cached_njit(src, names, ns, [k for k, v in glb.items() if isinstance(v, Dispatcher)])
+    return cached_njit(src, names, dict(glb, np=np))
 
 
 def _source(n, names, predictors):

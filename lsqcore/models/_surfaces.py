@@ -64,16 +64,22 @@ def gaussian2d_rotated_point(x, p):
 
 
 @njit(cache=True, error_model="numpy")
+def _pixel(x, y, i):
+    """Pixel ``i`` is finite in ``y`` and in both coordinates."""
+    return math.isfinite(y[i]) and math.isfinite(x[0, i]) and math.isfinite(x[1, i])
+
+
+@njit(cache=True, error_model="numpy")
 def _moments(x, y):
     """``(A, u0, v0, c_uu, c_vv, c_uv, B)`` of the image (module docstring)."""
     B, top = math.inf, -math.inf
     for i in range(y.shape[0]):
-        if math.isfinite(y[i]) and math.isfinite(x[0, i]) and math.isfinite(x[1, i]):
+        if _pixel(x, y, i):
             B = min(B, y[i])
             top = max(top, y[i])
     s0 = su = sv = 0.0
     for i in range(y.shape[0]):
-        if math.isfinite(y[i]) and math.isfinite(x[0, i]) and math.isfinite(x[1, i]):
+        if _pixel(x, y, i):
             w = y[i] - B
             s0 += w
             su += w * x[0, i]
@@ -81,20 +87,17 @@ def _moments(x, y):
     if not s0 > 0.0:
         return 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, B if math.isfinite(B) else 0.0
     u0, v0 = su / s0, sv / s0
-    cuu = cvv = cuv = 0.0
+    ws = cuu = cvv = cuv = 0.0
     for i in range(y.shape[0]):
-        if math.isfinite(y[i]) and math.isfinite(x[0, i]) and math.isfinite(x[1, i]):
+        if _pixel(x, y, i):
             # weights above half the peak: the noise floor of a small spot's
             # wide frame would dominate the plain second moments
             w = max(y[i] - B - 0.5 * (top - B), 0.0)
             du, dv = x[0, i] - u0, x[1, i] - v0
+            ws += w
             cuu += w * du * du
             cvv += w * dv * dv
             cuv += w * du * dv
-    ws = 0.0
-    for i in range(y.shape[0]):
-        if math.isfinite(y[i]) and math.isfinite(x[0, i]) and math.isfinite(x[1, i]):
-            ws += max(y[i] - B - 0.5 * (top - B), 0.0)
     k = 1.0 / (ws * HALF_MOMENT) if ws > 0.0 else 0.0
     return top - B, u0, v0, cuu * k, cvv * k, cuv * k, B
 
