@@ -37,6 +37,17 @@ SIAM J. Matrix Anal. Appl. 13(4), 1992.
 
 All functions work in place on caller-owned arrays and never allocate, so
 they serve the single, batch and GPU drivers alike.
+
+Sums of products are accumulated in four independent chains
+(:func:`dot_range`): a single running sum waits for each addition to finish
+(four cycles or more per term), and the compiler may not reorder a
+floating-point sum by itself.  The order is fixed in the source, so the
+result is the same on every machine, whatever its vector width.  The
+Householder norms are taken in one unscaled pass and fall back to the
+scaled two-pass form only when the sum of squares leaves ``[SAFE_LO,
+SAFE_HI]``, where nothing can have overflowed or lost precision to
+underflow (the approach of Blue 1978 and LAPACK's ``dnrm2``, simplified to
+a range test).
 """
 import math
 
@@ -45,6 +56,10 @@ from numba import njit
 from ._jit import kernel_jit
 
 EPS = 2.220446049250313e-16
+#: a sum of squares strictly inside ``(SAFE_LO, SAFE_HI)`` had no term that
+#: overflowed, and the terms that underflowed are below ``1e-37`` of it
+SAFE_LO = 2.0 ** -900
+SAFE_HI = 2.0 ** 900
 
 
 @kernel_jit
@@ -57,6 +72,60 @@ def max_nan(a, b):
     if a != a or b != b:
         return math.nan
     return a if a >= b else b
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def dot_range(a, b, lo, hi):
+    """``sum(a[lo:hi] * b[lo:hi])`` in four independent chains, combined as
+    ``(c0 + c1) + (c2 + c3)``: the same bits on every machine."""
+    c0 = c1 = c2 = c3 = 0.0
+    i = lo
+    while i + 4 <= hi:
+        c0 += a[i] * b[i]
+        c1 += a[i + 1] * b[i + 1]
+        c2 += a[i + 2] * b[i + 2]
+        c3 += a[i + 3] * b[i + 3]
+        i += 4
+    while i < hi:
+        c0 += a[i] * b[i]
+        i += 1
+    return (c0 + c1) + (c2 + c3)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def dot_column(A, j, b):
+    """``A[:, j] . b`` (a column of a C-ordered matrix) in four chains, as :func:`dot_range`."""
+    c0 = c1 = c2 = c3 = 0.0
+    m = A.shape[0]
+    i = 0
+    while i + 4 <= m:
+        c0 += A[i, j] * b[i]
+        c1 += A[i + 1, j] * b[i + 1]
+        c2 += A[i + 2, j] * b[i + 2]
+        c3 += A[i + 3, j] * b[i + 3]
+        i += 4
+    while i < m:
+        c0 += A[i, j] * b[i]
+        i += 1
+    return (c0 + c1) + (c2 + c3)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def sumsq_column(A, j):
+    """``||A[:, j]||^2`` in four chains, as :func:`dot_range`."""
+    c0 = c1 = c2 = c3 = 0.0
+    m = A.shape[0]
+    i = 0
+    while i + 4 <= m:
+        c0 += A[i, j] * A[i, j]
+        c1 += A[i + 1, j] * A[i + 1, j]
+        c2 += A[i + 2, j] * A[i + 2, j]
+        c3 += A[i + 3, j] * A[i + 3, j]
+        i += 4
+    while i < m:
+        c0 += A[i, j] * A[i, j]
+        i += 1
+    return (c0 + c1) + (c2 + c3)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -158,20 +227,18 @@ def _reflect(At, tau, j):
     the diagonal and apply ``H_j`` to the columns after it."""
     cols, rows = At.shape
     a = At[j]
-    # scaled 2-norm of the tail a[j+1:], guarding against overflow
-    big = _max_abs(a, j + 1, rows)
-    tail = 0.0
-    if big > 0.0:
-        inv = 1.0 / big
-        for i in range(j + 1, rows):
-            t = a[i] * inv
-            tail += t * t
-        tail = big * math.sqrt(tail)
     x0 = a[j]
-    if tail == 0.0:
-        tau[j] = 0.0
-        return
-    beta = -math.copysign(math.hypot(x0, tail), x0)
+    ss = dot_range(a, a, j + 1, rows)
+    if SAFE_LO < ss < SAFE_HI:
+        r2 = x0 * x0 + ss
+        r = math.sqrt(r2) if r2 < SAFE_HI else math.hypot(x0, math.sqrt(ss))
+    else:
+        tail = _tail_norm(a, j + 1, rows)
+        if tail == 0.0:
+            tau[j] = 0.0
+            return
+        r = math.hypot(x0, tail)
+    beta = -math.copysign(r, x0)
     tau[j] = (beta - x0) / beta
     scal = 1.0 / (x0 - beta)
     for i in range(j + 1, rows):
@@ -185,10 +252,7 @@ def _reflect(At, tau, j):
 @njit(cache=True, error_model="numpy", inline="always")
 def _apply_reflector(a, t, b, j, rows):
     """``b <- (I - t v v^T) b`` for the reflector ``v = [0..0, 1, a[j+1:rows]]``."""
-    w = b[j]
-    for i in range(j + 1, rows):
-        w += a[i] * b[i]
-    w *= t
+    w = (b[j] + dot_range(a, b, j + 1, rows)) * t
     b[j] -= w
     for i in range(j + 1, rows):
         b[i] -= w * a[i]
@@ -522,16 +586,22 @@ def minimize_quadratic_1d(a, b, lo, hi, c):
 
 @kernel_jit
 def norm2(a):
-    """Euclidean norm without overflow for moderate lengths."""
+    """Euclidean norm without overflow or loss to underflow: one unscaled pass
+    when the sum of squares is safely in range, else scaled by the largest
+    entry (a NaN or inf entry gives NaN or inf)."""
+    n = a.shape[0]
+    ss = dot_range(a, a, 0, n)
+    if SAFE_LO < ss < SAFE_HI:
+        return math.sqrt(ss)
     big = 0.0
-    for i in range(a.shape[0]):
+    for i in range(n):
         t = abs(a[i])
         if t > big:
             big = t
     if big == 0.0 or not math.isfinite(big):
         return big
     acc = 0.0
-    for i in range(a.shape[0]):
+    for i in range(n):
         t = a[i] / big
         acc += t * t
     return big * math.sqrt(acc)
@@ -539,7 +609,4 @@ def norm2(a):
 
 @kernel_jit
 def dot(a, b):
-    acc = 0.0
-    for i in range(a.shape[0]):
-        acc += a[i] * b[i]
-    return acc
+    return dot_range(a, b, 0, a.shape[0])

@@ -35,7 +35,7 @@ a modern synthesis", Vision Algorithms: Theory and Practice, 2000.
 import math
 
 from ._jit import kernel_jit, hook_jit
-from ._linalg import EPS
+from ._linalg import EPS, dot_range
 
 LINEAR = 0
 SOFT_L1 = 1
@@ -107,10 +107,7 @@ def finish_callable_loss(rho, f_scale):
 
 @kernel_jit
 def linear_cost(f):
-    acc = 0.0
-    for i in range(f.shape[0]):
-        acc += f[i] * f[i]
-    return 0.5 * acc
+    return 0.5 * dot_range(f, f, 0, f.shape[0])
 
 
 @kernel_jit

@@ -7,7 +7,7 @@ from .._layout import (vec, mat, M, N, SPARSE, O_J, O_B, O_R, O_RA, O_TAU, O_W1,
                        O_FNEW, O_FS, O_SV, O_VV, O_UF, O_UFS, O_U, SVD_READY)
 from .._linalg import (householder_qr, apply_qt, copy_r, jacobi_svd, EPS,
                        well_conditioned, back_substitute, solve_trust_region,
-                       pinv_step)
+                       pinv_step, sumsq_column)
 
 
 @kernel_jit
@@ -23,9 +23,10 @@ def factor_scaled_jacobian(W, S, d, diag, augmented):
     n = S[N]
     J = mat(W, S, O_J, m, n)
     Bt = mat(W, S, O_B, n, m)          # J_h stored by columns
-    for i in range(m):
-        for j in range(n):
-            Bt[j, i] = J[i, j] * d[j]
+    for j in range(n):              # row by row of Bt: contiguous stores
+        dj = d[j]
+        for i in range(m):
+            Bt[j, i] = J[i, j] * dj
     tau = vec(W, S, O_TAU, 2 * n)
     householder_qr(Bt, tau)
     qtf = vec(W, S, O_FNEW, m)      # f_new is free between trials: use it
@@ -130,14 +131,11 @@ def rank_cutoff(S, s):
 
 @kernel_jit
 def column_norms(J, out):
-    m, n = J.shape
-    # column by column, the sum in a register (``out`` may alias ``J``'s
+    n = J.shape[1]
+    # column by column, the sums in registers (``out`` may alias ``J``'s
     # buffer, so a row-wise sweep would store and reload every partial sum)
     for j in range(n):
-        acc = 0.0
-        for i in range(m):
-            acc += J[i, j] * J[i, j]
-        out[j] = math.sqrt(acc)
+        out[j] = math.sqrt(sumsq_column(J, j))
 
 
 @hook_jit
