@@ -123,22 +123,28 @@ def fd_assemble(f, FQ, h, scheme, three_point, stage, J):
     stage 2 combines it with the second point.
     """
     m, n = J.shape
+    # column by column: each residual block is read contiguously, and the
+    # division by the step is one reciprocal per column (a division per
+    # entry was 4 % of a small fit; the result differs by at most an ulp)
     if not three_point:
-        for i in range(m):
-            for j in range(n):
-                J[i, j] = (FQ[j, i] - f[i]) / h[j]
+        for j in range(n):
+            inv = 1.0 / h[j]
+            for i in range(m):
+                J[i, j] = (FQ[j, i] - f[i]) * inv
         return
     if stage == 1:
-        for i in range(m):
-            for j in range(n):
+        for j in range(n):
+            for i in range(m):
                 J[i, j] = FQ[j, i]
         return
-    for i in range(m):
-        for j in range(n):
-            if scheme[j] == CENTRAL:
-                J[i, j] = (J[i, j] - FQ[j, i]) / (2.0 * h[j])
-            else:
-                J[i, j] = (-3.0 * f[i] + 4.0 * J[i, j] - FQ[j, i]) / (2.0 * h[j])
+    for j in range(n):
+        inv = 1.0 / (2.0 * h[j])
+        if scheme[j] == CENTRAL:
+            for i in range(m):
+                J[i, j] = (J[i, j] - FQ[j, i]) * inv
+        else:
+            for i in range(m):
+                J[i, j] = (-3.0 * f[i] + 4.0 * J[i, j] - FQ[j, i]) * inv
 
 
 @kernel_jit

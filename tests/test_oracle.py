@@ -60,6 +60,18 @@ KNOWN = {
         "scipy's"),
 }
 
+#: where the comparison with scipy is a coin toss of rounding: (problem, method,
+#: jac kind) -> why; checked for what is not (an honest failure, a cost near
+#: scipy's) by :func:`_check_chaotic`
+CHAOTIC = {
+    ("nist_MGH09_s1", "dogbox", "2-point"): (
+        "with 2-point differences both lsqcore's and scipy's dogbox crawl along MGH09's "
+        "valley until max_nfev (status 0, an honest failure, cost ~3.36e-3); whose cost is "
+        "lower after 5 000 evaluations changes with the last bit of a difference quotient "
+        "(lsqcore 3.3657e-3 against scipy's 3.3636e-3 before the reciprocal steps of "
+        "fd_assemble, 3.3542e-3 after)"),
+}
+
 
 def _cases():
     for p in op.PROBLEMS:
@@ -69,11 +81,18 @@ def _cases():
                 why = _skip_reason(p, method, jk)
                 if why:
                     marks.append(pytest.mark.skip(reason=why))
-                elif (p.name, method) in KNOWN:
+                elif (p.name, method) in KNOWN and (p.name, method, jk) not in CHAOTIC:
                     marks.append(pytest.mark.xfail(reason=KNOWN[(p.name, method)], strict=True))
                 elif method == "gn":
                     marks.append(lsqcore_only("method 'gn'"))
                 yield pytest.param(p, method, jk, id="%s-%s-%s" % (p.name, method, jk), marks=marks)
+
+
+def _check_chaotic(res, ref, where):
+    """Both ran out of evaluations (no success claimed), at costs within 1 %."""
+    assert res.status == 0 and not res.success, (where, res.status)
+    assert ref.status == 0, (where, ref.status)
+    assert abs(res.cost - ref.cost) <= 1e-2 * ref.cost, (where, res.cost, ref.cost)
 
 
 def _fd_column_check(prob, jac_kind):
@@ -132,6 +151,8 @@ def test_oracle(prob, method, jac_kind, needs_solver):
     res = _run(prob, method, jac_kind, max_nfev=ORACLE_MAX_NFEV, **ORACLE_TOL)
     ref = reference(prob, method, jac_kind, max_nfev=ORACLE_MAX_NFEV, **ORACLE_TOL)
     where = "%s/%s/%s" % (prob.name, method, jac_kind)
+    if (prob.name, method, jac_kind) in CHAOTIC:
+        return _check_chaotic(res, ref, where)
     if gn_failed_honestly(res, method, where):
         return   # (a gn failure may sit where FD is meaningless, e.g. on a branch cut)
     check_result(res, prob, jac_kind=jac_kind, fd_column_check=_fd_column_check(prob, jac_kind),
