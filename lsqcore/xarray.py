@@ -56,6 +56,8 @@ except ImportError:
 from .batch import curve_fit_batch
 from .batch._dask import engine_call
 from .batch._result import NONFINITE_START, TOO_FEW_POINTS, NO_RESULT, BatchResult
+from .models._model import Model
+from .models._bind import guess_rows
 
 __all__ = ["curvefit"]
 
@@ -69,7 +71,15 @@ def _as_list(v):
 
 
 def _params(func, param_names):
-    """Parameter names and the signature's defaults (after the first argument)."""
+    """Parameter names and the signature's defaults (after the first argument);
+    a library model's own names (``param_names`` may rename them)."""
+    if isinstance(func, Model):
+        if param_names is None:
+            return list(func.param_names), {}
+        if len(param_names) != func.n:
+            raise ValueError(f"`param_names` must name the {func.n} parameters of "
+                             f"{func.name}, got {len(param_names)}.")
+        return list(param_names), {}
     sig = inspect.signature(getattr(func, "py_func", func))
     args = list(sig.parameters.values())
     if any(a.kind == a.VAR_POSITIONAL for a in args):
@@ -94,11 +104,20 @@ def _feasible(lb, ub):
                     xr.where(uf, ub - 1, 0))
 
 
-def _starts(params, defaults, p0, bounds):
+def _starts(params, defaults, p0, bounds, model=None, method=None):
     """xarray's rule: the given p0, else the signature's default or 1, moved
-    inside the bounds when outside; bounds default to (-inf, inf)."""
-    start = {p: defaults.get(p, 1) for p in params}
+    inside the bounds when outside; bounds default to (-inf, inf).
+
+    A library ``model`` with a guess starts the parameters without ``p0``
+    from the guess (NaN here: :func:`_fit_chunk` guesses per pixel); when
+    some bounds are given, the others are the model's defaults (unless the
+    method takes no bounds); with none, the batch front end applies them.
+    """
+    guessed = model is not None and model.has_guess
+    start = {p: np.nan if guessed else defaults.get(p, 1) for p in params}
     lims = {p: (-np.inf, np.inf) for p in params}
+    if model is not None and bounds and method not in ("lm", "gn"):
+        lims = {p: (model.bounds[0][i], model.bounds[1][i]) for i, p in enumerate(params)}
     for p in params:
         if p in bounds:
             lb, ub = bounds[p]
@@ -164,6 +183,8 @@ def _fit_chunk(Y, *rest, f, n, k, nred, skipna, errors, kw, threads):
             if np.any(gone):
                 Yk = np.where(gone, np.nan, Yk)
     P0 = _per_pixel(pv[:n], pix, K)
+    if isinstance(f, Model) and np.isnan(P0).any():
+        P0 = _guessed(f, P0, xdata, Yk, K)
     LB = _per_pixel(pv[n:2 * n], pix, K)
     UB = _per_pixel(pv[2 * n:], pix, K)
     res = engine_call(curve_fit_batch, f, xdata, Yk, p0=P0, bounds=(LB, UB),
@@ -176,6 +197,18 @@ def _fit_chunk(Y, *rest, f, n, k, nred, skipna, errors, kw, threads):
     popt.reshape(K, n)[ok] = res.x[ok]
     pcov.reshape(K, n, n)[ok] = res.pcov[ok]
     return popt, pcov
+
+
+def _guessed(model, P0, xdata, Y, K):
+    """``P0`` (K, n) with its NaN entries (no ``p0`` given) taken from the
+    model's guess of each pixel's finite points, or xarray's 1 where the
+    guess has nothing to go on (a pixel without points)."""
+    G = guess_rows(model, xdata, Y)
+    P = np.array(np.broadcast_to(P0, (K, model.n)))
+    free = np.isnan(P)
+    G = np.ones_like(P) if G is None else np.where(np.isfinite(G), G, 1.0)
+    P[free] = G[free]
+    return P
 
 
 def _check_rows(res, pix, skipna, errors, has_points):
@@ -211,9 +244,12 @@ def curvefit(obj, coords, func, reduce_dims=None, skipna=True, p0=None, bounds=N
         fitted lazily, one batch task per chunk of pixels.
     coords : hashable, DataArray, or a sequence of them
         The independent variable(s).
-    func : callable
+    func : callable or lsqcore.models.Model
         ``func(x, *params)``: a ``numba.njit`` function or one that Numba
-        can compile (numpy and ``math`` on arrays and scalars).
+        can compile (numpy and ``math`` on arrays and scalars); or a library
+        model (:mod:`lsqcore.models`), fitted with its exact Jacobian, its
+        parameter names, its guess per pixel for every parameter not in
+        ``p0``, and its default bounds where ``bounds`` names none.
     reduce_dims, skipna, p0, bounds, param_names, errors
         As in :meth:`xarray.Dataset.curvefit`.
     kwargs : dict, optional
@@ -259,8 +295,10 @@ def curvefit(obj, coords, func, reduce_dims=None, skipna=True, p0=None, bounds=N
     if unknown:
         raise ValueError(f"`p0`/`bounds` name parameters {sorted(unknown)} that `func` "
                          f"does not have; its parameters are {params}.")
-    f = func if isinstance(func, numba.core.dispatcher.Dispatcher) else numba.njit(func)
-    start, lims = _starts(params, defaults, p0, bounds)
+    model = func if isinstance(func, Model) else None
+    f = func if model is not None or isinstance(func, numba.core.dispatcher.Dispatcher) \
+        else numba.njit(func)
+    start, lims = _starts(params, defaults, p0, bounds, model, kw.get("method"))
     xs = [c.broadcast_like(obj, exclude=preserved) for c in xr.broadcast(*coord_list)]
     k = len(xs)
     n = len(params)
