@@ -306,6 +306,15 @@ def test_dask_front_end_takes_a_model():
     lazy = curve_fit_batch(M.gaussian, x, da.from_array(Y, chunks=(10, 61)))
     assert lazy.lazy
     np.testing.assert_array_equal(lazy.compute().x, curve_fit_batch(M.gaussian, x, Y).x)
+    # Poisson counts, chunk by chunk: the same estimates and Fisher covariances
+    C = np.random.default_rng(7).poisson(np.array([NUMPY["gaussian"](x, 30 * p[0], *p[1:])
+                                                   for _ in range(40)])).astype(float)
+    ref = curve_fit_batch(M.gaussian, x, C, estimator="poisson", return_pcov=True)
+    out = curve_fit_batch(M.gaussian, x, da.from_array(C, chunks=(10, 61)),
+                          estimator="poisson", return_pcov=True).compute()
+    assert ref.success.all()
+    np.testing.assert_array_equal(out.x, ref.x)
+    np.testing.assert_array_equal(out.pcov, ref.pcov)
 
 
 # ---------------------------------------------------------------- Poisson maximum likelihood
