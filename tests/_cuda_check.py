@@ -226,6 +226,15 @@ def general(K, dtype=np.float64):
         out[name] = _rows_vs(rc, rg)
         out[name].update(_cf_vs_scipy(rg, t, Yc, 1.0 / 0.5, common["p0"],
                                       "3-point" if kw.get("jac") == "3-point" else "2-point"))
+    # a library model (issue 21): its in-place forms, exact Jacobian, guess
+    # per row and default bounds, the same source compiled for the device
+    from lsqcore import models
+    rc = curve_fit_batch(models.exponential, T, Y, threads=1, progress=False,
+                         return_stderr=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rg = curve_fit_batch(models.exponential, T, Y, return_stderr=True, **gk)
+    out["cf_library_model"] = _rows_vs(rc, rg)
     return out
 
 

@@ -114,11 +114,12 @@ def test_simulator_general_form_and_ordinary_model():
     array and scalar args, an in-place Jacobian, per-row bounds, device arrays
     in place, a well- and an ill-conditioned problem) and curve_fit_batch with
     the ordinary model f(x, *p) -> array (point by point on the GPU), with
-    nan_policy='omit': every row as on the CPU batch, and against scipy."""
+    nan_policy='omit', and a library model (lsqcore.models.exponential, its
+    guess and exact Jacobian): every row as on the CPU batch, and against scipy."""
     res = _check(["10", "general"], sim=True, job="cudasim-general")
     assert set(res) == {"ls_lm_fd", "ls_trf_jac_bounds", "ls_illcond", "ls_device_data",
                         "cf_ordinary_trf_3point", "cf_ordinary_omit_pcov",
-                        "cf_ordinary_illcond"}
+                        "cf_ordinary_illcond", "cf_library_model"}
     for name, r in res.items():
         # the issue's criterion: same status, parameters within 1e-10 relative
         # where both converge (under the simulator they are in fact bitwise equal)
