@@ -167,6 +167,25 @@ def householder_qr(At, tau):
 
 
 @kernel_jit
+def householder_qr_qt(At, tau, b):
+    """:func:`householder_qr` that also overwrites ``b`` (``rows``) with ``Q^T b``.
+
+    ``b`` takes part in each reflector's sweep over the columns after it (as
+    the partner of a column left without one), which saves the separate
+    pass of :func:`apply_qt` and its reloading of every reflector.
+    """
+    cols, rows = At.shape
+    for j in range(min(rows, cols)):
+        if _reflector(At, tau, j):
+            a = At[j]
+            c = _apply_to_pairs(At, a, tau[j], j, rows)
+            if c < cols:
+                _apply_reflector2(a, tau[j], At[c], b, j, rows)
+            else:
+                _apply_reflector(a, tau[j], b, j, rows)
+
+
+@kernel_jit
 def pivoted_qr(At, tau, perm, vn):
     """:func:`householder_qr` with column pivoting: ``A[:, perm] = Q R``.
 
@@ -225,7 +244,19 @@ def _tail_norm(a, lo, hi):
 def _reflect(At, tau, j):
     """Reflector ``j`` of :func:`householder_qr`: zero column ``j`` of ``A`` below
     the diagonal and apply ``H_j`` to the columns after it."""
-    cols, rows = At.shape
+    if _reflector(At, tau, j):
+        c = _apply_to_pairs(At, At[j], tau[j], j, At.shape[1])
+        if c < At.shape[0]:
+            _apply_reflector(At[j], tau[j], At[c], j, At.shape[1])
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _reflector(At, tau, j):
+    """Make reflector ``j`` from column ``j`` of ``A`` (row ``j`` of ``At``):
+    ``beta`` on the diagonal, the tail of ``v_j`` below it, ``tau[j]``.
+    Returns False when the column is already zero below the diagonal
+    (``tau[j] = 0``: ``H_j`` is the identity)."""
+    rows = At.shape[1]
     a = At[j]
     x0 = a[j]
     ss = dot_range(a, a, j + 1, rows)
@@ -236,7 +267,7 @@ def _reflect(At, tau, j):
         tail = _tail_norm(a, j + 1, rows)
         if tail == 0.0:
             tau[j] = 0.0
-            return
+            return False
         r = math.hypot(x0, tail)
     beta = -math.copysign(r, x0)
     tau[j] = (beta - x0) / beta
@@ -244,9 +275,46 @@ def _reflect(At, tau, j):
     for i in range(j + 1, rows):
         a[i] *= scal
     a[j] = beta
-    # apply H_j to the remaining columns
-    for c in range(j + 1, cols):
-        _apply_reflector(a, tau[j], At[c], j, rows)
+    return True
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _apply_to_pairs(At, a, t, j, rows):
+    """Apply reflector ``(a, t)`` to the columns after ``j`` two at a time;
+    returns the column left without a partner (``cols`` when none is)."""
+    cols = At.shape[0]
+    c = j + 1
+    while c + 2 <= cols:
+        _apply_reflector2(a, t, At[c], At[c + 1], j, rows)
+        c += 2
+    return c
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _apply_reflector2(a, t, b0, b1, j, rows):
+    """:func:`_apply_reflector` on two vectors in one sweep: ``a`` is read once
+    for both, and the two dot products run in two chains each."""
+    c0 = b0[j]
+    c1 = b1[j]
+    e0 = 0.0
+    e1 = 0.0
+    i = j + 1
+    while i + 2 <= rows:
+        c0 += a[i] * b0[i]
+        c1 += a[i] * b1[i]
+        e0 += a[i + 1] * b0[i + 1]
+        e1 += a[i + 1] * b1[i + 1]
+        i += 2
+    if i < rows:
+        c0 += a[i] * b0[i]
+        c1 += a[i] * b1[i]
+    w0 = (c0 + e0) * t
+    w1 = (c1 + e1) * t
+    b0[j] -= w0
+    b1[j] -= w1
+    for i in range(j + 1, rows):
+        b0[i] -= w0 * a[i]
+        b1[i] -= w1 * a[i]
 
 
 @njit(cache=True, error_model="numpy", inline="always")

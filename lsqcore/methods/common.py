@@ -5,7 +5,7 @@ from .._jit import kernel_jit, hook_jit
 from .._csc_entry import sparse_op, COLUMN_NORMS
 from .._layout import (vec, mat, M, N, SPARSE, O_J, O_B, O_R, O_RA, O_TAU, O_W1, O_W2,
                        O_FNEW, O_FS, O_SV, O_VV, O_UF, O_UFS, O_U, SVD_READY)
-from .._linalg import (householder_qr, apply_qt, copy_r, jacobi_svd, EPS,
+from .._linalg import (householder_qr_qt, copy_r, jacobi_svd, EPS,
                        well_conditioned, back_substitute, solve_trust_region,
                        pinv_step, sumsq_column)
 
@@ -28,12 +28,11 @@ def factor_scaled_jacobian(W, S, d, diag, augmented):
         for i in range(m):
             Bt[j, i] = J[i, j] * dj
     tau = vec(W, S, O_TAU, 2 * n)
-    householder_qr(Bt, tau)
     qtf = vec(W, S, O_FNEW, m)      # f_new is free between trials: use it
     fs = vec(W, S, O_FS, m)
     for i in range(m):
         qtf[i] = fs[i]
-    apply_qt(Bt, tau, qtf)
+    householder_qr_qt(Bt, tau, qtf)
     R = mat(W, S, O_R, n, n)
     copy_r(Bt, R)
     uf = vec(W, S, O_UF, n)
@@ -50,8 +49,7 @@ def factor_scaled_jacobian(W, S, d, diag, augmented):
             At[j, n + j] = math.sqrt(diag[j])
             b[j] = uf[j]
             b[n + j] = 0.0
-        householder_qr(At, tau)
-        apply_qt(At, tau, b)
+        householder_qr_qt(At, tau, b)
         copy_r(At, R)
         for i in range(n):
             uf[i] = b[i]
