@@ -35,8 +35,9 @@ _INF = np.inf
 @njit(cache=True, error_model="numpy")
 def exponential_point(x, p):
     A, tau, B = p
-    e = math.exp(-x / tau)
-    return A * e + B, (e, A * e * x / (tau * tau), 1.0)
+    r = 1.0 / tau                   # (loop-invariant: one division per call)
+    e = math.exp(-x * r)
+    return A * e + B, (e, A * e * x * (r * r), 1.0)
 
 
 @njit(cache=True, error_model="numpy")
@@ -78,9 +79,10 @@ def exponential_guess(x, y):
 @njit(cache=True, error_model="numpy")
 def double_exponential_point(x, p):
     A1, t1, A2, t2, B = p
-    e1 = math.exp(-x / t1)
-    e2 = math.exp(-x / t2)
-    return A1 * e1 + A2 * e2 + B, (e1, A1 * e1 * x / (t1 * t1), e2, A2 * e2 * x / (t2 * t2),
+    r1, r2 = 1.0 / t1, 1.0 / t2     # (loop-invariant)
+    e1 = math.exp(-x * r1)
+    e2 = math.exp(-x * r2)
+    return A1 * e1 + A2 * e2 + B, (e1, A1 * e1 * x * (r1 * r1), e2, A2 * e2 * x * (r2 * r2),
                                    1.0)
 
 
@@ -105,11 +107,12 @@ def double_exponential_guess(x, y):
 @njit(cache=True, error_model="numpy")
 def stretched_exponential_point(x, p):
     A, tau, beta = p
-    r = x / tau
+    it = 1.0 / tau                  # (loop-invariant)
+    r = x * it
     u = r ** beta if r > 0.0 else 0.0
     e = math.exp(-u)
     lr = math.log(r) if r > 0.0 else 0.0
-    return A * e, (e, A * e * u * beta / tau, -A * e * u * lr)
+    return A * e, (e, A * e * u * beta * it, -A * e * u * lr)
 
 
 @njit(cache=True, error_model="numpy")
@@ -159,10 +162,11 @@ def power_law_guess(x, y):
 @njit(cache=True, error_model="numpy")
 def logistic_point(x, p):
     A, c, w = p
-    t = (x - c) / w
+    iw = 1.0 / w                    # (loop-invariant)
+    t = (x - c) * iw
     s = 1.0 / (1.0 + math.exp(-t))
     ds = s * (1.0 - s)
-    return A * s, (s, -A * ds / w, -A * ds * t / w)
+    return A * s, (s, -A * ds * iw, -A * ds * t * iw)
 
 
 @njit(cache=True, error_model="numpy")

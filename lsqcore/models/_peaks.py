@@ -44,10 +44,11 @@ SQRT_2PI = math.sqrt(2.0 * math.pi)
 @njit(cache=True, error_model="numpy")
 def gaussian_point(x, p):
     A, c, s = p
+    r = 1.0 / s                     # (loop-invariant: one division per call)
     d = x - c
-    e = math.exp(-0.5 * d * d / (s * s))
-    t = A * e * d / (s * s)
-    return A * e, (e, t, t * d / s)
+    e = math.exp(-0.5 * d * d * (r * r))
+    t = A * e * d * (r * r)
+    return A * e, (e, t, t * d * r)
 
 
 @njit(cache=True, error_model="numpy")
@@ -60,9 +61,9 @@ def gaussian_guess(x, y):
 def lorentzian_point(x, p):
     A, c, g = p
     d = x - c
-    u = d * d + g * g
-    q = g * g / u
-    return A * q, (q, 2.0 * A * q * d / u, 2.0 * A * g * d * d / (u * u))
+    iu = 1.0 / (d * d + g * g)
+    q = g * g * iu
+    return A * q, (q, 2.0 * A * q * d * iu, 2.0 * A * g * d * d * (iu * iu))
 
 
 @njit(cache=True, error_model="numpy")
@@ -75,13 +76,14 @@ def lorentzian_guess(x, y):
 def pseudo_voigt_point(x, p):
     A, c, w, eta = p
     d = x - c
-    G = math.exp(-LN2 * d * d / (w * w))
-    u = d * d + w * w
-    L = w * w / u
-    Gc = G * 2.0 * LN2 * d / (w * w)           # dG/dc
-    Lc = 2.0 * L * d / u                        # dL/dc
-    Gw = Gc * d / w                             # dG/dw
-    Lw = 2.0 * w * d * d / (u * u)              # dL/dw
+    r = 1.0 / w                                 # (loop-invariant)
+    G = math.exp(-LN2 * d * d * (r * r))
+    iu = 1.0 / (d * d + w * w)
+    L = w * w * iu
+    Gc = G * 2.0 * LN2 * d * (r * r)            # dG/dc
+    Lc = 2.0 * L * d * iu                       # dL/dc
+    Gw = Gc * d * r                             # dG/dw
+    Lw = 2.0 * w * d * d * (iu * iu)            # dL/dw
     mix = (1.0 - eta) * G + eta * L
     return A * mix, (mix, A * ((1.0 - eta) * Gc + eta * Lc),
                      A * ((1.0 - eta) * Gw + eta * Lw), A * (L - G))

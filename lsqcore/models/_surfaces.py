@@ -32,20 +32,22 @@ _INF = np.inf
 @njit(cache=True, error_model="numpy")
 def gaussian2d_point(x, p):
     A, u0, v0, s, B = p
+    r = 1.0 / s                     # (loop-invariant: one division per call)
     du, dv = x[0] - u0, x[1] - v0
     r2 = du * du + dv * dv
-    e = math.exp(-0.5 * r2 / (s * s))
-    t = A * e / (s * s)
-    return A * e + B, (e, t * du, t * dv, t * r2 / s, 1.0)
+    e = math.exp(-0.5 * r2 * (r * r))
+    t = A * e * (r * r)
+    return A * e + B, (e, t * du, t * dv, t * r2 * r, 1.0)
 
 
 @njit(cache=True, error_model="numpy")
 def gaussian2d_elliptic_point(x, p):
     A, u0, v0, su, sv, B = p
+    ru, rv = 1.0 / su, 1.0 / sv     # (loop-invariant)
     du, dv = x[0] - u0, x[1] - v0
-    e = math.exp(-0.5 * (du * du / (su * su) + dv * dv / (sv * sv)))
-    tu, tv = A * e * du / (su * su), A * e * dv / (sv * sv)
-    return A * e + B, (e, tu, tv, tu * du / su, tv * dv / sv, 1.0)
+    e = math.exp(-0.5 * (du * du * (ru * ru) + dv * dv * (rv * rv)))
+    tu, tv = A * e * du * (ru * ru), A * e * dv * (rv * rv)
+    return A * e + B, (e, tu, tv, tu * du * ru, tv * dv * rv, 1.0)
 
 
 @njit(cache=True, error_model="numpy")
@@ -55,11 +57,12 @@ def gaussian2d_rotated_point(x, p):
     c, s = math.cos(th), math.sin(th)
     a = c * du + s * dv
     b = -s * du + c * dv
-    iu, iv = 1.0 / (su * su), 1.0 / (sv * sv)
+    ru, rv = 1.0 / su, 1.0 / sv     # (loop-invariant)
+    iu, iv = ru * ru, rv * rv
     e = math.exp(-0.5 * (a * a * iu + b * b * iv))
     Ae = A * e
     return Ae + B, (e, Ae * (a * c * iu - b * s * iv), Ae * (a * s * iu + b * c * iv),
-                    Ae * a * a * iu / su, Ae * b * b * iv / sv,
+                    Ae * a * a * iu * ru, Ae * b * b * iv * rv,
                     -Ae * a * b * (iu - iv), 1.0)
 
 
