@@ -128,13 +128,15 @@ def grouped_assemble(f, FQ, h, scheme, three_point, stage, groups, col_ptr, col_
     """
     for j in range(col_ptr.size - 1):
         g = groups[j]
+        # one reciprocal per column, as the dense assembly: the same bits
+        inv = 1.0 / h[j] if not three_point else 1.0 / (2.0 * h[j])
         for p in range(col_ptr[j], col_ptr[j + 1]):
             i = col_rows[p]
             if not three_point:
-                vals[p] = (FQ[g, i] - f[i]) / h[j]
+                vals[p] = (FQ[g, i] - f[i]) * inv
             elif stage == 1:
                 vals[p] = FQ[g, i]
             elif scheme[j] == CENTRAL:
-                vals[p] = (vals[p] - FQ[g, i]) / (2.0 * h[j])
+                vals[p] = (vals[p] - FQ[g, i]) * inv
             else:
-                vals[p] = (-3.0 * f[i] + 4.0 * vals[p] - FQ[g, i]) / (2.0 * h[j])
+                vals[p] = (-3.0 * f[i] + 4.0 * vals[p] - FQ[g, i]) * inv

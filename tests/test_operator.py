@@ -117,10 +117,20 @@ def test_matrix_free_deconvolution_with_bounds():
     ref = scipy_least_squares(blur_residual, x0, blur_operator, **kw)
     exact = lsqcore.least_squares(blur_residual, x0, lambda x: dense_K, **kw)
     assert res.success and np.all(res.x >= 0.0) and np.all(res.x <= 1.0)
-    # LSMR's inexact steps stop (gtol) a little above the exact solver's minimum,
-    # scipy's as lsqcore's: measured 1.461e-7 and 1.442e-7 against 1.425e-7
-    assert exact.cost <= res.cost <= 1.05 * exact.cost
-    assert res.cost <= 1.05 * ref.cost
+    # LSMR's inexact steps stop (gtol 1e-8) above the exact solver's minimum
+    # (1.4248e-7), where depends on rounding: from x0 and x0 (1 + 1e-15),
+    # scipy 1.4417e-7 and 1.4589e-7, lsqcore 1.4609e-7 and 1.4295e-7 before
+    # the four-chain sums (3d4d5ca), 1.5216e-7 and 1.4286e-7 after
+    assert exact.cost <= res.cost <= 1.10 * exact.cost
+    assert res.cost <= 1.10 * ref.cost
+    # with gtol 1e-10 both reach the exact minimum (measured: lsqcore
+    # 1.42562e-7, scipy 1.42563e-7, exact 1.42463e-7)
+    kw["gtol"] = 1e-10
+    res = lsqcore.least_squares(blur_residual, x0, blur_operator, **kw)
+    ref = scipy_least_squares(blur_residual, x0, blur_operator, **kw)
+    exact = lsqcore.least_squares(blur_residual, x0, lambda x: dense_K, **kw)
+    assert exact.cost <= res.cost <= 1.002 * exact.cost
+    assert abs(res.cost - ref.cost) <= 1e-3 * ref.cost
 
 
 # ---- bad input and failures ---------------------------------------------------------------
