@@ -35,7 +35,10 @@ are declared as the supported range in ``pyproject.toml``.
     function): the bounds-checked copy of a user's model, run once at
     ``x0`` (:func:`lsqcore._cabi.check_indices`), needs no optimisation, and
     skipping it cuts that compile by more than half (3.5 s -> 1.4 s for a
-    small jitted ``jac`` on the project's 2-core machine).
+    small jitted ``jac`` on the project's 2-core machine).  Used only where
+    the copy's wrapper is compiled in every process anyway: unoptimised code
+    can keep absolute addresses ("dynamic globals"), which Numba does not
+    cache (:func:`lsqcore._cabi._checked_twin`).
 :func:`importing_numba_cuda`
     A context for the first ``from numba import cuda``: numba-cuda <= 0.30.4
     registers an overload of ``np.row_stack``, which numpy's development

@@ -93,6 +93,58 @@ def test_second_process_loads_the_wrappers_and_a_changed_model_is_recompiled(tmp
     assert third["x"] != first["x"]
 
 
+CF_MODEL = textwrap.dedent('''
+    import numpy as np
+    from numba import njit
+
+    @njit(cache=True)
+    def f(t, a, b, c):
+        return a * np.exp(-b * t) + c
+
+    @njit(cache=True)
+    def fj(t, a, b, c):
+        J = np.empty((t.size, 3))
+        e = np.exp(-b * t)
+        J[:, 0] = e
+        J[:, 1] = -a * t * e
+        J[:, 2] = 1.0
+        return J
+''')
+
+CF_CHILD = textwrap.dedent('''
+    import json
+    import numpy as np
+    import lsqcore
+    from lsqcore import _cabi, models
+    from cfmodel import f, fj
+    made = []
+    for name in ("residual_wrapper", "jacobian_wrapper"):
+        def spy(*a, _orig=getattr(_cabi, name), **k):
+            w = _orig(*a, **k)
+            made.append(w)
+            return w
+        setattr(_cabi, name, spy)
+    t = np.linspace(0, 4, 50)
+    y = 2.5 * np.exp(-1.3 * t) + 0.5 + 0.01 * np.cos(9 * t)
+    lsqcore.curve_fit(f, t, y, jac=fj)
+    lsqcore.curve_fit(models.gaussian, t - 2, np.exp(-(t - 2.2) ** 2))
+    print(json.dumps([w.cache_hits for w in made]))
+''')
+
+
+def test_bounds_checked_twins_are_cached_too(tmp_path):
+    """curve_fit with a jitted jac, and a library model: every C wrapper of the
+    first fit, the bounds-checked twins' included, comes from the disk cache
+    in the second process.  (Twins compiled without optimisation keep
+    absolute addresses, which Numba does not cache: the curve_fit Jacobian's
+    twin cost 0.5 s in every process until 2026-12-04.)"""
+    (tmp_path / "cfmodel.py").write_text(CF_MODEL)
+    first = json.loads(_run(tmp_path, CF_CHILD).stdout.strip().splitlines()[-1])
+    second = json.loads(_run(tmp_path, CF_CHILD).stdout.strip().splitlines()[-1])
+    assert len(first) == len(second) >= 8           # (fun, jac, and their twins, twice)
+    assert set(first) == {0} and set(second) == {1}, (first, second)
+
+
 def test_identity_follows_source_globals_and_callees(tmp_path):
     src = tmp_path / "m_ident.py"
     src.write_text("from numba import njit\nK = 2.0\n@njit\ndef h(x):\n    return K * x\n"
