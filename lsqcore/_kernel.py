@@ -31,7 +31,7 @@ from numba import njit, cfunc, carray, types
 
 from . import _layout as L
 from ._jit import kernel_jit, hook_jit
-from ._linalg import EPS, dot_column
+from ._linalg import EPS, dot_range
 from ._layout import vec, mat
 from ._log import first_use, KERNEL_MESSAGE
 from ._loss import (LINEAR, CALLABLE, evaluate_rho, callable_loss_input,
@@ -539,7 +539,7 @@ def _jacobian_done(W, S):
             else:
                 scale_for_loss(J, f, mat(W, S, L.O_RHO, 3, m), f_s)
         for j in range(n):          # g = J^T f_s, each sum in registers
-            g[j] = dot_column(J, j, f_s)
+            g[j] = dot_range(J[:, j], f_s, 0, m)
     if S[L.NOTIFY]:
         return _request(S, L.REQ_ITER, PH_CHECK)
     S[L.PHASE] = PH_CHECK

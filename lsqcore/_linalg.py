@@ -77,7 +77,8 @@ def max_nan(a, b):
 @njit(cache=True, error_model="numpy", inline="always")
 def dot_range(a, b, lo, hi):
     """``sum(a[lo:hi] * b[lo:hi])`` in four independent chains, combined as
-    ``(c0 + c1) + (c2 + c3)``: the same bits on every machine."""
+    ``(c0 + c1) + (c2 + c3)``: the same bits on every machine.  A column of a
+    C-ordered matrix is passed as its strided view ``A[:, j]``."""
     c0 = c1 = c2 = c3 = 0.0
     i = lo
     while i + 4 <= hi:
@@ -88,42 +89,6 @@ def dot_range(a, b, lo, hi):
         i += 4
     while i < hi:
         c0 += a[i] * b[i]
-        i += 1
-    return (c0 + c1) + (c2 + c3)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def dot_column(A, j, b):
-    """``A[:, j] . b`` (a column of a C-ordered matrix) in four chains, as :func:`dot_range`."""
-    c0 = c1 = c2 = c3 = 0.0
-    m = A.shape[0]
-    i = 0
-    while i + 4 <= m:
-        c0 += A[i, j] * b[i]
-        c1 += A[i + 1, j] * b[i + 1]
-        c2 += A[i + 2, j] * b[i + 2]
-        c3 += A[i + 3, j] * b[i + 3]
-        i += 4
-    while i < m:
-        c0 += A[i, j] * b[i]
-        i += 1
-    return (c0 + c1) + (c2 + c3)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def sumsq_column(A, j):
-    """``||A[:, j]||^2`` in four chains, as :func:`dot_range`."""
-    c0 = c1 = c2 = c3 = 0.0
-    m = A.shape[0]
-    i = 0
-    while i + 4 <= m:
-        c0 += A[i, j] * A[i, j]
-        c1 += A[i + 1, j] * A[i + 1, j]
-        c2 += A[i + 2, j] * A[i + 2, j]
-        c3 += A[i + 3, j] * A[i + 3, j]
-        i += 4
-    while i < m:
-        c0 += A[i, j] * A[i, j]
         i += 1
     return (c0 + c1) + (c2 + c3)
 

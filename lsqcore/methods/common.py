@@ -7,7 +7,7 @@ from .._layout import (vec, mat, M, N, SPARSE, O_J, O_B, O_R, O_RA, O_TAU, O_W1,
                        O_FNEW, O_FS, O_SV, O_VV, O_UF, O_UFS, O_U, SVD_READY)
 from .._linalg import (householder_qr_qt, copy_r, jacobi_svd, EPS,
                        well_conditioned, back_substitute, solve_trust_region,
-                       pinv_step, sumsq_column)
+                       pinv_step, dot_range)
 
 
 @kernel_jit
@@ -133,7 +133,8 @@ def column_norms(J, out):
     # column by column, the sums in registers (``out`` may alias ``J``'s
     # buffer, so a row-wise sweep would store and reload every partial sum)
     for j in range(n):
-        out[j] = math.sqrt(sumsq_column(J, j))
+        c = J[:, j]
+        out[j] = math.sqrt(dot_range(c, c, 0, c.shape[0]))
 
 
 @hook_jit
