@@ -24,6 +24,8 @@ from ._loss import LOSS_CODES
 from ._memo import Memo
 
 METHODS = ("trf", "lm", "gn", "dogbox")
+#: the methods that take no bounds (and no sparse Jacobian)
+UNBOUNDED = ("lm", "gn")
 _DEFAULT_RSTEP = {L.JAC_2POINT: SQRT_EPS, L.JAC_3POINT: CBRT_EPS}
 
 
@@ -60,7 +62,7 @@ def check_options(fun, x0, jac, method, loss, verbose, max_nfev, tr_solver,
             raise ValueError(f"`max_nfev` must be None or a positive integer, got {max_nfev!r}.")
     if jac_sparsity is not None and not callable(jac):
         # (with a callable jac, jac_sparsity is unused, as in scipy)
-        if method in ("lm", "gn"):
+        if method in UNBOUNDED:
             raise ValueError(f"method={method!r} does not support `jac_sparsity` (a sparse "
                              "Jacobian needs tr_solver='lsmr': use 'trf' or 'dogbox').")
         if tr_solver == "exact":
@@ -72,7 +74,7 @@ def check_sparse_jacobian(J0, method, tr_solver, jac_scale):
     """A sparse ``J`` or ``LinearOperator`` from ``jac`` at ``x0``: the methods and
     solvers that can take it (scipy's rules and messages)."""
     from ._sparse_jac import is_operator
-    if method in ("lm", "gn"):
+    if method in UNBOUNDED:
         raise ValueError(f"method={method!r} works only with dense Jacobian matrices (a "
                          "sparse J needs tr_solver='lsmr': use 'trf' or 'dogbox').")
     if tr_solver == "exact":
@@ -156,7 +158,7 @@ def check_bounds(bounds, x0, method):
         if i >= 0:
             _raise_crossed_bounds(lb, ub, i)
         bounded = any(map(math.isfinite, lbl)) or any(map(math.isfinite, ubl))
-        if bounded and method in ("lm", "gn"):
+        if bounded and method in UNBOUNDED:
             refuse_bounds(method)
         i = next((i for i in range(n) if xl[i] < lbl[i] or xl[i] > ubl[i]), -1)
         if i >= 0:
@@ -164,7 +166,7 @@ def check_bounds(bounds, x0, method):
         return lb, ub
     _check_box(lb, ub)
     bounded = bool(np.isfinite(lb).any() or np.isfinite(ub).any())
-    if bounded and method in ("lm", "gn"):
+    if bounded and method in UNBOUNDED:
         refuse_bounds(method)
     outside = (x0 < lb) | (x0 > ub)
     if outside.any():

@@ -58,6 +58,7 @@ from .batch._dask import engine_call
 from .batch._result import NONFINITE_START, TOO_FEW_POINTS, NO_RESULT, BatchResult
 from .models._model import Model
 from .models._bind import guess_rows
+from ._validate import UNBOUNDED
 
 __all__ = ["curvefit"]
 
@@ -116,7 +117,7 @@ def _starts(params, defaults, p0, bounds, model=None, method=None):
     guessed = model is not None and model.has_guess
     start = {p: np.nan if guessed else defaults.get(p, 1) for p in params}
     lims = {p: (-np.inf, np.inf) for p in params}
-    if model is not None and bounds and method not in ("lm", "gn"):
+    if model is not None and bounds and method not in UNBOUNDED:
         lims = {p: (model.bounds[0][i], model.bounds[1][i]) for i, p in enumerate(params)}
     for p in params:
         if p in bounds:

@@ -15,8 +15,9 @@ import numba
 from .. import _layout as L
 from .._kernel import int_options, float_options
 from .._api import _is_jitted, _native_args, InPlace
-from .._validate import (bounds_pair, check_options, check_x_scale, check_tolerances,
-                         check_diff_step, check_f_scale, refuse_bounds, check_nan_policy)
+from .._validate import (UNBOUNDED, bounds_pair, check_options, check_x_scale,
+                         check_tolerances, check_diff_step, check_f_scale, refuse_bounds,
+                         check_nan_policy)
 from .._loss import LOSS_CODES, CALLABLE
 from . import cpu, _dask
 from ._model import (row_args, model_residual, inplace_residual, curve_fit_inplace,
@@ -98,7 +99,7 @@ def _check_bounds_batch(bounds, X0, K, n, method, x0_name="x0"):
         raise ValueError("Each lower bound must be strictly less than each upper bound "
                          f"(`bounds`): {where}lb[{i}] = {lbv} >= ub[{i}] = {ubv}.")
     bounded = bool(np.any(np.isfinite(LB)) or np.any(np.isfinite(UB)))
-    if bounded and method in ("lm", "gn"):
+    if bounded and method in UNBOUNDED:
         raise ValueError(f"`method`={method!r} does not support `bounds`; use 'trf'.")
     if K and X0 is not None:
         with np.errstate(invalid="ignore"):

@@ -12,6 +12,7 @@ bounds.
 import numpy as np
 
 from .._memo import Memo
+from .._validate import UNBOUNDED
 from .._wrapcache import cached_njit
 from ._model import Model
 
@@ -69,7 +70,7 @@ def bind(f, xdata, ydata, p0, bounds, method, jac, *, batch, inplace=False, pois
     if p0 is None:
         p0 = (guess_rows(f, xdata, ydata) if batch
               else f.guess(xdata, np.asarray(ydata, dtype=float)))
-    if _unbounded(bounds) and method not in ("lm", "gn"):
+    if _unbounded(bounds) and method not in UNBOUNDED:
         bounds = f.bounds
     alloc_free = batch and not poisson
     if jac is None:
