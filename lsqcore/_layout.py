@@ -37,7 +37,8 @@ M, N, METHOD, JAC, LOSS, PHASE, REQ, REQ_K, NFEV, NJEV, NIT, MAX_NFEV, \
 (O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE, O_SCALEINV, O_V,
  O_DV, O_D, O_DIAGH, O_LB, O_UB, O_H, O_RSTEP, O_FDC, O_SV, O_UF, O_W1,
  O_W2, O_RH, O_AG, O_F, O_FNEW, O_FS, O_Z, O_RHO, O_RHONEW, O_J, O_B, O_R,
- O_VV, O_XQ, O_RA, O_TAU, O_TRACE, O_U, O_UFS, O_TYP, O_LSR, O_LSN, S_SIZE) = range(36, 36 + 44)
+ O_VV, O_XQ, O_RA, O_TAU, O_TRACE, O_U, O_UFS, O_TYP, O_LSR, O_LSN, O_GRAM,
+ S_SIZE) = range(36, 36 + 45)
 
 # ---- scalar registers at the start of W ---------------------------------------
 # REL_GRAD: the relative gradient that vetted a tolerance stop (_kernel._vet_tolerance_stop)
@@ -143,8 +144,11 @@ WORKSPACE = (
     ("O_R", ("n", "n"), DENSE, EMPTY, "triangular factor R of J_h (or of [J_h; diag])", ""),
     ("O_VV", ("n", "n"), DENSE, EMPTY, "right singular vectors V of R", ""),
     ("O_XQ", ("g", "n"), ALWAYS, EMPTY, "the difference points, one row per group", ""),
-    ("O_U", ("n", "n"), DENSE, EMPTY, "left singular vectors U of R", ""),
+    ("O_U", ("n", "n"), DENSE, EMPTY, "left singular vectors U of R",
+     "R^-1 of the Gram route's condition test while a Jacobian is factored"),
     ("O_RA", ("n", "2n"), DENSE, EMPTY, "[R; diag(sqrt(c))] by columns (augmented QR)", ""),
+    ("O_GRAM", ("n", "n"), DENSE, EMPTY,
+     "Gram matrix J^T J of the current (loss-scaled) J, upper triangle", ""),
     ("O_TAU", ("2n", "1"), ALWAYS, EMPTY, "Householder coefficients", ""),
     ("O_LSR", ("3", "m+n"), LSMR, EMPTY,
      "LSMR's right-hand side and its two vectors of the operator's rows (m, or m + n for"

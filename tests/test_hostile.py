@@ -495,6 +495,8 @@ def test_nan_gradient_fails_the_gtol_test(method):
           np.array(int_options(L.METHOD_CODES[method], L.JAC_2POINT, 0, 100, 0, 0)))
     W[L.COST] = 2.0
     W[S[L.O_J]:S[L.O_J] + m * n] = 1.0
+    # the kernel forms J^T J with g when J is evaluated (lsqcore._gram)
+    W[S[L.O_GRAM]:S[L.O_GRAM] + n * n] = np.full((n, n), float(m)).ravel()
     g = W[S[L.O_G]:S[L.O_G] + n]
     g[:] = [0.0, np.nan]
     mod = {"trf": trf, "lm": lm, "gn": gn, "dogbox": dogbox}[method]

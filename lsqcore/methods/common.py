@@ -4,7 +4,9 @@ import math
 from .._jit import kernel_jit, hook_jit
 from .._csc_entry import sparse_op, COLUMN_NORMS
 from .._layout import (vec, mat, M, N, SPARSE, O_J, O_B, O_R, O_RA, O_TAU, O_W1, O_W2,
-                       O_FNEW, O_FS, O_SV, O_VV, O_UF, O_UFS, O_U, SVD_READY)
+                       O_FNEW, O_FS, O_SV, O_VV, O_UF, O_UFS, O_U, O_G, O_GRAM,
+                       SVD_READY)
+from .._gram import gram_factor
 from .._linalg import (householder_qr_qt, copy_r, jacobi_svd, EPS,
                        well_conditioned, back_substitute, solve_trust_region,
                        pinv_step, dot_range)
@@ -12,30 +14,36 @@ from .._linalg import (householder_qr_qt, copy_r, jacobi_svd, EPS,
 
 @kernel_jit
 def factor_scaled_jacobian(W, S, d, diag, augmented):
-    """QR of ``J_h = J diag(d)``, optionally stacked on ``diag(sqrt(diag))``.
+    """``R`` and ``uf`` of ``J_h = J diag(d)``, optionally stacked on ``diag(sqrt(diag))``.
 
     Writes the triangular factor ``R`` and ``uf = (Q^T f_s)[:n]`` (``f_s``
     padded with zeros for the augmented rows); the SVD of ``R`` is computed
     later, only if a step needs it (:func:`ensure_svd`).  The Jacobian itself
     is left untouched; the scaled copy is factored in the work matrix ``B``.
+    A well-conditioned ``J_h`` is factored through its Gram matrix
+    (:mod:`lsqcore._gram`), any other by Householder QR.
     """
     m = S[M]
     n = S[N]
+    R = mat(W, S, O_R, n, n)
+    uf = vec(W, S, O_UF, n)
+    S[SVD_READY] = 0
+    if gram_factor(mat(W, S, O_GRAM, n, n), vec(W, S, O_G, n), d, diag, augmented, m, R, uf,
+                   mat(W, S, O_U, n, n)):
+        return
     J = mat(W, S, O_J, m, n)
     Bt = mat(W, S, O_B, n, m)          # J_h stored by columns
     for j in range(n):              # row by row of Bt: contiguous stores
         dj = d[j]
         for i in range(m):
             Bt[j, i] = J[i, j] * dj
+    fs = vec(W, S, O_FS, m)
     tau = vec(W, S, O_TAU, 2 * n)
     qtf = vec(W, S, O_FNEW, m)      # f_new is free between trials: use it
-    fs = vec(W, S, O_FS, m)
     for i in range(m):
         qtf[i] = fs[i]
     householder_qr_qt(Bt, tau, qtf)
-    R = mat(W, S, O_R, n, n)
     copy_r(Bt, R)
-    uf = vec(W, S, O_UF, n)
     for i in range(n):
         uf[i] = qtf[i] if i < m else 0.0
     if augmented:
@@ -53,7 +61,6 @@ def factor_scaled_jacobian(W, S, d, diag, augmented):
         copy_r(At, R)
         for i in range(n):
             uf[i] = b[i]
-    S[SVD_READY] = 0
 
 
 @kernel_jit
@@ -140,12 +147,17 @@ def column_norms(J, out):
 @hook_jit
 def jac_column_norms(W, S):
     """``||J e_j||`` into the first n entries of ``W1``, which it returns; ``J``
-    dense or compressed-column (through :mod:`lsqcore._csc_entry`)."""
-    norms = vec(W, S, O_W1, S[N])
+    dense (the square roots of its Gram matrix's diagonal, formed with ``g``
+    when ``J`` was evaluated) or compressed-column (through
+    :mod:`lsqcore._csc_entry`)."""
+    n = S[N]
+    norms = vec(W, S, O_W1, n)
     if S[SPARSE]:
         sparse_op(W, S, COLUMN_NORMS, 0, 0)
     else:
-        column_norms(mat(W, S, O_J, S[M], S[N]), norms)
+        G = mat(W, S, O_GRAM, n, n)
+        for j in range(n):
+            norms[j] = math.sqrt(G[j, j])
     return norms
 
 

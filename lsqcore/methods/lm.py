@@ -40,15 +40,15 @@ K. Levenberg, Q. Appl. Math. 2, 1944.  D. W. Marquardt, SIAM J. Appl. Math. 11, 
 import math
 
 from .._jit import kernel_jit, hook_jit
-from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST,
+from .._layout import (vec, mat, N, JAC_SCALE, FIRST,
                        O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
-                       O_SCALEINV, O_R, O_W1, O_J, O_D,
+                       O_SCALEINV, O_R, O_W1, O_D,
                        GTOL, G_TEST, DELTA, ALPHA, COST, COST_NEW, ACTRED,
                        PRERED, RATIO, STEP_NORM, STEP_H_NORM, G_NORM, X_NORM,
                        DIRDER, PNORM, REL_ACTRED, REL_PRERED)
 from .._linalg import quadratic, norm_r, norm2, max_nan
 from .._stopping import check_termination_more, cosine_gtol_reached
-from .common import factor_scaled_jacobian, trust_region_step, scale_from_norms, column_norms
+from .common import factor_scaled_jacobian, trust_region_step, scale_from_norms, jac_column_norms
 
 # The constants of More (1978) as MINPACK's ``lmder``/``lmpar`` use them.
 #: a trial is taken when ``rho = actred / prered >= ACCEPT_RATIO`` (``p0001``)
@@ -78,12 +78,9 @@ GN_FACTOR = 1.1
 @kernel_jit
 def gtol_test(W, S):
     """Largest cosine between ``f`` and a column of ``J`` is at most ``gtol``."""
-    m = S[M]
     n = S[N]
-    J = mat(W, S, O_J, m, n)
     g = vec(W, S, O_G, n)
-    cn = vec(W, S, O_W1, n)
-    column_norms(J, cn)
+    cn = jac_column_norms(W, S)
     fnorm = math.sqrt(2.0 * W[COST])
     gnorm = 0.0
     if fnorm > 0.0:

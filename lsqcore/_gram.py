@@ -1,0 +1,199 @@
+r"""The triangular factor of a well-conditioned Jacobian from its Gram matrix.
+
+Every step of the trust-region methods is computed from ``R`` and ``uf``,
+where (with ``J_h`` the scaled Jacobian, ``C`` a non-negative diagonal that
+only trf's bound term makes non-zero, and ``f_s`` the residuals)
+
+.. math::
+
+    \begin{bmatrix} J_h \\ C^{1/2} \end{bmatrix} = Q R, \qquad
+    uf = \left(Q^T \begin{bmatrix} f_s \\ 0 \end{bmatrix}\right)_{1:n}.
+
+Nothing downstream uses ``Q`` itself (:mod:`lsqcore._linalg`).  Both follow
+from the Gram matrix and the gradient alone: ``R^T R = J_h^T J_h + C`` and
+``R^T uf = J_h^T f_s``, so ``R`` is the Cholesky factor of ``G = J_h^T J_h
++ C`` (unique with a positive diagonal; Householder's ``R`` differs from it
+only in the signs of its rows, and ``uf`` in the same signs, which no
+quantity the methods use depends on) and ``uf`` one forward substitution.
+
+The Gram matrix of the unscaled Jacobian, ``J^T J``, is formed once per
+Jacobian, together with ``g = J^T f_s`` which the methods need anyway
+(:func:`gram`, called when ``J`` is evaluated); the column norms ``||J
+e_j||`` (the ``gtol`` cosine, ``x_scale='jac'``) are the square roots of its
+diagonal, and the scaled ``G = D J^T J D + C`` of every factorisation is
+``n^2`` products away.  That is ``m n (n + 3) / 2`` multiply-adds in
+independent dot products per Jacobian, where the Householder route spends
+``2 m n^2`` in dependent sweeps, plus the column norms and ``g`` again.
+
+The price is accuracy: forming ``G`` commits an error of about ``m eps
+||J_h||^2`` (Higham 2002, sec. 20.4) and Cholesky is backward stable for it
+(Higham 2002, thm. 10.3), so the computed ``R`` carries a relative error of
+about ``(m + n) eps kappa(R)^2``, where the QR route's is ``eps kappa(R)``.
+This route is therefore taken only when that bound, with ``kappa`` the
+Frobenius condition number ``||R||_F ||R^{-1}||_F`` (an upper bound on the
+2-norm one, computed exactly from the explicit inverse), is at most
+``GRAM_RTOL``: every ``R`` it returns is then the QR route's to ten digits,
+and any other Jacobian (ill-conditioned, rank-deficient, with a zero
+column, with fewer rows than columns, non-finite) goes to Householder QR as
+before.  The steps, predicted reductions and radii computed from ``R``
+change at that level; the answers are set by ``f`` and ``J`` at the
+solution, not by ``R``.  (The Jacobi SVD of :mod:`lsqcore._linalg`, whose
+relative accuracy in the small singular values the ill-conditioned problems
+need, is never fed a Gram-route ``R`` of such a problem.)
+
+References
+----------
+N. J. Higham, "Accuracy and Stability of Numerical Algorithms", 2nd ed.,
+SIAM, 2002, ch. 10 (Cholesky) and ch. 20 (the normal equations).
+A. Bjorck, "Numerical Methods for Least Squares Problems", SIAM, 1996, sec. 2.2.
+"""
+import math
+
+from numba import njit
+
+from ._jit import kernel_jit
+from ._linalg import EPS, dot_range
+
+#: the Gram route is taken when its error bound ``(m + n) eps kappa_F(R)^2``
+#: is at most this (``kappa_F <= 120`` for a 25 x 5 Jacobian, ``<= 20`` for
+#: 1000 x 4; the model library's well-posed fits sit at 5 to 15)
+GRAM_RTOL = 1e-10
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _dot2(a, b0, b1, hi):
+    """``(a . b0, a . b1)`` over ``[0, hi)`` in one sweep, four chains each
+    (the sums of :func:`lsqcore._linalg.dot_range`, bit for bit)."""
+    c0 = c1 = c2 = c3 = 0.0
+    e0 = e1 = e2 = e3 = 0.0
+    i = 0
+    while i + 4 <= hi:
+        c0 += a[i] * b0[i]
+        c1 += a[i + 1] * b0[i + 1]
+        c2 += a[i + 2] * b0[i + 2]
+        c3 += a[i + 3] * b0[i + 3]
+        e0 += a[i] * b1[i]
+        e1 += a[i + 1] * b1[i + 1]
+        e2 += a[i + 2] * b1[i + 2]
+        e3 += a[i + 3] * b1[i + 3]
+        i += 4
+    while i < hi:
+        c0 += a[i] * b0[i]
+        e0 += a[i] * b1[i]
+        i += 1
+    return (c0 + c1) + (c2 + c3), (e0 + e1) + (e2 + e3)
+
+
+@kernel_jit
+def gram(At, b, G, c):
+    """Upper triangle of ``G = A^T A`` (zero below) and ``c = A^T b``, ``A``
+    stored by columns (row ``j`` of ``At`` is column ``j``); two dot products
+    per sweep of a column (the gradient is the partner of a column left
+    without one).  ``G[j, j]`` and ``c`` are :func:`lsqcore._linalg.dot_range`'s
+    sums, bit for bit."""
+    cols, rows = At.shape
+    for a in range(cols):
+        x = At[a]
+        k = a
+        while k + 2 <= cols:
+            G[a, k], G[a, k + 1] = _dot2(x, At[k], At[k + 1], rows)
+            k += 2
+        if k < cols:
+            G[a, k], c[a] = _dot2(x, At[k], b, rows)
+        else:
+            c[a] = dot_range(x, b, 0, rows)
+        for k in range(a):
+            G[a, k] = 0.0
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _cholesky_solve(R, c):
+    """``R <- chol(R)`` (upper, ``R^T R`` the input's upper triangle) and
+    ``c <- R^{-T} c``, in place.  False at a pivot that is not positive and
+    finite (``G`` singular, indefinite in rounding, or not finite)."""
+    n = R.shape[0]
+    for j in range(n):
+        s = R[j, j]
+        for k in range(j):
+            s -= R[k, j] * R[k, j]
+        if not (0.0 < s < math.inf):
+            return False
+        r = math.sqrt(s)
+        R[j, j] = r
+        ri = 1.0 / r
+        for q in range(j + 1, n):
+            t = R[j, q]
+            for k in range(j):
+                t -= R[k, j] * R[k, q]
+            R[j, q] = t * ri
+        t = c[j]
+        for k in range(j):
+            t -= R[k, j] * c[k]
+        c[j] = t * ri
+    return True
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _kappa_f2(R, Ri):
+    """``kappa_F(R)^2 = ||R||_F^2 ||R^{-1}||_F^2``, the inverse formed in ``Ri``
+    (upper triangular, column by column from the bottom)."""
+    n = R.shape[0]
+    nr = 0.0
+    ni = 0.0
+    for j in range(n - 1, -1, -1):
+        d = 1.0 / R[j, j]
+        Ri[j, j] = d
+        for q in range(j + 1, n):
+            t = 0.0
+            for k in range(j + 1, q + 1):
+                t += R[j, k] * Ri[k, q]
+            Ri[j, q] = -t * d
+        for q in range(j, n):
+            nr += R[j, q] * R[j, q]
+            ni += Ri[j, q] * Ri[j, q]
+    return nr * ni
+
+
+@kernel_jit
+def gram_factor(G, g, d, C, shifted, m, R, uf, Ri):
+    """``R`` and ``uf`` of ``[J D; C^(1/2)]`` (``shifted``) or of ``J D``, ``D =
+    diag(d)``, by the Gram route, when its error bound allows (see the module
+    docstring).
+
+    Parameters
+    ----------
+    G : ndarray, shape (n, n)
+        Upper triangle of ``J^T J`` (:func:`gram`).
+    g : ndarray, shape (n,)
+        ``J^T f_s``.
+    d, C : ndarray, shape (n,)
+        The column scaling; the non-negative diagonal added when ``shifted``.
+    m : int
+        Rows of ``J`` (for the error bound).
+    R, Ri : ndarray, shape (n, n)
+        Output: the upper-triangular factor (zero below the diagonal);
+        scratch for its inverse.
+    uf : ndarray, shape (n,)
+        Output: ``R^{-T} D J^T f_s``.
+
+    Returns
+    -------
+    bool
+        True when ``R`` and ``uf`` were produced; False leaves them
+        undefined and the caller factors by Householder QR.
+    """
+    n = R.shape[0]
+    if m < n:
+        return False
+    for a in range(n):
+        da = d[a]
+        for k in range(a):
+            R[a, k] = 0.0
+        for k in range(a, n):
+            R[a, k] = (da * d[k]) * G[a, k]
+        uf[a] = da * g[a]
+        if shifted:
+            R[a, a] += C[a]
+    if not _cholesky_solve(R, uf):
+        return False
+    return _kappa_f2(R, Ri) * (m + n) * EPS <= GRAM_RTOL
