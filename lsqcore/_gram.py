@@ -106,54 +106,6 @@ def gram(At, b, G, c):
             G[a, k] = 0.0
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def _cholesky_solve(R, c):
-    """``R <- chol(R)`` (upper, ``R^T R`` the input's upper triangle) and
-    ``c <- R^{-T} c``, in place.  False at a pivot that is not positive and
-    finite (``G`` singular, indefinite in rounding, or not finite)."""
-    n = R.shape[0]
-    for j in range(n):
-        s = R[j, j]
-        for k in range(j):
-            s -= R[k, j] * R[k, j]
-        if not (0.0 < s < math.inf):
-            return False
-        r = math.sqrt(s)
-        R[j, j] = r
-        ri = 1.0 / r
-        for q in range(j + 1, n):
-            t = R[j, q]
-            for k in range(j):
-                t -= R[k, j] * R[k, q]
-            R[j, q] = t * ri
-        t = c[j]
-        for k in range(j):
-            t -= R[k, j] * c[k]
-        c[j] = t * ri
-    return True
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _kappa_f2(R, Ri):
-    """``kappa_F(R)^2 = ||R||_F^2 ||R^{-1}||_F^2``, the inverse formed in ``Ri``
-    (upper triangular, column by column from the bottom)."""
-    n = R.shape[0]
-    nr = 0.0
-    ni = 0.0
-    for j in range(n - 1, -1, -1):
-        d = 1.0 / R[j, j]
-        Ri[j, j] = d
-        for q in range(j + 1, n):
-            t = 0.0
-            for k in range(j + 1, q + 1):
-                t += R[j, k] * Ri[k, q]
-            Ri[j, q] = -t * d
-        for q in range(j, n):
-            nr += R[j, q] * R[j, q]
-            ni += Ri[j, q] * Ri[j, q]
-    return nr * ni
-
-
 @kernel_jit
 def gram_factor(G, g, d, C, shifted, m, R, uf, Ri):
     """``R`` and ``uf`` of ``[J D; C^(1/2)]`` (``shifted``) or of ``J D``, ``D =
@@ -185,15 +137,44 @@ def gram_factor(G, g, d, C, shifted, m, R, uf, Ri):
     n = R.shape[0]
     if m < n:
         return False
-    for a in range(n):
-        da = d[a]
-        for k in range(a):
-            R[a, k] = 0.0
-        for k in range(a, n):
-            R[a, k] = (da * d[k]) * G[a, k]
-        uf[a] = da * g[a]
+    # Up-looking Cholesky of G = D J^T J D + C: step i completes column i of R
+    # (row i of L = R^T) from the columns before it, then uf[i], then row i of
+    # L^{-1} (held in Ri, lower triangle), so ||R||_F^2 and ||R^{-1}||_F^2
+    # accumulate in the same sweep; the reciprocal of each pivot is kept on
+    # Ri's diagonal and is the only division.
+    nr = 0.0
+    ni = 0.0
+    for i in range(n):
+        di = d[i]
+        for k in range(i):
+            t = (d[k] * di) * G[k, i]
+            for p in range(k):
+                t -= R[p, i] * R[p, k]
+            R[k, i] = t * Ri[k, k]
+            R[i, k] = 0.0
+        s = (di * di) * G[i, i]
         if shifted:
-            R[a, a] += C[a]
-    if not _cholesky_solve(R, uf):
-        return False
-    return _kappa_f2(R, Ri) * (m + n) * EPS <= GRAM_RTOL
+            s += C[i]
+        u = di * g[i]
+        for p in range(i):
+            s -= R[p, i] * R[p, i]
+            u -= R[p, i] * uf[p]
+        if not (0.0 < s < math.inf):
+            return False            # G singular, indefinite in rounding, or not finite
+        r = math.sqrt(s)
+        ri = 1.0 / r
+        R[i, i] = r
+        Ri[i, i] = ri
+        uf[i] = u * ri
+        nr += s
+        ni += ri * ri
+        for p in range(i):
+            nr += R[p, i] * R[p, i]
+        for k in range(i):
+            t = 0.0
+            for p in range(k, i):
+                t += R[p, i] * Ri[p, k]
+            t = -t * ri
+            Ri[i, k] = t
+            ni += t * t
+    return nr * ni * (m + n) * EPS <= GRAM_RTOL
