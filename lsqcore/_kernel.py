@@ -511,7 +511,8 @@ def _fd_request(W, S, stage):
 
 @_phase
 def _jacobian_done(W, S):
-    """Phase ``PH_JAC_DONE``: vet ``J``, scale it for the loss and form ``g = J^T f_s``.
+    """Phase ``PH_JAC_DONE``: vet ``J``, scale it for the loss and form ``g = J^T f_s``
+    (with ``J^T J`` when ``J`` is dense).
     Returns a request (or ``REQ_DONE``), or 0 to go on."""
     m = S[L.M]
     n = S[L.N]

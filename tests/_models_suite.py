@@ -286,6 +286,70 @@ def test_every_entry_point_gives_the_same_fit():
                                rtol=1e-10)
 
 
+@pytest.mark.parametrize("name, method", [("exponential", "lm"), ("gaussian", "trf"),
+                                          ("voigt", "trf"), ("gaussian2d", "lm"),
+                                          ("sum", "trf")])
+def test_batch_fuses_values_and_jacobian_bitwise(name, method):
+    """A library model's batch evaluates ``f`` and ``J`` in one pass at every
+    trial and keeps ``J`` for the acceptance (batch/_model.py, ``fused``):
+    every row is bitwise the run of the separate in-place forms, on two
+    threads, with rejected trials (bounds, trf), NaN-compacted rows (some
+    with fewer than n + 2 points, which are not kept) and two predictors."""
+    rng = np.random.default_rng(3)
+    if name == "sum":
+        model = M.gaussian + M.linear
+        x = np.linspace(-3, 3, 40)
+        p = np.array([1.0, 0.2, 0.6, 0.1, 0.3])
+        Y = np.array([model.f(x, *(p * rng.uniform(0.8, 1.2, 5))) for _ in range(30)])
+        p0 = np.tile(p * 1.15, (30, 1))
+    else:
+        model = M.LIBRARY[name]
+        x, y, p = _data(name)
+        Y = y + 0.05 * np.abs(y).max() * rng.standard_normal((30, y.size))
+        p0 = None
+    X = x[None] if model.predictors == 2 else x
+    Y[1, 2:] = np.nan                             # two points left: not solvable
+    Y[2, model.n + 1:] = np.nan                   # n + 1 points: f and J apart
+    Y[3, ::3] = np.nan
+    P0 = p0 if p0 is not None else curve_fit_batch(model, X, Y[:1]).x.repeat(30, axis=0) * 1.1
+    bounds = (-np.inf, np.inf) if method == "lm" else model.bounds
+    kw = dict(p0=P0, method=method, nan_policy="omit", threads=2, progress=False)
+    fused = curve_fit_batch(model, X, Y, bounds=bounds, **kw)
+    apart = curve_fit_batch(model.f_inplace, X, Y, jac=model.jac_inplace, inplace=True,
+                            bounds=bounds, **kw)
+    for field in ("x", "cost", "nfev", "njev", "nit", "status"):
+        np.testing.assert_array_equal(getattr(fused, field), getattr(apart, field), field)
+    assert fused.success.sum() >= 25
+
+
+def test_fused_pair_keeps_j_only_for_its_point_and_row():
+    """The memoising pair on its own: ``J`` at the point ``f`` was evaluated at
+    is the kept one; another point, another row or another length is
+    evaluated afresh, and all equal the separate forms' bits."""
+    from lsqcore.batch._model import curve_fit_inplace
+    model = M.gaussian
+    res, jw = curve_fit_inplace(model.f_inplace, 3, model.jac_inplace, fused=model.fj_inplace)
+    x = np.linspace(-2, 2, 9)
+    Y = np.vstack([model.f(x, 1.0, 0.1, 0.7), model.f(x, 1.2, 0.0, 0.5)])
+    w = np.linspace(0.5, 1.5, 9)
+    jc = np.zeros((9, 4))
+    p = np.array([1.1, 0.05, 0.6])
+    out = np.empty(9)
+    res(p, out, x, Y[0], w, jc)
+    np.testing.assert_array_equal(out, (model.f(x, *p) - Y[0]) * w)
+
+    def ref(p, m=9):
+        return w[:m, None] * model.jac(x[:m], *p)
+    for q, y, m in ((p, Y[0], 9), (p + 1e-9, Y[0], 9), (p, Y[1], 9), (p, Y[0], 7)):
+        J = np.full((m, 3), np.nan)
+        jw(q, J, x, y, w, jc)
+        np.testing.assert_array_equal(J, ref(q, m))
+    res(p, out[:4], x, Y[0], w, jc)                  # fewer than n + 2 points: nothing kept
+    J = np.empty((4, 3))
+    jw(p, J, x, Y[0], w, jc)
+    np.testing.assert_array_equal(J, ref(p, 4))
+
+
 def test_two_predictor_batch_and_report_names():
     x, _, p = _data("gaussian2d")
     rng = np.random.default_rng(5)

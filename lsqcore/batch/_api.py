@@ -795,6 +795,7 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
                  inplace=inplace, threads=threads, progress=progress,
                  return_pcov=return_pcov, return_stderr=return_stderr, device=device,
                  dtype=dtype, estimator=estimator, **kwargs))
+    model = f if isinstance(f, Model) else None
     f, jac, p0, bounds, inplace = bind(f, xdata, ydata, p0, bounds, method, jac,
                                        batch=True, inplace=inplace, poisson=poisson)
     kwargs = _solver_kwargs(kwargs)
@@ -862,8 +863,16 @@ def curve_fit_batch(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     if inplace or on_gpu:
         # one in-place residual for both devices: the GPU evaluates an ordinary
         # (elementwise) model point by point as a scalar device function
+        # a library model on the CPU: values and Jacobian from one pass at every
+        # trial, the Jacobian kept for its acceptance (in the thread's scratch)
+        fused = (model.fj_inplace if model is not None and inplace and not on_gpu
+                 and jac is model.jac_inplace else None)
         residual, jacobian = curve_fit_inplace(f, n, jac if callable(jac) else None,
-                                               elementwise=not inplace, xt=multi)
+                                               elementwise=not inplace, xt=multi, fused=fused)
+        if fused is not None:
+            t = _check_threads(threads)
+            args += (np.zeros((t, m, n + 1)),)
+            flags += (SCRATCH,)
         fun = InPlace(residual, m)
         jac = InPlace(jacobian, m) if callable(jac) else jac
     else:

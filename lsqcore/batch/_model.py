@@ -167,7 +167,7 @@ def inplace_residual(fun, nargs, jac=None, jac_inplace=False):
     return _INPLACE_CACHE.build(("ls", fun, int(nargs), jac, bool(jac_inplace)), build)
 
 
-def curve_fit_inplace(model, n, jac=None, elementwise=False, xt=False):
+def curve_fit_inplace(model, n, jac=None, elementwise=False, xt=False, fused=None):
     """curve_fit's residual in the in-place form, for the CPU and the GPU.
 
     ``residual(p, out, x, y, w)`` writes ``(f(x, *p) - y) * w`` into ``out``
@@ -193,7 +193,23 @@ def curve_fit_inplace(model, n, jac=None, elementwise=False, xt=False):
         ``x`` is a row of several predictors stored point-major, ``(m, k)``;
         the model receives its first ``m`` points transposed, scipy's
         ``(k, m)`` (CPU only).
+    fused : numba dispatcher, optional
+        ``fused(x, p0, ..., p_{n-1}, out, J)``, the model's values and
+        Jacobian from one pass (a library model's ``fj_inplace``; CPU
+        only).  The pair then takes two more arguments, the thread's scratch
+        ``jc`` (m, n) and ``pc`` (1, n + 2): ``residual`` evaluates both at
+        every point it is called at and keeps ``J`` in ``jc``, with the point,
+        ``m`` and the address of the row's ``y`` in ``pc``; ``jacobian`` at
+        the same point of the same row (the kernel asks for ``J`` where it
+        accepted the last trial, so always, but it checks) only weights the
+        kept ``J``.  The values are the same bits as the separate forms'
+        (one ``point`` function, the same operations); a model evaluation
+        per iteration is saved, and the ``J`` of a rejected trial is wasted.
     """
+    if fused is not None:
+        return _INPLACE_CACHE.build(("cf-fused", model, int(n), jac, fused, bool(xt)),
+                                    lambda: _fused_pair(n, jac, fused, xt))
+
     def build():
         # plain p[j] (no ``.real``: this source is also compiled for the GPU);
         # no driver types it with complex parameters (jac='cs' is refused for
@@ -223,3 +239,39 @@ def curve_fit_inplace(model, n, jac=None, elementwise=False, xt=False):
                           "            J[i, j] = w[i] * J[i, j]\n", "_cf_jacobian", glb)
         return res, jw
     return _INPLACE_CACHE.build(("cf", model, int(n), jac, bool(elementwise), bool(xt)), build)
+
+
+def _fused_pair(n, jac, fused, xt):
+    """The memoising residual/Jacobian pair of :func:`curve_fit_inplace`: the
+    thread's scratch ``jc`` (m, n + 1) keeps ``J`` in its first ``n`` columns
+    and the point, ``m`` and the address of ``y`` down its last column (rows
+    with fewer than ``n + 2`` points are evaluated separately)."""
+    PR = ", ".join(f"p[{j}]" for j in range(n))
+    T = ".T" if xt else ""
+    glb = {"fused": fused, "jacf": jac}
+    res = _compile("def _cf_residual(p, out, x, y, w, jc):\n"
+                   "    m = out.shape[0]\n"
+                   f"    fused(x[:m]{T}, {PR}, out, jc[:m, :{n}])\n"
+                   "    for i in range(m):\n"
+                   "        out[i] = (out[i] - y[i]) * w[i]\n"
+                   f"    if m >= {n + 2}:\n"
+                   f"        for j in range({n}):\n"
+                   f"            jc[j, {n}] = p[j]\n"
+                   f"        jc[{n}, {n}] = m\n"
+                   f"        jc[{n + 1}, {n}] = y.ctypes.data\n", "_cf_residual", glb)
+    jw = _compile("def _cf_jacobian(p, J, x, y, w, jc):\n"
+                  "    m = J.shape[0]\n"
+                  f"    kept = m >= {n + 2} and jc[{n}, {n}] == m and "
+                  f"jc[{n + 1}, {n}] == y.ctypes.data\n"
+                  f"    for j in range({n}):\n"
+                  f"        kept = kept and jc[j, {n}] == p[j]\n"
+                  "    if not kept:\n"
+                  f"        jacf(x[:m]{T}, {PR}, J)\n"
+                  "        for i in range(m):\n"
+                  f"            for j in range({n}):\n"
+                  "                J[i, j] = w[i] * J[i, j]\n"
+                  "    else:\n"
+                  "        for i in range(m):\n"
+                  f"            for j in range({n}):\n"
+                  "                J[i, j] = w[i] * jc[i, j]\n", "_cf_jacobian", glb)
+    return res, jw

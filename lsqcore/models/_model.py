@@ -16,7 +16,10 @@ over the points:
   names (``curve_fit`` and :func:`lsqcore.fit_report` read them there);
 * ``f_inplace(x, p_0, ..., out)`` and ``jac_inplace(x, p_0, ..., out)``,
   the allocation-free forms of the CPU batch and the GPU (where ``point``
-  is compiled again as a CUDA device function);
+  is compiled again as a CUDA device function), and ``fj_inplace(x, p_0,
+  ..., out, J)``, both from one call of ``point`` per point (the CPU batch
+  evaluates each trial point with it and keeps ``J`` for the step's
+  acceptance: :func:`lsqcore.batch._model.curve_fit_inplace`);
 * ``residual(p, x, y)`` and ``residual_jac(p, x, y)`` for
   :func:`lsqcore.least_squares` (``f - y`` and its Jacobian).
 
@@ -52,7 +55,7 @@ def _compile(src, names, glb):
 
 
 def _source(n, names, predictors):
-    """The source of the six calling forms of a point function ``POINT``."""
+    """The source of the seven calling forms of a point function ``POINT``."""
     P = ", ".join(names)
     T = f"({P},)"
     xi = "_x[_i]" if predictors == 1 else ", ".join(f"_x[{j}, _i]" for j in range(predictors))
@@ -78,6 +81,11 @@ def _source(n, names, predictors):
         "    for _i in range(_J.shape[0]):\n"
         f"        _g = POINT({xi}, {T})[1]\n"
         f"{fill}"
+        f"def fj_inplace(_x, {P}, _out, _J):\n"
+        "    for _i in range(_out.shape[0]):\n"
+        f"        _v, _g = POINT({xi}, {T})\n"
+        "        _out[_i] = _v\n"
+        f"{fill}"
         "def residual(_p, _x, _y):\n"
         "    _out = np.empty(_y.shape[0])\n"
         "    for _i in range(_out.shape[0]):\n"
@@ -91,7 +99,7 @@ def _source(n, names, predictors):
         "    return _J\n")
 
 
-_FORMS = ("f", "f_inplace", "jac", "jac_inplace", "residual", "residual_jac")
+_FORMS = ("f", "f_inplace", "jac", "jac_inplace", "fj_inplace", "residual", "residual_jac")
 
 
 def _build(point, names, predictors):
@@ -138,7 +146,7 @@ class Model:
 
     Attributes
     ----------
-    f, jac, f_inplace, jac_inplace, residual, residual_jac : dispatchers
+    f, jac, f_inplace, jac_inplace, fj_inplace, residual, residual_jac : dispatchers
         The generated calling forms (module docstring).
     n : int
         Number of parameters.
@@ -174,6 +182,7 @@ class Model:
     jac = property(lambda self: self._form("jac"))
     f_inplace = property(lambda self: self._form("f_inplace"))
     jac_inplace = property(lambda self: self._form("jac_inplace"))
+    fj_inplace = property(lambda self: self._form("fj_inplace"))
     residual = property(lambda self: self._form("residual"))
     residual_jac = property(lambda self: self._form("residual_jac"))
 
