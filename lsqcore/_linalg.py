@@ -568,10 +568,16 @@ def dot_r(R, a, b):
 @kernel_jit
 def quadratic(R, g, p):
     """The Gauss-Newton model ``q(p) = g.p + 0.5 ||J p||^2`` with ``||J p|| = ||R p||``."""
+    return quadratic_from(g, p, norm_r(R, p))
+
+
+@kernel_jit
+def quadratic_from(g, p, Jp2):
+    """:func:`quadratic` with ``||J p||^2`` already known."""
     gp = 0.0
     for j in range(p.shape[0]):
         gp += g[j] * p[j]
-    return gp + 0.5 * norm_r(R, p)
+    return gp + 0.5 * Jp2
 
 
 @kernel_jit

@@ -46,7 +46,7 @@ from .._layout import (vec, mat, N, JAC_SCALE, FIRST,
                        GTOL, G_TEST, DELTA, ALPHA, COST, COST_NEW, ACTRED,
                        PRERED, RATIO, STEP_NORM, STEP_H_NORM, G_NORM, X_NORM,
                        DIRDER, PNORM, REL_ACTRED, REL_PRERED)
-from .._linalg import quadratic, norm_r, norm2, max_nan
+from .._linalg import quadratic_from, norm_r, norm2, max_nan
 from .._stopping import check_termination_more, cosine_gtol_reached
 from .common import factor_scaled_jacobian, trust_region_step, scale_from_norms, jac_column_norms
 
@@ -146,10 +146,10 @@ def compute_step(W, S):
     W[STEP_H_NORM] = pnorm
     if S[FIRST] == 1:
         W[DELTA] = min(W[DELTA], pnorm)
-    W[PRERED] = -quadratic(R, vec(W, S, O_GH, n), step_h)
+    Jp2 = norm_r(R, step_h)         # ||J_h p||^2, once for both quantities
+    W[PRERED] = -quadratic_from(vec(W, S, O_GH, n), step_h, Jp2)
     fnorm2 = 2.0 * W[COST]
-    W[DIRDER] = -(norm_r(R, step_h) + W[ALPHA] * pnorm * pnorm) / fnorm2 \
-        if fnorm2 > 0.0 else 0.0
+    W[DIRDER] = -(Jp2 + W[ALPHA] * pnorm * pnorm) / fnorm2 if fnorm2 > 0.0 else 0.0
 
 
 # ---- the step/radius seam (see lsqcore._method) -----------------------------------
