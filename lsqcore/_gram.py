@@ -60,6 +60,15 @@ from ._linalg import EPS, dot_range
 GRAM_RTOL = 1e-10
 
 
+@kernel_jit
+def gram_possible(m, n):
+    """Whether the Gram route can pass its bound for some ``m x n`` Jacobian:
+    ``kappa_F(R) >= n`` always (``n = trace(R R^-1) <= ||R||_F ||R^-1||_F``),
+    so for ``n^2 (m + n) eps > GRAM_RTOL`` it never can (``m`` above 7 000 for
+    ``n = 8``, 28 000 for ``n = 4``) and ``J^T J`` is not formed at all."""
+    return m >= n and n * n * (m + n) * EPS <= GRAM_RTOL
+
+
 @njit(cache=True, error_model="numpy", inline="always")
 def _dot2(a, b0, b1, hi):
     """``(a . b0, a . b1)`` over ``[0, hi)`` in one sweep, four chains each
@@ -135,7 +144,7 @@ def gram_factor(G, g, d, C, shifted, m, R, uf, Ri):
         undefined and the caller factors by Householder QR.
     """
     n = R.shape[0]
-    if m < n:
+    if not gram_possible(m, n):
         return False
     # Up-looking Cholesky of G = D J^T J D + C: step i completes column i of R
     # (row i of L = R^T) from the columns before it, then uf[i], then row i of

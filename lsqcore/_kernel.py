@@ -31,7 +31,7 @@ from numba import njit, cfunc, carray, types
 
 from . import _layout as L
 from ._jit import kernel_jit, hook_jit
-from ._linalg import EPS
+from ._linalg import EPS, dot_range
 from ._layout import vec, mat
 from ._log import first_use, KERNEL_MESSAGE
 from ._loss import (LINEAR, CALLABLE, evaluate_rho, callable_loss_input,
@@ -40,7 +40,7 @@ from ._jacobian import fd_steps, fd_points, fd_assemble, cs_steps
 from ._csc_entry import (sparse_op, POINTS, ASSEMBLE, WIDEN, ZERO_COLUMNS, GRADIENT,
                          ABS_TIMES)
 from .methods.common import jac_column_norms
-from ._gram import gram
+from ._gram import gram, gram_possible
 from ._status import (FLAT, RUNNING, GTOL, MAX_NFEV, NONFINITE_JAC, IMPROPER_INPUT,
                       NONSTATIONARY, FTOL, XTOL, FTOL_XTOL)
 from ._stopping import (record, record_only, record_gtol, G_FLAT, NFEV, J_NONFINITE,
@@ -540,14 +540,18 @@ def _jacobian_done(W, S):
                 scale_irls(J, f, mat(W, S, L.O_RHO, 3, m), f_s)
             else:
                 scale_for_loss(J, f, mat(W, S, L.O_RHO, 3, m), f_s)
-        # g = J^T f_s with the Gram matrix J^T J (lsqcore._gram: the column
-        # norms and, when J is well conditioned, R come from it), on J's
-        # columns copied to B (free until the factorisation)
-        Bt = mat(W, S, L.O_B, n, m)
-        for j in range(n):
-            for i in range(m):
-                Bt[j, i] = J[i, j]
-        gram(Bt, f_s, mat(W, S, L.O_GRAM, n, n), g)
+        if gram_possible(m, n):
+            # g = J^T f_s with the Gram matrix J^T J (lsqcore._gram: the column
+            # norms and, when J is well conditioned, R come from it), on J's
+            # columns copied to B (free until the factorisation)
+            Bt = mat(W, S, L.O_B, n, m)
+            for j in range(n):
+                for i in range(m):
+                    Bt[j, i] = J[i, j]
+            gram(Bt, f_s, mat(W, S, L.O_GRAM, n, n), g)
+        else:
+            for j in range(n):      # g = J^T f_s, each sum in registers
+                g[j] = dot_range(J[:, j], f_s, 0, m)
     if S[L.NOTIFY]:
         return _request(S, L.REQ_ITER, PH_CHECK)
     S[L.PHASE] = PH_CHECK

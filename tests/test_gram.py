@@ -157,3 +157,19 @@ def test_nist_jacobians_route_by_the_bound(name):
         R0, uf0 = _qr_reference(J * d, f)
         assert np.abs(R - R0).max() <= 10 * GRAM_RTOL * np.abs(R0).max()
         assert np.abs(uf - uf0).max() <= 10 * GRAM_RTOL * np.abs(f).sum()
+
+
+def test_gram_possible_is_the_bound_at_the_best_conditioning():
+    """``kappa_F(R) >= n`` (equality for orthonormal columns), so the route is
+    impossible once ``n^2 (m + n) eps > GRAM_RTOL``: then J^T J is not formed
+    and the column norms come from J itself."""
+    from lsqcore._gram import gram_possible
+    eps = np.finfo(float).eps
+    for n in (1, 3, 4, 8):
+        m_max = int(GRAM_RTOL / (n * n * eps)) - n
+        assert gram_possible(m_max, n) and not gram_possible(m_max + 2, n)
+    assert not gram_possible(3, 4)
+    Q = np.linalg.qr(np.random.default_rng(0).normal(size=(50, 6)))[0]
+    ok, R, _ = _route(Q, np.ones(50))
+    assert ok
+    assert np.linalg.norm(R) * np.linalg.norm(np.linalg.inv(R)) == pytest.approx(6.0, rel=1e-12)

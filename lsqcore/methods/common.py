@@ -6,7 +6,7 @@ from .._csc_entry import sparse_op, COLUMN_NORMS
 from .._layout import (vec, mat, M, N, SPARSE, O_J, O_B, O_R, O_RA, O_TAU, O_W1, O_W2,
                        O_FNEW, O_FS, O_SV, O_VV, O_UF, O_UFS, O_U, O_G, O_GRAM,
                        SVD_READY)
-from .._gram import gram_factor
+from .._gram import gram_factor, gram_possible
 from .._linalg import (householder_qr_qt, copy_r, jacobi_svd, EPS,
                        well_conditioned, back_substitute, solve_trust_region,
                        pinv_step, dot_range)
@@ -148,16 +148,20 @@ def column_norms(J, out):
 def jac_column_norms(W, S):
     """``||J e_j||`` into the first n entries of ``W1``, which it returns; ``J``
     dense (the square roots of its Gram matrix's diagonal, formed with ``g``
-    when ``J`` was evaluated) or compressed-column (through
+    when ``J`` was evaluated, where :func:`lsqcore._gram.gram_possible`) or
+    compressed-column (through
     :mod:`lsqcore._csc_entry`)."""
+    m = S[M]
     n = S[N]
     norms = vec(W, S, O_W1, n)
     if S[SPARSE]:
         sparse_op(W, S, COLUMN_NORMS, 0, 0)
-    else:
+    elif gram_possible(m, n):
         G = mat(W, S, O_GRAM, n, n)
         for j in range(n):
             norms[j] = math.sqrt(G[j, j])
+    else:
+        column_norms(mat(W, S, O_J, m, n), norms)
     return norms
 
 
