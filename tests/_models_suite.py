@@ -240,6 +240,39 @@ def test_guess_ignores_nan_and_rows_are_independent():
 # ---------------------------------------------------------------- sums of models
 
 
+def test_spot_guess_refines_the_moments():
+    """The 2-D Gaussian guesses refine the moments by Guo's weighted
+    log-parabola fit (models/_surfaces.py): on Poisson spots of 500-1500
+    photons on 5 x 5 pixels the guess is within a few per cent of the fit
+    (the moments alone: 8 % on the amplitude), the fits take fewer
+    evaluations than from the true values, and an image that is not a peak
+    falls back to the moments."""
+    rng = np.random.default_rng(11)
+    u, v = np.meshgrid(np.arange(5.0), np.arange(5.0))
+    X = np.vstack([u.ravel(), v.ravel()])
+    T = np.column_stack([rng.uniform(500, 1500, 400), rng.uniform(1.5, 2.5, 400),
+                         rng.uniform(1.5, 2.5, 400), rng.uniform(0.8, 1.2, 400),
+                         rng.uniform(5, 15, 400)])
+    Y = rng.poisson(np.array([M.gaussian2d(X, *p) for p in T])).astype(float)
+    G = np.array([M.gaussian2d.guess(X, y) for y in Y])
+    fit = curve_fit_batch(M.gaussian2d, X[None], Y, method="lm")
+    assert fit.success.all()
+    err = np.median(np.abs(G - fit.x) / np.abs(fit.x), axis=0)
+    assert np.all(err[:4] < [0.02, 0.005, 0.005, 0.02]), err
+    from_truth = curve_fit_batch(M.gaussian2d, X[None], Y, p0=T, method="lm")
+    assert fit.nfev.mean() < from_truth.nfev.mean()
+    Ge = np.array([M.gaussian2d_elliptic.guess(X, y) for y in Y])
+    assert np.median(np.abs(Ge[:, 3] - fit.x[:, 3]) / fit.x[:, 3]) < 0.03
+    # not a peak: one bright pixel (too few points above a fifth of it), a
+    # flat image, a dip: the moments' values, finite
+    for img in (np.where(np.arange(25) == 12, 100.0, 0.0), np.full(25, 3.0),
+                10.0 - np.exp(-((X[0] - 2) ** 2 + (X[1] - 2) ** 2))):
+        g = M.gaussian2d.guess(X, img)
+        assert np.all(np.isfinite(g))
+        assert g[0] == pytest.approx(img.max() - img.min())
+        assert g[4] == img.min()
+
+
 def test_sum_of_models():
     model = M.gaussian + M.gaussian + M.linear
     assert model.param_names == ("gaussian1_amplitude", "gaussian1_center", "gaussian1_sigma",

@@ -18,6 +18,22 @@ amplitude the highest above it, the center the centroid of the pixels
 above the offset and the widths (and, rotated, the orientation
 ``theta = atan2(2 c_uv, c_uu - c_vv) / 2`` and the principal second
 moments) from their second moments.
+
+The circular and elliptic guesses then refine amplitude, center and widths
+by the weighted log-parabola fit of Caruana et al. as weighted by Guo
+(2011): above the offset ``B``, ``ln(f - B)`` is a quadratic in ``(du,
+dv)``, ``c_0 + c_1 du + c_2 dv + c_3 du^2 + c_4 dv^2`` (``c_3 = c_4``
+circular), so a linear least-squares fit of ``ln(y - B)`` over the pixels
+above a fifth of the peak gives ``s_u^2 = -1 / (2 c_3)``, the center
+``u0 + c_1 s_u^2`` and the amplitude; the weights ``(y - B)^2`` undo the
+logarithm's inflation of the noise in faint pixels.  It falls back to the
+moments when the fit is not a peak (fewer points than terms, a singular
+system, a non-negative curvature, a center off the image).  On Poisson
+spots of 500-1500 photons on 5 x 5 pixels the fits then take 4.8
+evaluations from the guess instead of 5.7 (5.0 from the true parameters).
+
+H. Guo, "A simple algorithm for fitting a Gaussian function", IEEE Signal
+Processing Magazine 28(5):134-137, 2011.
 """
 import math
 
@@ -113,14 +129,93 @@ HALF_MOMENT = 1.0 - math.log(2.0) ** 2 / (2.0 * (1.0 - math.log(2.0)))
 
 
 @njit(cache=True, error_model="numpy")
+def _log_parabola(x, y, A, u0, v0, B, k, p):
+    """Guo's weighted fit of ``ln(y - B)`` (module docstring), ``k = 4``
+    (circular) or 5 (elliptic) terms about ``(u0, v0)``; on success ``p`` holds
+    ``(A, u0, v0, s_u, s_v)`` and True is returned."""
+    Nm = np.zeros((k, k))
+    r = np.zeros(k)
+    a = np.empty(k)
+    floor = 0.2 * A
+    count = 0
+    lo_u = hi_u = u0
+    lo_v = hi_v = v0
+    for i in range(y.shape[0]):
+        if not _pixel(x, y, i):
+            continue
+        du, dv = x[0, i] - u0, x[1, i] - v0
+        lo_u, hi_u = min(lo_u, x[0, i]), max(hi_u, x[0, i])
+        lo_v, hi_v = min(lo_v, x[1, i]), max(hi_v, x[1, i])
+        z = y[i] - B
+        if not z > floor:
+            continue
+        count += 1
+        a[0], a[1], a[2] = 1.0, du, dv
+        if k == 4:
+            a[3] = du * du + dv * dv
+        else:
+            a[3], a[4] = du * du, dv * dv
+        w = z * z
+        lz = math.log(z)
+        for q in range(k):
+            r[q] += w * lz * a[q]
+            for t in range(q, k):
+                Nm[q, t] += w * a[q] * a[t]
+    if count <= k:
+        return False
+    for q in range(k):                      # Cholesky of the normal equations
+        for t in range(q):
+            Nm[q, t] = 0.0
+        d = Nm[q, q]
+        for t in range(q):
+            d -= Nm[t, q] * Nm[t, q]
+        if not d > 1e-12 * max(Nm[0, 0], 1e-300):
+            return False
+        d = math.sqrt(d)
+        Nm[q, q] = d
+        for t in range(q + 1, k):
+            e = Nm[q, t]
+            for j in range(q):
+                e -= Nm[j, q] * Nm[j, t]
+            Nm[q, t] = e / d
+        e = r[q]
+        for j in range(q):
+            e -= Nm[j, q] * r[j]
+        r[q] = e / d
+    for q in range(k - 1, -1, -1):
+        e = r[q]
+        for t in range(q + 1, k):
+            e -= Nm[q, t] * r[t]
+        r[q] = e / Nm[q, q]
+    cu = r[3]
+    cv = r[3] if k == 4 else r[4]
+    if not (cu < 0.0 and cv < 0.0):
+        return False
+    su2, sv2 = -0.5 / cu, -0.5 / cv
+    du0, dv0 = r[1] * su2, r[2] * sv2
+    uc, vc = u0 + du0, v0 + dv0
+    lnA = r[0] + 0.5 * (du0 * du0 / su2 + dv0 * dv0 / sv2)
+    if not (lo_u <= uc <= hi_u and lo_v <= vc <= hi_v and lnA < 700.0):
+        return False
+    p[0], p[1], p[2], p[3], p[4] = math.exp(lnA), uc, vc, math.sqrt(su2), math.sqrt(sv2)
+    return True
+
+
+@njit(cache=True, error_model="numpy")
 def gaussian2d_guess(x, y):
     A, u0, v0, cuu, cvv, cuv, B = _moments(x, y)
+    p = np.empty(5)
+    if _log_parabola(x, y, A, u0, v0, B, 4, p):
+        return np.array([p[0], p[1], p[2], p[3], B])
     return np.array([A, u0, v0, math.sqrt(max(0.5 * (cuu + cvv), 1e-12)), B])
 
 
 @njit(cache=True, error_model="numpy")
 def gaussian2d_elliptic_guess(x, y):
     A, u0, v0, cuu, cvv, cuv, B = _moments(x, y)
+    p = np.empty(5)
+    if _log_parabola(x, y, A, u0, v0, B, 5, p):
+        return np.array([p[0], p[1], p[2], p[3], p[4], B])
     return np.array([A, u0, v0, math.sqrt(max(cuu, 1e-12)), math.sqrt(max(cvv, 1e-12)), B])
 
 
