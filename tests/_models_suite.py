@@ -263,6 +263,25 @@ def test_spot_guess_refines_the_moments():
     assert fit.nfev.mean() < from_truth.nfev.mean()
     Ge = np.array([M.gaussian2d_elliptic.guess(X, y) for y in Y])
     assert np.median(np.abs(Ge[:, 3] - fit.x[:, 3]) / fit.x[:, 3]) < 0.03
+    # rotated: the guess's ellipse (its covariance R^T diag(s_u^2, s_v^2) R,
+    # which does not depend on how the axes are named) near the fit's
+    g9 = np.arange(9.0)
+    u9, v9 = np.meshgrid(g9, g9)
+    X9 = np.vstack([u9.ravel(), v9.ravel()])
+
+    def cov(p):
+        c, s_ = np.cos(p[5]), np.sin(p[5])
+        Rm = np.array([[c, s_], [-s_, c]])
+        return Rm.T @ np.diag([p[3] ** 2, p[4] ** 2]) @ Rm
+    Tr = np.column_stack([rng.uniform(500, 1500, 100), rng.uniform(3.5, 4.5, 100),
+                          rng.uniform(3.5, 4.5, 100), np.full(100, 1.4), np.full(100, 0.8),
+                          rng.uniform(-0.7, 0.7, 100), rng.uniform(5, 15, 100)])
+    Yr = rng.poisson(np.array([M.gaussian2d_rotated(X9, *p) for p in Tr])).astype(float)
+    fr = curve_fit_batch(M.gaussian2d_rotated, X9[None], Yr, method="lm")
+    assert fr.success.all()
+    Gr = [M.gaussian2d_rotated.guess(X9, y) for y in Yr]
+    rel = [np.abs(cov(g) - cov(x)).max() / np.abs(cov(x)).max() for g, x in zip(Gr, fr.x)]
+    assert np.median(rel) < 0.05, np.median(rel)
     # not a peak: one bright pixel (too few points above a fifth of it), a
     # flat image, a dip: the moments' values, finite
     for img in (np.where(np.arange(25) == 12, 100.0, 0.0), np.full(25, 3.0),

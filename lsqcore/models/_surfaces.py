@@ -19,13 +19,15 @@ above the offset and the widths (and, rotated, the orientation
 ``theta = atan2(2 c_uv, c_uu - c_vv) / 2`` and the principal second
 moments) from their second moments.
 
-The circular and elliptic guesses then refine amplitude, center and widths
-by the weighted log-parabola fit of Caruana et al. as weighted by Guo
-(2011): above the offset ``B``, ``ln(f - B)`` is a quadratic in ``(du,
-dv)``, ``c_0 + c_1 du + c_2 dv + c_3 du^2 + c_4 dv^2`` (``c_3 = c_4``
-circular), so a linear least-squares fit of ``ln(y - B)`` over the pixels
-above a fifth of the peak gives ``s_u^2 = -1 / (2 c_3)``, the center
-``u0 + c_1 s_u^2`` and the amplitude; the weights ``(y - B)^2`` undo the
+The guesses then refine amplitude, center, widths (and orientation) by
+the weighted log-parabola fit of Caruana et al. as weighted by Guo (2011):
+above the offset ``B``, ``ln(f - B)`` is a quadratic in ``(du, dv)``,
+``c_0 + c_1 du + c_2 dv + c_3 du^2 + c_4 dv^2 + c_5 du dv`` (``c_3 = c_4``
+and ``c_5 = 0`` circular, ``c_5 = 0`` elliptic), so a linear least-squares
+fit of ``ln(y - B)`` over the pixels above a fifth of the peak gives the
+vertex (the center), the value there (the amplitude) and the curvatures
+along the principal axes of ``[[c_3, c_5 / 2], [c_5 / 2, c_4]]`` (``-1 /
+(2 s^2)``, and ``theta`` from its eigenvectors); the weights ``(y - B)^2`` undo the
 logarithm's inflation of the noise in faint pixels.  It falls back to the
 moments when the fit is not a peak (fewer points than terms, a singular
 system, a non-negative curvature, a center off the image).  On Poisson
@@ -130,9 +132,10 @@ HALF_MOMENT = 1.0 - math.log(2.0) ** 2 / (2.0 * (1.0 - math.log(2.0)))
 
 @njit(cache=True, error_model="numpy")
 def _log_parabola(x, y, A, u0, v0, B, k, p):
-    """Guo's weighted fit of ``ln(y - B)`` (module docstring), ``k = 4``
-    (circular) or 5 (elliptic) terms about ``(u0, v0)``; on success ``p`` holds
-    ``(A, u0, v0, s_u, s_v)`` and True is returned."""
+    """Guo's weighted fit of ``ln(y - B)`` (module docstring) about ``(u0, v0)``
+    with ``k = 4`` (circular), 5 (elliptic) or 6 (rotated: a ``du dv`` term)
+    terms; on success ``p`` holds ``(A, u0, v0, s_u, s_v, theta)`` and True
+    is returned."""
     Nm = np.zeros((k, k))
     r = np.zeros(k)
     a = np.empty(k)
@@ -155,6 +158,8 @@ def _log_parabola(x, y, A, u0, v0, B, k, p):
             a[3] = du * du + dv * dv
         else:
             a[3], a[4] = du * du, dv * dv
+        if k == 6:
+            a[5] = du * dv
         w = z * z
         lz = math.log(z)
         for q in range(k):
@@ -187,24 +192,33 @@ def _log_parabola(x, y, A, u0, v0, B, k, p):
         for t in range(q + 1, k):
             e -= Nm[q, t] * r[t]
         r[q] = e / Nm[q, q]
-    cu = r[3]
-    cv = r[3] if k == 4 else r[4]
-    if not (cu < 0.0 and cv < 0.0):
+    # the quadratic part [[q11, q12], [q12, q22]] must be negative definite
+    q11 = r[3]
+    q22 = r[3] if k == 4 else r[4]
+    q12 = 0.5 * r[5] if k == 6 else 0.0
+    det = q11 * q22 - q12 * q12
+    if not (q11 < 0.0 and det > 0.0):
         return False
-    su2, sv2 = -0.5 / cu, -0.5 / cv
-    du0, dv0 = r[1] * su2, r[2] * sv2
+    du0 = -(q22 * r[1] - q12 * r[2]) / (2.0 * det)     # the vertex
+    dv0 = -(q11 * r[2] - q12 * r[1]) / (2.0 * det)
+    th = 0.5 * math.atan2(2.0 * q12, q11 - q22) if k == 6 else 0.0
+    c, s = math.cos(th), math.sin(th)
+    la = q11 * c * c + 2.0 * q12 * s * c + q22 * s * s  # the curvatures along
+    lb = q11 * s * s - 2.0 * q12 * s * c + q22 * c * c  # the axes theta, theta + 90
     uc, vc = u0 + du0, v0 + dv0
-    lnA = r[0] + 0.5 * (du0 * du0 / su2 + dv0 * dv0 / sv2)
-    if not (lo_u <= uc <= hi_u and lo_v <= vc <= hi_v and lnA < 700.0):
+    lnA = r[0] + 0.5 * (r[1] * du0 + r[2] * dv0)
+    if not (la < 0.0 and lb < 0.0 and lo_u <= uc <= hi_u and lo_v <= vc <= hi_v
+            and lnA < 700.0):
         return False
-    p[0], p[1], p[2], p[3], p[4] = math.exp(lnA), uc, vc, math.sqrt(su2), math.sqrt(sv2)
+    p[0], p[1], p[2] = math.exp(lnA), uc, vc
+    p[3], p[4], p[5] = math.sqrt(-0.5 / la), math.sqrt(-0.5 / lb), th
     return True
 
 
 @njit(cache=True, error_model="numpy")
 def gaussian2d_guess(x, y):
     A, u0, v0, cuu, cvv, cuv, B = _moments(x, y)
-    p = np.empty(5)
+    p = np.empty(6)
     if _log_parabola(x, y, A, u0, v0, B, 4, p):
         return np.array([p[0], p[1], p[2], p[3], B])
     return np.array([A, u0, v0, math.sqrt(max(0.5 * (cuu + cvv), 1e-12)), B])
@@ -213,7 +227,7 @@ def gaussian2d_guess(x, y):
 @njit(cache=True, error_model="numpy")
 def gaussian2d_elliptic_guess(x, y):
     A, u0, v0, cuu, cvv, cuv, B = _moments(x, y)
-    p = np.empty(5)
+    p = np.empty(6)
     if _log_parabola(x, y, A, u0, v0, B, 5, p):
         return np.array([p[0], p[1], p[2], p[3], p[4], B])
     return np.array([A, u0, v0, math.sqrt(max(cuu, 1e-12)), math.sqrt(max(cvv, 1e-12)), B])
@@ -222,6 +236,9 @@ def gaussian2d_elliptic_guess(x, y):
 @njit(cache=True, error_model="numpy")
 def gaussian2d_rotated_guess(x, y):
     A, u0, v0, cuu, cvv, cuv, B = _moments(x, y)
+    p = np.empty(6)
+    if _log_parabola(x, y, A, u0, v0, B, 6, p):
+        return np.array([p[0], p[1], p[2], p[3], p[4], p[5], B])
     th = 0.5 * math.atan2(2.0 * cuv, cuu - cvv)
     mid, rad = 0.5 * (cuu + cvv), math.hypot(0.5 * (cuu - cvv), cuv)
     return np.array([A, u0, v0, math.sqrt(max(mid + rad, 1e-12)),
