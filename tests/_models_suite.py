@@ -240,6 +240,27 @@ def test_guess_ignores_nan_and_rows_are_independent():
 # ---------------------------------------------------------------- sums of models
 
 
+def test_sum_guess_beats_a_fixed_start():
+    """Two Gaussians on a linear background, 1 000 noisy curves: fits from the
+    sum's guess reach the optimum (the fit from the true values) far more
+    often than from p0 = 1 (measured on 10 000: 96.1 % and 26.1 %)."""
+    model = M.gaussian + M.gaussian + M.linear
+    x = np.linspace(-3, 3, 121)
+    rng = np.random.default_rng(2)
+    K = 1000
+    P = np.column_stack([rng.uniform(0.5, 2, K), rng.uniform(-2, -0.5, K),
+                         rng.uniform(0.2, 0.6, K), rng.uniform(0.5, 2, K),
+                         rng.uniform(0.5, 2, K), rng.uniform(0.2, 0.6, K),
+                         rng.uniform(-0.2, 0.2, K), rng.uniform(-0.5, 0.5, K)])
+    Y = np.array([model(x, *p) for p in P]) + 0.02 * rng.standard_normal((K, x.size))
+    best = curve_fit_batch(model, x, Y, p0=P, method="lm")
+    rates = []
+    for p0 in (None, np.ones(8)):
+        r = curve_fit_batch(model, x, Y, p0=p0, method="lm")
+        rates.append(np.mean(r.success & (r.cost <= best.cost * (1 + 1e-6) + 1e-12)))
+    assert rates[0] >= 0.93 and rates[1] <= 0.4, rates
+
+
 def test_spot_guess_refines_the_moments():
     """The 2-D Gaussian guesses refine the moments by Guo's weighted
     log-parabola fit (models/_surfaces.py): on Poisson spots of 500-1500
@@ -311,8 +332,13 @@ def test_sum_of_models():
     got, _, info, _, _ = curve_fit(model, x, y, p0=p0, full_output=True, **TIGHT)
     np.testing.assert_allclose(got, ref, rtol=1e-8)
     assert "gaussian2_center" in str(info["report"])
+    # the sum's guess peels the data with its components' guesses
+    got3, _ = curve_fit(model, x, y, **TIGHT)
+    np.testing.assert_allclose(np.sort(got3[:6].reshape(2, 3), axis=0),
+                               np.sort(ref[:6].reshape(2, 3), axis=0), rtol=1e-7)
+    bare = M.Model("bare", ("a",), M.constant.point)        # no guess of its own
     with pytest.raises(ValueError, match="give `p0`"):
-        curve_fit(model, x, y)
+        curve_fit(bare + M.linear, x, y)
     named = M.gaussian.prefixed("peak_") + M.constant
     assert named.param_names == ("peak_amplitude", "peak_center", "peak_sigma", "c")
     with pytest.raises(ValueError, match="predictor"):

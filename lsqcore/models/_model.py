@@ -30,7 +30,8 @@ model per iteration, against ``n + 1`` with forward differences.
 A sum of models (``gaussian + gaussian + linear``) is a model whose point
 function adds the components' values and concatenates their gradients
 (generated source, :func:`_sum_point`): its Jacobian is exact too, and no
-user writes Numba code for it.  Generated source is written to a file
+user writes Numba code for it.  Its guess peels the data with the
+components' own guesses (:func:`_sum_guess`).  Generated source is written to a file
 named by its digest (:func:`lsqcore._wrapcache.cached_njit`), so that
 Numba's disk cache serves it, and the wrappers built on it, in later
 processes.
@@ -123,6 +124,30 @@ def _sum_point(components):
     return _compile(src, ("point",), glb)[0]
 
 
+def _sum_guess(components):
+    """The guess of a sum of models by peeling: each component guesses from the
+    data minus the components before it, evaluated at their guesses (a
+    component whose guess is not finite counts as zero).  Put the most
+    prominent component first; a background (``constant``, ``linear``) goes
+    last, where it sees what the peaks left.  Measured on 10 000 curves of two
+    Gaussians on a linear background (docs/models.md): 96.1 % of the fits
+    from this guess reach the optimum, 26.1 % from ``p0 = 1``; repeating the
+    passes with each component seeing the data without all the others
+    (backfitting) did not do better (93-96 % on 2 000 curves)."""
+    glb, lines, off = {}, [], 0
+    for c, model in enumerate(components):
+        glb[f"G{c}"], glb[f"F{c}"] = model._guess, model.f
+        args = "".join(f"_g[{j}], " for j in range(model.n))
+        lines += [f"    _g = G{c}(_x, _r)",
+                  "    if np.all(np.isfinite(_g)):",
+                  f"        _p[{off}:{off + model.n}] = _g",
+                  f"        _r = _r - F{c}(_x, {args})"]
+        off += model.n
+    src = "\n".join(["def guess(_x, _y):", f"    _p = np.zeros({off})", "    _r = _y.copy()"]
+                    + lines + ["    return _p", ""])
+    return _compile(src, ("guess",), glb)[0]
+
+
 class Model:
     """A compiled model with its exact Jacobian, names, bounds and guess.
 
@@ -203,7 +228,8 @@ class Model:
         Raises
         ------
         ValueError
-            For a model without a guess (a sum of models: give ``p0``).
+            For a model without a guess (one of your own defined without one,
+            or a sum with such a component): give ``p0``.
         """
         self._require_guess()
         x = np.ascontiguousarray(x, dtype=float)
@@ -212,9 +238,9 @@ class Model:
 
     def _require_guess(self):
         if self._guess is None:
-            raise ValueError(f"The model {self.name} has no guess from the data (a sum of "
-                             "models does not: each component's guess would see the "
-                             "others' signal); give `p0`.")
+            raise ValueError(f"The model {self.name} has no guess from the data (a model "
+                             "defined without `guess`, or a sum with such a component); "
+                             "give `p0`.")
 
     def prefixed(self, prefix):
         """The same model with every parameter name prefixed (``'g1_'``)."""
@@ -235,10 +261,13 @@ class Model:
             names = [s for c in parts for s in c.param_names]
         point = _SUMS.build(tuple(c.point for c in parts),
                             lambda: _sum_point(parts))
+        guess = (_SUMS.build(("guess",) + tuple((c.point, c._guess) for c in parts),
+                             lambda: _sum_guess(parts))
+                 if all(c.has_guess for c in parts) else None)
         bounds = (np.concatenate([c.bounds[0] for c in parts]),
                   np.concatenate([c.bounds[1] for c in parts]))
-        return Model(" + ".join(c.name for c in parts), names, point, bounds=bounds,
-                     predictors=self.predictors,
+        return Model(" + ".join(c.name for c in parts), names, point, guess=guess,
+                     bounds=bounds, predictors=self.predictors,
                      formula=" + ".join(f"({c.formula})" for c in parts), components=parts)
 
 
