@@ -23,7 +23,8 @@ e_j||`` (the ``gtol`` cosine, ``x_scale='jac'``) are the square roots of its
 diagonal, and the scaled ``G = D J^T J D + C`` of every factorisation is
 ``n^2`` products away.  That is ``m n (n + 3) / 2`` multiply-adds in
 independent dot products per Jacobian, where the Householder route spends
-``2 m n^2`` in dependent sweeps, plus the column norms and ``g`` again.
+about ``m n^2`` (``2 m n^2 - 2 n^3 / 3`` flops) in dependent sweeps, plus
+the column norms and ``g`` again.
 
 The price is accuracy: forming ``G`` commits an error of about ``m eps
 ||J_h||^2`` (Higham 2002, sec. 20.4) and Cholesky is backward stable for it

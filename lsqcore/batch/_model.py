@@ -196,13 +196,13 @@ def curve_fit_inplace(model, n, jac=None, elementwise=False, xt=False, fused=Non
     fused : numba dispatcher, optional
         ``fused(x, p0, ..., p_{n-1}, out, J)``, the model's values and
         Jacobian from one pass (a library model's ``fj_inplace``; CPU
-        only).  The pair then takes two more arguments, the thread's scratch
-        ``jc`` (m, n) and ``pc`` (1, n + 2): ``residual`` evaluates both at
-        every point it is called at and keeps ``J`` in ``jc``, with the point,
-        ``m`` and the address of the row's ``y`` in ``pc``; ``jacobian`` at
-        the same point of the same row (the kernel asks for ``J`` where it
-        accepted the last trial, so always, but it checks) only weights the
-        kept ``J``.  The values are the same bits as the separate forms'
+        only).  The pair then takes one more argument, the thread's scratch
+        ``jc`` (m, n + 1): ``residual`` evaluates both at every point it is
+        called at and keeps ``J`` in ``jc[:, :n]``, with the point, ``m`` and
+        the address of the row's ``y`` down ``jc[:, n]`` (rows of fewer than
+        ``n + 2`` points keep nothing); ``jacobian`` at the same point of the
+        same row (the kernel asks for ``J`` where it accepted the last trial,
+        so always, but it checks) only weights the kept ``J``.  The values are the same bits as the separate forms'
         (one ``point`` function, the same operations); a model evaluation
         per iteration is saved, and the ``J`` of a rejected trial is wasted.
     """

@@ -148,9 +148,8 @@ def column_norms(J, out):
 def jac_column_norms(W, S):
     """``||J e_j||`` into the first n entries of ``W1``, which it returns; ``J``
     dense (the square roots of its Gram matrix's diagonal, formed with ``g``
-    when ``J`` was evaluated, where :func:`lsqcore._gram.gram_possible`) or
-    compressed-column (through
-    :mod:`lsqcore._csc_entry`)."""
+    when ``J`` was evaluated, where :func:`lsqcore._gram.gram_possible`; else
+    from ``J``) or compressed-column (through :mod:`lsqcore._csc_entry`)."""
     m = S[M]
     n = S[N]
     norms = vec(W, S, O_W1, n)
