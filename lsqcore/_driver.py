@@ -74,13 +74,6 @@ class Views:
         self.rho_new = L.numpy_view(W, S, "O_RHONEW") if S[L.LOSS] != 0 else None
 
 
-def _checked_f(fun, x, m, args, kwargs):
-    """``fun`` at a copy of ``x``, read as scipy reads it (``np.atleast_1d``,
-    written out: this runs once per evaluation)."""
-    f = np.asanyarray(fun(x.copy(), *args, **kwargs) if kwargs else fun(x.copy(), *args))
-    return _shape_checked(f.reshape(1) if f.ndim == 0 else f, m, x)
-
-
 def _shape_checked(f, m, x):
     if f.shape != (m,):
         raise ValueError(f"`fun` must return an array of shape ({m},) at every point "
@@ -132,20 +125,23 @@ def run_python(fun, jac, loss, W, S, args, kwargs, on_iteration=None, workers=No
     """
     v = Views(W, S)
     m, n = v.m, v.n
+    f_at = _evaluator(fun, m, args, kwargs)
+    x_new, f_new, FQ, XQ = v.x_new, v.f_new, v.FQ, v.XQ
+    REQ_F, REQ_FD, REQ_K = L.REQ_F, L.REQ_FD, L.REQ_K
     while True:
         req = _advance_by_address(KERNEL, W, S)
         if pattern is not None:
             pattern.raise_pending()          # (a LinearOperator's product that raised)
-        if req == L.REQ_F:
-            v.f_new[:] = _checked_f(fun, v.x_new, m, args, kwargs)
-        elif req == L.REQ_FD:
+        if req == REQ_FD:
             if workers is None:
-                for i in range(int(S[L.REQ_K])):
-                    v.FQ[i] = _checked_f(fun, v.XQ[i], m, args, kwargs)
+                for i in range(int(S[REQ_K])):
+                    FQ[i] = f_at(XQ[i])
             else:
-                points = [v.XQ[i].copy() for i in range(S[L.REQ_K])]
+                points = [XQ[i].copy() for i in range(S[REQ_K])]
                 for i, f in enumerate(workers(FunAt(fun, args, kwargs), points)):
-                    v.FQ[i] = _shape_checked(f, m, points[i])
+                    FQ[i] = _shape_checked(f, m, points[i])
+        elif req == REQ_F:
+            f_new[:] = f_at(x_new)
         elif req == L.REQ_J:
             J = jac(v.x.copy(), *args, **kwargs) if J0 is None else J0
             J0 = None
@@ -170,6 +166,22 @@ def run_python(fun, jac, loss, W, S, args, kwargs, on_iteration=None, workers=No
                 return True
         else:
             return False
+
+
+def _evaluator(fun, m, args, kwargs):
+    """``x -> fun(copy of x, *args, **kwargs)``, read as scipy reads it
+    (``np.atleast_1d``) and checked for shape (m,): one call per evaluation,
+    the common case (an ndarray of the right shape) tested first."""
+    shape = (m,)
+
+    def f_at(x):
+        f = fun(x.copy(), *args, **kwargs) if kwargs else fun(x.copy(), *args)
+        if type(f) is np.ndarray and f.shape == shape:
+            return f
+        f = np.asanyarray(f)
+        return _shape_checked(f.reshape(1) if f.ndim == 0 else f, m, x)
+
+    return f_at
 
 
 class _ComplexFun:
