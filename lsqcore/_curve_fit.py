@@ -45,6 +45,7 @@ from . import _multistart as MS
 from ._api import least_squares
 from ._status import MAX_NFEV
 from ._leastsq import minpack_outcome, minpack_factors, FirstCall
+from ._linalg import EPS
 from .models._model import Model
 from .models._bind import bind
 
@@ -277,7 +278,7 @@ def covariance_jacobian(fun, args, x, f0, J, Wy, lb, ub, central):
     x = np.asarray(x, float)
     J = np.array(J, dtype=float)
     n = x.size
-    eps = np.finfo(float).eps
+    eps = EPS
     rstep = eps ** (1 / 3) if central else math.sqrt(eps)
     c = 1e6 * eps / rstep
     S, redo = _unresolved_columns(x, J, np.ascontiguousarray(f0, dtype=float), Wy, c)

@@ -242,3 +242,62 @@ def test_dogbox_callback_stop_reports_the_free_gradient():
                                        method="dogbox")
     full = lsqcore.least_squares(fun, [-1.2, 2.0], jac=jac, bounds=(lb, ub), method="dogbox")
     assert full.optimality == pytest.approx(ref.optimality, rel=1e-6, abs=1e-10)
+
+
+def _callables():
+    import functools
+
+    def plain(intermediate_result):
+        pass
+
+    def two(x, intermediate_result=None):
+        pass
+
+    def kwonly(*, intermediate_result):
+        pass
+
+    def star(*intermediate_result):
+        pass
+
+    def kw(**intermediate_result):
+        pass
+
+    def posonly(intermediate_result, /):
+        pass
+
+    def local_vars(x):
+        intermediate_result = x      # a local variable, not a parameter
+        return intermediate_result
+
+    @functools.wraps(plain)
+    def wrapped(*a, **k):
+        pass
+
+    def other(x):
+        pass
+    other.__signature__ = __import__("inspect").signature(plain)
+
+    class Obj:
+        def __call__(self, intermediate_result):
+            pass
+
+        def method(self, intermediate_result):
+            pass
+
+    return [plain, two, kwonly, star, kw, posonly, local_vars, wrapped, other, Obj(),
+            Obj().method, functools.partial(two, 1), lambda intermediate_result: None,
+            lambda x: None, print]
+
+
+@pytest.mark.parametrize("f", _callables(), ids=lambda f: getattr(f, "__name__", type(f).__name__))
+def test_callback_form_is_read_as_inspect_reads_it(f):
+    """The front end's cheap reading of a callback's parameters (code object
+    of a plain function) gives what ``inspect.signature`` gives, which
+    decides the callback's form (an ``intermediate_result`` or ``x``)."""
+    import inspect
+    from lsqcore._api import _parameter_names
+    try:
+        want = set(inspect.signature(f).parameters)
+    except (TypeError, ValueError):
+        want = set()
+    assert _parameter_names(f) == want
