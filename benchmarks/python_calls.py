@@ -81,22 +81,46 @@ def per_call(f, budget=0.25):
     return float(np.median(times))
 
 
+CALLS = [0]
+
+
+def calls_of(call):
+    """The model calls one run of ``call`` makes (the module's models counted)."""
+    global decay, decay_resid, gauss
+    saved = decay, decay_resid, gauss
+
+    def counting(g):
+        def h(*a):
+            CALLS[0] += 1
+            return g(*a)
+        return h
+    decay, decay_resid, gauss = (counting(g) for g in saved)
+    try:
+        CALLS[0] = 0
+        call()
+        return CALLS[0]
+    finally:
+        decay, decay_resid, gauss = saved
+
+
 def main(rounds=5):
     sp, lc = cases(so), cases(lsqcore)
     for name in sp:
         np.testing.assert_allclose(lc[name](), sp[name](), rtol=1e-5, atol=1e-8, err_msg=name)
+    calls = {name: (calls_of(sp[name]), calls_of(lc[name])) for name in sp}
     t = {(lib, name): [] for lib in ("scipy", "lsqcore") for name in sp}
     for _ in range(rounds):
         for name in sp:
             t["scipy", name].append(per_call(sp[name]))
             t["lsqcore", name].append(per_call(lc[name]))
-    print(f"{'case':28s} {'scipy us':>18s} {'lsqcore us':>18s} {'scipy/lsqcore':>20s}")
+    print(f"{'case':28s} {'scipy us':>18s} {'lsqcore us':>18s} {'scipy/lsqcore':>20s} "
+          "model calls (scipy, lsqcore)")
     for name in sp:
         a, b = np.array(t["scipy", name]) * 1e6, np.array(t["lsqcore", name]) * 1e6
         r = a / b
         print(f"{name:28s} {np.median(a):8.1f} [{a.min():.0f}-{a.max():.0f}] "
               f"{np.median(b):8.1f} [{b.min():.0f}-{b.max():.0f}] "
-              f"{np.median(r):8.2f}x [{r.min():.2f}-{r.max():.2f}]")
+              f"{np.median(r):8.2f}x [{r.min():.2f}-{r.max():.2f}]  {calls[name]}")
 
 
 if __name__ == "__main__":
