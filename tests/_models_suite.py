@@ -243,7 +243,8 @@ def test_guess_ignores_nan_and_rows_are_independent():
 def test_sum_guess_beats_a_fixed_start():
     """Two Gaussians on a linear background, 1 000 noisy curves: fits from the
     sum's guess reach the optimum (the fit from the true values) far more
-    often than from p0 = 1 (measured on 10 000: 96.1 % and 26.1 %)."""
+    often than from p0 = 1 (measured on 10 000: 99.96 % and 26.1 %; 96.1 %
+    before the baseline from the range's ends and the local peak widths)."""
     model = M.gaussian + M.gaussian + M.linear
     x = np.linspace(-3, 3, 121)
     rng = np.random.default_rng(2)
@@ -258,7 +259,50 @@ def test_sum_guess_beats_a_fixed_start():
     for p0 in (None, np.ones(8)):
         r = curve_fit_batch(model, x, Y, p0=p0, method="lm")
         rates.append(np.mean(r.success & (r.cost <= best.cost * (1 + 1e-6) + 1e-12)))
-    assert rates[0] >= 0.93 and rates[1] <= 0.4, rates
+    assert rates[0] >= 0.99 and rates[1] <= 0.4, rates
+
+
+def test_sum_guess_of_different_shapes():
+    """A Gaussian, a Lorentzian and a constant, 1 000 noisy curves: the first
+    peeled takes the highest peak whatever its shape, so the guess tries both
+    orders and keeps the one with the smaller residual (measured on 10 000:
+    99.0 %, 51.5 % with one order, 19.5 % from p0 = 1)."""
+    model = M.gaussian + M.lorentzian + M.constant
+    x = np.linspace(-3, 3, 121)
+    rng = np.random.default_rng(12)
+    K = 1000
+    P = np.column_stack([rng.uniform(0.5, 2, K), rng.uniform(-2, -0.5, K),
+                         rng.uniform(0.2, 0.5, K), rng.uniform(0.5, 2, K),
+                         rng.uniform(0.5, 2, K), rng.uniform(0.1, 0.4, K),
+                         rng.uniform(-0.3, 0.3, K)])
+    Y = np.array([model(x, *p) for p in P]) + 0.02 * rng.standard_normal((K, x.size))
+    best = curve_fit_batch(model, x, Y, p0=P, method="lm")
+    rates = []
+    for p0 in (None, np.ones(7)):
+        r = curve_fit_batch(model, x, Y, p0=p0, method="lm")
+        rates.append(np.mean(r.success & (r.cost <= best.cost * (1 + 1e-6) + 1e-12)))
+    assert rates[0] >= 0.97 and rates[1] <= 0.4, rates
+    # the same shape twice: one order (the components are interchangeable)
+    from lsqcore.models._model import _peeling_orders
+    parts = (M.gaussian + M.gaussian + M.lorentzian + M.linear).components
+    assert len(_peeling_orders(parts, [0, 1, 2])) == 3
+
+
+def test_peak_width_is_local():
+    """The guesses' peak width is the half-maximum extent around the highest
+    point: a second peak does not widen it, the order of ``x`` does not
+    matter, and a one-point spike falls back to the moment of its lobe."""
+    from lsqcore.models._guess import peak
+    x = np.linspace(-3, 3, 121)
+    g = lambda a, c, s: a * np.exp(-0.5 * ((x - c) / s) ** 2)  # noqa: E731
+    fwhm = 2 * np.sqrt(2 * np.log(2)) * 0.3
+    h, c, w = peak(x, g(1.0, -1.0, 0.3) + g(0.9, 1.0, 0.3), 0.0)
+    assert abs(h - 1.0) < 1e-9 and abs(c + 1.0) < 1e-12 and abs(w - fwhm) <= 0.05, (h, c, w)
+    order = np.random.default_rng(0).permutation(x.size)
+    assert peak(x[order], (g(1.0, -1.0, 0.3) + g(0.9, 1.0, 0.3))[order], 0.0) == (h, c, w)
+    y = g(1.0, 0.0, 0.5)
+    y[60] += 3.0                             # a spike on the top of a wide peak
+    assert peak(x, y, 0.0)[2] > 0.4          # (the spike's own extent: one point, 0.05)
 
 
 def test_spot_guess_refines_the_moments():

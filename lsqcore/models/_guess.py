@@ -7,6 +7,7 @@ row inside a compiled loop over a batch.
 """
 import math
 
+import numpy as np
 from numba import njit
 
 
@@ -33,33 +34,57 @@ def spacing(x, y):
 def peak(x, y, base):
     """``(height, center, fwhm)`` of the highest point of ``y - base``.
 
-    The full width at half maximum is the larger of the extent in ``x`` of
-    the points at or above half the height and half the width implied by
-    the second moment of the positive part of ``y - base`` (a noise spike
-    above the peak leaves few points above its half, and the moment of a
-    heavy-tailed peak overstates its width), and at least the mean spacing.
-    Unsorted ``x`` is fine.
+    The full width at half maximum is the extent in ``x`` of the points at or
+    above half the height *around* the highest one: between the nearest
+    point on each side that is below half (so a second peak elsewhere, as in
+    a sum of peaks, does not widen it).  When fewer than three points make
+    that extent (a noise spike above the peak, or a peak narrower than the
+    sampling) it is at least half the width implied by the second moment of
+    the positive part of ``y - base`` between the nearest non-positive
+    points on each side; and always at least the mean spacing.  Unsorted
+    ``x`` is fine.
     """
     best, c = -math.inf, 0.0
+    for i in range(x.shape[0]):
+        if usable(x, y, i) and y[i] - base > best:
+            best, c = y[i] - base, x[i]
+    # the nearest points below half, and at or below zero, on each side
+    left, right = -math.inf, math.inf
+    left0, right0 = -math.inf, math.inf
+    for i in range(x.shape[0]):
+        if usable(x, y, i):
+            v = y[i] - base
+            if v < 0.5 * best:
+                if x[i] < c:
+                    left = max(left, x[i])
+                elif x[i] > c:
+                    right = min(right, x[i])
+            if v <= 0.0:
+                if x[i] < c:
+                    left0 = max(left0, x[i])
+                elif x[i] > c:
+                    right0 = min(right0, x[i])
+    lo, hi, k = c, c, 0
     s0 = s1 = 0.0
     for i in range(x.shape[0]):
         if usable(x, y, i):
-            if y[i] - base > best:
-                best, c = y[i] - base, x[i]
-            w = max(y[i] - base, 0.0)
-            s0 += w
-            s1 += w * x[i]
-    lo, hi = c, c
-    s2 = 0.0
-    mean = s1 / s0 if s0 > 0.0 else c
-    for i in range(x.shape[0]):
-        if usable(x, y, i):
-            if y[i] - base >= 0.5 * best:
+            if left < x[i] < right:
                 lo = min(lo, x[i])
                 hi = max(hi, x[i])
+                k += 1
+            if left0 < x[i] < right0:
+                w = max(y[i] - base, 0.0)
+                s0 += w
+                s1 += w * x[i]
+    h = spacing(x, y)[2]
+    if k >= 3:
+        return best, c, max(hi - lo, h)
+    mean = s1 / s0 if s0 > 0.0 else c
+    s2 = 0.0
+    for i in range(x.shape[0]):
+        if usable(x, y, i) and left0 < x[i] < right0:
             s2 += max(y[i] - base, 0.0) * (x[i] - mean) ** 2
     moment = 2.0 * math.sqrt(2.0 * math.log(2.0) * s2 / s0) if s0 > 0.0 else 0.0
-    h = spacing(x, y)[2]
     return best, c, max(hi - lo, 0.5 * moment, h)
 
 
@@ -94,3 +119,36 @@ def mean_near(x, y, at, width):
             c += 1
     return s / c if c else math.nan
 
+
+
+#: the fraction of the x-range, at each end, from which :func:`edge_baseline` is read
+EDGE_FRACTION = 0.15
+
+
+@njit(cache=True, error_model="numpy")
+def edge_baseline(x, y):
+    """The values at ``x`` of the least-squares line through the finite points
+    in the outer :data:`EDGE_FRACTION` of the x-range at each end: the
+    baseline under peaks that stay inside the range (the usual baseline of a
+    spectrum), which a line through all the points is not."""
+    lo, hi, _ = spacing(x, y)
+    w = EDGE_FRACTION * (hi - lo)
+    use = np.zeros(x.shape[0], dtype=np.bool_)
+    for i in range(x.shape[0]):
+        use[i] = usable(x, y, i) and (x[i] <= lo + w or x[i] >= hi - w)
+    a, b = line(x, y, use)
+    out = np.empty(x.shape[0])
+    for i in range(x.shape[0]):
+        out[i] = a * x[i] + b
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def sum_of_squares(r):
+    """The sum of ``r**2`` over the finite entries of ``r`` (a residual is NaN
+    where the point's ``x`` or ``y`` is)."""
+    s = 0.0
+    for i in range(r.shape[0]):
+        if math.isfinite(r[i]):
+            s += r[i] * r[i]
+    return s

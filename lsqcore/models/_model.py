@@ -42,6 +42,7 @@ import numpy as np
 
 from .._memo import Memo
 from .._wrapcache import cached_njit
+from ._guess import edge_baseline, sum_of_squares
 
 _RESERVED = {"np", "POINT"}
 _BUILT = Memo(256)
@@ -124,27 +125,91 @@ def _sum_point(components):
     return _compile(src, ("point",), glb)[0]
 
 
+#: components that are a background under the others (:func:`_sum_guess`)
+BACKGROUNDS = ("constant", "linear")
+#: components that are peaks: zero at both ends of a range that holds them
+PEAKS = ("gaussian", "lorentzian", "pseudo_voigt", "voigt")
+
+
+def _is_background(model):
+    return model.name in BACKGROUNDS or model.name.startswith("polynomial")
+
+
+#: at most this many orders of the components are tried by :func:`_sum_guess`
+MAX_ORDERS = 24
+
+
+def _peeling_orders(components, front):
+    """The orders in which :func:`_sum_guess` peels the components ``front``:
+    one for each distinct sequence of their models (components of the same
+    model are interchangeable), the given order first, at most
+    :data:`MAX_ORDERS`."""
+    import itertools
+    seen, out = set(), []
+    for order in itertools.permutations(front):
+        key = tuple(components[c].name for c in order)
+        if key not in seen:
+            seen.add(key)
+            out.append(list(order))
+            if len(out) == MAX_ORDERS:
+                break
+    return out
+
+
 def _sum_guess(components):
     """The guess of a sum of models by peeling: each component guesses from the
     data minus the components before it, evaluated at their guesses (a
     component whose guess is not finite counts as zero).  Put the most
-    prominent component first; a background (``constant``, ``linear``) goes
-    last, where it sees what the peaks left.  Measured on 10 000 curves of two
-    Gaussians on a linear background (docs/models.md): 96.1 % of the fits
-    from this guess reach the optimum, 26.1 % from ``p0 = 1``; repeating the
-    passes with each component seeing the data without all the others
-    (backfitting) did not do better (93-96 % on 2 000 curves)."""
-    glb, lines, off = {}, [], 0
+    prominent component first.
+
+    A background (``constant``, ``linear``, a polynomial) is peeled last.
+    When the other components are all peaks (:data:`PEAKS`), they first peel
+    from the data minus a baseline: the line through the points at the two
+    ends of the x-range (:func:`lsqcore.models._guess.edge_baseline`), since
+    a peak's own guess takes the highest point of what it sees, which on a
+    sloped background can be the high end of the range.  The background then
+    guesses from the data minus the peaks.
+
+    Components of different models (a Gaussian and a Lorentzian) are peeled
+    in every distinct order (:func:`_peeling_orders`), since the first takes
+    the highest peak whatever its shape; the guess is the order whose final
+    residual has the least sum of squares.
+
+    Measured on 10 000 curves each (docs/models.md), the fits from this
+    guess reach the optimum for 99.96 % of two Gaussians on a linear
+    background (96.1 % before the baseline and the local peak widths of
+    :func:`lsqcore.models._guess.peak`; 26.1 % from ``p0 = 1``) and 99.0 %
+    of a Gaussian, a Lorentzian and a constant (51.5 % with one order;
+    19.5 % from ``p0 = 1``).  Repeating the passes with each component
+    seeing the data without all the others (backfitting) did not do better
+    (93-96 % on 2 000 curves, before the baseline)."""
+    glb, off, slots = {"EDGE": edge_baseline, "SS": sum_of_squares}, 0, []
     for c, model in enumerate(components):
         glb[f"G{c}"], glb[f"F{c}"] = model._guess, model.f
-        args = "".join(f"_g[{j}], " for j in range(model.n))
-        lines += [f"    _g = G{c}(_x, _r)",
-                  "    if np.all(np.isfinite(_g)):",
-                  f"        _p[{off}:{off + model.n}] = _g",
-                  f"        _r = _r - F{c}(_x, {args})"]
+        slots.append(off)
         off += model.n
-    src = "\n".join(["def guess(_x, _y):", f"    _p = np.zeros({off})", "    _r = _y.copy()"]
-                    + lines + ["    return _p", ""])
+    back = [c for c, model in enumerate(components) if _is_background(model)]
+    front = [c for c in range(len(components)) if c not in back]
+    baseline = bool(back and front) and all(components[c].name in PEAKS for c in front)
+    lines = ["def guess(_x, _y):", f"    _best = np.zeros({off})", "    _least = np.inf"]
+    for order in _peeling_orders(components, front):
+        lines += [f"    _p = np.zeros({off})"]
+        lines += ["    _base = EDGE(_x, _y)", "    _r = _y - _base"] if baseline else \
+            ["    _r = _y.copy()"]
+        for k, c in enumerate(order + back):
+            if baseline and k == len(order):
+                lines.append("    _r = _r + _base")
+            n, o = components[c].n, slots[c]
+            args = "".join(f"_g[{j}], " for j in range(n))
+            lines += [f"    _g = G{c}(_x, _r)",
+                      "    if np.all(np.isfinite(_g)):",
+                      f"        _p[{o}:{o + n}] = _g",
+                      f"        _r = _r - F{c}(_x, {args})"]
+        lines += ["    _s = SS(_r)",
+                  "    if _s < _least or not np.isfinite(_least):",
+                  "        _least = _s",
+                  "        _best[:] = _p"]
+    src = "\n".join(lines + ["    return _best", ""])
     return _compile(src, ("guess",), glb)[0]
 
 
