@@ -307,6 +307,18 @@ class Model:
                              "defined without `guess`, or a sum with such a component); "
                              "give `p0`.")
 
+    def __reduce__(self):
+        """Pickled as its recipe, not its compiled forms.  The calling forms
+        (and a sum's point function and guess) are generated in modules made
+        by this process (:mod:`lsqcore._wrapcache`), which another process, a
+        Dask worker, does not have: there the model is built again from its
+        point function and guess (a sum from its components), and the forms
+        come from the wrapper cache on disk where the file system is shared."""
+        if len(self.components) > 1:
+            return _sum_of, (self.components,)
+        return _model_from, (self.name, self.param_names, self.point, self._guess,
+                             self.bounds, self.predictors, self.formula)
+
     def prefixed(self, prefix):
         """The same model with every parameter name prefixed (``'g1_'``)."""
         return Model(self.name, [prefix + s for s in self.param_names], self.point,
@@ -337,3 +349,19 @@ class Model:
 
 
 _SUMS = Memo(64)
+
+
+def _model_from(name, param_names, point, guess, bounds, predictors, formula):
+    """A single model from its parts (:meth:`Model.__reduce__`)."""
+    return Model(name, param_names, point, guess=guess, bounds=bounds, predictors=predictors,
+                 formula=formula)
+
+
+def _sum_of(components):
+    """The sum of ``components`` (:meth:`Model.__reduce__`): their names are
+    already distinct (prefixed where they collided), so adding them again
+    gives the same names."""
+    total = components[0]
+    for c in components[1:]:
+        total = total + c
+    return total
