@@ -835,7 +835,9 @@ def curve_fit(f, xdata, ydata, p0=None, sigma=None, absolute_sigma=False,
     if kind == "poisson":
         Jc, absolute_sigma = _fisher_jacobian(f, xdata, ydata, popt, Jc), True
     analysis = analyse_fit(x=popt, fun=res.fun, J=Jc, status=res.status, nfev=res.nfev,
-                           names=names, absolute_sigma=absolute_sigma, lb=lb, ub=ub,
+                           names=names, absolute_sigma=absolute_sigma,
+                           lb=lb if bounded else None, ub=ub if bounded else None,  # (no
+                           # bound to be at: skips the check's ~2.6 us)
                            active_mask=res.active_mask, jac_kind=jac_kind,
                            residuals_from_user=False, cost=res.cost)
     diags, _, pcov, _, _ = analysis
