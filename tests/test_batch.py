@@ -679,3 +679,36 @@ def test_curve_fit_batch_several_predictors():
     assert np.array_equal(alloc.x, inpl.x, equal_nan=True) and alloc.success.sum() == K - 1
     with pytest.raises(NotImplementedError, match="several predictors"):
         lsqcore.curve_fit_batch(_gauss2d, XY[None], Y, p0=p0, device="cuda")
+
+
+def test_row_covariance_direct_and_svd_routes():
+    """The row covariance takes ``R^{-1}`` directly when ``kappa_F(R) <=
+    DIRECT_KAPPA`` (nothing can fall below a rank cut-off then) and the
+    Jacobi SVD otherwise; both agree with a LAPACK QR reference to
+    rounding, on either side of the switch, and ``_inverse_r`` returns the
+    Frobenius condition number."""
+    from lsqcore.batch._pcov import covariance, _inverse_r, DIRECT_KAPPA
+    rng = np.random.default_rng(5)
+    routes = set()
+    for trial in range(400):
+        m, n = int(rng.integers(6, 50)), int(rng.integers(1, 6))
+        J = rng.standard_normal((m, n)) * 10.0 ** rng.uniform(-3, 3, n)
+        if n > 1 and trial % 2:
+            J[:, -1] = J[:, 0] + 10.0 ** rng.uniform(-6, -1) * np.abs(J[:, 0]).max() \
+                * rng.standard_normal(m)
+        D = np.linalg.norm(J, axis=0)
+        R = np.linalg.qr(J / D, mode="r")
+        kappa = np.linalg.norm(R) * np.linalg.norm(np.linalg.inv(R))
+        if kappa > 1e7:
+            continue
+        Ri = np.empty((n, n))
+        assert _inverse_r(np.ascontiguousarray(R), Ri) == pytest.approx(kappa, rel=1e-8)
+        routes.add(bool(kappa <= DIRECT_KAPPA))
+        A, V, s, pc, small = (np.empty(m * n), np.empty((n, n)), np.empty(n),
+                              np.empty((n, n)), np.empty(3 * n))
+        covariance(J, 0.37, m, n, False, 0, A.reshape((m, n)), V, s, pc, small)
+        Rinv = np.linalg.inv(R)
+        ref = (Rinv @ Rinv.T) / np.outer(D, D) * (2 * 0.37 / (m - n))
+        sd = np.sqrt(np.diag(ref))
+        assert np.max(np.abs(pc - ref) / np.outer(sd, sd)) <= 1e-15 * kappa ** 2 + 1e-13
+    assert routes == {True, False}
