@@ -286,6 +286,10 @@ def test_sum_guess_of_different_shapes():
     from lsqcore.models._model import _peeling_orders
     parts = (M.gaussian + M.gaussian + M.lorentzian + M.linear).components
     assert len(_peeling_orders(parts, [0, 1, 2])) == 3
+    # the plan depends on the components' names (a peak gets the baseline),
+    # so a renamed Gaussian's sum has a guess of its own
+    own = M.Model("bump", ("a", "mu", "s"), M.gaussian.point, guess=M.gaussian._guess)
+    assert (own + M.linear)._guess is not (M.gaussian + M.linear)._guess
 
 
 def test_peak_width_is_local():

@@ -338,8 +338,8 @@ class Model:
             names = [s for c in parts for s in c.param_names]
         point = _SUMS.build(tuple(c.point for c in parts),
                             lambda: _sum_point(parts))
-        guess = (_SUMS.build(("guess",) + tuple((c.point, c._guess) for c in parts),
-                             lambda: _sum_guess(parts))
+        guess = (_SUMS.build(("guess",) + tuple((c.point, c._guess, c.name) for c in parts),
+                             lambda: _sum_guess(parts))   # (names: the peeling plan)
                  if all(c.has_guess for c in parts) else None)
         bounds = (np.concatenate([c.bounds[0] for c in parts]),
                   np.concatenate([c.bounds[1] for c in parts]))
