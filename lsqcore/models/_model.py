@@ -36,6 +36,7 @@ named by its digest (:func:`lsqcore._wrapcache.cached_njit`), so that
 Numba's disk cache serves it, and the wrappers built on it, in later
 processes.
 """
+import itertools
 import keyword
 
 import numpy as np
@@ -144,7 +145,6 @@ def _peeling_orders(components, front):
     one for each distinct sequence of their models (components of the same
     model are interchangeable), the given order first, at most
     :data:`MAX_ORDERS`."""
-    import itertools
     seen, out = set(), []
     for order in itertools.permutations(front):
         key = tuple(components[c].name for c in order)
@@ -192,10 +192,11 @@ def _sum_guess(components):
     front = [c for c in range(len(components)) if c not in back]
     baseline = bool(back and front) and all(components[c].name in PEAKS for c in front)
     lines = ["def guess(_x, _y):", f"    _best = np.zeros({off})", "    _least = np.inf"]
+    if baseline:
+        lines.append("    _base = EDGE(_x, _y)")
     for order in _peeling_orders(components, front):
-        lines += [f"    _p = np.zeros({off})"]
-        lines += ["    _base = EDGE(_x, _y)", "    _r = _y - _base"] if baseline else \
-            ["    _r = _y.copy()"]
+        lines += [f"    _p = np.zeros({off})",
+                  "    _r = _y - _base" if baseline else "    _r = _y.copy()"]
         for k, c in enumerate(order + back):
             if baseline and k == len(order):
                 lines.append("    _r = _r + _base")
