@@ -702,7 +702,8 @@ def test_row_covariance_direct_and_svd_routes():
         if kappa > 1e7:
             continue
         Ri = np.empty((n, n))
-        assert _inverse_r(np.ascontiguousarray(R), Ri) == pytest.approx(kappa, rel=1e-8)
+        assert _inverse_r(np.ascontiguousarray(R), Ri, np.empty(n)) == pytest.approx(kappa,
+                                                                      rel=1e-8)
         routes.add(bool(kappa <= DIRECT_KAPPA))
         A, V, s, pc, small = (np.empty(m * n), np.empty((n, n)), np.empty(n),
                               np.empty((n, n)), np.empty(3 * n))

@@ -9,7 +9,7 @@ import math
 
 from .._jit import kernel_jit
 from .._layout import JAC_2POINT, JAC_3POINT
-from .._linalg import EPS, householder_qr, copy_r, jacobi_svd
+from .._linalg import EPS, householder_qr, copy_r, jacobi_svd, back_substitute
 from .._diagnostics import UNDETERMINED_WEIGHT, RCOND_2POINT, RCOND_3POINT
 from ..methods.common import column_norms
 
@@ -24,27 +24,21 @@ DIRECT_KAPPA = 1e4
 
 
 @kernel_jit
-def _inverse_r(R, Ri):
-    """``Ri = R^{-1}`` for the upper-triangular ``R`` (n x n, by back
-    substitution, column by column); returns ``||R||_F ||R^{-1}||_F``, or
-    ``inf`` when a diagonal entry is zero or anything is not finite."""
+def _inverse_r(R, Ri, b):
+    """``Ri = R^{-1}`` for the upper-triangular ``R`` (n x n), column by column
+    by :func:`lsqcore._linalg.back_substitute` (``b``: n scratch); returns
+    ``||R||_F ||R^{-1}||_F``, or ``inf`` when a diagonal entry is zero or
+    anything is not finite."""
     n = R.shape[0]
     nr = 0.0
     ni = 0.0
     for j in range(n):
         for i in range(n):
-            Ri[i, j] = 0.0
+            b[i] = 0.0
+        b[j] = -1.0                     # (back_substitute solves R p = -b)
+        back_substitute(R, b, Ri[:, j])
         for i in range(j + 1):
             nr += R[i, j] * R[i, j]
-        if R[j, j] == 0.0:
-            return math.inf
-        Ri[j, j] = 1.0 / R[j, j]
-        for i in range(j - 1, -1, -1):
-            acc = 0.0
-            for k in range(i + 1, j + 1):
-                acc += R[i, k] * Ri[k, j]
-            Ri[i, j] = -acc / R[i, i]
-        for i in range(j + 1):
             ni += Ri[i, j] * Ri[i, j]
     kappa = math.sqrt(nr) * math.sqrt(ni)
     return kappa if math.isfinite(kappa) else math.inf
@@ -97,7 +91,7 @@ def covariance(J, cost, m, n, absolute, jac_code, A, V, s, pc, small):
     for j in range(n):
         D[j] = s[j]
     scale = 1.0 if absolute else 2.0 * cost / (m - n)
-    if _inverse_r(pc, V) <= DIRECT_KAPPA:
+    if _inverse_r(pc, V, small[2 * n:]) <= DIRECT_KAPPA:
         for a in range(n):
             for b in range(a, n):
                 acc = 0.0
