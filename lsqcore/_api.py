@@ -16,6 +16,7 @@ reductions on a handful of values.
 """
 import inspect
 import numbers
+import types
 
 import numpy as np
 from numba.core.errors import TypingError
@@ -728,7 +729,7 @@ def _parameter_names(f):
     costs ~6 us, a tenth of a small fit's front end, and ``leastsq`` always
     passes a callback."""
     code = getattr(f, "__code__", None)
-    if (type(f) is _FunctionType and code is not None and not hasattr(f, "__wrapped__")
+    if (type(f) is types.FunctionType and code is not None and not hasattr(f, "__wrapped__")
             and not hasattr(f, "__signature__")):
         k = (code.co_argcount + code.co_kwonlyargcount
              + bool(code.co_flags & inspect.CO_VARARGS)
@@ -739,8 +740,6 @@ def _parameter_names(f):
     except (TypeError, ValueError):
         return set()
 
-
-_FunctionType = type(_parameter_names)
 
 
 def _optimality(x, g, lb, ub, bounded):
