@@ -198,15 +198,30 @@ def _study(name, K, seed=2):
     P = np.column_stack([rng.uniform(*r, K) for r in CASES[name][1]])
     Y = np.array([NUMPY[name](x, *p) for p in P]) + 0.02 * rng.standard_normal((K, x.shape[-1]))
     xb = x[None] if model.predictors == 2 else x
-    best = curve_fit_batch(model, xb, Y, p0=P)
-    # the same start for every curve: scipy's default p0 (ones), what a fit
-    # without a guess gets (moved inside the default bounds' open side)
-    fixed = np.ones(model.n)
+    return _reach_rates(model, xb, Y, P)
+
+
+def _reach_rates(model, x, Y, P, **kw):
+    """``[from the guess, from p0 = 1]``: the fractions of the rows of ``Y``
+    whose fit reaches the optimum found from the true values ``P``.  The
+    same start for every curve, scipy's default p0 (ones), is what a fit
+    without a guess gets (moved inside the default bounds' open side)."""
+    best = curve_fit_batch(model, x, Y, p0=P, **kw)
     out = []
-    for p0 in (None, fixed):
-        r = curve_fit_batch(model, xb, Y, p0=p0)
+    for p0 in (None, np.ones(model.n)):
+        r = curve_fit_batch(model, x, Y, p0=p0, **kw)
         out.append(np.mean(r.success & (r.cost <= best.cost * (1 + 1e-6) + 1e-12)))
     return out
+
+
+def _sum_rates(model, ranges, seed, K=1000):
+    """:func:`_reach_rates` ('lm') of ``K`` noisy curves of a sum on [-3, 3],
+    the true values drawn uniformly in ``ranges``."""
+    x = np.linspace(-3, 3, 121)
+    rng = np.random.default_rng(seed)
+    P = np.column_stack([rng.uniform(lo, hi, K) for lo, hi in ranges])
+    Y = np.array([model(x, *p) for p in P]) + 0.02 * rng.standard_normal((K, x.size))
+    return _reach_rates(model, x, Y, P, method="lm")
 
 
 @pytest.mark.parametrize("name", sorted(n for n in M.LIBRARY
@@ -245,20 +260,9 @@ def test_sum_guess_beats_a_fixed_start():
     sum's guess reach the optimum (the fit from the true values) far more
     often than from p0 = 1 (measured on 10 000: 99.96 % and 26.1 %; 96.1 %
     before the baseline from the range's ends and the local peak widths)."""
-    model = M.gaussian + M.gaussian + M.linear
-    x = np.linspace(-3, 3, 121)
-    rng = np.random.default_rng(2)
-    K = 1000
-    P = np.column_stack([rng.uniform(0.5, 2, K), rng.uniform(-2, -0.5, K),
-                         rng.uniform(0.2, 0.6, K), rng.uniform(0.5, 2, K),
-                         rng.uniform(0.5, 2, K), rng.uniform(0.2, 0.6, K),
-                         rng.uniform(-0.2, 0.2, K), rng.uniform(-0.5, 0.5, K)])
-    Y = np.array([model(x, *p) for p in P]) + 0.02 * rng.standard_normal((K, x.size))
-    best = curve_fit_batch(model, x, Y, p0=P, method="lm")
-    rates = []
-    for p0 in (None, np.ones(8)):
-        r = curve_fit_batch(model, x, Y, p0=p0, method="lm")
-        rates.append(np.mean(r.success & (r.cost <= best.cost * (1 + 1e-6) + 1e-12)))
+    rates = _sum_rates(M.gaussian + M.gaussian + M.linear,
+                       [(0.5, 2), (-2, -0.5), (0.2, 0.6), (0.5, 2), (0.5, 2), (0.2, 0.6),
+                        (-0.2, 0.2), (-0.5, 0.5)], seed=2)
     assert rates[0] >= 0.99 and rates[1] <= 0.4, rates
 
 
@@ -267,20 +271,9 @@ def test_sum_guess_of_different_shapes():
     peeled takes the highest peak whatever its shape, so the guess tries both
     orders and keeps the one with the smaller residual (measured on 10 000:
     99.0 %, 51.5 % with one order, 19.5 % from p0 = 1)."""
-    model = M.gaussian + M.lorentzian + M.constant
-    x = np.linspace(-3, 3, 121)
-    rng = np.random.default_rng(12)
-    K = 1000
-    P = np.column_stack([rng.uniform(0.5, 2, K), rng.uniform(-2, -0.5, K),
-                         rng.uniform(0.2, 0.5, K), rng.uniform(0.5, 2, K),
-                         rng.uniform(0.5, 2, K), rng.uniform(0.1, 0.4, K),
-                         rng.uniform(-0.3, 0.3, K)])
-    Y = np.array([model(x, *p) for p in P]) + 0.02 * rng.standard_normal((K, x.size))
-    best = curve_fit_batch(model, x, Y, p0=P, method="lm")
-    rates = []
-    for p0 in (None, np.ones(7)):
-        r = curve_fit_batch(model, x, Y, p0=p0, method="lm")
-        rates.append(np.mean(r.success & (r.cost <= best.cost * (1 + 1e-6) + 1e-12)))
+    rates = _sum_rates(M.gaussian + M.lorentzian + M.constant,
+                       [(0.5, 2), (-2, -0.5), (0.2, 0.5), (0.5, 2), (0.5, 2), (0.1, 0.4),
+                        (-0.3, 0.3)], seed=12)
     assert rates[0] >= 0.97 and rates[1] <= 0.4, rates
     # the same shape twice: one order (the components are interchangeable)
     from lsqcore.models._model import _peeling_orders
