@@ -9,20 +9,22 @@ the model's own time (about 2.5 us a call here) and the driver's per-call
 and per-fit overheads decide the speed, not the compiled solver.
 
 Two problems: W1's exponential decay (m = 50, n = 3) and a Gaussian on a
-background (m = 40, n = 4).  Each round times every case (the median of
-many calls), in turn; the report gives, per case, the median and range over
+background (m = 40, n = 4).  Each round times every case (per call: the best of 5 loops of ~0.05 s,
+``benchmarks/_timing.per_call``),
+in turn; the report gives, per case, the median and range over
 rounds of the time per fit and of the ratio scipy / lsqcore, and the model
 calls each makes (``nfev`` as MINPACK counts them: every call).  Answers are
 checked against scipy's first (parameters within 1e-5 relative: the default
 tolerances stop both a little short of the exact minimum).
 """
 import sys
-import time
 
 import numpy as np
 import scipy.optimize as so
 
 import lsqcore
+
+from _timing import per_call   # benchmarks/_timing.py
 
 RNG = np.random.default_rng(0)
 T = np.linspace(0.0, 4.0, 50)
@@ -64,23 +66,6 @@ def cases(lib):
     }
 
 
-def per_call(f, budget=0.25):
-    """Median seconds per call over batches filling ``budget`` seconds."""
-    f()
-    t0 = time.perf_counter()
-    f()
-    once = max(time.perf_counter() - t0, 1e-7)
-    k = max(1, int(0.01 / once))
-    times = []
-    end = time.perf_counter() + budget
-    while time.perf_counter() < end or len(times) < 5:
-        t0 = time.perf_counter()
-        for _ in range(k):
-            f()
-        times.append((time.perf_counter() - t0) / k)
-    return float(np.median(times))
-
-
 CALLS = [0]
 
 
@@ -111,8 +96,8 @@ def main(rounds=5):
     t = {(lib, name): [] for lib in ("scipy", "lsqcore") for name in sp}
     for _ in range(rounds):
         for name in sp:
-            t["scipy", name].append(per_call(sp[name]))
-            t["lsqcore", name].append(per_call(lc[name]))
+            t["scipy", name].append(per_call(sp[name], 5, 0.05))
+            t["lsqcore", name].append(per_call(lc[name], 5, 0.05))
     print(f"{'case':28s} {'scipy us':>18s} {'lsqcore us':>18s} {'scipy/lsqcore':>20s} "
           "model calls (scipy, lsqcore)")
     for name in sp:
