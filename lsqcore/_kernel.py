@@ -125,6 +125,7 @@ def setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts):
     S[L.REGULARIZE] = iopts[9]
     S[L.NFEV] = 1
     S[L.NJEV] = 0
+    S[L.GRAM_NJEV] = 0
     S[L.NIT] = 0
     S[L.FIRST] = 1
     S[L.STATUS] = RUNNING
@@ -549,6 +550,7 @@ def _jacobian_done(W, S):
                 for i in range(m):
                     Bt[j, i] = J[i, j]
             gram(Bt, f_s, mat(W, S, L.O_GRAM, n, n), g)
+            S[L.GRAM_NJEV] = S[L.NJEV]
         else:
             for j in range(n):      # g = J^T f_s, each sum in registers
                 g[j] = dot_range(J[:, j], f_s, 0, m)

@@ -29,16 +29,19 @@ from ._jit import kernel_jit
 #   indices (NNZ) and each column's group (n), after S_SIZE (sparse only)
 # SPARSE_HOOKS: the C address of the sparse operations (lsqcore._csc_entry; sparse only)
 # OPERATOR: the C address of a LinearOperator J's products (lsqcore._operator), or 0
+# GRAM_NJEV: the NJEV of the Jacobian whose J^T J is in O_GRAM (0: none); O_GRAM is the
+#   Gram matrix of the J in O_J exactly when it equals NJEV (lsqcore._row.read_row)
 M, N, METHOD, JAC, LOSS, PHASE, REQ, REQ_K, NFEV, NJEV, NIT, MAX_NFEV, \
     STATUS, BOUNDED, JAC_SCALE, NOTIFY, FIRST, SVD_READY, OUTCOME, \
     TRACE_CAP, TRACE_LEN, ZERO_COLS, STOP1, STOP2, HOOKS, TR_SOLVER, LSMR_MAXITER, \
-    REGULARIZE, SPARSE, NNZ, NGROUPS, I_CPTR, I_ROWS, I_GROUP, SPARSE_HOOKS, OPERATOR = range(36)
+    REGULARIZE, SPARSE, NNZ, NGROUPS, I_CPTR, I_ROWS, I_GROUP, SPARSE_HOOKS, OPERATOR, \
+    GRAM_NJEV = range(37)
 # offsets of the arrays in W
 (O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE, O_SCALEINV, O_V,
  O_DV, O_D, O_DIAGH, O_LB, O_UB, O_H, O_RSTEP, O_FDC, O_SV, O_UF, O_W1,
  O_W2, O_RH, O_AG, O_F, O_FNEW, O_FS, O_Z, O_RHO, O_RHONEW, O_J, O_B, O_R,
  O_VV, O_XQ, O_RA, O_TAU, O_TRACE, O_U, O_UFS, O_TYP, O_LSR, O_LSN, O_GRAM,
- S_SIZE) = range(36, 36 + 45)
+ S_SIZE) = range(37, 37 + 45)
 
 # ---- scalar registers at the start of W ---------------------------------------
 # REL_GRAD: the relative gradient that vetted a tolerance stop (_kernel._vet_tolerance_stop)

@@ -94,6 +94,19 @@ read_row_jit = njit(error_model="numpy", inline="always")(read_row)
 
 
 @njit(error_model="numpy", inline="always")
+def read_gram(W, S):
+    """``J^T J`` of a finished workspace's ``jac`` (upper triangle, ``n x n``),
+    or a ``(0, 0)`` view when ``W`` does not hold it: the kernel forms it only
+    for a dense ``J`` that :func:`lsqcore._gram.gram_possible` admits, and a
+    solve can end after a Jacobian evaluation that did not (a non-finite
+    ``J``), so it is current exactly when ``S[GRAM_NJEV]`` is ``S[NJEV]``."""
+    n = S[L.N]
+    o = S[L.O_GRAM]
+    k = n if S[L.NJEV] > 0 and S[L.GRAM_NJEV] == S[L.NJEV] else 0
+    return W[o:o + k * k].reshape((k, k))
+
+
+@njit(error_model="numpy", inline="always")
 def start_by_address(kern, W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts, trace_cap):
     """Lay out the zeroed workspace ``(W, S)`` for ``f0.shape[0]`` residuals and
     load the problem, through the kernel's C entry ``kern[1]`` (the CPU)."""

@@ -30,6 +30,7 @@ from lsqcore import least_squares, InPlace
 from lsqcore.batch import (least_squares_batch, curve_fit_batch, BatchResult, NOT_RUN,
                            NONFINITE_START, TOO_FEW_POINTS)
 from lsqcore.batch._model import model_residual
+from lsqcore._status import NONFINITE_JAC
 
 M = 30
 T = np.linspace(0.0, 4.0, M)
@@ -686,10 +687,15 @@ def test_row_covariance_direct_and_svd_routes():
     DIRECT_KAPPA`` (nothing can fall below a rank cut-off then) and the
     Jacobi SVD otherwise; both agree with a LAPACK QR reference to
     rounding, on either side of the switch, and ``_inverse_r`` returns the
-    Frobenius condition number."""
-    from lsqcore.batch._pcov import covariance, _inverse_r, DIRECT_KAPPA
+    Frobenius condition number.  Given ``J^T J``, it takes the Gram route
+    where lsqcore._gram's bound ``(m + n) eps kappa_F^2 <= 1e-10`` holds,
+    and agrees with the reference to that bound."""
+    from lsqcore.batch._pcov import covariance, _inverse_r, _from_gram, DIRECT_KAPPA
+    from lsqcore._gram import GRAM_RTOL
+    eps = np.finfo(float).eps
     rng = np.random.default_rng(5)
     routes = set()
+    gram_routes = set()
     for trial in range(400):
         m, n = int(rng.integers(6, 50)), int(rng.integers(1, 6))
         J = rng.standard_normal((m, n)) * 10.0 ** rng.uniform(-3, 3, n)
@@ -707,9 +713,49 @@ def test_row_covariance_direct_and_svd_routes():
         routes.add(bool(kappa <= DIRECT_KAPPA))
         A, V, s, pc, small = (np.empty(m * n), np.empty((n, n)), np.empty(n),
                               np.empty((n, n)), np.empty(3 * n))
-        covariance(J, 0.37, m, n, False, 0, A.reshape((m, n)), V, s, pc, small)
+        covariance(J, 0.37, m, n, False, 0, A.reshape((m, n)), V, s, pc, small,
+                   np.empty((0, 0)))
         Rinv = np.linalg.inv(R)
         ref = (Rinv @ Rinv.T) / np.outer(D, D) * (2 * 0.37 / (m - n))
         sd = np.sqrt(np.diag(ref))
         assert np.max(np.abs(pc - ref) / np.outer(sd, sd)) <= 1e-15 * kappa ** 2 + 1e-13
+        # the same J with its Gram matrix (upper triangle, garbage below)
+        G = np.triu(J.T @ J) + np.tril(np.full((n, n), np.nan), -1)
+        pg = np.full((n, n), 7.0)
+        covariance(J, 0.37, m, n, False, 0, A.reshape((m, n)), V, s, pg, small, G)
+        bound = (m + n) * eps * kappa ** 2
+        took = _from_gram(G, m, n, 1.0, np.empty(n), np.empty((n, n)), np.empty((n, n)),
+                          np.empty(n), np.empty((n, n)))
+        if bound <= 0.5 * GRAM_RTOL or bound >= 2 * GRAM_RTOL:     # (kappa is LAPACK's)
+            assert took == (bound < GRAM_RTOL)
+        gram_routes.add(took)
+        assert np.max(np.abs(pg - ref) / np.outer(sd, sd)) <= 10 * bound + 1e-13
     assert routes == {True, False}
+    assert gram_routes == {True, False}
+
+
+@njit(cache=True)
+def _jac_nan_past(t, a, b, c):
+    """``expdecay``'s Jacobian, with a NaN once ``a`` passes 1.8."""
+    out = np.empty((t.shape[0], 3))
+    for i in range(t.shape[0]):
+        e = np.exp(-b * t[i])
+        out[i, 0] = e
+        out[i, 1] = -a * t[i] * e
+        out[i, 2] = 1.0
+    if a > 1.8:
+        out[0, 0] = np.nan
+    return out
+
+
+def test_row_covariance_never_uses_a_stale_gram_matrix():
+    """A solve that ends on a non-finite Jacobian has an earlier ``J``'s Gram
+    matrix in its workspace (the kernel forms none of a non-finite ``J``):
+    the covariance must not come from it, but from the ``J`` the row ends
+    with (``inf``, as scipy's ``curve_fit`` gives of a non-finite ``J``)."""
+    t = np.linspace(0, 4, 30)
+    Y = np.array([2.5 * np.exp(-1.3 * t) + 0.1 + 0.01 * np.sin(7 * t + k) for k in range(3)])
+    res = curve_fit_batch(expdecay, t, Y, p0=[1.0, 1.0, 0.0], jac=_jac_nan_past,
+                          return_pcov=True, threads=1)
+    assert np.all(res.status == NONFINITE_JAC) and np.all(res.njev >= 2)
+    assert np.all(np.isinf(res.pcov))

@@ -4,11 +4,28 @@ curve_fit's rule (see :mod:`lsqcore._diagnostics` for the derivation and
 the rank decision) written without allocation, so that the same function
 runs in a CPU thread's scratch and, compiled as a CUDA device function, in
 a GPU thread's local memory.
+
+Three routes to the same matrix, cheapest first:
+
+1. **From the Gram matrix the kernel already formed.**  When ``J`` was
+   evaluated, the kernel formed ``J^T J`` for its own steps wherever
+   :mod:`lsqcore._gram` admits it, and the solve usually ends right after
+   evaluating ``J`` at the final ``x``.  With ``D = diag(||J_j||)`` and the
+   Cholesky factor ``R^T R = D^{-1} J^T J D^{-1}`` (:func:`lsqcore._gram.gram_factor`,
+   which also gives ``L^{-1} = R^{-T}``), ``(J^T J)^{-1} = D^{-1} R^{-1}
+   R^{-T} D^{-1}``: ``n^3 / 3`` operations where the QR of the ``m x n``
+   matrix costs ``2 m n^2``.  Taken only when that module's bound ``(m + n)
+   eps kappa_F(R)^2 <= 1e-10`` holds, so ``R`` (and ``pcov``) carry a relative
+   error of at most about ``1e-10``, and ``kappa_F(R) <= 1 / sqrt(2 eps 1e10)
+   < 500``: far below :data:`DIRECT_KAPPA`, nothing can be dropped.
+2. **From ``R^{-1}`` of a Householder QR** when ``kappa_F(R) <= DIRECT_KAPPA``.
+3. **The SVD** otherwise (the rank decision).
 """
 import math
 
 from .._jit import kernel_jit
 from .._layout import JAC_2POINT, JAC_3POINT
+from .._gram import gram_factor
 from .._linalg import EPS, householder_qr, copy_r, jacobi_svd, back_substitute
 from .._diagnostics import UNDETERMINED_WEIGHT, RCOND_2POINT, RCOND_3POINT
 from ..methods.common import column_norms
@@ -45,7 +62,31 @@ def _inverse_r(R, Ri, b):
 
 
 @kernel_jit
-def covariance(J, cost, m, n, absolute, jac_code, A, V, s, pc, small):
+def _from_gram(G, m, n, scale, d, R, Ri, uf, pc):
+    """Route 1 of the module docstring: ``pc`` from ``G``, the upper triangle of
+    ``J^T J`` (``d``: n scratch for ``D^{-1}``; ``R``, ``Ri``: n x n scratch;
+    ``uf``: n scratch).  Returns False, with ``pc`` untouched, when a column
+    is zero or not finite or the Gram route's bound fails."""
+    for j in range(n):
+        gj = G[j, j]
+        if not 0.0 < gj < math.inf:
+            return False
+        d[j] = 1.0 / math.sqrt(gj)
+    # (g = d: any finite vector; gram_factor's uf = R^-T D g is not used)
+    if not gram_factor(G, d, d, d, False, m, R, uf, Ri):
+        return False
+    for a in range(n):                  # Ri = L^-1 = R^-T, lower triangular
+        for b in range(a, n):
+            acc = 0.0
+            for k in range(b, n):
+                acc += Ri[k, a] * Ri[k, b]
+            pc[a, b] = acc * (d[a] * d[b]) * scale
+            pc[b, a] = pc[a, b]
+    return True
+
+
+@kernel_jit
+def covariance(J, cost, m, n, absolute, jac_code, A, V, s, pc, small, G):
     """``pcov`` by curve_fit's rule, without allocating (``small``: 3 n
     scratch; the GPU driver compiles this function as a device function).
 
@@ -61,18 +102,26 @@ def covariance(J, cost, m, n, absolute, jac_code, A, V, s, pc, small):
     it.  A non-finite ``J`` or ``m <= n`` (scaled case) gives ``inf``
     everywhere, as scipy does (without its warning).
 
-    The SVD is the kernel's own (:mod:`lsqcore._linalg`): Householder QR of
+    ``G`` is ``J^T J`` (upper triangle) when the kernel formed it from this
+    ``J``, else ``(0, 0)`` (:func:`lsqcore._row.read_gram`); with it, and
+    when its route's bound holds, nothing else is computed (see the module
+    docstring).  Otherwise the SVD is the kernel's own (:mod:`lsqcore._linalg`): Householder QR of
     ``J D^{-1}`` (stored by columns in ``A``), then one-sided Jacobi on the
     small ``R``; ``pc`` holds ``R`` while the SVD runs.  A well-conditioned
     ``R`` (:data:`DIRECT_KAPPA`) skips the SVD: nothing can be dropped, and
     ``pcov`` comes from ``R^{-1}`` (in ``V``) directly.
     """
-    ok = True
-    for i in range(m):
-        for j in range(n):
-            if not math.isfinite(J[i, j]):
-                ok = False
-    if not ok or (not absolute and m <= n):
+    ok = absolute or m > n
+    if ok:
+        scale = 1.0 if absolute else 2.0 * cost / (m - n)
+        # (a finite diagonal of J^T J, which route 1 checks, is a finite J)
+        if G.shape[0] == n and _from_gram(G, m, n, scale, s, A[:n], V, small[:n], pc):
+            return
+        for i in range(m):
+            for j in range(n):
+                if not math.isfinite(J[i, j]):
+                    ok = False
+    if not ok:
         for a in range(n):
             for b in range(n):
                 pc[a, b] = math.inf
@@ -90,7 +139,6 @@ def covariance(J, cost, m, n, absolute, jac_code, A, V, s, pc, small):
     D = small[:n]                       # the QR's tau is no longer needed
     for j in range(n):
         D[j] = s[j]
-    scale = 1.0 if absolute else 2.0 * cost / (m - n)
     if _inverse_r(pc, V, small[2 * n:]) <= DIRECT_KAPPA:
         for a in range(n):
             for b in range(a, n):

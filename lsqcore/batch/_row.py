@@ -41,7 +41,7 @@ from .._jit import kernel_jit
 from .. import _layout as L
 from .._bounds import make_strictly_feasible
 from .._kernel import _all_finite
-from .._row import solve_row, fd_serial, ERR_F_SHAPE
+from .._row import solve_row, fd_serial, read_gram, ERR_F_SHAPE
 from .._driver import ERR_RAISED, ERR_JAC_RAISED
 from ._pcov import covariance
 from ._result import NONFINITE_START, TOO_FEW_POINTS, BAD_SHAPE, USER_RAISED
@@ -121,7 +121,7 @@ def finish_row(k, err, r, ws, iopts, flags, outs):
     out_opt[k] = r.optimality
     if cov:
         covariance(r.jac, r.cost, mk, n, absolute, iopts[1], A[:mk * n].reshape((mk, n)), V,
-                   cl[:n], pc, cl[2 * n:5 * n])
+                   cl[:n], pc, cl[2 * n:5 * n], read_gram(ws[0], ws[1]))
         if out_pcov.shape[0] > 0:
             for a in range(n):
                 for b in range(n):
