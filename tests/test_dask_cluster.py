@@ -2,7 +2,8 @@
 
 One cluster (2 processes, 1 thread each) serves the module: rows bitwise
 equal to the in-memory batch, the distributed progress bar, xarray's
-chunked curvefit, and -- last, since it restarts a worker -- a worker killed
+chunked curvefit (lsqcore's against the in-memory one and against
+xarray's own, both on the cluster), and -- last, since it restarts a worker -- a worker killed
 with SIGKILL while the fit runs: Dask recomputes its chunks and the result
 equals the undisturbed run.  A model defined in ``__main__`` of a script
 (pickled by value to the workers) runs in a subprocess with its own cluster,
@@ -103,6 +104,27 @@ def test_xarray_curvefit_on_the_cluster(client):
     dist = curvefit(arr.chunk({"row": 3}), "x", gauss_slow, p0=p0, errors="ignore").compute()
     for v in mem.data_vars:
         assert np.array_equal(mem[v].values, dist[v].values, equal_nan=True)
+
+
+def test_equals_xarray_curvefit_on_the_cluster(client):
+    """The acceptance case of tests/test_xarray_curvefit.py with both sides on
+    the cluster: xarray's own ``curvefit`` (scipy, pixel by pixel, in the
+    workers) and lsqcore's on the same chunks, with NaN pixels (``skipna``)
+    and a failed fit (``errors='ignore'``): the same dims, coords and NaN
+    pixels, coefficients and covariances to 1e-10 relative."""
+    txc = pytest.importorskip("test_xarray_curvefit")
+    from lsqcore.xarray import curvefit
+    data = txc.cube().chunk({"y": 3, "x": 4})
+    ref = data.curvefit("t", txc.decay, p0=txc.P0, kwargs=txc.TRF_JAC, errors="ignore")
+    out = curvefit(data, "t", txc.decay, p0=txc.P0, kwargs=txc.TRF_JAC, errors="ignore")
+    assert out.curvefit_coefficients.chunks is not None
+    ref, out = ref.compute(), out.compute()
+    txc.same_structure(ref, out)
+    c = ref.curvefit_coefficients.values
+    assert np.isnan(c[2, 3]).all() and np.isnan(c[6, 1]).all()   # empty and failed pixels
+    assert np.isfinite(c[4, 5]).all()
+    assert txc.rel(c, out.curvefit_coefficients.values) <= 1e-10
+    assert txc.rel(ref.curvefit_covariance.values, out.curvefit_covariance.values) <= 1e-10
 
 
 def test_library_sums_travel_to_the_workers(client):
