@@ -396,7 +396,8 @@ def solve_compiled(kern, call, jcall, first, jac_cs, fun, jac, loss, m_inplace, 
             return np.zeros(0), S, ERR_SPARSITY_ROWS
         tail = iopts[L_OPTS + 2:]
         S = np.zeros(L.S_SIZE + tail.shape[0], dtype=np.int64)
-        S[L.S_SIZE:] = tail
+        for i in range(tail.shape[0]):      # (a loop: a slice assignment compiles numpy's
+            S[L.S_SIZE + i] = tail[i]       # shape-mismatch error, 1.5 s of a first fit)
         S[L.SPARSE_HOOKS] = iopts[L_OPTS + 1]
         S[L.M] = m
         S[L.N] = n
