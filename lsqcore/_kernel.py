@@ -47,6 +47,7 @@ from ._stopping import (record, record_only, record_gtol, G_FLAT, NFEV, J_NONFIN
                         NONSTATIONARY_ANGLE, NONSTATIONARY_LOST, COST_INF, PROBE_FIRST_ORDER,
                         PROBE_DESCENT)
 from . import _method
+from . import _warm
 
 PH_INIT, PH_INIT_RHO, PH_JAC, PH_FD1, PH_FD2, PH_JAC_DONE, PH_CHECK, PH_STEP, \
     PH_TRIAL, PH_TRIAL_RHO, PH_EVAL, PH_DONE, PH_PROBE1, PH_PROBE2 = range(14)
@@ -819,33 +820,43 @@ _SETUP_SIG = _i64(_P_F64, _i64, _P_I64, _i64, _P_F64, _i64, _P_F64, _i64, _P_F64
                   _P_F64, _i64, _P_F64, _i64, _P_F64, _i64, _P_F64, _i64, _P_I64, _i64, _i64)
 _SIZE_SIG = _i64(_i64, _i64, _i64, _i64, _i64, _i64, _i64)
 
+
+def _advance_entry(wp, wn, sp, sn):
+    return _advance_inline(carray(wp, (wn,)), carray(sp, (sn,)))
+
+
+def _setup_entry(wp, wn, sp, sn, x0, n, f0, m, lb, n1, ub, n2, xs, n3, rs, n4, fo, n5, io, n6,
+                 trace_cap):
+    W = carray(wp, (wn,))
+    S = carray(sp, (sn,))
+    iopts = carray(io, (n6,))
+    L.init_layout(S, m, n, iopts[2] != LINEAR, iopts[2] == CALLABLE, iopts[7] == L.TR_LSMR,
+                  trace_cap, iopts[10], iopts[11])
+    _setup_inline(W, S, carray(x0, (n,)), carray(f0, (m,)), carray(lb, (n,)),
+                  carray(ub, (n,)), carray(xs, (n,)), carray(rs, (n,)), carray(fo, (n5,)),
+                  iopts)
+    return 0
+
+
+def _size_entry(m, n, loss, tr_solver, trace_cap, nnz, ngroups):
+    return L.workspace_shape(m, n, loss != LINEAR, loss == CALLABLE, tr_solver == L.TR_LSMR,
+                             trace_cap, nnz, ngroups)[0]
+
+
 # compiled at import: the first import after installation compiles the kernel
 # (~10 s; each method's hooks are compiled on the method's first use,
 # lsqcore._method), and a compile still running after 2 s is announced (lsqcore._log)
-with first_use("kernel", KERNEL_MESSAGE):
-    @cfunc(_ADVANCE_SIG, cache=True, error_model="numpy")
-    def _advance_c(wp, wn, sp, sn):
-        return _advance_inline(carray(wp, (wn,)), carray(sp, (sn,)))
-
-    @cfunc(_SETUP_SIG, cache=True, error_model="numpy")
-    def _setup_c(wp, wn, sp, sn, x0, n, f0, m, lb, n1, ub, n2, xs, n3, rs, n4, fo, n5, io, n6,
-                 trace_cap):
-        W = carray(wp, (wn,))
-        S = carray(sp, (sn,))
-        iopts = carray(io, (n6,))
-        L.init_layout(S, m, n, iopts[2] != LINEAR, iopts[2] == CALLABLE, iopts[7] == L.TR_LSMR,
-                      trace_cap, iopts[10], iopts[11])
-        _setup_inline(W, S, carray(x0, (n,)), carray(f0, (m,)), carray(lb, (n,)),
-                      carray(ub, (n,)), carray(xs, (n,)), carray(rs, (n,)), carray(fo, (n5,)),
-                      iopts)
-        return 0
-
-    @cfunc(_SIZE_SIG, cache=True, error_model="numpy")
-    def _size_c(m, n, loss, tr_solver, trace_cap, nnz, ngroups):
-        return L.workspace_shape(m, n, loss != LINEAR, loss == CALLABLE, tr_solver == L.TR_LSMR,
-                                 trace_cap, nnz, ngroups)[0]
-
-
-#: C addresses of ``advance``, ``setup`` and ``workspace_shape`` (see above).
-KERNEL = np.array([_advance_c.address, _setup_c.address, _size_c.address], dtype=np.int64)
+# (lsqcore._warm: while it compiles, a helper process compiles the method entries)
+_warm.start(_advance_entry)
+if _warm.in_helper():
+    # the helper process compiles method entries only, and never solves
+    KERNEL = np.zeros(3, dtype=np.int64)
+else:
+    with first_use("kernel", KERNEL_MESSAGE):
+        _advance_c = cfunc(_ADVANCE_SIG, cache=True, error_model="numpy")(_advance_entry)
+        _setup_c = cfunc(_SETUP_SIG, cache=True, error_model="numpy")(_setup_entry)
+        _size_c = cfunc(_SIZE_SIG, cache=True, error_model="numpy")(_size_entry)
+    #: C addresses of ``advance``, ``setup`` and ``workspace_shape`` (see above).
+    KERNEL = np.array([_advance_c.address, _setup_c.address, _size_c.address],
+                      dtype=np.int64)
 KERNEL.flags.writeable = False

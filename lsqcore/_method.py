@@ -54,6 +54,7 @@ from numba import carray, cfunc, njit, types
 from numba.extending import overload
 
 from . import _layout as L
+from . import _warm
 from ._cabi import ccall
 from ._log import first_use
 from .methods import trf, lm, gn, dogbox, trf_lsmr
@@ -170,6 +171,7 @@ def method_entry(code, tr_solver=L.TR_EXACT):
     entry = _ENTRIES.get(key)
     if entry is None:
         name = L.METHOD_NAMES[code] + (" (lsmr)" if key[1] == L.TR_LSMR else "")
+        _warm.wait_for(name)            # (it may be compiling in the helper: lsqcore._warm)
         with first_use("method " + name, METHOD_MESSAGE.format(name)):
             entry = cfunc(_ENTRY_SIG, cache=True, error_model="numpy")(_ENTRY_SOURCES[key])
         _ENTRIES[key] = entry

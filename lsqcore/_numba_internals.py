@@ -52,7 +52,16 @@ are declared as the supported range in ``pyproject.toml``.
     JIT code otherwise): ``benchmarks/perf_profile.py`` writes them to a
     ``/tmp/perf-<pid>.map`` so that ``perf report`` names the kernel's
     functions.  Profiling only; the solvers never call it.
+:func:`cache_files`
+    Where Numba's disk cache keeps a function (``numba.core.caching.
+    FunctionCache``: its directory, its index file, and the data files the
+    index names): the first import after installation compiles the method
+    entries in a helper process with a cache of its own, and copies their
+    files into this process's cache (:mod:`lsqcore._warm`); a private cache
+    keeps the two processes from ever writing one function's index at the
+    same time.
 """
+import os
 from contextlib import contextmanager
 
 import numpy as np
@@ -63,7 +72,7 @@ from numba.core.compiler_lock import global_compiler_lock
 
 __all__ = ["CPUDispatcher", "NonLiteralDispatcher", "fingerprint", "cuda_ufunc_table",
            "cuda_unary_math_lowering", "importing_numba_cuda", "compiling", "UNOPTIMISED",
-           "machine_code_symbols"]
+           "machine_code_symbols", "cache_files"]
 
 #: ``njit`` options that compile a function without LLVM optimisation
 UNOPTIMISED = {"_dbg_optnone": True}
@@ -133,3 +142,16 @@ def machine_code_symbols(library):
             if address:
                 out[address] = f.name
     return out
+
+
+def cache_files(py_func):
+    """``(directory, [index file, data files...])`` of the Numba disk cache of
+    the plain Python function ``py_func`` (what ``njit(cache=True)`` or
+    ``cfunc(..., cache=True)`` of it reads and writes), the files as they are
+    now: an empty list when nothing is cached, or only what exists."""
+    from numba.core.caching import FunctionCache
+    cache = FunctionCache(py_func)
+    index = cache._cache_file._index_path
+    names = list(cache._cache_file._load_index().values()) if os.path.exists(index) else []
+    files = [index] + [cache._cache_file._data_path(n) for n in sorted(set(names))]
+    return cache.cache_path, [f for f in files if os.path.exists(f)]

@@ -122,3 +122,23 @@ def test_machine_code_symbols_name_compiled_functions():
         "compiled function's address: benchmarks/perf_profile.py cannot name "
         "the kernel's functions for perf (the solvers are unaffected)")
     assert any("lambda" in name for name in symbols.values())
+
+
+def test_cache_files_lists_a_functions_index_and_data(tmp_path, monkeypatch):
+    """A function of a new module file: nothing cached before the compile,
+    then the index and the one data file it names, in the cache directory."""
+    import importlib
+    import os
+    from numba import cfunc
+    (tmp_path / "cached_mod_ni.py").write_text("def twice(x):\n    return 2.0 * x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mod = importlib.import_module("cached_mod_ni")
+    d0, f0 = NI.cache_files(mod.twice)
+    c = cfunc("float64(float64)", cache=True)(mod.twice)
+    d1, f1 = NI.cache_files(mod.twice)
+    why = ("numba.core.caching.FunctionCache (cache_path, _cache_file._index_path, "
+           "_load_index, _data_path) changed: lsqcore._warm's helper cannot copy the method "
+           "entries it compiled, and the first fit after installation compiles them again")
+    assert c.cache_hits == 0 and f0 == [] and d0 == d1 and os.path.isdir(d1), why
+    assert [p.rsplit(".", 1)[1] for p in f1] == ["nbi", "nbc"], why
+    assert all(p.startswith(d1) and os.path.getsize(p) > 0 for p in f1), why
