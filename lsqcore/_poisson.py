@@ -146,6 +146,7 @@ def check_estimator(estimator):
 
 _FISHER_SRC = """def fisher(X, Y, P, mrow, ok, PC, A, V, s, small, code):
     n = P.shape[1]
+    G = np.empty((0, 0))            # (no Gram matrix: the QR route)
     for k in range(P.shape[0]):
         if not ok[k]:
             continue
@@ -158,7 +159,7 @@ _FISHER_SRC = """def fisher(X, Y, P, mrow, ok, PC, A, V, s, small, code):
             w = 1.0 / math.sqrt(v[i])
             for j in range(n):
                 J[i, j] *= w
-        COV(J, 0.0, mk, n, True, code, A[:mk * n], V, s, PC[k], small)
+        COV(J, 0.0, mk, n, True, code, A[:mk * n], V, s, PC[k], small, G)
 """
 _JAC_EXACT = "        J = np.ascontiguousarray(JAC(x, {a}))\n"
 # central differences of the model (steps eps^(1/3) max(1, |p_j|), as '3-point')

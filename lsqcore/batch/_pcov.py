@@ -115,7 +115,10 @@ def covariance(J, cost, m, n, absolute, jac_code, A, V, s, pc, small, G):
     if ok:
         scale = 1.0 if absolute else 2.0 * cost / (m - n)
         # (a finite diagonal of J^T J, which route 1 checks, is a finite J)
-        if G.shape[0] == n and _from_gram(G, m, n, scale, s, A[:n], V, small[:n], pc):
+        # (R in the first n^2 of A's m n entries; A is (m, n) or flat)
+        if G.shape[0] == n and _from_gram(G, m, n, scale, s,
+                                          A.reshape((m * n,))[:n * n].reshape((n, n)), V,
+                                          small[:n], pc):
             return
         for i in range(m):
             for j in range(n):
