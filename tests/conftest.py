@@ -95,7 +95,7 @@ def scipy_least_squares(*a, **kw):
 
 def pytest_sessionstart(session):
     """Load (or, on the first run after installation, compile) the solver
-    kernel before collection, saying so, so that the first ~30-40 s of a
+    kernel before collection, saying so, so that the first ~30 s of a
     fresh run are not silent (issue 14)."""
     global LSQ, LSQ_UNAVAILABLE
     import time
@@ -103,8 +103,8 @@ def pytest_sessionstart(session):
     write = tr.write_line if tr is not None else print
     if not SELF_CHECK:
         write("lsqcore: loading the solver kernel (the first run after installation compiles "
-              "it, with the first fit's method and driver: about 30-40 s on 2 cores; Numba "
-              "caches it on disk)")
+              "it, with the methods and a driver: about 30 s on 2 cores; Numba caches it on "
+              "disk)")
     t0 = time.perf_counter()
     LSQ, LSQ_UNAVAILABLE = _load_solver()
     if LSQ_UNAVAILABLE is not None or SELF_CHECK:
