@@ -1,15 +1,31 @@
-"""Pieces shared by the three methods: the factorisation of the scaled Jacobian."""
+"""Pieces shared by the methods: the factorisation of the scaled Jacobian."""
 import math
 
 from .._jit import kernel_jit, hook_jit
 from .._csc_entry import sparse_op, COLUMN_NORMS
 from .._layout import (vec, mat, M, N, SPARSE, O_J, O_B, O_R, O_RA, O_TAU, O_W1, O_W2,
                        O_FNEW, O_FS, O_SV, O_VV, O_UF, O_UFS, O_U, O_G, O_GRAM,
-                       SVD_READY)
+                       O_SCALE, O_D, O_GH, SVD_READY)
 from .._gram import gram_factor, gram_possible
 from .._linalg import (householder_qr_qt, copy_r, jacobi_svd, EPS,
                        well_conditioned, back_substitute, solve_trust_region,
                        pinv_step, dot_range)
+
+
+@kernel_jit
+def factor_at_scale(W, S):
+    """``d = x_scale`` (the scaling of the step variables), ``g_h = d g``, and
+    ``R``, ``uf`` of ``J diag(d)`` (:func:`factor_scaled_jacobian`): the
+    factorisation of 'lm' and 'gn', whose scaling is ``x_scale`` alone."""
+    n = S[N]
+    scale = vec(W, S, O_SCALE, n)
+    d = vec(W, S, O_D, n)
+    g = vec(W, S, O_G, n)
+    g_h = vec(W, S, O_GH, n)
+    for i in range(n):
+        d[i] = scale[i]
+        g_h[i] = scale[i] * g[i]
+    factor_scaled_jacobian(W, S, d, d, False)
 
 
 @kernel_jit

@@ -47,7 +47,7 @@ from .._status import RUNNING, LINE_SEARCH_FAIL, FTOL as ST_FTOL, XTOL as ST_XTO
 from .._stopping import (check_termination, record, gtol_verdict, xtol_reached,
                          predicted_ftol_reached, F_GN_PREDICTED, X_GN_FULL,
                          F_GN_ROUNDING, LS_FAILED)
-from .common import factor_scaled_jacobian, gauss_newton_step, update_jac_scale
+from .common import factor_at_scale, gauss_newton_step, update_jac_scale
 
 #: sufficient decrease (Armijo) constant c1 (Nocedal & Wright 2006, eq. 3.4 and
 #: the value recommended after it)
@@ -80,13 +80,8 @@ def factorize(W, S):
     scale_inv = vec(W, S, O_SCALEINV, n)
     if S[JAC_SCALE]:
         update_jac_scale(W, S, scale, scale_inv, S[FIRST] == 1)
-    d = vec(W, S, O_D, n)
-    g = vec(W, S, O_G, n)
+    factor_at_scale(W, S)
     g_h = vec(W, S, O_GH, n)
-    for i in range(n):
-        d[i] = scale[i]
-        g_h[i] = scale[i] * g[i]
-    factor_scaled_jacobian(W, S, d, d, False)
     R = mat(W, S, O_R, n, n)
     p_h = vec(W, S, O_PH, n)
     gauss_newton_step(W, S, p_h, 0.0)

@@ -42,13 +42,13 @@ import math
 from .._jit import kernel_jit, hook_jit
 from .._layout import (vec, mat, N, JAC_SCALE, FIRST,
                        O_X, O_XNEW, O_STEP, O_STEPH, O_PH, O_G, O_GH, O_SCALE,
-                       O_SCALEINV, O_R, O_W1, O_D,
+                       O_SCALEINV, O_R, O_W1,
                        GTOL, G_TEST, DELTA, ALPHA, COST, COST_NEW, ACTRED,
                        PRERED, RATIO, STEP_NORM, STEP_H_NORM, G_NORM, X_NORM,
                        DIRDER, PNORM, REL_ACTRED, REL_PRERED)
 from .._linalg import quadratic_from, norm_r, norm2, max_nan
 from .._stopping import check_termination_more, cosine_gtol_reached
-from .common import factor_scaled_jacobian, trust_region_step, scale_from_norms, jac_column_norms
+from .common import factor_at_scale, trust_region_step, scale_from_norms, jac_column_norms
 
 # The constants of More (1978) as MINPACK's ``lmder``/``lmpar`` use them.
 #: a trial is taken when ``rho = actred / prered >= ACCEPT_RATIO`` (``p0001``)
@@ -114,13 +114,7 @@ def factorize(W, S):
         if W[DELTA] == 0.0 or not math.isfinite(W[DELTA]):
             W[DELTA] = 1.0
         W[ALPHA] = 0.0
-    g = vec(W, S, O_G, n)
-    g_h = vec(W, S, O_GH, n)
-    d = vec(W, S, O_D, n)
-    for i in range(n):
-        d[i] = scale[i]
-        g_h[i] = scale[i] * g[i]
-    factor_scaled_jacobian(W, S, d, d, False)
+    factor_at_scale(W, S)
 
 
 @kernel_jit
