@@ -54,11 +54,8 @@ with ``aug``).  The compiled entries bind a dense or compressed-column
 
 References
 ----------
-T. F. Coleman, Y. Li, "An interior trust region approach for nonlinear
-minimization subject to bounds", SIAM J. Optim. 6(2), 1996.
-M. A. Branch, T. F. Coleman, Y. Li, "A subspace, interior, and conjugate
-gradient method for large-scale bound-constrained minimization problems",
-SIAM J. Sci. Comput. 21(1), 1999.
+Coleman and Li (1996) and Branch, Coleman and Li (1999), as cited in full
+in :mod:`lsqcore._bounds`, whose scaling and step-to-bound this module uses.
 """
 import math
 
