@@ -19,8 +19,8 @@ if the helper has started it; the entry then loads from the cache.  One
 the helper has not started is compiled here, as before (the helper may
 compile it too: the cache files are written whole, by rename, and are the
 same).  Measured with an empty cache, ``import lsqcore`` plus a first W1
-fit with a jitted model: 14.5 s + 7.4 s, against 14.8 s + 22.0 s without
-the helper (docs/benchmarks.md).
+fit with a jitted model: 20.9-23.9 s (median 21.5 s), against 36.6-38.1 s
+(median 37.3 s) before, alternated (docs/benchmarks.md).
 
 The helper compiles into a Numba cache of its own (a temporary
 ``NUMBA_CACHE_DIR``) and then copies each entry's files (its index and
