@@ -152,13 +152,15 @@ def start(kernel_entry):
         return
     code = (f"import sys; sys.path.insert(0, {os.path.dirname(_PACKAGE)!r}); "
             "from lsqcore._warm import helper_main; helper_main()")
-    cache = tempfile.mkdtemp(prefix="lsqcore-warm-")
-    env = dict(os.environ, **{HELPER_ENV: "1", "NUMBA_CACHE_DIR": cache, DEST_ENV: dest})
+    cache = None
     try:
+        cache = tempfile.mkdtemp(prefix="lsqcore-warm-")
+        env = dict(os.environ, **{HELPER_ENV: "1", "NUMBA_CACHE_DIR": cache, DEST_ENV: dest})
         proc = _popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-    except OSError:
-        shutil.rmtree(cache, ignore_errors=True)
+    except OSError:                   # (no temporary directory, no process: compile here)
+        if cache is not None:
+            shutil.rmtree(cache, ignore_errors=True)
         return
     helper = _Helper(proc, cache)
     _HELPER.append(helper)

@@ -91,6 +91,9 @@ def test_first_use_compiles_the_entries_in_a_helper_and_later_ones_load_them():
         assert r["nfev"] == ref.nfev
 
 
+_MKDTEMP = __import__("tempfile").mkdtemp
+
+
 def _uncached(x):
     """A function Numba has never cached."""
     return x
@@ -142,6 +145,13 @@ def test_a_helper_starts_only_for_an_uncached_kernel_on_two_cores(fake_popen, mo
     _warm.start(_uncached)                          # the helper starts none
     assert fake_popen == []
     monkeypatch.delenv(_warm.HELPER_ENV)
+
+    def no_tmp(**kw):
+        raise OSError("no temporary directory")
+    monkeypatch.setattr(_warm.tempfile, "mkdtemp", no_tmp)
+    _warm.start(_uncached)                          # nowhere to put its cache: none, no error
+    assert fake_popen == [] and _warm._HELPER == []
+    monkeypatch.setattr(_warm.tempfile, "mkdtemp", _MKDTEMP)
     _warm.start(_uncached)
     assert len(fake_popen) == 1 and len(_warm._HELPER) == 1
     argv, kw = fake_popen[0]
