@@ -30,7 +30,7 @@ from ._jit import kernel_jit
 # SPARSE_HOOKS: the C address of the sparse operations (lsqcore._csc_entry; sparse only)
 # OPERATOR: the C address of a LinearOperator J's products (lsqcore._operator), or 0
 # GRAM_NJEV: the NJEV of the Jacobian whose J^T J is in O_GRAM (0: none); O_GRAM is the
-#   Gram matrix of the J in O_J exactly when it equals NJEV (lsqcore._row.read_row)
+#   Gram matrix of the J in O_J exactly when it equals NJEV (lsqcore._row.read_gram)
 M, N, METHOD, JAC, LOSS, PHASE, REQ, REQ_K, NFEV, NJEV, NIT, MAX_NFEV, \
     STATUS, BOUNDED, JAC_SCALE, NOTIFY, FIRST, SVD_READY, OUTCOME, \
     TRACE_CAP, TRACE_LEN, ZERO_COLS, STOP1, STOP2, HOOKS, TR_SOLVER, LSMR_MAXITER, \
