@@ -79,6 +79,9 @@ import math
 import numpy as np
 from numba import njit
 
+from ._csc import uindex
+from ._linalg import norm2 as norm
+
 _inline = njit(error_model="numpy", inline="always")
 _small = njit(cache=True, error_model="numpy")
 
@@ -110,21 +113,6 @@ def sym_ortho(a, b):
     tau = b / a
     c = (1.0 if a > 0.0 else -1.0) / math.sqrt(1.0 + tau * tau)
     return c, c * tau, a / c
-
-
-@_small
-def norm(v):
-    """``||v||_2``, scaled against overflow."""
-    big = 0.0
-    for i in range(v.size):
-        big = max(big, abs(v[i]))
-    if big == 0.0 or not math.isfinite(big):
-        return big
-    s = 0.0
-    for i in range(v.size):
-        t = v[i] / big
-        s += t * t
-    return big * math.sqrt(s)
 
 
 @_small
@@ -327,12 +315,15 @@ def lsmr_core(mv, rmv, A, b, x, damp, atol, btol, conlim, maxiter, work):
 
 @_inline
 def csr_mv(A, v, out):
-    """``out = A v`` for ``A = (data, indices, indptr)`` in CSR."""
+    """``out = A v`` for ``A = (data, indices, indptr)`` in CSR (unsigned indices:
+    :mod:`lsqcore._csc`)."""
     data, indices, indptr = A
     for i in range(out.size):
         s = 0.0
-        for k in range(indptr[i], indptr[i + 1]):
-            s += data[k] * v[indices[k]]
+        k, end = uindex(indptr[i]), uindex(indptr[i + 1])
+        while k < end:
+            s += data[k] * v[uindex(indices[k])]
+            k += uindex(1)
         out[i] = s
 
 
@@ -344,8 +335,10 @@ def csr_rmv(A, u, out):
         out[j] = 0.0
     for i in range(indptr.size - 1):
         ui = u[i]
-        for k in range(indptr[i], indptr[i + 1]):
-            out[indices[k]] += data[k] * ui
+        k, end = uindex(indptr[i]), uindex(indptr[i + 1])
+        while k < end:
+            out[uindex(indices[k])] += data[k] * ui
+            k += uindex(1)
 
 
 @njit(cache=True, error_model="numpy")
