@@ -16,6 +16,14 @@ kernel, with the same arithmetic per stored entry, so that a Jacobian
 whose pattern holds every entry gives the dense results; every one costs
 O(nnz) (O(nnz + m) or O(nnz + n) with its output).
 
+The loops over a column's entries index with unsigned integers
+(:func:`uindex`).  Numba lets a signed index count from the end of an array,
+so every load through a signed index carries the test and the addition
+that this needs; on columns of two entries (the extended Rosenbrock
+function) that work, with the set-up of a loop counted in ``range``, made
+a product half as fast (280 against 130 us for ``J^T u`` at n = 10^5,
+measured).  The arithmetic, and so every bit of every result, is the same.
+
 References
 ----------
 I. S. Duff, A. M. Erisman, J. K. Reid, "Direct Methods for Sparse Matrices",
@@ -23,8 +31,16 @@ Oxford, 1986, ch. 2 (the compressed-column format).
 """
 import math
 
+import numpy as np
+
 from ._jit import hook_jit
 from ._layout import vec, N, NNZ, I_CPTR, I_ROWS, I_GROUP, O_J
+
+
+@hook_jit
+def uindex(i):
+    """``i`` as an unsigned index: no test for counting from the end (module docstring)."""
+    return np.uint64(i)
 
 
 @hook_jit
@@ -39,9 +55,11 @@ def structure(W, S):
 @hook_jit
 def column_is_zero(cp, v, j):
     """Whether column ``j`` has no non-zero value (an empty column has none)."""
-    for p in range(cp[j], cp[j + 1]):
+    p, end = uindex(cp[j]), uindex(cp[j + 1])
+    while p < end:
         if v[p] != 0.0:
             return False
+        p += uindex(1)
     return True
 
 
@@ -60,8 +78,10 @@ def transpose_times(cp, ri, v, u, out):
     """``out = J^T u``, each sum in a register."""
     for j in range(cp.shape[0] - 1):
         acc = 0.0
-        for p in range(cp[j], cp[j + 1]):
-            acc += v[p] * u[ri[p]]
+        p, end = uindex(cp[j]), uindex(cp[j + 1])
+        while p < end:
+            acc += v[p] * u[uindex(ri[p])]
+            p += uindex(1)
         out[j] = acc
 
 
@@ -72,8 +92,10 @@ def times(cp, ri, v, d, x, out):
         out[i] = 0.0
     for j in range(cp.shape[0] - 1):
         t = d[j] * x[j]
-        for p in range(cp[j], cp[j + 1]):
-            out[ri[p]] += v[p] * t
+        p, end = uindex(cp[j]), uindex(cp[j + 1])
+        while p < end:
+            out[uindex(ri[p])] += v[p] * t
+            p += uindex(1)
 
 
 @hook_jit
@@ -81,8 +103,10 @@ def column_norms(cp, v, out):
     """``out[j] = ||J e_j||``."""
     for j in range(cp.shape[0] - 1):
         acc = 0.0
-        for p in range(cp[j], cp[j + 1]):
+        p, end = uindex(cp[j]), uindex(cp[j + 1])
+        while p < end:
             acc += v[p] * v[p]
+            p += uindex(1)
         out[j] = math.sqrt(acc)
 
 
@@ -100,8 +124,10 @@ def abs_times(cp, ri, v, x, out):
         out[i] = 0.0
     for j in range(cp.shape[0] - 1):
         t = abs(x[j])
-        for p in range(cp[j], cp[j + 1]):
-            out[ri[p]] += abs(v[p]) * t
+        p, end = uindex(cp[j]), uindex(cp[j + 1])
+        while p < end:
+            out[uindex(ri[p])] += abs(v[p]) * t
+            p += uindex(1)
 
 
 @hook_jit

@@ -31,6 +31,7 @@ whenever the pattern holds every non-zero.
 import numpy as np
 from numba import njit
 
+from ._csc import uindex
 from ._jit import kernel_jit
 from ._jacobian import CENTRAL, fd_coordinate
 
@@ -60,8 +61,9 @@ def color_columns(col_ptr, col_rows, row_ptr, row_cols, order):
     # forbidden[c] == j: colour c is taken by a neighbour of column j
     forbidden = np.full(n + 1, -1, dtype=np.int64)
     for j in order:
-        for p in range(col_ptr[j], col_ptr[j + 1]):
-            i = col_rows[p]
+        p, end = uindex(col_ptr[j]), uindex(col_ptr[j + 1])
+        while p < end:
+            i = uindex(col_rows[p])
             for q in range(row_ptr[i], row_ptr[i + 1]):
                 g = groups[row_cols[q]]
                 if g >= 0:
@@ -130,8 +132,9 @@ def grouped_assemble(f, FQ, h, scheme, three_point, stage, groups, col_ptr, col_
         g = groups[j]
         # one reciprocal per column, as the dense assembly: the same bits
         inv = 1.0 / h[j] if not three_point else 1.0 / (2.0 * h[j])
-        for p in range(col_ptr[j], col_ptr[j + 1]):
-            i = col_rows[p]
+        p, end = uindex(col_ptr[j]), uindex(col_ptr[j + 1])
+        while p < end:
+            i = uindex(col_rows[p])
             if not three_point:
                 vals[p] = (FQ[g, i] - f[i]) * inv
             elif stage == 1:
@@ -140,3 +143,4 @@ def grouped_assemble(f, FQ, h, scheme, three_point, stage, groups, col_ptr, col_
                 vals[p] = (vals[p] - FQ[g, i]) * inv
             else:
                 vals[p] = (-3.0 * f[i] + 4.0 * vals[p] - FQ[g, i]) * inv
+            p += uindex(1)
