@@ -61,9 +61,8 @@ def color_columns(col_ptr, col_rows, row_ptr, row_cols, order):
     # forbidden[c] == j: colour c is taken by a neighbour of column j
     forbidden = np.full(n + 1, -1, dtype=np.int64)
     for j in order:
-        p, end = uindex(col_ptr[j]), uindex(col_ptr[j + 1])
-        while p < end:
-            i = uindex(col_rows[p])
+        for p in range(col_ptr[j], col_ptr[j + 1]):
+            i = col_rows[p]
             for q in range(row_ptr[i], row_ptr[i + 1]):
                 g = groups[row_cols[q]]
                 if g >= 0:
