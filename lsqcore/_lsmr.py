@@ -80,7 +80,6 @@ import numpy as np
 from numba import njit
 
 from ._csc import uindex
-from ._linalg import norm2 as norm
 
 _inline = njit(error_model="numpy", inline="always")
 _small = njit(cache=True, error_model="numpy")
@@ -113,6 +112,21 @@ def sym_ortho(a, b):
     tau = b / a
     c = (1.0 if a > 0.0 else -1.0) / math.sqrt(1.0 + tau * tau)
     return c, c * tau, a / c
+
+
+@_small
+def norm(v):
+    """``||v||_2``, scaled against overflow."""
+    big = 0.0
+    for i in range(v.size):
+        big = max(big, abs(v[i]))
+    if big == 0.0 or not math.isfinite(big):
+        return big
+    s = 0.0
+    for i in range(v.size):
+        t = v[i] / big
+        s += t * t
+    return big * math.sqrt(s)
 
 
 @_small
