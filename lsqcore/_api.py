@@ -45,7 +45,7 @@ from ._optimize_result import OptimizeResult
 from ._status import MESSAGES, CALLBACK_STOP, NONFINITE_JAC, GTOL, IMPROPER_INPUT
 from ._validate import (check_options, check_x0, check_bounds, check_x_scale, check_tolerances,
                         check_f_scale, check_diff_step, check_callback, is_unbounded,
-                        check_tr_options, check_sparse_jacobian)
+                        check_tr_options, check_sparse_jacobian, check_preconditioner)
 from ._sparse_jac import Pattern, PatternJacobian, is_sparse, is_operator, jacobian_pattern
 _NO_BOUNDS = (-np.inf, np.inf)          # the default `bounds` (recognised by identity)
 _F64 = np.dtype(np.float64)
@@ -157,7 +157,12 @@ def least_squares(fun, x0, jac="2-point", bounds=_NO_BOUNDS, method="trf",
         ``damp``, ``maxiter`` (``show`` accepted and silent), and for 'trf'
         ``regularize`` (default True; 'dogbox' ignores it with a warning);
         another key is a ``TypeError``.  Ignored by the exact solver, as in
-        scipy.
+        scipy.  lsqcore adds ``preconditioner``: None (scipy's LSMR) or
+        ``'block-jacobi'``, which solves LSMR's problem in variables that make
+        each diagonal block of ``J^T J`` (runs of columns with the same rows,
+        such as a camera's or a point's parameters) the identity
+        (:mod:`lsqcore._precond`): the same answer in fewer LSMR iterations.
+        It needs a sparse ``J`` (``jac_sparsity`` or a sparse ``jac``).
     jac_sparsity : None, array_like or sparse matrix (m, n), optional
         Where ``J`` may be non-zero, for finite differences ('trf',
         'dogbox'): columns that share no row are differenced together, one
@@ -273,6 +278,8 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
                      or not (loss_f is None or type(loss_f) is CPUDispatcher))
     if pj is not None and _fill_from_python(fun, python_driver, workers, loss_f, args):
         python_driver, jac_f = True, pj.python_jac()
+    if not python_driver or jac_f is None:
+        check_preconditioner(tr[0], pattern)    # J's form is known before f(x0)
     fun, m_inplace = _unwrap_in_place(fun, python_driver)
     if type(fun) is CPUDispatcher and not python_driver and not callable(workers):
         key = None if loss_f is not None or jac_code == L.JAC_CS else arg_key(args)
@@ -315,6 +322,7 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
         J0 = None if jac_f is None else jac_f(x0.copy(), *args, **kwargs)
         pattern, tr = _pattern_at_x0(pattern, J0, f0.size, n, tr, method, tr_solver,
                                      tr_options, jac_scale)
+        check_preconditioner(tr[0], pattern)
         fopts_t, iopts_t = _kernel_options(tr, *options, pattern)
         W, S = _allocate(f0.size, n, loss_code, trace_cap, tr[0], pattern)
         setup(W, S, x0, f0, lb, ub, x_scale, rstep, _frozen(fopts_t, np.float64),
@@ -424,7 +432,7 @@ def _unwrap_in_place(fun, python_driver):
 def _allocate(m, n, loss_code, trace_cap, tr_code, pattern):
     """A laid-out workspace for the Python driver, with the sparse pattern in ``S``."""
     W, S = L.allocate(m, n, loss_code != LINEAR, loss_code == CALLABLE, trace_cap,
-                      tr_code == L.TR_LSMR, -1 if pattern is None else pattern.nnz,
+                      tr_code, -1 if pattern is None else pattern.nnz,
                       0 if pattern is None else pattern.ngroups)
     if pattern is not None:
         pattern.write(S)
@@ -433,7 +441,7 @@ def _allocate(m, n, loss_code, trace_cap, tr_code, pattern):
 
 def _lsmr(tr, method, tr_options):
     """The subproblem options of a sparse ``J``: LSMR's (scipy's default for one)."""
-    return tr if tr[0] == L.TR_LSMR else check_tr_options(method, "lsmr", tr_options)
+    return tr if tr[0] != L.TR_EXACT else check_tr_options(method, "lsmr", tr_options)
 
 
 def _int_record(values, pattern):

@@ -830,7 +830,7 @@ def _setup_entry(wp, wn, sp, sn, x0, n, f0, m, lb, n1, ub, n2, xs, n3, rs, n4, f
     W = carray(wp, (wn,))
     S = carray(sp, (sn,))
     iopts = carray(io, (n6,))
-    L.init_layout(S, m, n, iopts[2] != LINEAR, iopts[2] == CALLABLE, iopts[7] == L.TR_LSMR,
+    L.init_layout(S, m, n, iopts[2] != LINEAR, iopts[2] == CALLABLE, iopts[7],
                   trace_cap, iopts[10], iopts[11])
     _setup_inline(W, S, carray(x0, (n,)), carray(f0, (m,)), carray(lb, (n,)),
                   carray(ub, (n,)), carray(xs, (n,)), carray(rs, (n,)), carray(fo, (n5,)),
@@ -839,7 +839,7 @@ def _setup_entry(wp, wn, sp, sn, x0, n, f0, m, lb, n1, ub, n2, xs, n3, rs, n4, f
 
 
 def _size_entry(m, n, loss, tr_solver, trace_cap, nnz, ngroups):
-    return L.workspace_shape(m, n, loss != LINEAR, loss == CALLABLE, tr_solver == L.TR_LSMR,
+    return L.workspace_shape(m, n, loss != LINEAR, loss == CALLABLE, tr_solver,
                              trace_cap, nnz, ngroups)[0]
 
 

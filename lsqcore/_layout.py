@@ -21,7 +21,8 @@ from ._jit import kernel_jit
 # ZERO_COLS: exactly-zero columns of the first Jacobian (see _kernel._vet_tolerance_stop)
 # STOP1, STOP2: the forms of the termination tests that fired (lsqcore._stopping)
 # HOOKS: the C address of the method's hooks on the CPU (lsqcore._method)
-# TR_SOLVER: the subproblem's solver (TR_EXACT, TR_LSMR); LSMR_MAXITER: LSMR's limit
+# TR_SOLVER: the subproblem's solver (TR_EXACT, TR_LSMR, TR_LSMR_BJ: LSMR preconditioned
+#   by block Jacobi, lsqcore._precond); LSMR_MAXITER: LSMR's limit
 # REGULARIZE: trf with LSMR regularizes the Gauss-Newton system (methods/lsmr_model.py)
 # SPARSE: J is held in compressed-column form (lsqcore._csc); NNZ: its stored entries
 #   (m n when dense); NGROUPS: the groups of columns differenced together (n when dense)
@@ -41,7 +42,7 @@ M, N, METHOD, JAC, LOSS, PHASE, REQ, REQ_K, NFEV, NJEV, NIT, MAX_NFEV, \
  O_DV, O_D, O_DIAGH, O_LB, O_UB, O_H, O_RSTEP, O_FDC, O_SV, O_UF, O_W1,
  O_W2, O_RH, O_AG, O_F, O_FNEW, O_FS, O_Z, O_RHO, O_RHONEW, O_J, O_B, O_R,
  O_VV, O_XQ, O_RA, O_TAU, O_TRACE, O_U, O_UFS, O_TYP, O_LSR, O_LSN, O_GRAM,
- S_SIZE) = range(37, 37 + 45)
+ O_PRE, O_PREC, S_SIZE) = range(37, 37 + 47)
 
 # ---- scalar registers at the start of W ---------------------------------------
 # REL_GRAD: the relative gradient that vetted a tolerance stop (_kernel._vet_tolerance_stop)
@@ -61,7 +62,7 @@ M, N, METHOD, JAC, LOSS, PHASE, REQ, REQ_K, NFEV, NJEV, NIT, MAX_NFEV, \
 TRF, LM, GN, DOGBOX = 0, 1, 2, 3
 METHOD_CODES = {"trf": TRF, "lm": LM, "gn": GN, "dogbox": DOGBOX}
 METHOD_NAMES = {code: name for name, code in METHOD_CODES.items()}
-TR_EXACT, TR_LSMR = 0, 1
+TR_EXACT, TR_LSMR, TR_LSMR_BJ = 0, 1, 2
 #: LSMR's defaults (those of scipy.sparse.linalg.lsmr): atol, btol, conlim, damp
 LSMR_DEFAULTS = (1e-6, 1e-6, 1e8, 0.0)
 JAC_CALLABLE, JAC_2POINT, JAC_3POINT, JAC_CS = 0, 1, 2, 3
@@ -86,7 +87,7 @@ TRACE_FIELDS = 12
 # phases of the solve reuse it for something else.  Offsets (init_layout), the
 # allocation size (workspace_shape), the Python driver's views (_driver.Views)
 # and docs/workspace.md are all derived from this one table.
-ALWAYS, ROBUST, CALLABLE_LOSS, LSMR, DENSE = 0, 1, 2, 3, 4
+ALWAYS, ROBUST, CALLABLE_LOSS, LSMR, DENSE, PRECOND = 0, 1, 2, 3, 4, 5
 #: where an absent array points: nowhere (a zero-length view here) or another slot
 EMPTY = -1
 
@@ -159,6 +160,12 @@ WORKSPACE = (
     ("O_LSN", ("8", "n"), LSMR, EMPTY,
      "LSMR's four vectors of n, its solution, the subspace basis (2 rows) and the"
      " operator's diagonal (methods/lsmr_model.py)", ""),
+    ("O_PRE", ("3", "n"), PRECOND, EMPTY,
+     "block Jacobi: each column's block size, the operator's extra diagonal rows, a scratch"
+     " vector (lsqcore._precond)", ""),
+    ("O_PREC", ("n", "12"), PRECOND, EMPTY,
+     "block Jacobi: the inverse Cholesky factor of each diagonal block of the normal"
+     " matrix, one row per column", ""),
 )
 
 
@@ -199,15 +206,17 @@ _PRESENT = 1 + len(_TERMS)      # LAYOUT's column of present-when, then the alia
 
 
 @kernel_jit
-def _present(when, robust, callable_loss, lsmr, sparse):
+def _present(when, robust, callable_loss, tr_solver, sparse):
     if when == ROBUST:
         return robust
     if when == CALLABLE_LOSS:
         return callable_loss
     if when == LSMR:
-        return lsmr
+        return tr_solver != TR_EXACT
     if when == DENSE:
         return not sparse
+    if when == PRECOND:
+        return tr_solver == TR_LSMR_BJ and sparse
     return True
 
 
@@ -229,20 +238,21 @@ def _extents(m, n, nnz, ngroups):
 
 
 @kernel_jit
-def workspace_shape(m, n, robust, callable_loss, lsmr, trace_cap, nnz, ngroups):
+def workspace_shape(m, n, robust, callable_loss, tr_solver, trace_cap, nnz, ngroups):
     """Sizes ``(len(W), len(S))`` for a problem of ``m`` residuals, ``n`` unknowns
-    (``nnz``, ``ngroups``: a sparse J's stored entries and groups of columns;
-    ``nnz < 0`` for a dense J)."""
+    (``tr_solver``: ``TR_EXACT``, ``TR_LSMR`` or ``TR_LSMR_BJ``; ``nnz``,
+    ``ngroups``: a sparse J's stored entries and groups of columns; ``nnz < 0``
+    for a dense J)."""
     k, g = _extents(m, n, nnz, ngroups)
     size = N_SCALARS + trace_cap * (TRACE_FIELDS + n)
     for r in range(LAYOUT.shape[0]):
-        if _present(LAYOUT[r, _PRESENT], robust, callable_loss, lsmr, nnz >= 0):
+        if _present(LAYOUT[r, _PRESENT], robust, callable_loss, tr_solver, nnz >= 0):
             size += _size(r, m, n, k, g)
     return size, S_SIZE + (n + 1 + nnz + n if nnz >= 0 else 0)
 
 
 @kernel_jit
-def init_layout(S, m, n, robust, callable_loss, lsmr, trace_cap, nnz, ngroups):
+def init_layout(S, m, n, robust, callable_loss, tr_solver, trace_cap, nnz, ngroups):
     """Write sizes and array offsets into ``S`` (the order and sizes of ``WORKSPACE``;
     the sparse structure's offsets in ``S`` after ``S_SIZE``)."""
     S[M] = m
@@ -258,7 +268,7 @@ def init_layout(S, m, n, robust, callable_loss, lsmr, trace_cap, nnz, ngroups):
     off = N_SCALARS
     for r in range(LAYOUT.shape[0]):
         slot = LAYOUT[r, 0]
-        if _present(LAYOUT[r, _PRESENT], robust, callable_loss, lsmr, sparse):
+        if _present(LAYOUT[r, _PRESENT], robust, callable_loss, tr_solver, sparse):
             S[slot] = off
             off += _size(r, m, n, k, g)
         elif LAYOUT[r, _PRESENT + 1] == EMPTY:
@@ -305,7 +315,8 @@ _VIEWS = {name: (globals()[name], _extent(shape[0]), _extent(shape[1]))
 def workspace_markdown():
     """The workspace table as Markdown (``docs/workspace.md`` is generated from it)."""
     present = {ALWAYS: "always", ROBUST: "robust loss", CALLABLE_LOSS: "callable loss",
-               LSMR: "`tr_solver='lsmr'`", DENSE: "dense J"}
+               LSMR: "`tr_solver='lsmr'`", DENSE: "dense J",
+               PRECOND: "`tr_options['preconditioner']='block-jacobi'`, sparse J"}
     rows = ["| slot | shape | present | meaning | also holds |", "|---|---|---|---|---|"]
     for name, shape, when, alias, meaning, reuse in WORKSPACE:
         where = present[when]
@@ -373,10 +384,12 @@ def mat(typingctx, W, S, slot, rows, cols):
         return types.Array(W.dtype, 2, "C")(W, S, slot, rows, cols), codegen
 
 
-def allocate(m, n, robust, callable_loss, trace_cap=0, lsmr=False, nnz=-1, ngroups=0):
+def allocate(m, n, robust, callable_loss, trace_cap=0, tr_solver=TR_EXACT, nnz=-1, ngroups=0):
     """Allocate and lay out a fresh ``(W, S)`` pair (Python helper)."""
-    w_size, s_size = workspace_shape(m, n, robust, callable_loss, lsmr, trace_cap, nnz, ngroups)
+    tr_solver = int(tr_solver)
+    w_size, s_size = workspace_shape(m, n, robust, callable_loss, tr_solver, trace_cap, nnz,
+                                     ngroups)
     W = np.zeros(w_size)
     S = np.zeros(s_size, dtype=np.int64)
-    init_layout(S, m, n, robust, callable_loss, lsmr, trace_cap, nnz, ngroups)
+    init_layout(S, m, n, robust, callable_loss, tr_solver, trace_cap, nnz, ngroups)
     return W, S

@@ -167,6 +167,8 @@ def method_entry(code, tr_solver=L.TR_EXACT):
     """The C address of method ``code``'s hooks (its :func:`_run` entry) for the
     subproblem solver ``tr_solver``, compiled on the first call in the first
     process after installation and loaded from Numba's disk cache in later ones."""
+    # (LSMR preconditioned or not: the same hooks; lsmr_model.lsmr_solve reads TR_SOLVER)
+    tr_solver = L.TR_LSMR if tr_solver == L.TR_LSMR_BJ else tr_solver
     key = (code, tr_solver if (code, tr_solver) in _ENTRY_SOURCES else L.TR_EXACT)
     entry = _ENTRIES.get(key)
     if entry is None:

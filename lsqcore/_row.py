@@ -118,7 +118,7 @@ def start_direct(kern, W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts, trace
     """:func:`start_by_address` calling the kernel's functions themselves (the
     GPU, where they are compiled into the CUDA kernel; ``kern`` unused)."""
     L.init_layout(S, f0.shape[0], x0.shape[0], iopts[2] != LINEAR, iopts[2] == CALLABLE,
-                  iopts[7] == L.TR_LSMR, trace_cap, iopts[10], iopts[11])
+                  iopts[7], trace_cap, iopts[10], iopts[11])
     setup(W, S, x0, f0, lb, ub, x_scale, rstep, fopts, iopts)
 
 

@@ -398,6 +398,8 @@ _EXACT_SOLVER = (L.TR_EXACT, L.LSMR_DEFAULTS, 0, True)
 
 #: the keywords of tr_options that LSMR takes (scipy passes them to its lsmr)
 _LSMR_KEYS = ("atol", "btol", "conlim", "damp", "maxiter", "show")
+#: ``tr_options['preconditioner']``: lsqcore's own keyword (not scipy's) and its codes
+PRECONDITIONERS = {None: L.TR_LSMR, "block-jacobi": L.TR_LSMR_BJ}
 
 
 def check_tr_options(method, tr_solver, tr_options):
@@ -409,14 +411,22 @@ def check_tr_options(method, tr_solver, tr_options):
     with 'lsmr' they are LSMR's keywords (an unknown one is a ``TypeError``,
     as from scipy's ``lsmr``; ``regularize`` is trf's, default True, and
     ignored by dogbox with a warning; ``show`` is accepted and prints nothing).
+    lsqcore adds ``preconditioner``: None (scipy's LSMR) or ``'block-jacobi'``
+    (:mod:`lsqcore._precond`; a sparse Jacobian only, checked once its form is
+    known: :func:`check_preconditioner`).
     """
     if tr_solver != "lsmr" or method == "lm":
         return _EXACT_SOLVER
     opts = dict(tr_options or {})
     for k in opts:
-        if k not in _LSMR_KEYS + ("regularize",):
+        if k not in _LSMR_KEYS + ("regularize", "preconditioner"):
             raise TypeError(f"`tr_options`: lsmr() got an unexpected keyword argument {k!r} "
-                            f"(it takes {', '.join(_LSMR_KEYS)}).")
+                            f"(it takes {', '.join(_LSMR_KEYS)}, and lsqcore's "
+                            f"'regularize' and 'preconditioner').")
+    pre = opts.pop("preconditioner", None)
+    if not (pre is None or isinstance(pre, str)) or pre not in PRECONDITIONERS:
+        raise ValueError(f"`tr_options['preconditioner']` must be None or 'block-jacobi', "
+                         f"got {pre!r}.")
     if method == "gn":
         raise ValueError("`tr_solver`='lsmr' is not available for `method`='gn' (a line "
                          "search on the exact Gauss-Newton step); use 'trf' or 'dogbox'.")
@@ -438,4 +448,16 @@ def check_tr_options(method, tr_solver, tr_options):
     elif not isinstance(maxiter, numbers.Integral) or maxiter <= 0:
         raise ValueError(f"`tr_options['maxiter']` must be None or a positive integer, "
                          f"got {maxiter!r}.")
-    return L.TR_LSMR, tuple(vals), int(maxiter), regularize
+    return PRECONDITIONERS[pre], tuple(vals), int(maxiter), regularize
+
+
+def check_preconditioner(tr_code, pattern):
+    """A block-Jacobi preconditioner needs the stored pattern of a sparse ``J``
+    (``pattern``: :class:`lsqcore._sparse_jac.Pattern`; None for a dense ``J``, an
+    operator for a ``LinearOperator``): raise before the solve starts if not."""
+    from ._sparse_jac import Pattern
+    if tr_code == L.TR_LSMR_BJ and not isinstance(pattern, Pattern):
+        what = "a dense Jacobian" if pattern is None else "a LinearOperator Jacobian"
+        raise ValueError("`tr_options['preconditioner']`='block-jacobi' needs a sparse "
+                         "Jacobian (`jac_sparsity`, or a `jac` that returns a scipy.sparse "
+                         f"matrix); this problem has {what}.")

@@ -41,14 +41,15 @@ def test_every_array_slot_has_one_row():
 def test_offsets_sizes_and_views(m, n, robust, callable_loss, lsmr, trace_cap):
     if callable_loss and not robust:
         pytest.skip("a callable loss is a robust loss")
-    W, S = L.allocate(m, n, robust, callable_loss, trace_cap, lsmr)
-    assert W.size == L.workspace_shape(m, n, robust, callable_loss, lsmr, trace_cap, -1, 0)[0]
+    tr = L.TR_LSMR if lsmr else L.TR_EXACT
+    W, S = L.allocate(m, n, robust, callable_loss, trace_cap, tr)
+    assert W.size == L.workspace_shape(m, n, robust, callable_loss, tr, trace_cap, -1, 0)[0]
     assert S.size == L.S_SIZE and (S[L.M], S[L.N]) == (m, n)
     end = L.N_SCALARS
     for name, shape, when, alias, meaning, _ in L.WORKSPACE:
         slot = getattr(L, name)
         present = {L.ALWAYS: True, L.ROBUST: robust, L.CALLABLE_LOSS: callable_loss,
-                   L.LSMR: lsmr, L.DENSE: True}[when]
+                   L.LSMR: lsmr, L.DENSE: True, L.PRECOND: False}[when]
         if present:
             assert S[slot] == end, name              # back to back, in table order
             r, c = _dims(shape, m, n)
@@ -73,12 +74,14 @@ def test_documented_page_lists_every_row():
 
 
 
+@pytest.mark.parametrize("tr", [L.TR_LSMR, L.TR_LSMR_BJ])
 @pytest.mark.parametrize("m,n,nnz,ngroups", [(7, 5, 13, 3), (200, 8, 400, 2), (1, 1, 0, 0)])
-def test_sparse_layout(m, n, nnz, ngroups):
+def test_sparse_layout(m, n, nnz, ngroups, tr):
     """A sparse J (``nnz >= 0``): J takes ``nnz`` floats, the difference buffers
-    one row per group, the dense factors no room at all, and ``S`` holds the
-    column pointers, row indices and groups after ``S_SIZE``."""
-    W, S = L.allocate(m, n, False, False, 0, True, nnz, ngroups)
+    one row per group, the dense factors no room at all, the block-Jacobi
+    arrays room only when asked for, and ``S`` holds the column pointers, row
+    indices and groups after ``S_SIZE``."""
+    W, S = L.allocate(m, n, False, False, 0, tr, nnz, ngroups)
     assert S[L.SPARSE] == 1 and (S[L.NNZ], S[L.NGROUPS]) == (nnz, ngroups)
     assert S.size == L.S_SIZE + n + 1 + nnz + n
     assert (S[L.I_CPTR], S[L.I_ROWS], S[L.I_GROUP]) == (L.S_SIZE, L.S_SIZE + n + 1,
@@ -86,7 +89,7 @@ def test_sparse_layout(m, n, nnz, ngroups):
     end = L.N_SCALARS
     for name, shape, when, alias, _, _ in L.WORKSPACE:
         slot = getattr(L, name)
-        if when in (L.ALWAYS, L.LSMR):
+        if when in (L.ALWAYS, L.LSMR) or (when == L.PRECOND and tr == L.TR_LSMR_BJ):
             assert S[slot] == end, name
             r, c = _dims(shape, m, n, nnz, ngroups)
             end += r * c
@@ -97,4 +100,6 @@ def test_sparse_layout(m, n, nnz, ngroups):
     assert L.numpy_view(W, S, "O_J").shape == (nnz,)
     assert L.numpy_view(W, S, "O_B").shape == (ngroups, m)
     assert L.numpy_view(W, S, "O_XQ").shape == (ngroups, n)
+    if tr == L.TR_LSMR_BJ:
+        assert L.numpy_view(W, S, "O_PREC").shape == (n, 12)
     assert W.size == end

@@ -256,7 +256,7 @@ def test_memory_grows_with_the_nonzeros():
     sizes = []
     for n in (50_000, 100_000):
         nnz = 3 * n - 2
-        w, s = L.workspace_shape(n, n, False, False, True, 0, nnz, 3)
+        w, s = L.workspace_shape(n, n, False, False, L.TR_LSMR, 0, nnz, 3)
         sizes.append(w + s)
         assert w + s < 80 * n
     assert sizes[1] == pytest.approx(2 * sizes[0], rel=1e-3)

@@ -283,8 +283,8 @@ def test_no_trace_space_in_the_layout():
     fun, jac = python_funs(p)
     m, n = p.m, p.n
     for robust, cl in ((False, False), (True, False), (True, True)):
-        base = L.workspace_shape(m, n, robust, cl, False, 0, -1, 0)[0]
-        assert (L.workspace_shape(m, n, robust, cl, False, 9, -1, 0)[0]
+        base = L.workspace_shape(m, n, robust, cl, L.TR_EXACT, 0, -1, 0)[0]
+        assert (L.workspace_shape(m, n, robust, cl, L.TR_EXACT, 9, -1, 0)[0]
                 == base + 9 * (L.TRACE_FIELDS + n))
     W, S = L.allocate(m, n, False, False, 0)
     assert S[L.TRACE_CAP] == 0 and S[L.O_TRACE] == W.size     # an empty record area
@@ -316,7 +316,7 @@ def test_no_trace_space_when_off(monkeypatch):
         if not seen:
             pytest.skip("the front end no longer allocates through _layout.allocate")
         m, n, robust, cl, cap, W, S = seen[-1]
-        no_trace = L.workspace_shape(m, n, robust, cl, False, 0, -1, 0)[0]
+        no_trace = L.workspace_shape(m, n, robust, cl, L.TR_EXACT, 0, -1, 0)[0]
         if trace:
             assert cap == 100 * n + 1            # max_nfev + 1 records
             assert W.size == no_trace + cap * (L.TRACE_FIELDS + n)

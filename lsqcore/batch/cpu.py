@@ -189,7 +189,7 @@ def solve(P, threads, progress, block_hook=None):
     out_pcov = np.full((K if P.return_pcov else 0, n, n), np.nan)
     out_se = np.full((K if P.return_stderr else 0, n), np.nan)
 
-    w_size, s_size = L.workspace_shape(m, n, P.robust, P.callable_loss, False, 0, -1, 0)
+    w_size, s_size = L.workspace_shape(m, n, P.robust, P.callable_loss, L.TR_EXACT, 0, -1, 0)
     Wt = np.zeros((threads, w_size))
     St = np.zeros((threads, s_size), dtype=np.int64)
     Xt = np.zeros((threads, n))

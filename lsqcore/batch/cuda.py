@@ -173,7 +173,7 @@ def _build(cuda_module, resid, jacob, flags, m, n, dtype, cov, absolute, robust)
     kern = _KERNELS.get(key)
     if kern is not None:
         return kern
-    WS, SS = (int(v) for v in L.workspace_shape(m, n, robust, False, False, 0, -1, 0))
+    WS, SS = (int(v) for v in L.workspace_shape(m, n, robust, False, L.TR_EXACT, 0, -1, 0))
     N, M, N5, MN = n, m, 5 * n, m * n
     DT = types.float32 if np.dtype(dtype) == np.float32 else types.float64
     I64 = types.int64

@@ -75,7 +75,7 @@ from .._jit import kernel_jit, hook_jit
 from .._layout import (vec, mat, M, N, JAC_SCALE, FIRST, O_X, O_XNEW, O_STEP, O_STEPH, O_PH,
                        O_G, O_GH, O_SCALE, O_SCALEINV, O_V, O_DV, O_D, O_LB, O_UB, O_R,
                        O_RH, O_AG, O_W1, O_W2, O_FS, DELTA, ALPHA, PRERED, RATIO,
-                       STEP_NORM, STEP_H_NORM, TR_HIT, TR_SOLVER, TR_LSMR, LSMR_DAMP)
+                       STEP_NORM, STEP_H_NORM, TR_HIT, TR_SOLVER, TR_EXACT, LSMR_DAMP)
 from .._linalg import norm_r, dot, minimize_quadratic_1d, norm2, max_nan, EPS
 from .._bounds import step_to_bound, in_bounds
 from .._stopping import gtol_verdict
@@ -145,7 +145,7 @@ def factorize(W, S):
         free[i] = 0.0 if _active(on_bound[i], g[i]) else 1.0
         g_free[i] = free[i] * g[i]
     p = vec(W, S, O_PH, n)
-    if S[TR_SOLVER] == TR_LSMR:
+    if S[TR_SOLVER] != TR_EXACT:
         _lsmr_newton_step(W, S, free, p)
         return
     # J diag(free): the active columns are zero, and the minimum-norm
@@ -177,7 +177,7 @@ def _model_curvature(W, S, s):
     factored, from ``J`` itself with LSMR (``s`` is zero on the active
     variables, so ``J s = J diag(free) s``)."""
     n = S[N]
-    if S[TR_SOLVER] != TR_LSMR:
+    if S[TR_SOLVER] == TR_EXACT:
         return norm_r(mat(W, S, O_R, n, n), s)
     return jh_norm2(W, S, vec(W, S, O_D, n), s)
 
