@@ -14,10 +14,12 @@ Problems (issue 18):
 
 Each solve runs in a fresh process, so that its peak memory (the growth of
 the resident set over the process after imports and a warm-up fit) is its
-own; runs of the two libraries alternate, and each figure is the median of
+own; runs of the libraries alternate, and each figure is the median of
 ``--repeat`` runs (range in brackets).  The residuals are the same numpy
 functions for both libraries (lsqcore: also a Numba-compiled residual,
-``lsqcore (jit)``, which runs the whole solve in compiled code).
+``lsqcore (jit)``, which runs the whole solve in compiled code, and the same
+with ``tr_options={'preconditioner': 'block-jacobi'}``, ``lsqcore (jit, BJ)``:
+lsqcore's block-Jacobi preconditioned LSMR, which scipy does not have).
 
 Usage: ``python benchmarks/large_scale.py [--repeat 3] [--quick]``
 """
@@ -192,10 +194,12 @@ def child(name, n, lib):
 
     def solve(size):
         fun, x0, pattern, kw, args = PROBLEMS[name](size)
-        if lib == "lsqcore (jit)":
+        if lib.startswith("lsqcore (jit"):
             fun = jitted()[name]
         else:
             args = ()
+        if lib == "lsqcore (jit, BJ)":
+            kw = dict(kw, tr_options={"preconditioner": "block-jacobi"})
         return pattern, least_squares(fun, x0, jac_sparsity=pattern, tr_solver="lsmr",
                                       args=args, **kw)
     solve(10)                       # warm up: compiled code loaded (or compiled) here
@@ -230,11 +234,11 @@ def main():
              for n in ((10 ** 3, 10 ** 4) if a.quick else (10 ** 3, 10 ** 4, 10 ** 5))]
     if not a.quick:
         cases.append(("bundle_adjustment", 23769))
-    libs = ("scipy", "lsqcore", "lsqcore (jit)")
-    print("| problem | n | m | nnz(J) | time (s): scipy | lsqcore | lsqcore (jit) | speed-up "
-          "(numpy / jit residual) | peak MB: scipy | lsqcore | lsqcore (jit) | final cost: "
-          "scipy | lsqcore | lsqcore (jit) | nfev: scipy / lsqcore / jit |")
-    print("|" + "---|" * 16)
+    libs = ("scipy", "lsqcore", "lsqcore (jit)", "lsqcore (jit, BJ)")
+    names = " | ".join(libs)
+    print(f"| problem | n | m | nnz(J) | time (s): {names} | speed-up ({' / '.join(libs[1:])}) | "
+          f"peak MB: {names} | final cost: {names} | nfev ({' / '.join(libs)}) |")
+    print("|" + "---|" * 18)
     for name, n in cases:
         res = {lib: [] for lib in libs}
         for _ in range(a.repeat):
@@ -248,7 +252,7 @@ def main():
         nnz = PROBLEMS[name](n)[2].nnz
         cells = [name, r0["scipy"]["n"], r0["scipy"]["m"], nnz]
         cells += [f"{t[lib]:.3g} [{lo[lib]:.3g}-{hi[lib]:.3g}]" for lib in libs]
-        cells.append(f"{t['scipy'] / t['lsqcore']:.1f}x / {t['scipy'] / t['lsqcore (jit)']:.1f}x")
+        cells.append(" / ".join(f"{t['scipy'] / t[lib]:.1f}x" for lib in libs[1:]))
         cells += [f"{mb[lib]:.0f}" for lib in libs]
         cells += [f"{r0[lib]['cost']:.7g}" for lib in libs]
         cells.append(" / ".join(str(r0[lib]["nfev"]) for lib in libs))
