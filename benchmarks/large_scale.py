@@ -21,7 +21,7 @@ functions for both libraries (lsqcore: also a Numba-compiled residual,
 with ``tr_options={'preconditioner': 'block-jacobi'}``, ``lsqcore (jit, BJ)``:
 lsqcore's block-Jacobi preconditioned LSMR, which scipy does not have).
 
-Usage: ``python benchmarks/large_scale.py [--repeat 3] [--quick]``
+Usage: ``python benchmarks/large_scale.py [--repeat 3] [--quick] [--only PROBLEM]``
 """
 import argparse
 import functools
@@ -225,6 +225,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="n = 10^3 and 10^4 only, no BA")
+    ap.add_argument("--only", help="one problem: extended_rosenbrock, broyden_banded or "
+                    "bundle_adjustment")
     ap.add_argument("--child", nargs=3)
     a = ap.parse_args()
     if a.child:
@@ -234,6 +236,8 @@ def main():
              for n in ((10 ** 3, 10 ** 4) if a.quick else (10 ** 3, 10 ** 4, 10 ** 5))]
     if not a.quick:
         cases.append(("bundle_adjustment", 23769))
+    if a.only:
+        cases = [(p, n) for p, n in cases if p == a.only]
     libs = ("scipy", "lsqcore", "lsqcore (jit)", "lsqcore (jit, BJ)")
     names = " | ".join(libs)
     print(f"| problem | n | m | nnz(J) | time (s): {names} | speed-up ({' / '.join(libs[1:])}) | "

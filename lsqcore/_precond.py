@@ -178,32 +178,21 @@ def factor(cp, ri, v, d, c, P, Li):
 
 
 @hook_jit
-def solve_t(P, Li, y, out):
-    """``out = L^{-T} y`` (blockwise: ``out_b = (L_b^{-1})^T y_b``)."""
+def times(P, Li, y, out, transpose):
+    """``out = L^{-T} y`` (``transpose``) or ``out = L^{-1} y``, block by block
+    (``out_b = (L_b^{-1})^T y_b`` or ``L_b^{-1} y_b``: a triangle of ``Li``'s rows)."""
     size = P[P_SIZE]
     n = y.shape[0]
     j = 0
     while j < n:
         k = int(size[j])
-        for t in range(k):
+        for a in range(k):
             acc = 0.0
-            for r in range(t, k):
-                acc += Li[j + r, t] * y[j + r]
-            out[j + t] = acc
-        j += k
-
-
-@hook_jit
-def solve(P, Li, w, out):
-    """``out = L^{-1} w`` (blockwise)."""
-    size = P[P_SIZE]
-    n = w.shape[0]
-    j = 0
-    while j < n:
-        k = int(size[j])
-        for r in range(k):
-            acc = 0.0
-            for t in range(r + 1):
-                acc += Li[j + r, t] * w[j + t]
-            out[j + r] = acc
+            if transpose:
+                for b in range(a, k):
+                    acc += Li[uindex(j + b), uindex(a)] * y[uindex(j + b)]
+            else:
+                for b in range(a + 1):
+                    acc += Li[uindex(j + a), uindex(b)] * y[uindex(j + b)]
+            out[uindex(j + a)] = acc
         j += k

@@ -129,9 +129,9 @@ def test_blocks_whiten_the_normal_matrix():
         np.testing.assert_allclose(H[s:s + k, s:s + k], np.eye(k), atol=1e-12)
     y = rng.standard_normal(n)
     out = np.empty(n)
-    P.solve(Pm, Li, y, out)
+    P.times(Pm, Li, y, out, False)
     np.testing.assert_allclose(out, Linv @ y, rtol=1e-13, atol=1e-13)
-    P.solve_t(Pm, Li, y, out)
+    P.times(Pm, Li, y, out, True)
     np.testing.assert_allclose(out, Linv.T @ y, rtol=1e-13, atol=1e-13)
 
 

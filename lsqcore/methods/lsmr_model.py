@@ -231,6 +231,19 @@ def jh_norm2(W, S, d, s):
 
 
 @kernel_jit
+def model_norm2(W, S, a):
+    """``a^T (J_h^T J_h + C) a``: :func:`model_dot` of ``a`` with itself, the same
+    bits from one product with ``J`` instead of two."""
+    n = S[N]
+    d = vec(W, S, O_D, n)
+    c_h = vec(W, S, O_DIAGH, n)
+    acc = jh_norm2(W, S, d, a)
+    for j in range(n):
+        acc += c_h[j] * a[j] * a[j]
+    return acc
+
+
+@kernel_jit
 def model_dot(W, S, a, b):
     """``a^T (J_h^T J_h + C) b`` of trf's model, from ``J`` (``d`` in ``D``, ``C`` in ``DIAGH``)."""
     n = S[N]
@@ -250,7 +263,7 @@ def pre_mv(A, v, out):
     (:mod:`lsqcore._precond`; ``out`` has ``m + n`` entries)."""
     J, d, c, P, Li = A
     z = P[pre.P_TMP]
-    pre.solve_t(P, Li, v, z)
+    pre.times(P, Li, v, z, True)
     csc_mv((J, d, c, True), z, out)
 
 
@@ -260,7 +273,7 @@ def pre_rmv(A, u, out):
     J, d, c, P, Li = A
     w = P[pre.P_TMP]
     csc_rmv((J, d, c, True), u, w)
-    pre.solve(P, Li, w, out)
+    pre.times(P, Li, w, out, False)
 
 
 @kernel_jit
@@ -287,7 +300,7 @@ def _lsmr_preconditioned(W, S, d, c, aug, b, damp, x, maxiter, work):
     y = P[pre.P_TMP]
     for j in range(n):
         y[j] = x[j]
-    pre.solve_t(P, Li, y, x)
+    pre.times(P, Li, y, x, True)
 
 
 # ---- LSMR in the workspace ----------------------------------------------------------

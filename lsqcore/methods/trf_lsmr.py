@@ -13,7 +13,7 @@ its first use, and a user of the exact solver does not wait for LSMR's.
 from .._jit import kernel_jit, hook_jit
 from .._layout import vec, N, O_D, O_DIAGH, O_GH, O_PH, DELTA
 from .._linalg import dot
-from .lsmr_model import subspace_model, subspace_step, model_dot
+from .lsmr_model import subspace_model, subspace_step, model_dot, model_norm2
 from .trf import (gtol_test, scaled_variables, finish_step, step_quality, is_successful,
                   step_accepted, step_rejected, step_invalid, converged)
 
@@ -45,10 +45,10 @@ def _j_curvature(W, S, R, a, b):
 
 @hook_jit
 def _j_curvature2(W, S, R, s):
-    return model_dot(W, S, s, s)
+    return model_norm2(W, S, s)
 
 
 @hook_jit
 def _j_model(W, S, R, g_h, p):
     """``q(p) = g_h^T p + 1/2 p^T (J_h^T J_h + C) p`` from ``J``."""
-    return dot(g_h, p) + 0.5 * model_dot(W, S, p, p)
+    return dot(g_h, p) + 0.5 * model_norm2(W, S, p)
