@@ -278,8 +278,6 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
                      or not (loss_f is None or type(loss_f) is CPUDispatcher))
     if pj is not None and _fill_from_python(fun, python_driver, workers, loss_f, args):
         python_driver, jac_f = True, pj.python_jac()
-    if not python_driver or jac_f is None:
-        check_preconditioner(tr[0], pattern)    # J's form is known before f(x0)
     fun, m_inplace = _unwrap_in_place(fun, python_driver)
     if type(fun) is CPUDispatcher and not python_driver and not callable(workers):
         key = None if loss_f is not None or jac_code == L.JAC_CS else arg_key(args)
@@ -322,7 +320,6 @@ def _least_squares(fun, x0, jac, bounds, method, ftol, xtol, gtol, x_scale, loss
         J0 = None if jac_f is None else jac_f(x0.copy(), *args, **kwargs)
         pattern, tr = _pattern_at_x0(pattern, J0, f0.size, n, tr, method, tr_solver,
                                      tr_options, jac_scale)
-        check_preconditioner(tr[0], pattern)
         fopts_t, iopts_t = _kernel_options(tr, *options, pattern)
         W, S = _allocate(f0.size, n, loss_code, trace_cap, tr[0], pattern)
         setup(W, S, x0, f0, lb, ub, x_scale, rstep, _frozen(fopts_t, np.float64),
@@ -347,14 +344,20 @@ def _sparse_pattern(pj, jac_sparsity, jac_f, tr, method, tr_solver, tr_options, 
     """``(pattern, tr)``: the sparse ``J``'s pattern known before ``f(x0)``
     (a :class:`PatternJacobian`'s, checked as a sparse ``J``, or
     ``jac_sparsity``'s for differences; None otherwise) and the subproblem's
-    solver options (LSMR for a sparse ``J``, as scipy)."""
+    solver options (LSMR for a sparse ``J``, as scipy).  A preconditioner that
+    ``J`` cannot take is refused here when ``J``'s form is already known (a
+    pattern, differences, or a jitted ``jac``: dense), else after ``jac(x0)``
+    (:func:`_pattern_at_x0`)."""
+    pattern = None
     if pj is not None:
         check_sparse_jacobian(pj, method, tr_solver, jac_scale)
-        return pj.pattern_for(n), _lsmr(tr, method, tr_options)
-    if jac_sparsity is not None and jac_f is None:
+        pattern, tr = pj.pattern_for(n), _lsmr(tr, method, tr_options)
+    elif jac_sparsity is not None and jac_f is None:
         # differences on a sparse pattern; its rows are checked against f(x0)
-        return Pattern.from_sparsity(jac_sparsity, None, n), _lsmr(tr, method, tr_options)
-    return None, tr
+        pattern, tr = Pattern.from_sparsity(jac_sparsity, None, n), _lsmr(tr, method, tr_options)
+    if pattern is not None or jac_f is None or type(jac_f) is CPUDispatcher:
+        check_preconditioner(tr[0], pattern)
+    return pattern, tr
 
 
 def _strictly_inside(x0, lb, ub):
@@ -368,14 +371,15 @@ def _strictly_inside(x0, lb, ub):
 def _pattern_at_x0(pattern, J0, m, n, tr, method, tr_solver, tr_options, jac_scale):
     """``(pattern, tr)`` once ``f(x0)`` and ``jac(x0)`` are known (the Python
     driver): a pattern given before checked against ``m``, else the pattern of
-    a sparse ``J0`` (or of a ``LinearOperator``), with LSMR; None for a dense ``J``."""
+    a sparse ``J0`` (or of a ``LinearOperator``), with LSMR; None for a dense ``J``.
+    A preconditioner that this ``J`` cannot take is refused here."""
     if pattern is not None:
         pattern.check_rows(m)
-        return pattern, tr
-    if is_sparse(J0) or is_operator(J0):
+    elif is_sparse(J0) or is_operator(J0):
         check_sparse_jacobian(J0, method, tr_solver, jac_scale)
-        return jacobian_pattern(J0, m, n), _lsmr(tr, method, tr_options)
-    return None, tr
+        pattern, tr = jacobian_pattern(J0, m, n), _lsmr(tr, method, tr_options)
+    check_preconditioner(tr[0], pattern)
+    return pattern, tr
 
 
 def _fill_from_python(fun, python_driver, workers, loss_f, args):
