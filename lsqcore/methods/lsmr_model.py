@@ -79,6 +79,8 @@ Stat. Comput. 4(3), 1983.
 """
 import math
 
+from numba.extending import overload
+
 from .._jit import kernel_jit, hook_jit
 from .. import _csc as csc
 from .. import _precond as pre
@@ -276,6 +278,23 @@ def pre_rmv(A, u, out):
     pre.times(P, Li, w, out, False)
 
 
+def lsmr_preconditioned(W, S, d, c, aug, b, damp, x, maxiter, work):
+    """:func:`_lsmr_preconditioned` where there is a sparse solve (the CPU); a
+    no-op on the GPU, which has none, so that its kernel does not carry the
+    code (compiled code only)."""
+
+
+@overload(lsmr_preconditioned, target="cpu", inline="always")
+def _lsmr_preconditioned_cpu(W, S, d, c, aug, b, damp, x, maxiter, work):
+    return lambda W, S, d, c, aug, b, damp, x, maxiter, work: _lsmr_preconditioned(
+        W, S, d, c, aug, b, damp, x, maxiter, work)
+
+
+@overload(lsmr_preconditioned, target="generic")
+def _lsmr_preconditioned_gpu(W, S, d, c, aug, b, damp, x, maxiter, work):
+    return lambda W, S, d, c, aug, b, damp, x, maxiter, work: None
+
+
 @kernel_jit
 def _lsmr_preconditioned(W, S, d, c, aug, b, damp, x, maxiter, work):
     """:func:`lsmr_solve` through the block-Jacobi change of variables: LSMR on
@@ -319,7 +338,7 @@ def lsmr_solve(W, S, d, c, aug, b, damp, x):
     maxiter = S[LSMR_MAXITER] if S[LSMR_MAXITER] > 0 else min(rows, n)
     if S[TR_SOLVER] == TR_LSMR_BJ and S[SPARSE] and S[OPERATOR] == 0:
         work = (R[1], R[2], V[0], V[1], V[2], V[3])
-        _lsmr_preconditioned(W, S, d, c, aug, b, damp, x, maxiter, work)
+        lsmr_preconditioned(W, S, d, c, aug, b, damp, x, maxiter, work)
         return
     work = (R[1, :rows], R[2, :rows], V[0], V[1], V[2], V[3])
     if S[SPARSE]:
