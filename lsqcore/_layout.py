@@ -88,6 +88,9 @@ TRACE_FIELDS = 12
 # allocation size (workspace_shape), the Python driver's views (_driver.Views)
 # and docs/workspace.md are all derived from this one table.
 ALWAYS, ROBUST, CALLABLE_LOSS, LSMR, DENSE, PRECOND = 0, 1, 2, 3, 4, 5
+#: the longest block of columns of the block-Jacobi preconditioner (lsqcore._precond),
+#: and so the row length of O_PREC
+PRECOND_BMAX = 12
 #: where an absent array points: nowhere (a zero-length view here) or another slot
 EMPTY = -1
 
@@ -163,7 +166,7 @@ WORKSPACE = (
     ("O_PRE", ("3", "n"), PRECOND, EMPTY,
      "block Jacobi: each column's block size, the operator's extra diagonal rows, a scratch"
      " vector (lsqcore._precond)", ""),
-    ("O_PREC", ("n", "12"), PRECOND, EMPTY,
+    ("O_PREC", ("n", str(PRECOND_BMAX)), PRECOND, EMPTY,
      "block Jacobi: the inverse Cholesky factor of each diagonal block of the normal"
      " matrix, one row per column", ""),
 )

@@ -49,8 +49,8 @@ that is singular to rounding) is replaced by the column's own norm (1 for a
 zero column) with the rest of its column of ``L_b`` zeroed: ``L`` stays
 nonsingular, and the preconditioner only weakens there.
 
-The block structure (the size of each column's block) and ``L^{-1}`` are kept in the workspace (``O_PRE``, ``O_PREC``), so
-nothing is allocated.
+The block structure (the size of each column's block) and ``L^{-1}`` are
+kept in the workspace (``O_PRE``, ``O_PREC``), so nothing is allocated.
 
 References
 ----------
@@ -68,9 +68,11 @@ import math
 
 from ._jit import hook_jit
 from ._csc import uindex
+from ._layout import PRECOND_BMAX
 
-#: the longest block of columns (a camera of bundle adjustment has 6 to 12)
-BMAX = 12
+#: the longest block of columns (a camera of bundle adjustment has 6 to 12): the
+#: layout's, which sizes ``O_PREC`` by it
+BMAX = PRECOND_BMAX
 #: the rows of ``O_PRE`` (3 x n): the size of each column's block, the diagonal
 #: ``c`` of the operator's extra rows, a scratch vector
 P_SIZE, P_C, P_TMP = 0, 1, 2
